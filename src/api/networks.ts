@@ -1,0 +1,70 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type, type Static } from 'typebox';
+import type { NetworkService } from '../services/networks.js';
+import { NETWORK_LIST_FILTERS, NETWORK_PRUNE_FILTERS } from '../services/networks.js';
+import { parseFilters } from '../services/filters.js';
+import { notFound } from '../errors.js';
+import { renderNetwork, type EndpointView } from './render.js';
+import { strictBool } from './query.js';
+import { NetworkCreateRequest } from './schemas/network.js';
+import { errorResponses } from './schemas/common.js';
+
+export interface NetworkRouteOptions {
+  networks: NetworkService;
+  /** endpoints of a network for inspect's Containers; none until sandboxes exist */
+  endpointsOf?: (networkId: string) => EndpointView[];
+}
+
+const FiltersQuery = Type.Object({ filters: Type.Optional(Type.String({ description: 'JSON: map of lists or map of booleans' })) });
+const IdParam = Type.Object({ id: Type.String({ description: 'network id, unique id prefix, or name' }) });
+
+export const networkRoutes: FastifyPluginAsync<NetworkRouteOptions> = async (app, opts) => {
+  const svc = opts.networks;
+  const tags = ['Network'];
+
+  app.get<{ Querystring: Static<typeof FiltersQuery> }>(
+    '/networks',
+    { schema: { tags, summary: 'List networks', querystring: FiltersQuery, response: { 200: Type.Array(Type.Ref('Network')), ...errorResponses } } },
+    async (req) => svc.list(parseFilters(req.query.filters, NETWORK_LIST_FILTERS)).map((n) => renderNetwork(n, req.apiVersion)),
+  );
+
+  const InspectQuery = Type.Object({ verbose: Type.Optional(Type.String()), scope: Type.Optional(Type.String()) });
+  app.get<{ Params: Static<typeof IdParam>; Querystring: Static<typeof InspectQuery> }>(
+    '/networks/:id',
+    { schema: { tags, summary: 'Inspect a network', params: IdParam, querystring: InspectQuery, response: { 200: Type.Ref('Network'), ...errorResponses } } },
+    async (req) => {
+      strictBool('verbose', req.query.verbose);
+      const n = svc.get(req.params.id, 'inspect');
+      if (req.query.scope && req.query.scope !== n.scope) throw notFound(`network ${req.params.id} not found`);
+      return renderNetwork(n, req.apiVersion, opts.endpointsOf?.(n.id) ?? []);
+    },
+  );
+
+  app.post<{ Body: Static<typeof NetworkCreateRequest> }>(
+    '/networks/create',
+    {
+      schema: {
+        tags,
+        summary: 'Create a network',
+        body: Type.Ref('NetworkCreateRequest'),
+        response: { 201: Type.Ref('NetworkCreateResponse'), ...errorResponses },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await svc.create(req.body ?? {}, req.apiVersion)),
+  );
+
+  app.delete<{ Params: Static<typeof IdParam> }>(
+    '/networks/:id',
+    { schema: { tags, summary: 'Remove a network', params: IdParam, response: { 204: Type.Null(), ...errorResponses } } },
+    async (req, reply) => {
+      await svc.remove(req.params.id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post<{ Querystring: Static<typeof FiltersQuery> }>(
+    '/networks/prune',
+    { schema: { tags, summary: 'Delete unused networks', querystring: FiltersQuery, response: { 200: Type.Ref('NetworkPruneResponse'), ...errorResponses } } },
+    async (req) => svc.prune(parseFilters(req.query.filters, NETWORK_PRUNE_FILTERS)),
+  );
+};

@@ -1,0 +1,39 @@
+/** Network objects in Docker's JSON shape, by API version. */
+import type { Network } from '../model.js';
+
+export interface EndpointView {
+  containerId: string;
+  Name: string;
+  EndpointID: string;
+  MacAddress: string;
+  IPv4Address: string;
+  IPv6Address: string;
+}
+
+export function renderNetwork(n: Network, apiVersion: number, containers?: EndpointView[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    Name: n.name,
+    Id: n.id,
+    Created: n.created,
+    Scope: n.scope,
+    Driver: n.driver,
+  };
+  if (apiVersion >= 1.47) out.EnableIPv4 = n.enableIPv4;
+  out.EnableIPv6 = n.enableIPv6;
+  out.IPAM = {
+    Driver: n.ipamDriver,
+    Options: n.ipamOptions,
+    Config: n.subnets.map((s) => s.shown),
+  };
+  out.Internal = n.internal;
+  out.Attachable = n.attachable;
+  out.Ingress = n.ingress;
+  out.ConfigFrom = { Network: n.configFrom };
+  out.ConfigOnly = n.configOnly;
+  if (containers) {
+    out.Containers = Object.fromEntries(containers.map(({ containerId, ...ep }) => [containerId, ep]));
+  }
+  out.Options = n.options;
+  out.Labels = n.labels;
+  return out;
+}

@@ -1,0 +1,106 @@
+/**
+ * buildApp(deps): the Fastify application with every route, schema and hook; no I/O of its own.
+ * main.ts listens; tests call inject().
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { IncomingMessage } from 'node:http';
+import { splitVersionPrefix, checkVersion, API_VERSION, CNMD_VERSION } from './api/version.js';
+import { installErrorHandling } from './api/errors.js';
+import { systemRoutes, type SystemRouteOptions } from './api/system.js';
+import { networkRoutes, type NetworkRouteOptions } from './api/networks.js';
+import { ErrorResponse } from './api/schemas/common.js';
+import * as networkSchemas from './api/schemas/network.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** the API version of this request: from its /v1.NN/ prefix, else the newest we speak */
+    apiVersion: number;
+  }
+}
+
+export interface AppDeps {
+  system: SystemRouteOptions;
+  networks: NetworkRouteOptions;
+  logger?: FastifyServerOptions['logger'];
+  serverFactory?: FastifyServerOptions['serverFactory'];
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const requestedVersion = new WeakMap<IncomingMessage, string>();
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    serverFactory: deps.serverFactory,
+    // Docker clients send "/v1.41/networks"; strip the prefix before routing and remember it.
+    rewriteUrl(req) {
+      const { version, path } = splitVersionPrefix(req.url ?? '/');
+      if (version !== undefined) requestedVersion.set(req, version);
+      return path;
+    },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    routerOptions: { ignoreTrailingSlash: true },
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  });
+
+  app.decorateRequest('apiVersion', 0);
+  app.addHook('onRequest', async (req, reply) => {
+    const check = checkVersion(requestedVersion.get(req.raw));
+    if (!check.ok) {
+      if (check.json) return reply.code(400).type('application/json').send({ message: check.message });
+      return reply.code(400).type('text/plain; charset=utf-8').send(check.message + '\n');
+    }
+    req.apiVersion = check.version;
+  });
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (reply.statusCode !== 404 || req.routeOptions.url) {
+      reply.header('Api-Version', API_VERSION);
+      reply.header('Docker-Experimental', 'false');
+      reply.header('Ostype', 'linux');
+    }
+    reply.header('Server', `cnmd/${CNMD_VERSION} (linux)`);
+    // Docker clients only decode an error body whose Content-Type is exactly application/json.
+    if (String(reply.getHeader('content-type') ?? '').startsWith('application/json')) reply.header('Content-Type', 'application/json');
+    return payload;
+  });
+
+  // An empty JSON body means {} (as Docker ≥ 25 reads it); anything else must parse.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (!text.trim()) return done(null, {});
+    try {
+      done(null, JSON.parse(text));
+    } catch (e) {
+      done(e as Error, undefined);
+    }
+  });
+
+  installErrorHandling(app);
+  // Response schemas document the API; bodies are written with JSON.stringify so that field order
+  // (Docker's) and version-dependent fields stay exactly as the handlers build them.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'cnmd: Docker Engine API for networks',
+        description:
+          'The subset of the Docker Engine API that cnmd implements, with cnmd extensions. ' +
+          'Every route is also served under /v{version}/ (1.24 to ' + API_VERSION + ').',
+        version: API_VERSION,
+      },
+      tags: [{ name: 'System' }, { name: 'Network' }],
+    },
+  });
+  app.addSchema(ErrorResponse);
+  for (const s of [networkSchemas.IPAMConfig, networkSchemas.IPAM, networkSchemas.EndpointResource, networkSchemas.Network, networkSchemas.NetworkCreateRequest, networkSchemas.NetworkCreateResponse, networkSchemas.NetworkPruneResponse]) {
+    app.addSchema(s);
+  }
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(systemRoutes, deps.system);
+  await app.register(networkRoutes, deps.networks);
+  return app;
+}

@@ -1,0 +1,196 @@
+import { readFileSync, existsSync } from 'node:fs';
+
+export interface AddressPool {
+  base: string;
+  size: number;
+}
+
+export interface Config {
+  hosts: string[];
+  configFile: string;
+  dataRoot: string;
+  /** Distinguishes two daemons on one host: names our chains (CNMD-), rule comments and link aliases. */
+  instance: string;
+  bridgeName: string;
+  bip?: string;
+  defaultAddressPools?: AddressPool[];
+  iptables: boolean;
+  ipForward: boolean;
+  ipMasq: boolean;
+  icc: boolean;
+  mtu: number;
+  dryRun: boolean;
+  logLevel: string;
+}
+
+export const DEFAULT_CONFIG_FILE = '/etc/cnmd/daemon.json';
+
+interface FlagSpec {
+  key: keyof Config;
+  fileKey: string;
+  kind: 'string' | 'bool' | 'int' | 'list' | 'pools';
+  short?: string;
+}
+
+const FLAGS: FlagSpec[] = [
+  { key: 'hosts', fileKey: 'hosts', kind: 'list', short: 'H' },
+  { key: 'configFile', fileKey: '', kind: 'string' },
+  { key: 'dataRoot', fileKey: 'data-root', kind: 'string' },
+  { key: 'instance', fileKey: 'instance', kind: 'string' },
+  { key: 'bridgeName', fileKey: 'bridge-name', kind: 'string' },
+  { key: 'bip', fileKey: 'bip', kind: 'string' },
+  { key: 'defaultAddressPools', fileKey: 'default-address-pools', kind: 'pools' },
+  { key: 'iptables', fileKey: 'iptables', kind: 'bool' },
+  { key: 'ipForward', fileKey: 'ip-forward', kind: 'bool' },
+  { key: 'ipMasq', fileKey: 'ip-masq', kind: 'bool' },
+  { key: 'icc', fileKey: 'icc', kind: 'bool' },
+  { key: 'mtu', fileKey: 'mtu', kind: 'int' },
+  { key: 'dryRun', fileKey: 'dry-run', kind: 'bool' },
+  { key: 'logLevel', fileKey: 'log-level', kind: 'string', short: 'l' },
+];
+
+/** The command-line spelling of a config key: dataRoot -> data-root; the pools flag is singular, as in dockerd. */
+function flagName(spec: FlagSpec): string {
+  if (spec.key === 'hosts') return 'host';
+  if (spec.key === 'defaultAddressPools') return 'default-address-pool';
+  if (spec.key === 'configFile') return 'config-file';
+  return spec.fileKey;
+}
+
+export class ConfigError extends Error {}
+
+function parseBool(flag: string, value: string): boolean {
+  const v = value.toLowerCase();
+  if (['1', 't', 'true'].includes(v)) return true;
+  if (['0', 'f', 'false'].includes(v)) return false;
+  throw new ConfigError(`invalid boolean value "${value}" for --${flag}`);
+}
+
+function parseInt10(flag: string, value: string): number {
+  if (!/^-?\d+$/.test(value)) throw new ConfigError(`invalid integer value "${value}" for --${flag}`);
+  return Number(value);
+}
+
+/** dockerd's --default-address-pool syntax: base=10.10.0.0/16,size=24 */
+export function parsePoolFlag(value: string): AddressPool {
+  const fields = Object.fromEntries(
+    value.split(',').map((kv) => {
+      const i = kv.indexOf('=');
+      return i < 0 ? [kv, ''] : [kv.slice(0, i).trim(), kv.slice(i + 1).trim()];
+    }),
+  );
+  if (!fields.base || !fields.size || !/^\d+$/.test(fields.size)) {
+    throw new ConfigError(`invalid default address pool "${value}": expected base=CIDR,size=N`);
+  }
+  return { base: fields.base, size: Number(fields.size) };
+}
+
+type Partial_ = Partial<Config>;
+
+function parseArgv(argv: string[]): Partial_ {
+  const out: Record<string, unknown> = {};
+  const byName = new Map<string, FlagSpec>();
+  for (const f of FLAGS) {
+    byName.set(flagName(f), f);
+    if (f.short) byName.set(f.short, f);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const m = /^--?([A-Za-z][\w-]*)(?:=(.*))?$/s.exec(arg);
+    if (!m) throw new ConfigError(`unexpected argument "${arg}"`);
+    const [, name, inline] = m;
+    const spec = byName.get(name);
+    if (!spec) throw new ConfigError(`unknown flag: --${name}`);
+    let value = inline;
+    if (value === undefined) {
+      if (spec.kind === 'bool') value = 'true';
+      else if (i + 1 < argv.length) value = argv[++i];
+      else throw new ConfigError(`flag needs an argument: --${name}`);
+    }
+    const key = spec.key as string;
+    switch (spec.kind) {
+      case 'bool': out[key] = parseBool(name, value); break;
+      case 'int': out[key] = parseInt10(name, value); break;
+      case 'list': out[key] = [...((out[key] as string[]) ?? []), value]; break;
+      case 'pools': out[key] = [...((out[key] as AddressPool[]) ?? []), parsePoolFlag(value)]; break;
+      default: out[key] = value;
+    }
+  }
+  return out as Partial_;
+}
+
+function parseFile(path: string, text: string): Partial_ {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`unable to parse ${path}: ${(e as Error).message}`);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${path}: the configuration must be a JSON object`);
+  const out: Record<string, unknown> = {};
+  const byFileKey = new Map(FLAGS.filter((f) => f.fileKey).map((f) => [f.fileKey, f]));
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    const spec = byFileKey.get(k);
+    if (!spec) throw new ConfigError(`${path}: unknown configuration key "${k}"`);
+    const bad = () => new ConfigError(`${path}: invalid value for "${k}"`);
+    switch (spec.kind) {
+      case 'bool': if (typeof v !== 'boolean') throw bad(); break;
+      case 'int': if (!Number.isInteger(v)) throw bad(); break;
+      case 'string': if (typeof v !== 'string') throw bad(); break;
+      case 'list': if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw bad(); break;
+      case 'pools':
+        if (!Array.isArray(v) || v.some((p) => !p || typeof p.base !== 'string' || !Number.isInteger(p.size))) throw bad();
+        break;
+    }
+    out[spec.key] = v;
+  }
+  return out as Partial_;
+}
+
+/**
+ * Flags, then the JSON config file, then defaults. As in dockerd, a setting given both as a flag and
+ * in the file is an error rather than a silent override.
+ */
+export function loadConfig(argv: string[], readFile: (p: string) => string | undefined = defaultReadFile): Config {
+  const flags = parseArgv(argv);
+  const configFile = flags.configFile ?? DEFAULT_CONFIG_FILE;
+  const text = readFile(configFile);
+  if (text === undefined && flags.configFile) throw new ConfigError(`unable to read ${configFile}: no such file`);
+  const file = text === undefined ? {} : parseFile(configFile, text);
+  const both = Object.keys(file).filter((k) => k in flags);
+  if (both.length) {
+    const names = both.map((k) => FLAGS.find((f) => f.key === k)!.fileKey);
+    throw new ConfigError(`the following directives are specified both as a flag and in the configuration file: ${names.join(', ')}`);
+  }
+  const merged: Partial_ = { ...file, ...flags };
+  const instance = merged.instance ?? 'cnmd';
+  if (!/^[a-z][a-z0-9]{0,7}$/.test(instance)) throw new ConfigError(`invalid instance name "${instance}": 1 to 8 lowercase letters and digits, starting with a letter`);
+  const cfg: Config = {
+    hosts: merged.hosts?.length ? merged.hosts : [`unix:///run/${instance}.sock`],
+    configFile,
+    dataRoot: merged.dataRoot ?? `/var/lib/${instance}`,
+    instance,
+    bridgeName: merged.bridgeName ?? `${instance}0`,
+    bip: merged.bip,
+    defaultAddressPools: merged.defaultAddressPools,
+    iptables: merged.iptables ?? true,
+    ipForward: merged.ipForward ?? true,
+    ipMasq: merged.ipMasq ?? true,
+    icc: merged.icc ?? true,
+    mtu: merged.mtu ?? 1500,
+    dryRun: merged.dryRun ?? false,
+    logLevel: merged.logLevel ?? 'info',
+  };
+  if (cfg.mtu < 68 || cfg.mtu > 65535) throw new ConfigError(`invalid MTU ${cfg.mtu}: must be between 68 and 65535`);
+  if (cfg.bridgeName.length > 15) throw new ConfigError(`invalid bridge name "${cfg.bridgeName}": at most 15 characters`);
+  for (const h of cfg.hosts) {
+    if (!/^unix:\/\/\/.+/.test(h) && !/^tcp:\/\/[^/]+:\d+$/.test(h)) {
+      throw new ConfigError(`invalid host "${h}": use unix:///path or tcp://ADDRESS:PORT`);
+    }
+  }
+  return cfg;
+}
+
+function defaultReadFile(p: string): string | undefined {
+  return existsSync(p) ? readFileSync(p, 'utf8') : undefined;
+}

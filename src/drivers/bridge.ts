@@ -1,0 +1,189 @@
+/**
+ * The bridge driver: a Linux bridge per network with the gateway addresses, and iptables rules in
+ * chains of our own. Pure: it describes what should exist; reconcile/ makes it so.
+ *
+ * filter FORWARD      -j P-FORWARD                       (hook)
+ * P-FORWARD           -j P-ISOLATION-1                   (head), then per network -o/-i BR -j P-N-<id>
+ * P-ISOLATION-1       -i BR ! -o BR -j P-ISOLATION-2     per non-internal network
+ * P-ISOLATION-2       -o BR -j DROP                      per network: no traffic between networks
+ * P-N-<id>            the network's own ordered rules: established, icc, outbound, no direct access
+ * nat POSTROUTING     -j P-POSTROUTING                   (hook)
+ * P-POSTROUTING       -s SUBNET ! -o BR -j MASQUERADE    per subnet of a non-internal network
+ */
+import type { Driver, DriverContext, CreateRequest } from './driver.js';
+import type { Network } from '../model.js';
+import type { DesiredChain, DesiredHook, NetworkObjects } from '../reconcile/model.js';
+import { invalid } from '../errors.js';
+import { parseAddr } from '../ipam/cidr.js';
+import { boolOption } from './options.js';
+
+export const OPT = {
+  name: 'com.docker.network.bridge.name',
+  masq: 'com.docker.network.bridge.enable_ip_masquerade',
+  icc: 'com.docker.network.bridge.enable_icc',
+  hostBinding: 'com.docker.network.bridge.host_binding_ipv4',
+  defaultBridge: 'com.docker.network.bridge.default_bridge',
+  inhibitIpv4: 'com.docker.network.bridge.inhibit_ipv4',
+  gwMode4: 'com.docker.network.bridge.gateway_mode_ipv4',
+  gwMode6: 'com.docker.network.bridge.gateway_mode_ipv6',
+  trusted: 'com.docker.network.bridge.trusted_host_interfaces',
+  mtu: 'com.docker.network.driver.mtu',
+  ifacePrefix: 'com.docker.network.container_iface_prefix',
+  hostIpv4: 'com.docker.network.host_ipv4',
+  hostIpv6: 'com.docker.network.host_ipv6',
+} as const;
+
+/** Generic options the networks service reads itself; valid for every driver. */
+export const GENERIC_OPTIONS = ['com.docker.network.enable_ipv4', 'com.docker.network.enable_ipv6', 'com.docker.network.internal'];
+
+type GatewayMode = 'nat' | 'nat-unprotected' | 'routed';
+
+export interface BridgeSettings {
+  icc: boolean;
+  masq: boolean;
+  mtu: number;
+  inhibitIpv4: boolean;
+  gatewayMode: GatewayMode;
+  snatSource?: string;
+}
+
+export const MAX_IFNAME = 15;
+
+export function validateLinkName(name: string): void {
+  if (name.length > MAX_IFNAME) throw invalid(`bridge name "${name}" is too long: a Linux interface name has at most ${MAX_IFNAME} characters`);
+  if (!name || name === '.' || name === '..' || /[\s/:]/.test(name)) throw invalid(`invalid bridge name "${name}"`);
+}
+
+function gatewayMode(key: string, value: string | undefined): GatewayMode {
+  if (value === undefined || value === '' || value === 'nat') return 'nat';
+  if (value === 'nat-unprotected' || value === 'routed') return value;
+  if (value === 'isolated') throw invalid(`${key}=isolated is not supported by cnmd: use an internal network (--internal) instead`);
+  throw invalid(`${key} must be one of nat, nat-unprotected, routed (got "${value}")`);
+}
+
+/** Parses and checks every documented bridge option; an option cnmd cannot honour is refused, never dropped. */
+export function bridgeSettings(options: Record<string, string>, predefined: boolean, ctx: DriverContext): BridgeSettings {
+  for (const key of Object.keys(options)) {
+    if (key.startsWith('com.docker.network.') && !Object.values(OPT).includes(key as never) && !GENERIC_OPTIONS.includes(key)) {
+      throw invalid(`the bridge driver does not know the option ${key}`);
+    }
+  }
+  let mtu = predefined ? ctx.mtu : 1500;
+  if (OPT.mtu in options) {
+    const raw = options[OPT.mtu];
+    if (!/^-?\d+$/.test(raw)) throw invalid(`strconv.Atoi: parsing "${raw}": invalid syntax`);
+    mtu = Number(raw);
+    if (mtu < 68 || mtu > 65535) throw invalid(`invalid MTU number: ${mtu}`);
+  }
+  if (!predefined && boolOption(options, OPT.defaultBridge, false)) {
+    throw invalid(`${OPT.defaultBridge} is reserved for the predefined bridge network`);
+  }
+  if (options[OPT.trusted]) throw invalid(`${OPT.trusted} is not supported by cnmd`);
+  if (options[OPT.hostIpv6]) throw invalid(`${OPT.hostIpv6} is not supported by cnmd: cnmd does not program IPv6 NAT`);
+  if (options[OPT.gwMode6]) gatewayMode(OPT.gwMode6, options[OPT.gwMode6]);
+  for (const key of [OPT.hostBinding, OPT.hostIpv4]) {
+    if (options[key] && parseAddr(options[key])?.family !== 4) throw invalid(`invalid IPv4 address "${options[key]}" for option ${key}`);
+  }
+  if (OPT.ifacePrefix in options && !/^[a-zA-Z][a-zA-Z0-9_-]{0,9}$/.test(options[OPT.ifacePrefix])) {
+    throw invalid(`invalid ${OPT.ifacePrefix} "${options[OPT.ifacePrefix]}": up to 10 letters, digits, '-' or '_', starting with a letter`);
+  }
+  return {
+    icc: boolOption(options, OPT.icc, predefined ? ctx.icc : true),
+    masq: ctx.ipMasq && boolOption(options, OPT.masq, true),
+    mtu,
+    inhibitIpv4: boolOption(options, OPT.inhibitIpv4, false),
+    gatewayMode: gatewayMode(OPT.gwMode4, options[OPT.gwMode4]),
+    snatSource: options[OPT.hostIpv4] || undefined,
+  };
+}
+
+export function defaultLinkName(id: string, ctx: DriverContext): string {
+  return `${ctx.instance}-${id.slice(0, MAX_IFNAME - ctx.instance.length - 1)}`;
+}
+
+export const chainNames = (ctx: DriverContext) => ({
+  forward: `${ctx.chainPrefix}-FORWARD`,
+  iso1: `${ctx.chainPrefix}-ISOLATION-1`,
+  iso2: `${ctx.chainPrefix}-ISOLATION-2`,
+  postrouting: `${ctx.chainPrefix}-POSTROUTING`,
+  network: (id: string) => `${ctx.chainPrefix}-N-${id.slice(0, 12)}`,
+});
+
+export const ownerComment = (ctx: DriverContext, id: string) => `-m comment --comment "${ctx.instance}:${id.slice(0, 12)}"`;
+
+/** The shared chains and hooks every bridge network hangs off. */
+export function bridgeBase(ctx: DriverContext): { chains: DesiredChain[]; hooks: DesiredHook[] } {
+  if (!ctx.iptables) return { chains: [], hooks: [] };
+  const c = chainNames(ctx);
+  return {
+    chains: [
+      { table: 'filter', name: c.forward, head: [`-j ${c.iso1}`], body: [] },
+      { table: 'filter', name: c.iso1, head: [], body: [] },
+      { table: 'filter', name: c.iso2, head: [], body: [] },
+      { table: 'nat', name: c.postrouting, head: [], body: [] },
+    ],
+    hooks: [
+      { table: 'filter', chain: 'FORWARD', spec: `-j ${c.forward}` },
+      { table: 'nat', chain: 'POSTROUTING', spec: `-j ${c.postrouting}` },
+    ],
+  };
+}
+
+/** Rules are written in iptables-save's canonical form, so that what we read back compares equal. */
+function networkRules(n: Network, s: BridgeSettings, ctx: DriverContext): Pick<NetworkObjects, 'chains' | 'rules'> {
+  const br = n.bridgeName!;
+  const c = chainNames(ctx);
+  const own = c.network(n.id);
+  const tag = ownerComment(ctx, n.id);
+  const verdict = s.icc ? 'ACCEPT' : 'DROP';
+  const ownRules = n.internal
+    ? [`-i ${br} -o ${br} -j ${verdict}`, '-j DROP']
+    : [
+        `-o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+        `-i ${br} -o ${br} -j ${verdict}`,
+        `-i ${br} ! -o ${br} -j ACCEPT`,
+        `! -i ${br} -o ${br} -j ${s.gatewayMode === 'nat' ? 'DROP' : 'ACCEPT'}`,
+      ];
+  const rules: NetworkObjects['rules'] = [
+    { table: 'filter', chain: c.forward, spec: `-o ${br} ${tag} -j ${own}` },
+    { table: 'filter', chain: c.forward, spec: `-i ${br} ${tag} -j ${own}` },
+    { table: 'filter', chain: c.iso2, spec: `-o ${br} ${tag} -j DROP` },
+  ];
+  if (!n.internal) {
+    rules.push({ table: 'filter', chain: c.iso1, spec: `-i ${br} ! -o ${br} ${tag} -j ${c.iso2}` });
+    if (s.masq && s.gatewayMode !== 'routed' && !s.inhibitIpv4) {
+      const target = s.snatSource ? `-j SNAT --to-source ${s.snatSource}` : '-j MASQUERADE';
+      for (const sub of n.subnets.filter((x) => x.family === 4)) {
+        rules.push({ table: 'nat', chain: c.postrouting, spec: `-s ${sub.subnet} ! -o ${br} ${tag} ${target}` });
+      }
+    }
+  }
+  const owner = n.id.slice(0, 12);
+  return { chains: [{ table: 'filter', name: own, head: ownRules, body: [], owner }], rules };
+}
+
+export const bridgeDriver: Driver = {
+  name: 'bridge',
+  ipam: true,
+  multiple: true,
+  prepare(req: CreateRequest, ctx: DriverContext) {
+    bridgeSettings(req.options, req.predefined, ctx);
+    const linkName = req.options[OPT.name] || (req.predefined ? ctx.defaultBridgeName : defaultLinkName(req.id, ctx));
+    validateLinkName(linkName);
+    return { linkName };
+  },
+  objects(n: Network, ctx: DriverContext): NetworkObjects {
+    const s = bridgeSettings(n.options, n.predefined, ctx);
+    const addresses = n.subnets
+      .filter((x) => (x.family === 4 ? !s.inhibitIpv4 : n.enableIPv6))
+      .map((x) => `${x.gateway}/${x.subnet.split('/')[1]}`);
+    const owner = n.id.slice(0, 12);
+    const fw = ctx.iptables ? networkRules(n, s, ctx) : { chains: [], rules: [] };
+    return {
+      links: [{ name: n.bridgeName!, kind: 'bridge', alias: `${ctx.instance}:${n.id}`, mtu: s.mtu, addresses, owner }],
+      ...fw,
+      // Traffic inside one bridge only meets iptables (and so icc=false) when bridged frames are passed to it.
+      sysctls: s.icc ? [] : [{ key: 'net.bridge.bridge-nf-call-iptables', value: '1' }],
+    };
+  },
+};

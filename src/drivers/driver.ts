@@ -1,0 +1,37 @@
+import type { Network } from '../model.js';
+import type { NetworkObjects } from '../reconcile/model.js';
+
+/** Daemon settings the drivers need; derived from Config once. */
+export interface DriverContext {
+  /** marks owned links (ifalias "<instance>:<id>") and rule comments */
+  instance: string;
+  /** our chains are "<chainPrefix>-…" */
+  chainPrefix: string;
+  iptables: boolean;
+  ipForward: boolean;
+  ipMasq: boolean;
+  /** icc and mtu of the daemon apply to the predefined bridge network, as in dockerd */
+  icc: boolean;
+  mtu: number;
+  defaultBridgeName: string;
+}
+
+export interface CreateRequest {
+  id: string;
+  name: string;
+  options: Record<string, string>;
+  internal: boolean;
+  predefined: boolean;
+}
+
+export interface Driver {
+  readonly name: string;
+  /** whether networks of this driver get subnets from IPAM */
+  readonly ipam: boolean;
+  /** whether more than the one predefined network of this driver may exist */
+  readonly multiple: boolean;
+  /** Validates driver options (throws DomainError); returns the host link the network will own, if any. */
+  prepare(req: CreateRequest, ctx: DriverContext): { linkName: string | null };
+  /** The host objects a network of this driver needs (pure). */
+  objects(network: Network, ctx: DriverContext): NetworkObjects;
+}

@@ -1,0 +1,31 @@
+/**
+ * Applies a plan: sysctls as file writes, every link change in one `ip -batch`, every rule change in
+ * one `iptables-restore --noflush`. At most two process starts, however many steps.
+ */
+import type { Executor } from './executor.js';
+import type { Table } from './state.js';
+
+export interface HostSteps {
+  sysctls: Array<{ key: string; value: string }>;
+  ipLines: string[];
+  iptables: Array<{ table: Table; phase: number; line: string }>;
+}
+
+/** The iptables-restore input for the rule steps: per table, declarations, deletions, additions, removals. */
+export function restoreInput(steps: HostSteps['iptables']): string {
+  const tables = [...new Set(steps.map((s) => s.table))];
+  let out = '';
+  for (const t of tables) {
+    out += `*${t}\n`;
+    const mine = steps.filter((s) => s.table === t);
+    for (const phase of [0, 1, 2, 3]) for (const s of mine) if (s.phase === phase) out += s.line + '\n';
+    out += 'COMMIT\n';
+  }
+  return out;
+}
+
+export async function applySteps(exec: Executor, steps: HostSteps): Promise<void> {
+  for (const s of steps.sysctls) await exec.writeSysctl(s.key, s.value);
+  if (steps.ipLines.length) await exec.run('ip', ['-batch', '-'], { input: steps.ipLines.join('\n') + '\n' });
+  if (steps.iptables.length) await exec.run('iptables-restore', ['-w', '--noflush'], { input: restoreInput(steps.iptables) });
+}

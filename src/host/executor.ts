@@ -1,0 +1,73 @@
+/**
+ * The only place that starts processes or writes kernel settings. Argument arrays only: no shell.
+ */
+import { execa } from 'execa';
+import { readFile, writeFile } from 'node:fs/promises';
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  input?: string;
+}
+
+export interface Executor {
+  /** Runs file with args; rejects with HostCommandError when it cannot start or exits non-zero. */
+  run(file: string, args: string[], opts?: RunOptions): Promise<RunResult>;
+  /** Reads a sysctl (e.g. net.ipv4.ip_forward); undefined when the kernel has no such key. */
+  readSysctl(key: string): Promise<string | undefined>;
+  writeSysctl(key: string, value: string): Promise<void>;
+}
+
+export class HostCommandError extends Error {
+  constructor(
+    readonly file: string,
+    readonly args: string[],
+    readonly stderr: string,
+    readonly exitCode: number | undefined,
+    readonly missing = false,
+  ) {
+    super(`${[file, ...args].join(' ')}: ${stderr.trim() || `exit status ${exitCode}`}`);
+    this.name = 'HostCommandError';
+  }
+}
+
+export const sysctlPath = (key: string) => `/proc/sys/${key.replaceAll('.', '/')}`;
+
+export interface CommandObserver {
+  (file: string, seconds: number, ok: boolean): void;
+}
+
+export class ExecaExecutor implements Executor {
+  constructor(private readonly observe?: CommandObserver) {}
+
+  async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    const started = process.hrtime.bigint();
+    const r = await execa(file, args, { input: opts.input ?? '', reject: false, timeout: 60_000, stripFinalNewline: false });
+    const ok = !r.failed && r.exitCode === 0;
+    this.observe?.(file, Number(process.hrtime.bigint() - started) / 1e9, ok);
+    if (!ok) {
+      const missing = (r as { code?: string }).code === 'ENOENT';
+      throw new HostCommandError(file, args, missing ? `${file}: command not found` : String(r.stderr || r.stdout || r.message), r.exitCode, missing);
+    }
+    return { stdout: String(r.stdout), stderr: String(r.stderr) };
+  }
+
+  async readSysctl(key: string): Promise<string | undefined> {
+    try {
+      return (await readFile(sysctlPath(key), 'utf8')).trim();
+    } catch {
+      return undefined;
+    }
+  }
+
+  async writeSysctl(key: string, value: string): Promise<void> {
+    try {
+      await writeFile(sysctlPath(key), value);
+    } catch (e) {
+      throw new HostCommandError('sysctl', ['-w', `${key}=${value}`], (e as Error).message, undefined);
+    }
+  }
+}

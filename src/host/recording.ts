@@ -1,0 +1,79 @@
+/**
+ * An executor that changes nothing: it records every command (for tests and --dry-run) and answers
+ * reads with scripted output. failOn() makes a matching command fail, to test rollbacks.
+ */
+import { type Executor, type RunOptions, type RunResult, HostCommandError } from './executor.js';
+
+export interface RecordedCall {
+  file: string;
+  args: string[];
+  input?: string;
+}
+
+type Matcher = (call: RecordedCall) => boolean;
+
+export const matches = (pattern: string | RegExp): Matcher => (call) => {
+  const text = [call.file, ...call.args].join(' ') + (call.input ? '\n' + call.input : '');
+  return typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text);
+};
+
+export class RecordingExecutor implements Executor {
+  readonly calls: RecordedCall[] = [];
+  private readonly responses: Array<{ match: Matcher; stdout: string }> = [];
+  private readonly failures: Array<{ match: Matcher; stderr: string; times: number }> = [];
+  readonly sysctls = new Map<string, string>();
+
+  /** Scripted stdout for commands that match; the newest script wins. */
+  respond(pattern: string | RegExp, stdout: string): this {
+    this.responses.unshift({ match: matches(pattern), stdout });
+    return this;
+  }
+
+  /** Make matching commands fail (times: how often; Infinity by default). */
+  failOn(pattern: string | RegExp, stderr = 'injected failure', times = Infinity): this {
+    this.failures.push({ match: matches(pattern), stderr, times });
+    return this;
+  }
+
+  clear(): void {
+    this.calls.length = 0;
+  }
+
+  /** The recorded calls as shell-like lines, stdin appended after a newline: handy in assertions. */
+  lines(): string[] {
+    return this.calls.map((c) => [c.file, ...c.args].join(' ') + (c.input ? '\n' + c.input.trimEnd() : ''));
+  }
+
+  async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    const call: RecordedCall = { file, args, input: opts.input };
+    this.calls.push(call);
+    const failure = this.failures.find((f) => f.times > 0 && f.match(call));
+    if (failure) {
+      failure.times--;
+      throw new HostCommandError(file, args, failure.stderr, 1);
+    }
+    const scripted = this.responses.find((r) => r.match(call));
+    return { stdout: scripted?.stdout ?? defaultOutput(file, args), stderr: '' };
+  }
+
+  async readSysctl(key: string): Promise<string | undefined> {
+    return this.sysctls.get(key);
+  }
+
+  async writeSysctl(key: string, value: string): Promise<void> {
+    const call: RecordedCall = { file: 'sysctl', args: ['-w', `${key}=${value}`] };
+    this.calls.push(call);
+    const failure = this.failures.find((f) => f.times > 0 && f.match(call));
+    if (failure) {
+      failure.times--;
+      throw new HostCommandError('sysctl', call.args, failure.stderr, 1);
+    }
+    this.sysctls.set(key, value);
+  }
+}
+
+/** What an empty host answers: no links, no rules. */
+function defaultOutput(file: string, args: string[]): string {
+  if (file === 'ip' && args.includes('-json')) return '[]';
+  return '';
+}

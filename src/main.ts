@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+/** cnmd: parse the configuration, start the daemon, listen on every -H address, stop cleanly on signals. */
+import http from 'node:http';
+import { chmodSync, existsSync, unlinkSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { RequestListener } from 'node:http';
+import { loadConfig, ConfigError } from './config.js';
+import { ExecaExecutor } from './host/executor.js';
+import { RecordingExecutor } from './host/recording.js';
+import { checkTools } from './host/readers.js';
+import { startDaemon } from './daemon.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`cnmd: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const exec = config.dryRun ? new RecordingExecutor() : new ExecaExecutor();
+  if (!config.dryRun) await checkTools(exec, config.iptables);
+
+  let handler: RequestListener | undefined;
+  const daemon = await startDaemon({
+    config,
+    exec,
+    logger: { level: config.logLevel },
+    serverFactory: (h) => {
+      handler = h as RequestListener;
+      return http.createServer(h);
+    },
+  });
+  const log = daemon.app.log;
+  await daemon.app.ready();
+
+  const servers: http.Server[] = [];
+  const sockets: string[] = [];
+  for (const host of config.hosts) {
+    const server = servers.length === 0 ? daemon.app.server : http.createServer(handler!);
+    if (host.startsWith('unix://')) {
+      const path = host.slice('unix://'.length);
+      mkdirSync(dirname(path), { recursive: true });
+      if (existsSync(path)) unlinkSync(path);
+      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve));
+      chmodSync(path, 0o660);
+      sockets.push(path);
+    } else {
+      const u = new URL(host.replace(/^tcp:/, 'http:'));
+      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(Number(u.port), u.hostname.replace(/^\[|\]$/g, ''), resolve));
+      if (!['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) {
+        log.warn({ host }, 'listening on a non-loopback TCP address without authentication: anyone who can reach it controls this host\'s networking');
+      }
+    }
+    servers.push(server);
+    log.info({ host }, 'API listening');
+  }
+  log.info({ dataRoot: config.dataRoot, dryRun: config.dryRun }, 'cnmd started');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await Promise.all(servers.slice(1).map((s) => new Promise((r) => s.close(r))));
+    await daemon.close();
+    for (const p of sockets) if (existsSync(p)) unlinkSync(p);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((e) => {
+  process.stderr.write(`cnmd: ${(e as Error).message}\n`);
+  process.exit(1);
+});

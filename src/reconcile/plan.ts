@@ -1,0 +1,190 @@
+/**
+ * diff(desired, actual) -> ordered steps. Pure. Every step is an Ensure/Delete against what was read,
+ * so running the plan again after it was applied yields nothing: the same code creates, repairs
+ * drift and cleans up after a crash.
+ *
+ * A plan can be scoped to a set of owners (network id prefixes): then only their objects and the
+ * shared base are compared, which keeps the cost of one request independent of how many networks
+ * exist. When a scoped plan finds shared state it cannot repair alone, it throws NeedsFullReconcile.
+ */
+import type { DesiredState, DesiredChain } from './model.js';
+import { type HostState, type LinkState, type Table, chainKey } from '../host/state.js';
+import { forbidden } from '../errors.js';
+
+export type Step =
+  | { kind: 'sysctl'; key: string; value: string }
+  | { kind: 'ip'; line: string }
+  /** phase: 0 declare (creates, or flushes an existing chain), 1 delete rules, 2 add rules, 3 flush and delete chains */
+  | { kind: 'iptables'; table: Table; phase: 0 | 1 | 2 | 3; line: string };
+
+export interface PlanOptions {
+  instance: string;
+  chainPrefix: string;
+  /** null: the whole host; otherwise only these owners (12-hex network id prefixes) plus the shared base */
+  owners: Set<string> | null;
+}
+
+export class NeedsFullReconcile extends Error {}
+
+const inScope = (owners: Set<string> | null, owner: string | undefined) => owners === null || (owner !== undefined && owners.has(owner));
+
+export function linkOwner(l: LinkState, instance: string): string | undefined {
+  return l.alias?.startsWith(instance + ':') ? l.alias.slice(instance.length + 1, instance.length + 13) : undefined;
+}
+
+export function ruleOwner(spec: string, instance: string): string | undefined {
+  const m = new RegExp(`--comment "?${instance}:([0-9a-f]{12})"?(?: |$)`).exec(spec);
+  return m?.[1];
+}
+
+function ownedChainOwner(name: string, chainPrefix: string): string | undefined {
+  const m = new RegExp(`^${chainPrefix}-N-([0-9a-f]{12})$`).exec(name);
+  return m?.[1];
+}
+
+function planLinks(desired: DesiredState, actual: HostState, o: PlanOptions): Step[] {
+  const dels: Step[] = [];
+  const adds: Step[] = [];
+  const want = desired.links.filter((d) => inScope(o.owners, d.owner));
+  const wantNames = new Map(want.map((d) => [d.name, d]));
+  for (const a of actual.links.values()) {
+    const owner = linkOwner(a, o.instance);
+    if (owner === undefined || !inScope(o.owners, owner)) continue;
+    const d = wantNames.get(a.name);
+    if (!d || d.alias !== a.alias) dels.push({ kind: 'ip', line: `link del dev ${a.name}` });
+  }
+  for (const d of want) {
+    const a = actual.links.get(d.name);
+    const stale = a && a.alias !== d.alias;
+    if (stale && linkOwner(a, o.instance) === undefined) {
+      throw forbidden(`cannot create bridge ${d.name}: a link of that name exists and is not managed by cnmd`);
+    }
+    if (stale && !inScope(o.owners, linkOwner(a, o.instance))) {
+      dels.push({ kind: 'ip', line: `link del dev ${d.name}` });
+    }
+    if (!a || stale) {
+      adds.push({ kind: 'ip', line: `link add name ${d.name} mtu ${d.mtu} type ${d.kind}` });
+      adds.push({ kind: 'ip', line: `link set dev ${d.name} alias ${d.alias}` });
+      for (const addr of d.addresses) adds.push({ kind: 'ip', line: `addr add ${addr} dev ${d.name}` });
+      adds.push({ kind: 'ip', line: `link set dev ${d.name} up` });
+      continue;
+    }
+    if (a.mtu !== d.mtu) adds.push({ kind: 'ip', line: `link set dev ${d.name} mtu ${d.mtu}` });
+    for (const addr of a.addresses) if (!d.addresses.includes(addr)) adds.push({ kind: 'ip', line: `addr del ${addr} dev ${d.name}` });
+    for (const addr of d.addresses) if (!a.addresses.includes(addr)) adds.push({ kind: 'ip', line: `addr add ${addr} dev ${d.name}` });
+    if (!a.up) adds.push({ kind: 'ip', line: `link set dev ${d.name} up` });
+  }
+  return [...dels, ...adds];
+}
+
+/** Counts of each string, for multiset differences. */
+function counts(list: string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const s of list) m.set(s, (m.get(s) ?? 0) + 1);
+  return m;
+}
+
+function planChain(d: DesiredChain, actualRules: string[] | undefined, o: PlanOptions): Step[] {
+  const t = d.table;
+  const declare: Step = { kind: 'iptables', table: t, phase: 0, line: `:${d.name} - [0:0]` };
+  const add = (spec: string): Step => ({ kind: 'iptables', table: t, phase: 2, line: `-A ${d.name} ${spec}` });
+  const body = d.body.filter((b) => inScope(o.owners, b.owner)).map((b) => b.spec);
+  const rewrite = () => {
+    if (o.owners !== null && d.body.some((b) => !inScope(o.owners, b.owner))) {
+      throw new NeedsFullReconcile(`chain ${d.name} must be rebuilt`);
+    }
+    return [declare, ...d.head.map(add), ...body.map(add)];
+  };
+  if (!actualRules) return rewrite();
+  if (d.owner !== undefined) {
+    const same = actualRules.length === d.head.length && actualRules.every((r, i) => r === d.head[i]);
+    return same ? [] : rewrite();
+  }
+  if (d.head.some((h, i) => actualRules[i] !== h)) return rewrite();
+  const actualBody = actualRules.slice(d.head.length).filter((r) => inScope(o.owners, ruleOwner(r, o.instance)));
+  const have = counts(actualBody);
+  const want = counts(body);
+  const steps: Step[] = [];
+  for (const [spec, n] of have) {
+    for (let i = want.get(spec) ?? 0; i < n; i++) steps.push({ kind: 'iptables', table: t, phase: 1, line: `-D ${d.name} ${spec}` });
+  }
+  for (const [spec, n] of want) {
+    for (let i = have.get(spec) ?? 0; i < n; i++) steps.push(add(spec));
+  }
+  return steps;
+}
+
+function planRules(desired: DesiredState, actual: HostState, o: PlanOptions): Step[] {
+  const steps: Step[] = [];
+  const wanted = new Set(desired.chains.map((c) => chainKey(c.table, c.name)));
+  for (const d of desired.chains) {
+    if (d.owner !== undefined && !inScope(o.owners, d.owner)) continue;
+    steps.push(...planChain(d, actual.rules.chains.get(chainKey(d.table, d.name)), o));
+  }
+  for (const [key, rules] of actual.rules.chains) {
+    if (wanted.has(key)) continue;
+    const [table, name] = key.split(' ') as [Table, string];
+    const owner = ownedChainOwner(name, o.chainPrefix);
+    if (o.owners !== null && !inScope(o.owners, owner)) continue;
+    if (rules.length) steps.push({ kind: 'iptables', table, phase: 3, line: `-F ${name}` });
+    steps.push({ kind: 'iptables', table, phase: 3, line: `-X ${name}` });
+  }
+  // Hooks in built-in chains: exactly one of each desired jump, none other into our chains.
+  const hookKeys = new Set([...desired.hooks.map((h) => chainKey(h.table, h.chain)), ...actual.rules.hooks.keys()]);
+  for (const key of hookKeys) {
+    const [table, chain] = key.split(' ') as [Table, string];
+    const want = new Set(desired.hooks.filter((h) => chainKey(h.table, h.chain) === key).map((h) => h.spec));
+    const have = counts(actual.rules.hooks.get(key) ?? []);
+    for (const [spec, n] of have) {
+      for (let i = want.has(spec) ? 1 : 0; i < n; i++) steps.push({ kind: 'iptables', table, phase: 1, line: `-D ${chain} ${spec}` });
+    }
+    for (const spec of want) {
+      if (!have.has(spec)) steps.push({ kind: 'iptables', table, phase: 2, line: `-I ${chain} ${spec}` });
+    }
+  }
+  return steps;
+}
+
+export function plan(desired: DesiredState, actual: HostState, o: PlanOptions): Step[] {
+  const sysctls: Step[] = [];
+  for (const s of desired.sysctls) {
+    if (actual.sysctls.get(s.key) !== s.value && !sysctls.some((x) => x.kind === 'sysctl' && x.key === s.key)) {
+      sysctls.push({ kind: 'sysctl', ...s });
+    }
+  }
+  return [...sysctls, ...planLinks(desired, actual, o), ...planRules(desired, actual, o)];
+}
+
+/**
+ * After a plan was applied without error, the host matches desired within the scope: fold that into
+ * the remembered host state, so the next scoped plan needs no read.
+ */
+export function adopt(state: HostState, desired: DesiredState, o: PlanOptions): void {
+  for (const [name, l] of state.links) {
+    const owner = linkOwner(l, o.instance);
+    if (owner !== undefined && inScope(o.owners, owner)) state.links.delete(name);
+  }
+  for (const d of desired.links) {
+    if (inScope(o.owners, d.owner)) state.links.set(d.name, { name: d.name, kind: d.kind, alias: d.alias, mtu: d.mtu, up: true, addresses: [...d.addresses] });
+  }
+  const chains = state.rules.chains;
+  const wanted = new Set(desired.chains.map((c) => chainKey(c.table, c.name)));
+  for (const key of [...chains.keys()]) {
+    if (wanted.has(key)) continue;
+    const owner = ownedChainOwner(key.split(' ')[1], o.chainPrefix);
+    if (o.owners === null || inScope(o.owners, owner)) chains.delete(key);
+  }
+  for (const d of desired.chains) {
+    if (d.owner !== undefined && !inScope(o.owners, d.owner)) continue;
+    const key = chainKey(d.table, d.name);
+    const kept = (chains.get(key) ?? []).slice(d.head.length).filter((r) => !inScope(o.owners, ruleOwner(r, o.instance)));
+    const body = d.body.filter((b) => inScope(o.owners, b.owner)).map((b) => b.spec);
+    chains.set(key, [...d.head, ...(d.owner !== undefined ? [] : kept), ...body]);
+  }
+  state.rules.hooks = new Map();
+  for (const h of desired.hooks) {
+    const key = chainKey(h.table, h.chain);
+    state.rules.hooks.set(key, [...(state.rules.hooks.get(key) ?? []), h.spec]);
+  }
+  for (const s of desired.sysctls) state.sysctls.set(s.key, s.value);
+}

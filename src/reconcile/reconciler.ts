@@ -1,0 +1,161 @@
+/**
+ * Converges the host to the store. One run at a time. A full run reads the host (two process
+ * starts) and plans everything; a run scoped to the networks a request touched plans against the
+ * host state remembered from the last run, and falls back to a fresh read when applying fails
+ * (someone changed the host behind our back) or when shared state needs rebuilding.
+ */
+import type { Network } from '../model.js';
+import type { DriverContext } from '../drivers/index.js';
+import type { Executor } from '../host/executor.js';
+import type { HostState } from '../host/state.js';
+import { readHostState } from '../host/readers.js';
+import { applySteps, type HostSteps } from '../host/apply.js';
+import { desiredState } from './desired.js';
+import { plan, adopt, NeedsFullReconcile, type Step, type PlanOptions } from './plan.js';
+
+export interface ReconcileReport {
+  /** RFC3339 time the run started */
+  at: string;
+  scope: 'all' | string[];
+  durationMs: number;
+  steps: string[];
+  error?: string;
+}
+
+export interface ReconcilerDeps {
+  exec: Executor;
+  ctx: DriverContext;
+  listNetworks: () => Network[];
+  getNetwork: (id: string) => Network | undefined;
+  onReport?: (r: ReconcileReport) => void;
+}
+
+export function describeStep(s: Step): string {
+  switch (s.kind) {
+    case 'sysctl': return `sysctl -w ${s.key}=${s.value}`;
+    case 'ip': return `ip ${s.line}`;
+    case 'iptables': return s.line.startsWith(':') ? `iptables -t ${s.table} -N ${s.line.slice(1).split(' ')[0]}` : `iptables -t ${s.table} ${s.line}`;
+  }
+}
+
+export function toHostSteps(steps: Step[]): HostSteps {
+  const out: HostSteps = { sysctls: [], ipLines: [], iptables: [] };
+  for (const s of steps) {
+    if (s.kind === 'sysctl') out.sysctls.push({ key: s.key, value: s.value });
+    else if (s.kind === 'ip') out.ipLines.push(s.line);
+    else out.iptables.push({ table: s.table, phase: s.phase, line: s.line });
+  }
+  return out;
+}
+
+export class Reconciler {
+  private state: HostState | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  last: ReconcileReport | undefined;
+
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  /** Converge everything cnmd owns. */
+  reconcileAll(): Promise<ReconcileReport> {
+    return this.serialize(() => this.run('all', async () => this.full()));
+  }
+
+  /** Converge the objects of these networks (existing or just deleted) and the shared base. */
+  reconcileNetworks(ids: string[]): Promise<ReconcileReport> {
+    return this.serialize(() => this.run(ids, async () => this.scoped(ids)));
+  }
+
+  /** The steps a full run would apply now, without applying them. */
+  planAll(): Promise<string[]> {
+    return this.serialize(async () => {
+      const { desired, state, o } = await this.readAll();
+      return plan(desired, state, o).map(describeStep);
+    });
+  }
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async run(scope: 'all' | string[], fn: () => Promise<Step[]>): Promise<ReconcileReport> {
+    const started = Date.now();
+    const report: ReconcileReport = { at: new Date(started).toISOString(), scope, durationMs: 0, steps: [] };
+    try {
+      report.steps = (await fn()).map(describeStep);
+      return report;
+    } catch (e) {
+      report.error = (e as Error).message;
+      throw e;
+    } finally {
+      report.durationMs = Date.now() - started;
+      this.last = report;
+      this.deps.onReport?.(report);
+    }
+  }
+
+  private sysctlKeys(): string[] {
+    return ['net.ipv4.ip_forward', 'net.bridge.bridge-nf-call-iptables'];
+  }
+
+  private options(owners: Set<string> | null): PlanOptions {
+    return { instance: this.deps.ctx.instance, chainPrefix: this.deps.ctx.chainPrefix, owners };
+  }
+
+  private async readAll() {
+    const desired = desiredState(this.deps.listNetworks(), this.deps.ctx);
+    const state = await readHostState(this.deps.exec, {
+      chainPrefix: this.deps.ctx.chainPrefix,
+      iptables: this.deps.ctx.iptables,
+      sysctls: this.sysctlKeys(),
+    });
+    return { desired, state, o: this.options(null) };
+  }
+
+  private async full(): Promise<Step[]> {
+    const { desired, state, o } = await this.readAll();
+    this.state = state;
+    const steps = plan(desired, state, o);
+    await this.apply(steps);
+    adopt(state, desired, o);
+    return steps;
+  }
+
+  private async scoped(ids: string[]): Promise<Step[]> {
+    if (!this.state) return this.full();
+    const networks = ids.map((id) => this.deps.getNetwork(id)).filter((n): n is Network => !!n);
+    const desired = desiredState(networks, this.deps.ctx);
+    const o = this.options(new Set(ids.map((id) => id.slice(0, 12))));
+    const attempt = async (state: HostState) => {
+      const steps = plan(desired, state, o);
+      await this.apply(steps);
+      adopt(state, desired, o);
+      return steps;
+    };
+    try {
+      return await attempt(this.state);
+    } catch (e) {
+      if (e instanceof NeedsFullReconcile) return this.full();
+      // What we remembered was out of date: read the host again and retry once.
+      this.state = undefined;
+      const fresh = await readHostState(this.deps.exec, {
+        chainPrefix: this.deps.ctx.chainPrefix,
+        iptables: this.deps.ctx.iptables,
+        sysctls: this.sysctlKeys(),
+      });
+      try {
+        const steps = await attempt(fresh);
+        this.state = fresh;
+        return steps;
+      } catch (e2) {
+        if (e2 instanceof NeedsFullReconcile) return this.full();
+        throw e2;
+      }
+    }
+  }
+
+  private async apply(steps: Step[]): Promise<void> {
+    if (steps.length) await applySteps(this.deps.exec, toHostSteps(steps));
+  }
+}

@@ -1,0 +1,140 @@
+import type { Db } from './db.js';
+import type { Network, Subnet } from '../model.js';
+
+interface NetworkRow {
+  id: string; name: string; driver: string; scope: string; created: string;
+  enable_ipv4: number; enable_ipv6: number; internal: number; attachable: number; ingress: number;
+  config_only: number; config_from: string; ipam_driver: string; ipam_options: string | null;
+  options: string; labels: string; predefined: number; bridge_name: string | null;
+}
+
+interface SubnetRow {
+  network_id: string; position: number; family: number; subnet: string; ip_range: string | null;
+  gateway: string; aux: string; auto: number; shown: string;
+}
+
+function toSubnet(r: SubnetRow): Subnet {
+  return {
+    family: r.family as 4 | 6,
+    subnet: r.subnet,
+    ipRange: r.ip_range ?? undefined,
+    gateway: r.gateway,
+    aux: JSON.parse(r.aux),
+    auto: r.auto === 1,
+    shown: JSON.parse(r.shown),
+  };
+}
+
+/** Networks and their subnets. Synchronous; callers group writes with tx(). */
+export class NetworkRepo {
+  private readonly q;
+
+  constructor(private readonly db: Db) {
+    this.q = {
+      insert: db.prepare(`INSERT INTO networks (id, name, driver, scope, created, enable_ipv4, enable_ipv6, internal,
+        attachable, ingress, config_only, config_from, ipam_driver, ipam_options, options, labels, predefined, bridge_name)
+        VALUES (@id, @name, @driver, @scope, @created, @enable_ipv4, @enable_ipv6, @internal, @attachable, @ingress,
+        @config_only, @config_from, @ipam_driver, @ipam_options, @options, @labels, @predefined, @bridge_name)`),
+      insertSubnet: db.prepare(`INSERT INTO subnets (network_id, position, family, subnet, ip_range, gateway, aux, auto, shown)
+        VALUES (@network_id, @position, @family, @subnet, @ip_range, @gateway, @aux, @auto, @shown)`),
+      byId: db.prepare('SELECT * FROM networks WHERE id = ?'),
+      byName: db.prepare('SELECT * FROM networks WHERE name = ?'),
+      byIdPrefix: db.prepare("SELECT * FROM networks WHERE id >= ? AND id < ? || 'g' ORDER BY id"),
+      all: db.prepare('SELECT * FROM networks ORDER BY created, id'),
+      subnetsOf: db.prepare('SELECT * FROM subnets WHERE network_id = ? ORDER BY position'),
+      allSubnets: db.prepare('SELECT * FROM subnets ORDER BY network_id, position'),
+      delete: db.prepare('DELETE FROM networks WHERE id = ?'),
+      deleteSubnets: db.prepare('DELETE FROM subnets WHERE network_id = ?'),
+      count: db.prepare('SELECT count(*) AS n FROM networks'),
+    };
+  }
+
+  insert(n: Network): void {
+    this.q.insert.run({
+      id: n.id, name: n.name, driver: n.driver, scope: n.scope, created: n.created,
+      enable_ipv4: +n.enableIPv4, enable_ipv6: +n.enableIPv6, internal: +n.internal, attachable: +n.attachable,
+      ingress: +n.ingress, config_only: +n.configOnly, config_from: n.configFrom, ipam_driver: n.ipamDriver,
+      ipam_options: n.ipamOptions === null ? null : JSON.stringify(n.ipamOptions),
+      options: JSON.stringify(n.options), labels: JSON.stringify(n.labels), predefined: +n.predefined,
+      bridge_name: n.bridgeName,
+    });
+    this.insertSubnets(n.id, n.subnets);
+  }
+
+  replaceSubnets(id: string, subnets: Subnet[]): void {
+    this.q.deleteSubnets.run(id);
+    this.insertSubnets(id, subnets);
+  }
+
+  private insertSubnets(id: string, subnets: Subnet[]): void {
+    subnets.forEach((s, position) =>
+      this.q.insertSubnet.run({
+        network_id: id, position, family: s.family, subnet: s.subnet, ip_range: s.ipRange ?? null,
+        gateway: s.gateway, aux: JSON.stringify(s.aux), auto: +s.auto, shown: JSON.stringify(s.shown),
+      }),
+    );
+  }
+
+  get(id: string): Network | undefined {
+    const row = this.q.byId.get(id) as NetworkRow | undefined;
+    return row && this.hydrate(row);
+  }
+
+  getByName(name: string): Network | undefined {
+    const row = this.q.byName.get(name) as NetworkRow | undefined;
+    return row && this.hydrate(row);
+  }
+
+  /** Networks whose id starts with prefix (prefix is lowercase hex; the caller checks). */
+  getByIdPrefix(prefix: string): Network[] {
+    return (this.q.byIdPrefix.all(prefix, prefix) as NetworkRow[]).map((r) => this.hydrate(r));
+  }
+
+  list(): Network[] {
+    const subnets = new Map<string, Subnet[]>();
+    for (const s of this.q.allSubnets.all() as SubnetRow[]) {
+      const l = subnets.get(s.network_id) ?? [];
+      l.push(toSubnet(s));
+      subnets.set(s.network_id, l);
+    }
+    return (this.q.all.all() as NetworkRow[]).map((r) => this.fromRow(r, subnets.get(r.id) ?? []));
+  }
+
+  allSubnets(): Subnet[] {
+    return (this.q.allSubnets.all() as SubnetRow[]).map(toSubnet);
+  }
+
+  delete(id: string): boolean {
+    return this.q.delete.run(id).changes > 0;
+  }
+
+  count(): number {
+    return (this.q.count.get() as { n: number }).n;
+  }
+
+  private hydrate(row: NetworkRow): Network {
+    return this.fromRow(row, (this.q.subnetsOf.all(row.id) as SubnetRow[]).map(toSubnet));
+  }
+
+  private fromRow(r: NetworkRow, subnets: Subnet[]): Network {
+    return {
+      id: r.id, name: r.name, driver: r.driver, scope: r.scope, created: r.created,
+      enableIPv4: r.enable_ipv4 === 1, enableIPv6: r.enable_ipv6 === 1, internal: r.internal === 1,
+      attachable: r.attachable === 1, ingress: r.ingress === 1, configOnly: r.config_only === 1,
+      configFrom: r.config_from, ipamDriver: r.ipam_driver,
+      ipamOptions: r.ipam_options === null ? null : JSON.parse(r.ipam_options),
+      options: JSON.parse(r.options), labels: JSON.parse(r.labels), predefined: r.predefined === 1,
+      bridgeName: r.bridge_name, subnets,
+    };
+  }
+}
+
+export class MetaRepo {
+  constructor(private readonly db: Db) {}
+  get(key: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+  set(key: string, value: string): void {
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+}
