@@ -65,7 +65,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   // An empty JSON body means {} (as Docker ≥ 25 reads it); anything else must parse.
-  app.removeContentTypeParser('application/json');
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = String(body);
     if (!text.trim()) return done(null, {});
@@ -93,6 +93,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
       tags: [{ name: 'System' }, { name: 'Network' }],
     },
+    // Shared schemas keep Docker's definition names (Network, IPAM, …) in the document.
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   app.addSchema(ErrorResponse);
   for (const s of [networkSchemas.IPAMConfig, networkSchemas.IPAM, networkSchemas.EndpointResource, networkSchemas.Network, networkSchemas.NetworkCreateRequest, networkSchemas.NetworkCreateResponse, networkSchemas.NetworkPruneResponse]) {

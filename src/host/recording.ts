@@ -39,6 +39,10 @@ export class RecordingExecutor implements Executor {
     this.calls.length = 0;
   }
 
+  clearFailures(): void {
+    this.failures.length = 0;
+  }
+
   /** The recorded calls as shell-like lines, stdin appended after a newline: handy in assertions. */
   lines(): string[] {
     return this.calls.map((c) => [c.file, ...c.args].join(' ') + (c.input ? '\n' + c.input.trimEnd() : ''));

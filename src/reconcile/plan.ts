@@ -24,7 +24,9 @@ export interface PlanOptions {
   owners: Set<string> | null;
 }
 
-export class NeedsFullReconcile extends Error {}
+export class NeedsFullReconcile extends Error {
+  override name = 'NeedsFullReconcile';
+}
 
 const inScope = (owners: Set<string> | null, owner: string | undefined) => owners === null || (owner !== undefined && owners.has(owner));
 
@@ -90,9 +92,8 @@ function planChain(d: DesiredChain, actualRules: string[] | undefined, o: PlanOp
   const add = (spec: string): Step => ({ kind: 'iptables', table: t, phase: 2, line: `-A ${d.name} ${spec}` });
   const body = d.body.filter((b) => inScope(o.owners, b.owner)).map((b) => b.spec);
   const rewrite = () => {
-    if (o.owners !== null && d.body.some((b) => !inScope(o.owners, b.owner))) {
-      throw new NeedsFullReconcile(`chain ${d.name} must be rebuilt`);
-    }
+    // A shared chain holds rules of networks outside the scope, which a scoped plan does not know.
+    if (o.owners !== null && d.owner === undefined) throw new NeedsFullReconcile(`chain ${d.name} must be rebuilt`);
     return [declare, ...d.head.map(add), ...body.map(add)];
   };
   if (!actualRules) return rewrite();

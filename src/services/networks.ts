@@ -112,6 +112,7 @@ export class NetworkService {
     const name = req.Name ?? '';
     if (!name.trim()) throw invalid('invalid name: name is empty');
     if (isPredefinedName(name)) throw forbidden(`operation is not permitted on predefined ${name} network `);
+    if (this.d.networks.getByName(name)) throw conflict(`network with name ${name} already exists`);
     const driverName = req.Driver || 'bridge';
     const driver = getDriver(driverName);
     if (!driver) {

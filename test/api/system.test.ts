@@ -1,0 +1,64 @@
+import t from 'tap';
+import { buildTestDaemon, call } from '../helpers/app.js';
+
+t.test('ping: Docker headers on GET and HEAD, with and without a version prefix', async (t) => {
+  const d = await buildTestDaemon(t);
+  for (const url of ['/_ping', '/v1.41/_ping']) {
+    const get = await call(d, 'GET', url);
+    t.equal(get.status, 200);
+    t.equal(get.text, 'OK');
+    t.equal(get.headers['api-version'], '1.48');
+    t.equal(get.headers['ostype'], 'linux');
+    t.equal(get.headers['docker-experimental'], 'false');
+    t.match(String(get.headers['cache-control']), /no-cache/);
+  }
+  const head = await d.app.inject({ method: 'HEAD', url: '/_ping' });
+  t.equal(head.statusCode, 200);
+  t.equal(head.body, '');
+  t.equal(head.headers['content-length'], '0');
+  t.equal(head.headers['api-version'], '1.48');
+});
+
+t.test('version negotiation errors are Docker\'s', async (t) => {
+  const d = await buildTestDaemon(t);
+  const tooNew = await call(d, 'GET', '/v1.99/networks');
+  t.equal(tooNew.status, 400);
+  t.same(tooNew.body, { message: 'client version 1.99 is too new. Maximum supported API version is 1.48' });
+  t.equal(tooNew.headers['content-type'], 'application/json');
+  const tooOld = await call(d, 'GET', '/v1.12/networks');
+  t.equal(tooOld.status, 400);
+  t.match(String(tooOld.headers['content-type']), /^text\/plain/);
+  t.equal(tooOld.text, 'client version 1.12 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version\n');
+  t.equal((await call(d, 'GET', '/v1.24/networks')).status, 200);
+});
+
+t.test('unknown routes and methods: 404 page not found', async (t) => {
+  const d = await buildTestDaemon(t);
+  for (const [m, u] of [['GET', '/nope'], ['PUT', '/networks'], ['GET', '/v1.41/nope']]) {
+    const r = await call(d, m, u);
+    t.equal(r.status, 404, `${m} ${u}`);
+    t.same(r.body, { message: 'page not found' });
+  }
+});
+
+t.test('/version and /info carry what clients read', async (t) => {
+  const d = await buildTestDaemon(t);
+  const v = (await call(d, 'GET', '/v1.41/version')).body;
+  t.equal(v.ApiVersion, '1.48');
+  t.equal(v.MinAPIVersion, '1.24');
+  t.equal(v.Os, 'linux');
+  t.equal(v.Components[0].Name, 'Engine');
+  const i = (await call(d, 'GET', '/info')).body;
+  t.match(i, { ID: /^[0-9a-f]{64}$/, OSType: 'linux', ExperimentalBuild: false, Swarm: { LocalNodeState: 'inactive', ControlAvailable: false } });
+  t.same(i.Plugins.Network, ['bridge', 'host', 'null']);
+  t.equal(typeof i.Name, 'string');
+  t.equal(i.DefaultAddressPools[0].Base, '172.17.0.0/16');
+});
+
+t.test('the OpenAPI document is served', async (t) => {
+  const d = await buildTestDaemon(t);
+  const r = await call(d, 'GET', '/openapi.json');
+  t.equal(r.status, 200);
+  t.ok(r.body.paths['/networks/create'].post);
+  t.ok(r.body.components.schemas.Network);
+});

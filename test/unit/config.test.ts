@@ -1,0 +1,53 @@
+import t from 'tap';
+import { loadConfig } from '../../src/config.js';
+
+const noFile = () => undefined;
+
+t.test('defaults', async (t) => {
+  const c = loadConfig([], noFile);
+  t.same(c.hosts, ['unix:///run/cnmd.sock']);
+  t.equal(c.dataRoot, '/var/lib/cnmd');
+  t.equal(c.bridgeName, 'cnmd0');
+  t.equal(c.iptables, true);
+  t.equal(c.mtu, 1500);
+  t.equal(c.dryRun, false);
+});
+
+t.test('dockerd-style flags', async (t) => {
+  const c = loadConfig(
+    ['-H', 'unix:///tmp/a.sock', '--host=tcp://127.0.0.1:2375', '--data-root', '/tmp/d', '--bip=10.9.0.1/24', '--iptables=false', '--icc=false',
+      '--ip-masq', '--mtu', '1400', '--default-address-pool', 'base=10.10.0.0/16,size=24', '--dry-run', '--instance', 'cnmdb'],
+    noFile,
+  );
+  t.same(c.hosts, ['unix:///tmp/a.sock', 'tcp://127.0.0.1:2375']);
+  t.equal(c.dataRoot, '/tmp/d');
+  t.equal(c.bip, '10.9.0.1/24');
+  t.equal(c.iptables, false);
+  t.equal(c.icc, false);
+  t.equal(c.ipMasq, true);
+  t.equal(c.mtu, 1400);
+  t.same(c.defaultAddressPools, [{ base: '10.10.0.0/16', size: 24 }]);
+  t.equal(c.dryRun, true);
+  t.equal(c.bridgeName, 'cnmdb0', 'the default bridge follows the instance name');
+});
+
+t.test('the JSON config file, and a setting given twice', async (t) => {
+  const file = JSON.stringify({ 'data-root': '/srv/cnmd', 'default-address-pools': [{ base: '10.20.0.0/16', size: 24 }], icc: false });
+  const c = loadConfig(['--config-file', '/etc/x.json'], (p) => (p === '/etc/x.json' ? file : undefined));
+  t.equal(c.dataRoot, '/srv/cnmd');
+  t.same(c.defaultAddressPools, [{ base: '10.20.0.0/16', size: 24 }]);
+  t.equal(c.icc, false);
+  t.throws(() => loadConfig(['--config-file', '/etc/x.json', '--icc=true'], () => file), {
+    message: 'the following directives are specified both as a flag and in the configuration file: icc',
+  });
+  t.throws(() => loadConfig(['--config-file', '/nope.json'], noFile), { message: 'unable to read /nope.json: no such file' });
+  t.throws(() => loadConfig([], () => '{"bogus": 1}'), { message: /unknown configuration key "bogus"/ });
+});
+
+t.test('bad values are refused', async (t) => {
+  t.throws(() => loadConfig(['--mtu', '10'], noFile), { message: /invalid MTU/ });
+  t.throws(() => loadConfig(['--icc=maybe'], noFile), { message: /invalid boolean/ });
+  t.throws(() => loadConfig(['--bogus'], noFile), { message: /unknown flag/ });
+  t.throws(() => loadConfig(['-H', 'http://x'], noFile), { message: /invalid host/ });
+  t.throws(() => loadConfig(['--bridge-name', 'a-very-long-bridge-name'], noFile), { message: /at most 15/ });
+});

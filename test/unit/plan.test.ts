@@ -1,0 +1,169 @@
+import t from 'tap';
+import { desiredState } from '../../src/reconcile/desired.js';
+import { plan, adopt, NeedsFullReconcile, type Step } from '../../src/reconcile/plan.js';
+import { toHostSteps, describeStep } from '../../src/reconcile/reconciler.js';
+import { restoreInput } from '../../src/host/apply.js';
+import { emptyHostState, chainKey, type HostState } from '../../src/host/state.js';
+import { ctx, bridgeNetwork, ID_A, ID_B } from '../helpers/fixtures.js';
+
+const all = { instance: 'cnmd', chainPrefix: 'CNMD', owners: null };
+const only = (...ids: string[]) => ({ ...all, owners: new Set(ids.map((i) => i.slice(0, 12))) });
+const netA = bridgeNetwork({ id: ID_A });
+const netB = bridgeNetwork({ id: ID_B, subnets: [{ family: 4, subnet: '10.60.0.0/24', gateway: '10.60.0.1', aux: {}, auto: false, shown: {} }] });
+
+t.test('a bridge network on an empty host: golden plan', async (t) => {
+  const steps = plan(desiredState([netA], ctx), emptyHostState(), all);
+  const host = toHostSteps(steps);
+  t.same(host.sysctls, [{ key: 'net.ipv4.ip_forward', value: '1' }]);
+  t.same(host.ipLines, [
+    'link add name cnmd-aaaaaaaaaa mtu 1500 type bridge',
+    `link set dev cnmd-aaaaaaaaaa alias cnmd:${ID_A}`,
+    'addr add 10.50.0.1/24 dev cnmd-aaaaaaaaaa',
+    'link set dev cnmd-aaaaaaaaaa up',
+  ]);
+  t.equal(
+    restoreInput(host.iptables),
+    `*filter
+:CNMD-FORWARD - [0:0]
+:CNMD-ISOLATION-1 - [0:0]
+:CNMD-ISOLATION-2 - [0:0]
+:CNMD-N-aaaaaaaaaaaa - [0:0]
+-A CNMD-FORWARD -j CNMD-ISOLATION-1
+-A CNMD-FORWARD -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-N-aaaaaaaaaaaa
+-A CNMD-FORWARD -i cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-N-aaaaaaaaaaaa
+-A CNMD-ISOLATION-1 -i cnmd-aaaaaaaaaa ! -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-ISOLATION-2
+-A CNMD-ISOLATION-2 -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j DROP
+-A CNMD-N-aaaaaaaaaaaa -o cnmd-aaaaaaaaaa -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A CNMD-N-aaaaaaaaaaaa -i cnmd-aaaaaaaaaa -o cnmd-aaaaaaaaaa -j ACCEPT
+-A CNMD-N-aaaaaaaaaaaa -i cnmd-aaaaaaaaaa ! -o cnmd-aaaaaaaaaa -j ACCEPT
+-A CNMD-N-aaaaaaaaaaaa ! -i cnmd-aaaaaaaaaa -o cnmd-aaaaaaaaaa -j DROP
+-I FORWARD -j CNMD-FORWARD
+COMMIT
+*nat
+:CNMD-POSTROUTING - [0:0]
+-A CNMD-POSTROUTING -s 10.50.0.0/24 ! -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j MASQUERADE
+-I POSTROUTING -j CNMD-POSTROUTING
+COMMIT
+`,
+  );
+});
+
+t.test('variants: internal, icc=false, masquerade off, SNAT, routed, inhibit_ipv4, MTU', async (t) => {
+  const rules = (n: Parameters<typeof bridgeNetwork>[0]) => {
+    const d = desiredState([bridgeNetwork(n)], ctx);
+    return { d, text: restoreInput(toHostSteps(plan(d, emptyHostState(), all)).iptables) };
+  };
+  const internal = rules({ id: ID_A, internal: true });
+  t.match(internal.text, /-A CNMD-N-aaaaaaaaaaaa -i cnmd-aaaaaaaaaa -o cnmd-aaaaaaaaaa -j ACCEPT\n-A CNMD-N-aaaaaaaaaaaa -j DROP\n/);
+  t.notMatch(internal.text, /MASQUERADE/, 'an internal network has no way out');
+  t.notMatch(internal.text, /CNMD-ISOLATION-1 -i/, 'nor an isolation stage 1 rule (its chain drops everything else)');
+  const noicc = rules({ id: ID_A, options: { 'com.docker.network.bridge.enable_icc': 'false' } });
+  t.match(noicc.text, /-i cnmd-aaaaaaaaaa -o cnmd-aaaaaaaaaa -j DROP/);
+  t.same(noicc.d.sysctls.map((s) => s.key), ['net.ipv4.ip_forward', 'net.bridge.bridge-nf-call-iptables']);
+  t.notMatch(rules({ id: ID_A, options: { 'com.docker.network.bridge.enable_ip_masquerade': 'false' } }).text, /MASQUERADE/);
+  t.match(rules({ id: ID_A, options: { 'com.docker.network.host_ipv4': '192.0.2.7' } }).text, /-j SNAT --to-source 192.0.2.7/);
+  const routed = rules({ id: ID_A, options: { 'com.docker.network.bridge.gateway_mode_ipv4': 'routed' } }).text;
+  t.notMatch(routed, /MASQUERADE/);
+  t.match(routed, /! -i cnmd-aaaaaaaaaa -o cnmd-aaaaaaaaaa -j ACCEPT/);
+  const inhibit = desiredState([bridgeNetwork({ id: ID_A, options: { 'com.docker.network.bridge.inhibit_ipv4': 'true' } })], ctx);
+  t.same(inhibit.links[0].addresses, []);
+  const mtu = desiredState([bridgeNetwork({ id: ID_A, options: { 'com.docker.network.driver.mtu': '9000' } })], ctx);
+  t.equal(mtu.links[0].mtu, 9000);
+});
+
+t.test('applied plans converge: planning again yields nothing', async (t) => {
+  const d = desiredState([netA, netB], ctx);
+  const state = emptyHostState();
+  t.ok(plan(d, state, all).length > 0);
+  adopt(state, d, all);
+  t.same(plan(d, state, all), []);
+});
+
+function converged(...nets: ReturnType<typeof bridgeNetwork>[]): HostState {
+  const state = emptyHostState();
+  const d = desiredState(nets, ctx);
+  adopt(state, d, all);
+  return state;
+}
+
+const lines = (steps: Step[]) => steps.map(describeStep);
+
+t.test('drift is repaired, and only drift', async (t) => {
+  const d = desiredState([netA, netB], ctx);
+  const state = converged(netA, netB);
+  // someone ran `iptables -F CNMD-ISOLATION-2` and deleted bridge B's address
+  state.rules.chains.set(chainKey('filter', 'CNMD-ISOLATION-2'), []);
+  state.links.get('cnmd-bbbbbbbbbb')!.addresses = [];
+  t.same(lines(plan(d, state, all)), [
+    'ip addr add 10.60.0.1/24 dev cnmd-bbbbbbbbbb',
+    'iptables -t filter -A CNMD-ISOLATION-2 -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j DROP',
+    'iptables -t filter -A CNMD-ISOLATION-2 -o cnmd-bbbbbbbbbb -m comment --comment "cnmd:bbbbbbbbbbbb" -j DROP',
+  ]);
+});
+
+t.test('a flushed FORWARD hook and a lost head rule are put back', async (t) => {
+  const d = desiredState([netA], ctx);
+  const state = converged(netA);
+  state.rules.hooks.delete(chainKey('filter', 'FORWARD'));
+  state.rules.chains.set(chainKey('filter', 'CNMD-FORWARD'), state.rules.chains.get(chainKey('filter', 'CNMD-FORWARD'))!.slice(1));
+  const out = lines(plan(d, state, all));
+  t.ok(out.includes('iptables -t filter -N CNMD-FORWARD'), 'the chain is rebuilt');
+  t.ok(out.includes('iptables -t filter -I FORWARD -j CNMD-FORWARD'));
+  const both = converged(netA, netB);
+  both.rules.chains.delete(chainKey('filter', 'CNMD-FORWARD'));
+  let thrown: unknown;
+  try {
+    plan(desiredState([netA], ctx), both, only(ID_A));
+  } catch (e) {
+    thrown = e;
+  }
+  t.ok(thrown instanceof NeedsFullReconcile, 'a scoped run cannot rebuild a chain that other networks share');
+});
+
+t.test('what is not ours is never touched; what is ours and unowned is removed', async (t) => {
+  const d = desiredState([netA], ctx);
+  const state = converged(netA);
+  state.links.set('br-foreign', { name: 'br-foreign', kind: 'bridge', mtu: 1500, up: true, addresses: ['10.9.0.1/24'] });
+  state.links.set('cnmd-ccccccccc', { name: 'cnmd-ccccccccc', kind: 'bridge', alias: 'cnmd:' + 'c'.repeat(64), mtu: 1500, up: true, addresses: [] });
+  state.links.set('cnmd2-dddddd', { name: 'cnmd2-dddddd', kind: 'bridge', alias: 'cnmd2:' + 'd'.repeat(64), mtu: 1500, up: true, addresses: [] });
+  state.rules.chains.set(chainKey('filter', 'CNMD-N-cccccccccccc'), ['-j DROP']);
+  state.rules.hooks.set(chainKey('filter', 'INPUT'), ['-j CNMD-N-cccccccccccc']);
+  t.same(lines(plan(d, state, all)), [
+    'ip link del dev cnmd-ccccccccc',
+    'iptables -t filter -F CNMD-N-cccccccccccc',
+    'iptables -t filter -X CNMD-N-cccccccccccc',
+    'iptables -t filter -D INPUT -j CNMD-N-cccccccccccc',
+  ]);
+});
+
+t.test('a scoped plan looks only at its own networks', async (t) => {
+  const state = converged(netA, netB);
+  // B drifted, but a request about A does not repair B (the periodic full run does)
+  state.links.get('cnmd-bbbbbbbbbb')!.up = false;
+  t.same(plan(desiredState([netA], ctx), state, only(ID_A)), []);
+  // deleting A: its link, chain and shared-chain rules go; B's stay
+  const del = lines(plan(desiredState([], ctx), state, only(ID_A)));
+  t.same(del, [
+    'ip link del dev cnmd-aaaaaaaaaa',
+    'iptables -t filter -D CNMD-FORWARD -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-N-aaaaaaaaaaaa',
+    'iptables -t filter -D CNMD-FORWARD -i cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-N-aaaaaaaaaaaa',
+    'iptables -t filter -D CNMD-ISOLATION-1 -i cnmd-aaaaaaaaaa ! -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-ISOLATION-2',
+    'iptables -t filter -D CNMD-ISOLATION-2 -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j DROP',
+    'iptables -t nat -D CNMD-POSTROUTING -s 10.50.0.0/24 ! -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j MASQUERADE',
+    'iptables -t filter -F CNMD-N-aaaaaaaaaaaa',
+    'iptables -t filter -X CNMD-N-aaaaaaaaaaaa',
+  ]);
+});
+
+t.test('a link of the bridge name that cnmd does not own is a conflict', async (t) => {
+  const state = emptyHostState();
+  state.links.set('cnmd-aaaaaaaaaa', { name: 'cnmd-aaaaaaaaaa', kind: 'bridge', mtu: 1500, up: true, addresses: [] });
+  t.throws(() => plan(desiredState([netA], ctx), state, all), { message: /a link of that name exists and is not managed by cnmd/ });
+});
+
+t.test('with --iptables=false there are no rules at all', async (t) => {
+  const d = desiredState([netA], { ...ctx, iptables: false });
+  t.same(d.chains, []);
+  t.same(d.hooks, []);
+  t.same(toHostSteps(plan(d, emptyHostState(), all)).iptables, []);
+});
