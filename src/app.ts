@@ -24,12 +24,14 @@ export interface AppDeps {
   networks: NetworkRouteOptions;
   logger?: FastifyServerOptions['logger'];
   serverFactory?: FastifyServerOptions['serverFactory'];
+  logRequests?: boolean;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const requestedVersion = new WeakMap<IncomingMessage, string>();
   const app = Fastify({
     logger: deps.logger ?? false,
+    disableRequestLogging: deps.logRequests !== true,
     serverFactory: deps.serverFactory,
     // Docker clients send "/v1.41/networks"; strip the prefix before routing and remember it.
     rewriteUrl(req) {

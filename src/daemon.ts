@@ -72,6 +72,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     await reconciler.reconcileAll();
     const app = await buildApp({
       logger: o.logger,
+      logRequests: config.logLevel === 'debug' || config.logLevel === 'trace',
       serverFactory: o.serverFactory,
       system: {
         version: versionInfo,

@@ -36,6 +36,8 @@ async function main(): Promise<void> {
   });
   const log = daemon.app.log;
   await daemon.app.ready();
+  const startup = daemon.reconciler.last;
+  if (startup) log.info({ applied: startup.steps.length, steps: startup.steps, durationMs: startup.durationMs }, 'start-up reconcile');
 
   const servers: http.Server[] = [];
   const sockets: string[] = [];

@@ -1,0 +1,165 @@
+/**
+ * Real host tests: a throwaway network namespace is the "test host"; the daemon runs inside it
+ * (nsenter --net, so it shares our mount namespace and the namespaces it makes are visible here).
+ * Everything is removed in teardown, and namespaces left by a killed earlier run are removed first.
+ */
+import type { Test } from 'tap';
+import { execa } from 'execa';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+
+export const NS_PREFIX = 'cnmdt';
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+/** Why host tests cannot run here, or undefined when they can. */
+export function hostTestsUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'host tests need root (they create network namespaces)';
+  if (!existsSync(`${ROOT}dist/main.js`)) return 'dist/main.js is missing: run `npm run build` first (npm test does)';
+  return undefined;
+}
+
+/** Removes namespaces named by earlier runs whose process is gone. */
+export async function removeStaleNamespaces(): Promise<void> {
+  if (!existsSync('/run/netns')) return;
+  for (const name of readdirSync('/run/netns')) {
+    const m = new RegExp(`^${NS_PREFIX}(\\d+)x`).exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      alive = false;
+    }
+    if (!alive) await execa('ip', ['netns', 'del', name], { reject: false });
+  }
+}
+
+export interface Netns {
+  name: string;
+  /** runs a command inside this namespace */
+  run(file: string, args: string[], opts?: { reject?: boolean; input?: string }): Promise<{ stdout: string; exitCode: number; stderr: string }>;
+}
+
+export async function makeNetns(t: Test, label: string): Promise<Netns> {
+  const name = `${NS_PREFIX}${process.pid}x${label}${randomBytes(2).toString('hex')}`;
+  await execa('ip', ['netns', 'add', name]);
+  t.teardown(() => execa('ip', ['netns', 'del', name], { reject: false }));
+  const ns: Netns = {
+    name,
+    async run(file, args, opts = {}) {
+      const r = await execa('nsenter', [`--net=/run/netns/${name}`, file, ...args], { reject: opts.reject ?? true, input: opts.input });
+      return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
+    },
+  };
+  await ns.run('ip', ['link', 'set', 'lo', 'up']);
+  return ns;
+}
+
+export interface HttpReply {
+  status: number;
+  body: any;
+  text: string;
+}
+
+export function unixRequest(socketPath: string, method: string, path: string, payload?: unknown): Promise<HttpReply> {
+  return new Promise((resolve, reject) => {
+    const data = payload === undefined ? undefined : JSON.stringify(payload);
+    const req = http.request(
+      { socketPath, method, path, headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {} },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (text += c));
+        res.on('end', () => {
+          let body: unknown;
+          try {
+            body = text ? JSON.parse(text) : undefined;
+          } catch {
+            body = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, body, text });
+        });
+      },
+    );
+    req.on('error', reject);
+    if (data) req.write(data);
+    req.end();
+  });
+}
+
+export interface DaemonProcess {
+  socket: string;
+  dir: string;
+  request(method: string, path: string, payload?: unknown): Promise<HttpReply>;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  output(): string;
+}
+
+/** Starts `node dist/main.js` inside ns with its own socket and data root. */
+export async function startDaemonIn(t: Test, ns: Netns, flags: string[] = []): Promise<DaemonProcess> {
+  const dir = mkdtempSync('/tmp/cnmd-test-');
+  const socket = `${dir}/cnmd.sock`;
+  let child: ChildProcess | undefined;
+  let log = '';
+  const dp: DaemonProcess = {
+    socket,
+    dir,
+    request: (m, p, b) => unixRequest(socket, m, p, b),
+    output: () => log,
+    async start() {
+      child = spawn('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, `${ROOT}dist/main.js`, '-H', `unix://${socket}`, '--data-root', `${dir}/data`, ...flags], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout!.on('data', (c) => (log += c));
+      child.stderr!.on('data', (c) => (log += c));
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        if (child.exitCode !== null) throw new Error(`cnmd exited with ${child.exitCode}: ${log}`);
+        try {
+          if ((await unixRequest(socket, 'GET', '/_ping')).status === 200) return;
+        } catch {
+          /* not listening yet */
+        }
+        if (Date.now() > deadline) throw new Error(`cnmd did not start: ${log}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async stop() {
+      const c = child;
+      child = undefined;
+      if (!c || c.exitCode !== null) return;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  t.teardown(async () => {
+    await dp.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await dp.start();
+  return dp;
+}
+
+/** A veth from the test host into a new namespace standing in for a container on bridge br. */
+export async function attachSandbox(t: Test, host: Netns, br: string, cidr: string, gateway: string | undefined, label: string): Promise<Netns> {
+  const c = await makeNetns(t, label);
+  const hostSide = `v${randomBytes(4).toString('hex')}`;
+  await host.run('ip', ['link', 'add', hostSide, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', c.name]);
+  await host.run('ip', ['link', 'set', hostSide, 'master', br, 'up']);
+  await c.run('ip', ['addr', 'add', cidr, 'dev', 'eth0']);
+  await c.run('ip', ['link', 'set', 'eth0', 'up']);
+  if (gateway) await c.run('ip', ['route', 'add', 'default', 'via', gateway]);
+  return c;
+}
+
+export async function pings(from: Netns, address: string): Promise<boolean> {
+  const r = await from.run('ping', ['-c', '1', '-W', '1', address], { reject: false });
+  return r.exitCode === 0;
+}

@@ -1,0 +1,189 @@
+/**
+ * The bridge driver on a real kernel: a throwaway test-host namespace, cnmd running inside it, and
+ * checks with ip -json, iptables-save and ping between namespaces the test makes.
+ */
+import t from 'tap';
+import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, startDaemonIn, attachSandbox, pings, type Netns } from '../helpers/host.js';
+
+const skip = hostTestsUnavailable();
+if (skip) {
+  t.skip(skip);
+} else {
+  await removeStaleNamespaces();
+  await run();
+}
+
+async function links(host: Netns): Promise<Array<{ ifname: string; mtu: number; operstate: string; flags: string[]; ifalias?: string; addr_info: Array<{ local: string; prefixlen: number; scope: string }> }>> {
+  return JSON.parse((await host.run('ip', ['-json', '-details', 'addr', 'show'])).stdout);
+}
+
+async function rules(host: Netns): Promise<string> {
+  return (await host.run('iptables-save', [])).stdout;
+}
+
+async function run() {
+  t.test('create puts a bridge with its gateway and our rules on the host; delete takes them away', async (t) => {
+    const host = await makeNetns(t, 'h');
+    const d = await startDaemonIn(t, host);
+    const r = await d.request('POST', '/v1.41/networks/create', {
+      Name: 'lab', IPAM: { Config: [{ Subnet: '10.50.0.0/24', Gateway: '10.50.0.1' }] }, Options: { 'com.docker.network.driver.mtu': '1400' },
+    });
+    t.equal(r.status, 201, r.text);
+    const id: string = r.body.Id;
+    const br = `cnmd-${id.slice(0, 10)}`;
+    const link = (await links(host)).find((l) => l.ifname === br);
+    t.ok(link, 'the bridge exists');
+    t.equal(link!.mtu, 1400);
+    t.ok(link!.flags.includes('UP'));
+    t.equal(link!.ifalias, `cnmd:${id}`, 'marked as ours');
+    t.same(link!.addr_info.filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`), ['10.50.0.1/24']);
+    const saved = await rules(host);
+    const tag = `-m comment --comment "cnmd:${id.slice(0, 12)}"`;
+    for (const line of [
+      '-A FORWARD -j CNMD-FORWARD',
+      '-A POSTROUTING -j CNMD-POSTROUTING',
+      '-A CNMD-FORWARD -j CNMD-ISOLATION-1',
+      `-A CNMD-FORWARD -o ${br} ${tag} -j CNMD-N-${id.slice(0, 12)}`,
+      `-A CNMD-ISOLATION-2 -o ${br} ${tag} -j DROP`,
+      `-A CNMD-N-${id.slice(0, 12)} ! -i ${br} -o ${br} -j DROP`,
+      `-A CNMD-POSTROUTING -s 10.50.0.0/24 ! -o ${br} ${tag} -j MASQUERADE`,
+    ]) {
+      t.ok(saved.split('\n').includes(line), line);
+    }
+    t.equal((await host.run('sysctl', ['-n', 'net.ipv4.ip_forward'])).stdout.trim(), '1');
+
+    const del = await d.request('DELETE', `/v1.41/networks/lab`);
+    t.equal(del.status, 204);
+    t.notOk((await links(host)).some((l) => l.ifname === br), 'the bridge is gone');
+    const after = await rules(host);
+    t.notMatch(after, id.slice(0, 12), 'no rule or chain of the network is left');
+  });
+
+  t.test('what we write is what iptables-save reads back: a restart finds nothing to change', async (t) => {
+    const host = await makeNetns(t, 'h');
+    const d = await startDaemonIn(t, host, ['--log-level', 'debug']);
+    for (const [name, extra] of [
+      ['plain', {}],
+      ['internal', { Internal: true }],
+      ['noicc', { Options: { 'com.docker.network.bridge.enable_icc': 'false' } }],
+      ['snat', { Options: { 'com.docker.network.host_ipv4': '192.0.2.9' } }],
+      ['v6', { EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:5::/64' }] } }],
+    ] as const) {
+      t.equal((await d.request('POST', '/networks/create', { Name: name, ...extra })).status, 201, name);
+    }
+    const before = await rules(host);
+    await d.stop();
+    await d.start();
+    const state = await d.request('GET', '/_ping');
+    t.equal(state.status, 200);
+    t.equal(strip(await rules(host)), strip(before), 'rules unchanged by the restart');
+    const reports = d.output().split('\n').filter((l) => l.includes('start-up reconcile')).map((l) => JSON.parse(l));
+    t.equal(reports.length, 2);
+    t.ok(reports[0].applied > 0, 'the first start built the base');
+    t.same(reports[1].steps, [], 'the second start found the host exactly as planned: our rules are in iptables-save\'s canonical form');
+  });
+
+  t.test('traffic: same network talks, networks are isolated, NAT out, internal has no way out, icc=false', async (t) => {
+    const host = await makeNetns(t, 'h');
+    // "the world": a namespace on the test host's uplink, with no route back to container subnets
+    const world = await makeNetns(t, 'w');
+    await host.run('ip', ['link', 'add', 'uplink', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', world.name]);
+    await host.run('ip', ['addr', 'add', '192.0.2.1/24', 'dev', 'uplink']);
+    await host.run('ip', ['link', 'set', 'uplink', 'up']);
+    await world.run('ip', ['addr', 'add', '192.0.2.2/24', 'dev', 'eth0']);
+    await world.run('ip', ['link', 'set', 'eth0', 'up']);
+
+    const d = await startDaemonIn(t, host);
+    const mk = async (Name: string, Subnet: string, extra: Record<string, unknown> = {}) => {
+      const r = await d.request('POST', '/networks/create', { Name, IPAM: { Config: [{ Subnet }] }, ...extra });
+      t.equal(r.status, 201, r.text);
+      return `cnmd-${r.body.Id.slice(0, 10)}`;
+    };
+    const brA = await mk('a', '10.61.0.0/24');
+    const brB = await mk('b', '10.62.0.0/24');
+    const brI = await mk('i', '10.63.0.0/24', { Internal: true });
+    const brN = await mk('n', '10.64.0.0/24', { Options: { 'com.docker.network.bridge.enable_icc': 'false' } });
+
+    const a1 = await attachSandbox(t, host, brA, '10.61.0.2/24', '10.61.0.1', 'a1');
+    const a2 = await attachSandbox(t, host, brA, '10.61.0.3/24', '10.61.0.1', 'a2');
+    const b1 = await attachSandbox(t, host, brB, '10.62.0.2/24', '10.62.0.1', 'b1');
+    const i1 = await attachSandbox(t, host, brI, '10.63.0.2/24', '10.63.0.1', 'i1');
+    const n1 = await attachSandbox(t, host, brN, '10.64.0.2/24', '10.64.0.1', 'n1');
+    const n2 = await attachSandbox(t, host, brN, '10.64.0.3/24', '10.64.0.1', 'n2');
+
+    t.ok(await pings(a1, '10.61.0.3'), 'two sandboxes on one network reach each other');
+    t.ok(await pings(a1, '10.61.0.1'), 'and their gateway');
+    t.notOk(await pings(a1, '10.62.0.2'), 'a sandbox on another network is unreachable');
+    t.notOk(await pings(b1, '10.61.0.2'), 'in both directions');
+    t.ok(await pings(a2, '192.0.2.2'), 'the world is reached through NAT (it has no route back to 10.61/24)');
+    t.notOk(await pings(world, '10.61.0.2'), 'and the world cannot reach in: the host routes it, our rules drop it');
+    t.notOk(await pings(i1, '192.0.2.2'), 'an internal network has no way out');
+    t.notOk(await pings(a1, '10.63.0.2'), 'nor a way in');
+    t.ok(await pings(i1, '10.63.0.1'), 'but its gateway address answers');
+    t.notOk(await pings(n1, '10.64.0.3'), 'icc=false: no traffic between endpoints of one network');
+    t.ok(await pings(n2, '10.64.0.1'), 'icc=false: the gateway still answers');
+  });
+
+  t.test('a restart converges the host to the store, and touches nothing of anyone else', async (t) => {
+    const host = await makeNetns(t, 'h');
+    const d = await startDaemonIn(t, host);
+    const id = (await d.request('POST', '/networks/create', { Name: 'keep' })).body.Id as string;
+    const br = `cnmd-${id.slice(0, 10)}`;
+    await d.stop();
+    // someone deletes our bridge and flushes our chain; adds a look-alike bridge, chain and rule of their own;
+    // a stale chain and bridge of ours (from a network no longer in the store) are lying around
+    await host.run('ip', ['link', 'del', br]);
+    await host.run('iptables', ['-F', 'CNMD-ISOLATION-2']);
+    await host.run('ip', ['link', 'add', 'cnmd-lookalike', 'type', 'bridge']);
+    await host.run('iptables', ['-N', 'CNMDX-THEIRS']);
+    await host.run('iptables', ['-A', 'FORWARD', '-j', 'CNMDX-THEIRS']);
+    await host.run('iptables', ['-N', 'CNMD-N-000000000000']);
+    await host.run('ip', ['link', 'add', 'cnmd-stale', 'type', 'bridge']);
+    await host.run('ip', ['link', 'set', 'cnmd-stale', 'alias', `cnmd:${'0'.repeat(64)}`]);
+    await d.start();
+    const names = (await links(host)).map((l) => l.ifname);
+    t.ok(names.includes(br), 'the deleted bridge is back');
+    t.ok(names.includes('cnmd-lookalike'), 'a bridge we did not make is left alone, whatever its name');
+    t.notOk(names.includes('cnmd-stale'), 'a bridge of ours that no network owns is removed');
+    const saved = await rules(host);
+    t.match(saved, `-A CNMD-ISOLATION-2 -o ${br}`, 'the flushed chain is refilled');
+    t.match(saved, '-A FORWARD -j CNMDX-THEIRS', 'their rule stays');
+    t.notMatch(saved, 'CNMD-N-000000000000', 'a chain of ours that no network owns is removed');
+    t.equal((await d.request('GET', '/networks/keep')).status, 200);
+  });
+
+  t.test('two daemons side by side in one namespace keep to their own objects', async (t) => {
+    const host = await makeNetns(t, 'h');
+    const one = await startDaemonIn(t, host);
+    const two = await startDaemonIn(t, host, ['--instance', 'cnmdb']);
+    const r1 = await one.request('POST', '/networks/create', { Name: 'x' });
+    const r2 = await two.request('POST', '/networks/create', { Name: 'x' });
+    t.equal(r1.status, 201);
+    t.equal(r2.status, 201, 'names are per daemon');
+    t.not(JSON.stringify((await one.request('GET', '/networks/x')).body.IPAM), JSON.stringify((await two.request('GET', '/networks/x')).body.IPAM),
+      'the second daemon sees the first one\'s bridges as host routes and picks another subnet');
+    await one.stop();
+    await one.start();
+    await two.stop();
+    await two.start();
+    const names = (await links(host)).map((l) => l.ifname);
+    for (const n of ['cnmd0', 'cnmdb0', `cnmd-${r1.body.Id.slice(0, 10)}`, `cnmdb-${r2.body.Id.slice(0, 9)}`]) t.ok(names.includes(n), n);
+    const saved = await rules(host);
+    t.match(saved, ':CNMD-FORWARD');
+    t.match(saved, ':CNMDB-FORWARD');
+  });
+
+  t.test('--dry-run changes nothing on the host', async (t) => {
+    const host = await makeNetns(t, 'h');
+    const d = await startDaemonIn(t, host, ['--dry-run']);
+    t.equal((await d.request('POST', '/networks/create', { Name: 'dry' })).status, 201);
+    t.same((await links(host)).map((l) => l.ifname), ['lo']);
+    t.notMatch(await rules(host), 'CNMD');
+    t.equal((await d.request('GET', '/networks/dry')).status, 200);
+  });
+}
+
+/** iptables-save output without its timestamp comments and counters */
+function strip(s: string): string {
+  return s.split('\n').filter((l) => !l.startsWith('#')).join('\n');
+}
