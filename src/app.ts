@@ -2,7 +2,7 @@
  * buildApp(deps): the Fastify application with every route, schema and hook; no I/O of its own.
  * main.ts listens; tests call inject().
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { IncomingMessage } from 'node:http';
 import { splitVersionPrefix, checkVersion, API_VERSION, CNMD_VERSION } from './api/version.js';
@@ -31,7 +31,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const requestedVersion = new WeakMap<IncomingMessage, string>();
   const app = Fastify({
     logger: deps.logger ?? false,
-    disableRequestLogging: deps.logRequests !== true,
+    logController: new LogController({ disableRequestLogging: deps.logRequests !== true }),
     serverFactory: deps.serverFactory,
     // Docker clients send "/v1.41/networks"; strip the prefix before routing and remember it.
     rewriteUrl(req) {

@@ -50,7 +50,8 @@ export interface BridgeSettings {
 export const MAX_IFNAME = 15;
 
 export function validateLinkName(name: string): void {
-  if (name.length > MAX_IFNAME) throw invalid(`bridge name "${name}" is too long: a Linux interface name has at most ${MAX_IFNAME} characters`);
+  // Docker's text (it answers 500; this is the client's mistake, so 400).
+  if (name.length > MAX_IFNAME) throw invalid('failed to check bridge interface existence: numerical result out of range');
   if (!name || name === '.' || name === '..' || /[\s/:]/.test(name)) throw invalid(`invalid bridge name "${name}"`);
 }
 

@@ -26,7 +26,7 @@ export interface SubnetPlan {
   aux: Record<string, string>;
   /** true when the subnet came from the pools rather than the request */
   auto: boolean;
-  /** the IPAM.Config entry shown by inspect: what was sent, plus the gateway that was chosen */
+  /** the IPAM.Config entry inspect shows: exactly what was sent; for an automatic subnet, Subnet and Gateway */
   shown: Record<string, unknown>;
 }
 
@@ -112,7 +112,7 @@ export function planSubnets(req: IpamRequest, ctx: IpamContext): SubnetPlan[] {
     const shown: Record<string, unknown> = {};
     if (c.Subnet) shown.Subnet = c.Subnet;
     if (c.IPRange) shown.IPRange = c.IPRange;
-    shown.Gateway = gateway;
+    if (c.Gateway) shown.Gateway = c.Gateway;
     if (c.AuxiliaryAddresses && Object.keys(c.AuxiliaryAddresses).length) shown.AuxiliaryAddresses = c.AuxiliaryAddresses;
     plans.push({
       family: subnet.family,

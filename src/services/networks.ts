@@ -270,7 +270,9 @@ export class NetworkService {
                 pools6: [],
               },
             );
-        this.d.networks.insert(predefined('bridge', 'bridge', cfg.bridgeName, bridgeOptions, subnets));
+        // Docker shows the default bridge's automatic subnet without its gateway.
+        const shownSubnets = subnets.map((s) => (s.auto ? { ...s, shown: { Subnet: s.subnet } } : s));
+        this.d.networks.insert(predefined('bridge', 'bridge', cfg.bridgeName, bridgeOptions, shownSubnets));
       } else {
         const current = this.d.networks.getByName('bridge')!;
         const same = JSON.stringify(current.options) === JSON.stringify(bridgeOptions);

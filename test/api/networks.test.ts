@@ -56,7 +56,7 @@ t.test('create: what docker-py sends, nulls included, and unknown fields', async
   });
   t.equal(r.status, 201, JSON.stringify(r.body));
   const n = (await call(d, 'GET', '/networks/py')).body;
-  t.same(n.IPAM, { Driver: 'default', Options: null, Config: [{ Subnet: '10.77.0.0/24', Gateway: '10.77.0.1' }] });
+  t.same(n.IPAM, { Driver: 'default', Options: null, Config: [{ Subnet: '10.77.0.0/24' }] }, 'Config echoes what was sent');
   t.same(n.Options, {});
   t.same(n.Labels, {});
 });
@@ -83,7 +83,7 @@ t.test('create errors, with Docker\'s texts and no trace left', async (t) => {
     [cliBody('x', { Options: { 'com.docker.network.driver.mtu': 'abc' } }), 400, 'strconv.Atoi: parsing "abc": invalid syntax'],
     [cliBody('x', { Options: { 'com.docker.network.driver.mtu': '10' } }), 400, 'invalid MTU number: 10'],
     [cliBody('x', { Options: { 'com.docker.network.bridge.name': 'a-very-long-bridge' } }), 400,
-      'bridge name "a-very-long-bridge" is too long: a Linux interface name has at most 15 characters'],
+      'failed to check bridge interface existence: numerical result out of range'],
     [cliBody('x', { Options: { 'com.docker.network.bridge.enable_icc': 'maybe' } }), 400,
       'invalid value "maybe" for option com.docker.network.bridge.enable_icc: strconv.ParseBool: parsing "maybe": invalid syntax'],
     [cliBody('x', { Options: { 'com.docker.network.bridge.gateway_mode_ipv4': 'isolated' } }), 400,
