@@ -21,7 +21,13 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const exec = config.dryRun ? new RecordingExecutor() : new ExecaExecutor();
+  const timings: Array<[string, number]> = [];
+  const exec = config.dryRun
+    ? new RecordingExecutor()
+    : new ExecaExecutor((file, seconds) => {
+        if (process.env.CNMD_TRACE_COMMANDS) process.stderr.write(`cnmd: ${file} ${(seconds * 1000).toFixed(1)} ms\n`);
+        void timings;
+      });
   if (!config.dryRun) await checkTools(exec, config.iptables);
 
   let handler: RequestListener | undefined;

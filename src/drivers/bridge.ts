@@ -2,13 +2,18 @@
  * The bridge driver: a Linux bridge per network with the gateway addresses, and iptables rules in
  * chains of our own. Pure: it describes what should exist; reconcile/ makes it so.
  *
- * filter FORWARD      -j P-FORWARD                       (hook)
- * P-FORWARD           -j P-ISOLATION-1                   (head), then per network -o/-i BR -j P-N-<id>
- * P-ISOLATION-1       -i BR ! -o BR -j P-ISOLATION-2     per non-internal network
- * P-ISOLATION-2       -o BR -j DROP                      per network: no traffic between networks
- * P-N-<id>            the network's own ordered rules: established, icc, outbound, no direct access
- * nat POSTROUTING     -j P-POSTROUTING                   (hook)
- * P-POSTROUTING       -s SUBNET ! -o BR -j MASQUERADE    per subnet of a non-internal network
+ * filter FORWARD   -j P-FORWARD                          (hook)
+ * P-FORWARD        -j P-DEST, -j P-SRC                   (head)
+ * P-DEST           -o BR -j P-N-<id>                     one per network: traffic into a network
+ * P-N-<id>         established -> ACCEPT; from BR itself -> ACCEPT (icc) or DROP; anything else -> DROP.
+ *                  So traffic from other networks (isolation) and from outside (no direct access) ends here.
+ * P-SRC            -i BR -j ACCEPT (or DROP if internal)  one per network: traffic out of a network, which
+ *                  P-DEST did not claim, so it leaves for a link that is not one of our bridges
+ * nat POSTROUTING  -j P-POSTROUTING                      (hook)
+ * P-POSTROUTING    -s SUBNET ! -o BR -j MASQUERADE       per IPv4 subnet of a non-internal network
+ *
+ * Two rules per network in shared chains and one chain of its own: iptables-nft's cost for changing
+ * existing rules grows with the size of the table, so fewer rules keep deletes cheap.
  */
 import type { Driver, DriverContext, CreateRequest } from './driver.js';
 import type { Network } from '../model.js';
@@ -36,14 +41,11 @@ export const OPT = {
 /** Generic options the networks service reads itself; valid for every driver. */
 export const GENERIC_OPTIONS = ['com.docker.network.enable_ipv4', 'com.docker.network.enable_ipv6', 'com.docker.network.internal'];
 
-type GatewayMode = 'nat' | 'nat-unprotected' | 'routed';
-
 export interface BridgeSettings {
   icc: boolean;
   masq: boolean;
   mtu: number;
   inhibitIpv4: boolean;
-  gatewayMode: GatewayMode;
   snatSource?: string;
 }
 
@@ -55,11 +57,12 @@ export function validateLinkName(name: string): void {
   if (!name || name === '.' || name === '..' || /[\s/:]/.test(name)) throw invalid(`invalid bridge name "${name}"`);
 }
 
-function gatewayMode(key: string, value: string | undefined): GatewayMode {
-  if (value === undefined || value === '' || value === 'nat') return 'nat';
-  if (value === 'nat-unprotected' || value === 'routed') return value;
+/** Docker's gateway modes: cnmd does nat (the default); the others are refused, not ignored. */
+function checkGatewayMode(key: string, value: string | undefined): void {
+  if (value === undefined || value === '' || value === 'nat') return;
   if (value === 'isolated') throw invalid(`${key}=isolated is not supported by cnmd: use an internal network (--internal) instead`);
-  throw invalid(`${key} must be one of nat, nat-unprotected, routed (got "${value}")`);
+  if (['nat-unprotected', 'routed'].includes(value)) throw invalid(`${key}=${value} is not supported by cnmd: only nat is`);
+  throw invalid(`invalid ${key} "${value}": must be one of nat, nat-unprotected, routed, isolated`);
 }
 
 /** Parses and checks every documented bridge option; an option cnmd cannot honour is refused, never dropped. */
@@ -81,7 +84,8 @@ export function bridgeSettings(options: Record<string, string>, predefined: bool
   }
   if (options[OPT.trusted]) throw invalid(`${OPT.trusted} is not supported by cnmd`);
   if (options[OPT.hostIpv6]) throw invalid(`${OPT.hostIpv6} is not supported by cnmd: cnmd does not program IPv6 NAT`);
-  if (options[OPT.gwMode6]) gatewayMode(OPT.gwMode6, options[OPT.gwMode6]);
+  checkGatewayMode(OPT.gwMode4, options[OPT.gwMode4]);
+  checkGatewayMode(OPT.gwMode6, options[OPT.gwMode6]);
   for (const key of [OPT.hostBinding, OPT.hostIpv4]) {
     if (options[key] && parseAddr(options[key])?.family !== 4) throw invalid(`invalid IPv4 address "${options[key]}" for option ${key}`);
   }
@@ -93,7 +97,6 @@ export function bridgeSettings(options: Record<string, string>, predefined: bool
     masq: ctx.ipMasq && boolOption(options, OPT.masq, true),
     mtu,
     inhibitIpv4: boolOption(options, OPT.inhibitIpv4, false),
-    gatewayMode: gatewayMode(OPT.gwMode4, options[OPT.gwMode4]),
     snatSource: options[OPT.hostIpv4] || undefined,
   };
 }
@@ -104,8 +107,8 @@ export function defaultLinkName(id: string, ctx: DriverContext): string {
 
 export const chainNames = (ctx: DriverContext) => ({
   forward: `${ctx.chainPrefix}-FORWARD`,
-  iso1: `${ctx.chainPrefix}-ISOLATION-1`,
-  iso2: `${ctx.chainPrefix}-ISOLATION-2`,
+  dest: `${ctx.chainPrefix}-DEST`,
+  src: `${ctx.chainPrefix}-SRC`,
   postrouting: `${ctx.chainPrefix}-POSTROUTING`,
   network: (id: string) => `${ctx.chainPrefix}-N-${id.slice(0, 12)}`,
 });
@@ -118,9 +121,9 @@ export function bridgeBase(ctx: DriverContext): { chains: DesiredChain[]; hooks:
   const c = chainNames(ctx);
   return {
     chains: [
-      { table: 'filter', name: c.forward, head: [`-j ${c.iso1}`], body: [] },
-      { table: 'filter', name: c.iso1, head: [], body: [] },
-      { table: 'filter', name: c.iso2, head: [], body: [] },
+      { table: 'filter', name: c.forward, head: [`-j ${c.dest}`, `-j ${c.src}`], body: [] },
+      { table: 'filter', name: c.dest, head: [], body: [] },
+      { table: 'filter', name: c.src, head: [], body: [] },
       { table: 'nat', name: c.postrouting, head: [], body: [] },
     ],
     hooks: [
@@ -136,27 +139,19 @@ function networkRules(n: Network, s: BridgeSettings, ctx: DriverContext): Pick<N
   const c = chainNames(ctx);
   const own = c.network(n.id);
   const tag = ownerComment(ctx, n.id);
-  const verdict = s.icc ? 'ACCEPT' : 'DROP';
-  const ownRules = n.internal
-    ? [`-i ${br} -o ${br} -j ${verdict}`, '-j DROP']
-    : [
-        `-o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
-        `-i ${br} -o ${br} -j ${verdict}`,
-        `-i ${br} ! -o ${br} -j ACCEPT`,
-        `! -i ${br} -o ${br} -j ${s.gatewayMode === 'nat' ? 'DROP' : 'ACCEPT'}`,
-      ];
-  const rules: NetworkObjects['rules'] = [
-    { table: 'filter', chain: c.forward, spec: `-o ${br} ${tag} -j ${own}` },
-    { table: 'filter', chain: c.forward, spec: `-i ${br} ${tag} -j ${own}` },
-    { table: 'filter', chain: c.iso2, spec: `-o ${br} ${tag} -j DROP` },
+  const ownRules = [
+    '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    `-i ${br} -j ${s.icc ? 'ACCEPT' : 'DROP'}`,
+    '-j DROP',
   ];
-  if (!n.internal) {
-    rules.push({ table: 'filter', chain: c.iso1, spec: `-i ${br} ! -o ${br} ${tag} -j ${c.iso2}` });
-    if (s.masq && s.gatewayMode !== 'routed' && !s.inhibitIpv4) {
-      const target = s.snatSource ? `-j SNAT --to-source ${s.snatSource}` : '-j MASQUERADE';
-      for (const sub of n.subnets.filter((x) => x.family === 4)) {
-        rules.push({ table: 'nat', chain: c.postrouting, spec: `-s ${sub.subnet} ! -o ${br} ${tag} ${target}` });
-      }
+  const rules: NetworkObjects['rules'] = [
+    { table: 'filter', chain: c.dest, spec: `-o ${br} ${tag} -j ${own}` },
+    { table: 'filter', chain: c.src, spec: `-i ${br} ${tag} -j ${n.internal ? 'DROP' : 'ACCEPT'}` },
+  ];
+  if (!n.internal && s.masq && !s.inhibitIpv4) {
+    const target = s.snatSource ? `-j SNAT --to-source ${s.snatSource}` : '-j MASQUERADE';
+    for (const sub of n.subnets.filter((x) => x.family === 4)) {
+      rules.push({ table: 'nat', chain: c.postrouting, spec: `-s ${sub.subnet} ! -o ${br} ${tag} ${target}` });
     }
   }
   const owner = n.id.slice(0, 12);

@@ -1,6 +1,7 @@
 /**
  * Applies a plan: sysctls as file writes, every link change in one `ip -batch`, every rule change in
- * one `iptables-restore --noflush`. At most two process starts, however many steps.
+ * one `iptables-restore --noflush`. At most two process starts, however many steps, and they run at
+ * the same time: rules name interfaces, they do not need them to exist.
  */
 import type { Executor } from './executor.js';
 import type { Table } from './state.js';
@@ -26,6 +27,10 @@ export function restoreInput(steps: HostSteps['iptables']): string {
 
 export async function applySteps(exec: Executor, steps: HostSteps): Promise<void> {
   for (const s of steps.sysctls) await exec.writeSysctl(s.key, s.value);
-  if (steps.ipLines.length) await exec.run('ip', ['-batch', '-'], { input: steps.ipLines.join('\n') + '\n' });
-  if (steps.iptables.length) await exec.run('iptables-restore', ['-w', '--noflush'], { input: restoreInput(steps.iptables) });
+  const runs: Array<Promise<unknown>> = [];
+  if (steps.ipLines.length) runs.push(exec.run('ip', ['-batch', '-'], { input: steps.ipLines.join('\n') + '\n' }));
+  if (steps.iptables.length) runs.push(exec.run('iptables-restore', ['-w', '--noflush'], { input: restoreInput(steps.iptables) }));
+  const results = await Promise.allSettled(runs);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }

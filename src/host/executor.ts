@@ -19,6 +19,8 @@ export interface Executor {
   /** Reads a sysctl (e.g. net.ipv4.ip_forward); undefined when the kernel has no such key. */
   readSysctl(key: string): Promise<string | undefined>;
   writeSysctl(key: string, value: string): Promise<void>;
+  /** Reads a kernel text file such as /proc/net/route; undefined when it does not exist. */
+  readFile(path: string): Promise<string | undefined>;
 }
 
 export class HostCommandError extends Error {
@@ -58,6 +60,14 @@ export class ExecaExecutor implements Executor {
   async readSysctl(key: string): Promise<string | undefined> {
     try {
       return (await readFile(sysctlPath(key), 'utf8')).trim();
+    } catch {
+      return undefined;
+    }
+  }
+
+  async readFile(path: string): Promise<string | undefined> {
+    try {
+      return await readFile(path, 'utf8');
     } catch {
       return undefined;
     }

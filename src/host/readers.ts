@@ -20,13 +20,28 @@ export async function readHostState(exec: Executor, opts: ReadOptions): Promise<
   return { links, rules, sysctls: new Map(sysctls.filter((e): e is [string, string] => e[1] !== undefined)) };
 }
 
-/** On-link (scope link) IPv4/IPv6 routes of the host, which automatic subnets must not shadow. */
-export async function readOnLinkRoutes(exec: Executor, family: 4 | 6): Promise<Prefix[]> {
+/**
+ * On-link IPv4 routes of the host (no gateway), which automatic subnets must not shadow. Read from
+ * /proc/net/route of the daemon's namespace: no process start.
+ */
+export async function readOnLinkRoutes(exec: Executor): Promise<Prefix[]> {
+  return parseProcNetRoute((await exec.readFile('/proc/net/route')) ?? '');
+}
+
+/** /proc/net/route: Iface Destination Gateway Flags … Mask …, addresses as little-endian hex. */
+export function parseProcNetRoute(text: string): Prefix[] {
   const out: Prefix[] = [];
-  const r = await exec.run('ip', ['-json', `-${family}`, 'route', 'show', 'scope', 'link']);
-  for (const route of JSON.parse(r.stdout.trim() || '[]') as Array<{ dst: string }>) {
-    if (!route.dst || route.dst === 'default') continue;
-    const p = parsePrefix(route.dst.includes('/') ? route.dst : `${route.dst}/${family === 4 ? 32 : 128}`);
+  const le = (hex: string) => {
+    const n = parseInt(hex, 16) >>> 0;
+    return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24].join('.');
+  };
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8 || f[2] !== '00000000' || f[1] === '00000000') continue;
+    const mask = parseInt(f[7], 16) >>> 0;
+    let bits = 0;
+    for (let m = mask; m; m >>>= 1) bits += m & 1;
+    const p = parsePrefix(`${le(f[1])}/${bits}`);
     if (p) out.push(p);
   }
   return out;

@@ -22,6 +22,8 @@ export class RecordingExecutor implements Executor {
   private readonly responses: Array<{ match: Matcher; stdout: string }> = [];
   private readonly failures: Array<{ match: Matcher; stderr: string; times: number }> = [];
   readonly sysctls = new Map<string, string>();
+  /** scripted kernel files (path -> content), e.g. /proc/net/route */
+  readonly files = new Map<string, string>();
 
   /** Scripted stdout for commands that match; the newest script wins. */
   respond(pattern: string | RegExp, stdout: string): this {
@@ -62,6 +64,10 @@ export class RecordingExecutor implements Executor {
 
   async readSysctl(key: string): Promise<string | undefined> {
     return this.sysctls.get(key);
+  }
+
+  async readFile(path: string): Promise<string | undefined> {
+    return this.files.get(path);
   }
 
   async writeSysctl(key: string, value: string): Promise<void> {

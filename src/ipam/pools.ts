@@ -3,7 +3,7 @@
  * (Docker 27+). Pure: the caller passes every prefix already in use (networks and on-link host routes).
  */
 import type { AddressPool } from '../config.js';
-import { type Prefix, parsePrefix, network, lastAddr, overlaps, hostMask } from './cidr.js';
+import { type Prefix, parsePrefix, network, lastAddr, hostMask } from './cidr.js';
 
 /** Docker's built-in local pools (libnetwork ipamutils). */
 export const DEFAULT_POOLS: AddressPool[] = [
@@ -33,23 +33,32 @@ export function validatePools(pools: AddressPool[]): string | undefined {
 
 /**
  * The lowest block of `pool.size` bits inside `pool.base` that overlaps nothing in `used`.
- * Each step either returns or jumps past a used prefix, so the cost is O(pools × used²) at worst
- * and independent of how many candidate blocks a pool holds.
+ * One sweep over the used prefixes sorted by start: O(used · log used) per pool, whatever the
+ * number of candidate blocks a pool holds.
  */
 export function firstFreeSubnet(pools: AddressPool[], used: Prefix[], family: 4 | 6): Prefix | undefined {
+  const spans = used
+    .filter((u) => u.family === family)
+    .map((u) => [network(u), lastAddr(u)] as const)
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   for (const pool of pools) {
     const base = parsePrefix(pool.base);
     if (!base || base.family !== family) continue;
     const block = hostMask({ family, bits: pool.size }) + 1n;
     const end = lastAddr(base);
     let cand = network(base);
+    let i = 0;
     while (cand + block - 1n <= end) {
-      const candidate: Prefix = { family, addr: cand, bits: pool.size };
-      const hit = used.find((u) => overlaps(u, candidate));
-      if (!hit) return candidate;
-      const past = lastAddr(hit) + 1n;
-      const aligned = ((past + block - 1n) / block) * block;
-      cand = aligned > cand ? aligned : cand + block;
+      const candEnd = cand + block - 1n;
+      // spans that end before the candidate can never matter again: cand only grows
+      while (i < spans.length && spans[i][1] < cand) i++;
+      let blockedUntil = -1n;
+      for (let j = i; j < spans.length && spans[j][0] <= candEnd; j++) {
+        if (spans[j][1] >= cand && spans[j][1] > blockedUntil) blockedUntil = spans[j][1];
+      }
+      if (blockedUntil < 0n) return { family, addr: cand, bits: pool.size };
+      const past = blockedUntil + 1n;
+      cand = ((past + block - 1n) / block) * block;
     }
   }
   return undefined;

@@ -34,14 +34,22 @@ export function linkOwner(l: LinkState, instance: string): string | undefined {
   return l.alias?.startsWith(instance + ':') ? l.alias.slice(instance.length + 1, instance.length + 13) : undefined;
 }
 
+/** Compiled patterns per instance/prefix, and owners of rule texts already seen (rules repeat). */
+const patterns = new Map<string, RegExp>();
+const pattern = (source: string) => patterns.get(source) ?? patterns.set(source, new RegExp(source)).get(source)!;
+const owners = new Map<string, string | undefined>();
+
 export function ruleOwner(spec: string, instance: string): string | undefined {
-  const m = new RegExp(`--comment "?${instance}:([0-9a-f]{12})"?(?: |$)`).exec(spec);
-  return m?.[1];
+  const key = instance + ' ' + spec;
+  if (owners.has(key)) return owners.get(key);
+  const owner = pattern(`--comment "?${instance}:([0-9a-f]{12})"?(?: |$)`).exec(spec)?.[1];
+  if (owners.size > 100_000) owners.clear();
+  owners.set(key, owner);
+  return owner;
 }
 
 function ownedChainOwner(name: string, chainPrefix: string): string | undefined {
-  const m = new RegExp(`^${chainPrefix}-N-([0-9a-f]{12})$`).exec(name);
-  return m?.[1];
+  return pattern(`^${chainPrefix}-N-([0-9a-f]{12})$`).exec(name)?.[1];
 }
 
 function planLinks(desired: DesiredState, actual: HostState, o: PlanOptions): Step[] {

@@ -151,12 +151,12 @@ export class NetworkService {
     const prepared = configOnly ? { linkName: null } : driver.prepare({ id, name, options, internal, predefined: false }, this.d.ctx);
     const needsPool = driver.ipam && !configOnly && enableIPv4 && !ipamConfig.some((c) => parsePrefix(c?.Subnet ?? '')?.family === 4);
     // The one read of the host a create may need, before the synchronous transaction.
-    const hostRoutes = needsPool ? await readOnLinkRoutes(this.d.exec, 4) : [];
+    const hostRoutes = needsPool ? await readOnLinkRoutes(this.d.exec) : [];
 
     const network = tx(this.d.db, () => {
       if (this.d.networks.getByName(name)) throw conflict(`network with name ${name} already exists`);
       if (prepared.linkName) {
-        const clash = this.d.networks.list().find((n) => n.bridgeName === prepared.linkName);
+        const clash = this.d.networks.getByBridgeName(prepared.linkName);
         if (clash) throw conflict(`conflicts with network ${clash.id} (${clash.bridgeName}): networks have same bridge name`);
       }
       const subnets = !driver.ipam
@@ -196,8 +196,7 @@ export class NetworkService {
   private async removeNetwork(n: Network): Promise<void> {
     if (n.predefined) throw forbidden(`${n.name} is a pre-defined network and cannot be removed`);
     if (this.d.hasEndpoints?.(n.id)) throw forbidden(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
-    const dependants = this.d.networks.list().filter((x) => x.configFrom === n.name);
-    if (n.configOnly && dependants.length) throw forbidden(`error while removing network: configuration network "${n.name}" is in use`);
+    if (n.configOnly && this.d.networks.countConfigFrom(n.name) > 0) throw forbidden(`error while removing network: configuration network "${n.name}" is in use`);
     tx(this.d.db, () => this.d.networks.delete(n.id));
     this.d.events.emit('network', 'destroy', n.id, { name: n.name, type: n.driver });
     try {
@@ -235,7 +234,7 @@ export class NetworkService {
   }
 
   private usedSubnets(): Prefix[] {
-    return this.d.networks.allSubnets().map((s) => parsePrefix(s.subnet)!);
+    return this.d.networks.subnetPrefixes().map((s) => parsePrefix(s)!);
   }
 
   /**
@@ -255,7 +254,7 @@ export class NetworkService {
       'com.docker.network.driver.mtu': String(cfg.mtu),
     };
     const needsRoutes = !existing && !wantBip;
-    const hostRoutes = needsRoutes ? await readOnLinkRoutes(this.d.exec, 4) : [];
+    const hostRoutes = needsRoutes ? await readOnLinkRoutes(this.d.exec) : [];
     tx(this.d.db, () => {
       if (!existing) {
         const subnets = wantBip

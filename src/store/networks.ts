@@ -39,6 +39,9 @@ export class NetworkRepo {
         VALUES (@network_id, @position, @family, @subnet, @ip_range, @gateway, @aux, @auto, @shown)`),
       byId: db.prepare('SELECT * FROM networks WHERE id = ?'),
       byName: db.prepare('SELECT * FROM networks WHERE name = ?'),
+      byBridgeName: db.prepare('SELECT * FROM networks WHERE bridge_name = ?'),
+      countConfigFrom: db.prepare('SELECT count(*) AS n FROM networks WHERE config_from = ?'),
+      subnetPrefixes: db.prepare('SELECT subnet FROM subnets'),
       byIdPrefix: db.prepare("SELECT * FROM networks WHERE id >= ? AND id < ? || 'g' ORDER BY id"),
       all: db.prepare('SELECT * FROM networks ORDER BY created, id'),
       subnetsOf: db.prepare('SELECT * FROM subnets WHERE network_id = ? ORDER BY position'),
@@ -83,6 +86,20 @@ export class NetworkRepo {
   getByName(name: string): Network | undefined {
     const row = this.q.byName.get(name) as NetworkRow | undefined;
     return row && this.hydrate(row);
+  }
+
+  getByBridgeName(name: string): Network | undefined {
+    const row = this.q.byBridgeName.get(name) as NetworkRow | undefined;
+    return row && this.hydrate(row);
+  }
+
+  countConfigFrom(name: string): number {
+    return (this.q.countConfigFrom.get(name) as { n: number }).n;
+  }
+
+  /** Every subnet in use, as CIDR text. */
+  subnetPrefixes(): string[] {
+    return (this.q.subnetPrefixes.all() as Array<{ subnet: string }>).map((r) => r.subnet);
   }
 
   /** Networks whose id starts with prefix (prefix is lowercase hex; the caller checks). */

@@ -42,10 +42,13 @@ async function run() {
     for (const line of [
       '-A FORWARD -j CNMD-FORWARD',
       '-A POSTROUTING -j CNMD-POSTROUTING',
-      '-A CNMD-FORWARD -j CNMD-ISOLATION-1',
-      `-A CNMD-FORWARD -o ${br} ${tag} -j CNMD-N-${id.slice(0, 12)}`,
-      `-A CNMD-ISOLATION-2 -o ${br} ${tag} -j DROP`,
-      `-A CNMD-N-${id.slice(0, 12)} ! -i ${br} -o ${br} -j DROP`,
+      '-A CNMD-FORWARD -j CNMD-DEST',
+      '-A CNMD-FORWARD -j CNMD-SRC',
+      `-A CNMD-DEST -o ${br} ${tag} -j CNMD-N-${id.slice(0, 12)}`,
+      `-A CNMD-SRC -i ${br} ${tag} -j ACCEPT`,
+      `-A CNMD-N-${id.slice(0, 12)} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+      `-A CNMD-N-${id.slice(0, 12)} -i ${br} -j ACCEPT`,
+      `-A CNMD-N-${id.slice(0, 12)} -j DROP`,
       `-A CNMD-POSTROUTING -s 10.50.0.0/24 ! -o ${br} ${tag} -j MASQUERADE`,
     ]) {
       t.ok(saved.split('\n').includes(line), line);
@@ -133,7 +136,7 @@ async function run() {
     // someone deletes our bridge and flushes our chain; adds a look-alike bridge, chain and rule of their own;
     // a stale chain and bridge of ours (from a network no longer in the store) are lying around
     await host.run('ip', ['link', 'del', br]);
-    await host.run('iptables', ['-F', 'CNMD-ISOLATION-2']);
+    await host.run('iptables', ['-F', 'CNMD-SRC']);
     await host.run('ip', ['link', 'add', 'cnmd-lookalike', 'type', 'bridge']);
     await host.run('iptables', ['-N', 'CNMDX-THEIRS']);
     await host.run('iptables', ['-A', 'FORWARD', '-j', 'CNMDX-THEIRS']);
@@ -146,7 +149,7 @@ async function run() {
     t.ok(names.includes('cnmd-lookalike'), 'a bridge we did not make is left alone, whatever its name');
     t.notOk(names.includes('cnmd-stale'), 'a bridge of ours that no network owns is removed');
     const saved = await rules(host);
-    t.match(saved, `-A CNMD-ISOLATION-2 -o ${br}`, 'the flushed chain is refilled');
+    t.match(saved, `-A CNMD-SRC -i ${br}`, 'the flushed chain is refilled');
     t.match(saved, '-A FORWARD -j CNMDX-THEIRS', 'their rule stays');
     t.notMatch(saved, 'CNMD-N-000000000000', 'a chain of ours that no network owns is removed');
     t.equal((await d.request('GET', '/networks/keep')).status, 200);

@@ -25,18 +25,16 @@ t.test('a bridge network on an empty host: golden plan', async (t) => {
     restoreInput(host.iptables),
     `*filter
 :CNMD-FORWARD - [0:0]
-:CNMD-ISOLATION-1 - [0:0]
-:CNMD-ISOLATION-2 - [0:0]
+:CNMD-DEST - [0:0]
+:CNMD-SRC - [0:0]
 :CNMD-N-aaaaaaaaaaaa - [0:0]
--A CNMD-FORWARD -j CNMD-ISOLATION-1
--A CNMD-FORWARD -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-N-aaaaaaaaaaaa
--A CNMD-FORWARD -i cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-N-aaaaaaaaaaaa
--A CNMD-ISOLATION-1 -i cnmd-aaaaaaaaaa ! -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-ISOLATION-2
--A CNMD-ISOLATION-2 -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j DROP
--A CNMD-N-aaaaaaaaaaaa -o cnmd-aaaaaaaaaa -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A CNMD-N-aaaaaaaaaaaa -i cnmd-aaaaaaaaaa -o cnmd-aaaaaaaaaa -j ACCEPT
--A CNMD-N-aaaaaaaaaaaa -i cnmd-aaaaaaaaaa ! -o cnmd-aaaaaaaaaa -j ACCEPT
--A CNMD-N-aaaaaaaaaaaa ! -i cnmd-aaaaaaaaaa -o cnmd-aaaaaaaaaa -j DROP
+-A CNMD-FORWARD -j CNMD-DEST
+-A CNMD-FORWARD -j CNMD-SRC
+-A CNMD-DEST -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-N-aaaaaaaaaaaa
+-A CNMD-SRC -i cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j ACCEPT
+-A CNMD-N-aaaaaaaaaaaa -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A CNMD-N-aaaaaaaaaaaa -i cnmd-aaaaaaaaaa -j ACCEPT
+-A CNMD-N-aaaaaaaaaaaa -j DROP
 -I FORWARD -j CNMD-FORWARD
 COMMIT
 *nat
@@ -48,23 +46,20 @@ COMMIT
   );
 });
 
-t.test('variants: internal, icc=false, masquerade off, SNAT, routed, inhibit_ipv4, MTU', async (t) => {
+t.test('variants: internal, icc=false, masquerade off, SNAT, inhibit_ipv4, MTU', async (t) => {
   const rules = (n: Parameters<typeof bridgeNetwork>[0]) => {
     const d = desiredState([bridgeNetwork(n)], ctx);
     return { d, text: restoreInput(toHostSteps(plan(d, emptyHostState(), all)).iptables) };
   };
   const internal = rules({ id: ID_A, internal: true });
-  t.match(internal.text, /-A CNMD-N-aaaaaaaaaaaa -i cnmd-aaaaaaaaaa -o cnmd-aaaaaaaaaa -j ACCEPT\n-A CNMD-N-aaaaaaaaaaaa -j DROP\n/);
-  t.notMatch(internal.text, /MASQUERADE/, 'an internal network has no way out');
-  t.notMatch(internal.text, /CNMD-ISOLATION-1 -i/, 'nor an isolation stage 1 rule (its chain drops everything else)');
+  t.match(internal.text, /-A CNMD-SRC -i cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j DROP\n/, 'an internal network has no way out');
+  t.notMatch(internal.text, /MASQUERADE/, 'and no NAT');
+  t.match(internal.text, /-A CNMD-N-aaaaaaaaaaaa -i cnmd-aaaaaaaaaa -j ACCEPT\n-A CNMD-N-aaaaaaaaaaaa -j DROP\n/, 'nor a way in');
   const noicc = rules({ id: ID_A, options: { 'com.docker.network.bridge.enable_icc': 'false' } });
-  t.match(noicc.text, /-i cnmd-aaaaaaaaaa -o cnmd-aaaaaaaaaa -j DROP/);
+  t.match(noicc.text, /-A CNMD-N-aaaaaaaaaaaa -i cnmd-aaaaaaaaaa -j DROP/);
   t.same(noicc.d.sysctls.map((s) => s.key), ['net.ipv4.ip_forward', 'net.bridge.bridge-nf-call-iptables']);
   t.notMatch(rules({ id: ID_A, options: { 'com.docker.network.bridge.enable_ip_masquerade': 'false' } }).text, /MASQUERADE/);
   t.match(rules({ id: ID_A, options: { 'com.docker.network.host_ipv4': '192.0.2.7' } }).text, /-j SNAT --to-source 192.0.2.7/);
-  const routed = rules({ id: ID_A, options: { 'com.docker.network.bridge.gateway_mode_ipv4': 'routed' } }).text;
-  t.notMatch(routed, /MASQUERADE/);
-  t.match(routed, /! -i cnmd-aaaaaaaaaa -o cnmd-aaaaaaaaaa -j ACCEPT/);
   const inhibit = desiredState([bridgeNetwork({ id: ID_A, options: { 'com.docker.network.bridge.inhibit_ipv4': 'true' } })], ctx);
   t.same(inhibit.links[0].addresses, []);
   const mtu = desiredState([bridgeNetwork({ id: ID_A, options: { 'com.docker.network.driver.mtu': '9000' } })], ctx);
@@ -91,13 +86,13 @@ const lines = (steps: Step[]) => steps.map(describeStep);
 t.test('drift is repaired, and only drift', async (t) => {
   const d = desiredState([netA, netB], ctx);
   const state = converged(netA, netB);
-  // someone ran `iptables -F CNMD-ISOLATION-2` and deleted bridge B's address
-  state.rules.chains.set(chainKey('filter', 'CNMD-ISOLATION-2'), []);
+  // someone ran `iptables -F CNMD-SRC` and deleted bridge B's address
+  state.rules.chains.set(chainKey('filter', 'CNMD-SRC'), []);
   state.links.get('cnmd-bbbbbbbbbb')!.addresses = [];
   t.same(lines(plan(d, state, all)), [
     'ip addr add 10.60.0.1/24 dev cnmd-bbbbbbbbbb',
-    'iptables -t filter -A CNMD-ISOLATION-2 -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j DROP',
-    'iptables -t filter -A CNMD-ISOLATION-2 -o cnmd-bbbbbbbbbb -m comment --comment "cnmd:bbbbbbbbbbbb" -j DROP',
+    'iptables -t filter -A CNMD-SRC -i cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j ACCEPT',
+    'iptables -t filter -A CNMD-SRC -i cnmd-bbbbbbbbbb -m comment --comment "cnmd:bbbbbbbbbbbb" -j ACCEPT',
   ]);
 });
 
@@ -145,10 +140,8 @@ t.test('a scoped plan looks only at its own networks', async (t) => {
   const del = lines(plan(desiredState([], ctx), state, only(ID_A)));
   t.same(del, [
     'ip link del dev cnmd-aaaaaaaaaa',
-    'iptables -t filter -D CNMD-FORWARD -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-N-aaaaaaaaaaaa',
-    'iptables -t filter -D CNMD-FORWARD -i cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-N-aaaaaaaaaaaa',
-    'iptables -t filter -D CNMD-ISOLATION-1 -i cnmd-aaaaaaaaaa ! -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-ISOLATION-2',
-    'iptables -t filter -D CNMD-ISOLATION-2 -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j DROP',
+    'iptables -t filter -D CNMD-DEST -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-N-aaaaaaaaaaaa',
+    'iptables -t filter -D CNMD-SRC -i cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j ACCEPT',
     'iptables -t nat -D CNMD-POSTROUTING -s 10.50.0.0/24 ! -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j MASQUERADE',
     'iptables -t filter -F CNMD-N-aaaaaaaaaaaa',
     'iptables -t filter -X CNMD-N-aaaaaaaaaaaa',

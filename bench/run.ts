@@ -1,0 +1,93 @@
+/**
+ * npm run bench: cnmd's network operations through the API, on a real kernel inside a throwaway
+ * namespace. Prints p50/p90/p99 per operation and how the k-th create's latency grows with k.
+ *   BENCH_NETWORKS=1000 (default) networks are created, inspected, listed and deleted.
+ * Traffic stays on a unix socket; nothing outside the namespace is touched. Needs root.
+ */
+import { execa } from 'execa';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { unixRequest } from '../test/helpers/host.js';
+
+const N = Number(process.env.BENCH_NETWORKS ?? 1000);
+const ROOT = new URL('../', import.meta.url).pathname;
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+const ms = (x: number) => x.toFixed(2).padStart(8);
+
+function row(name: string, xs: number[]): string {
+  return `${name.padEnd(22)} n=${String(xs.length).padStart(5)}  p50 ${ms(pct(xs, 50))} ms  p90 ${ms(pct(xs, 90))} ms  p99 ${ms(pct(xs, 99))} ms`;
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
+  const t0 = process.hrtime.bigint();
+  const r = await fn();
+  return [Number(process.hrtime.bigint() - t0) / 1e6, r];
+}
+
+async function main() {
+  if (process.getuid?.() !== 0) throw new Error('the benchmark needs root: it runs cnmd in a throwaway network namespace');
+  if (!existsSync(`${ROOT}dist/main.js`)) throw new Error('run `npm run build` first');
+  const ns = `cnmdbench${randomBytes(3).toString('hex')}`;
+  const dir = mkdtempSync('/tmp/cnmd-bench-');
+  await execa('ip', ['netns', 'add', ns]);
+  const child = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, `${ROOT}dist/main.js`, '-H', `unix://${dir}/cnmd.sock`,
+    '--data-root', `${dir}/data`, '--default-address-pool', 'base=10.0.0.0/8,size=24', '--log-level', 'warn'], { stdio: 'inherit' });
+  const cleanup = async () => {
+    child.kill('SIGTERM');
+    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+    await execa('ip', ['netns', 'del', ns], { reject: false });
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  try {
+    const sock = `${dir}/cnmd.sock`;
+    for (let i = 0; ; i++) {
+      try {
+        if ((await unixRequest(sock, 'GET', '/_ping')).status === 200) break;
+      } catch {
+        if (i > 300) throw new Error('cnmd did not start');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const req = (m: string, p: string, b?: unknown) => unixRequest(sock, m, p, b);
+    const create: number[] = [], inspect: number[] = [], list: number[] = [], del: number[] = [];
+    console.log(`cnmd benchmark: ${N} bridge networks, one client, unix socket\n`);
+    for (let k = 1; k <= N; k++) {
+      const [t, r] = await timed(() => req('POST', '/v1.48/networks/create', { Name: `bench-${k}` }));
+      if (r.status !== 201) throw new Error(`create ${k}: ${r.status} ${r.text}`);
+      create.push(t);
+      if (k % 10 === 0) {
+        inspect.push((await timed(() => req('GET', `/v1.48/networks/bench-${k}`)))[0]);
+        list.push((await timed(() => req('GET', '/v1.48/networks')))[0]);
+      }
+    }
+    for (let k = 1; k <= N; k++) {
+      const [t, r] = await timed(() => req('DELETE', `/v1.48/networks/bench-${k}`));
+      if (r.status !== 204) throw new Error(`delete ${k}: ${r.status} ${r.text}`);
+      del.push(t);
+    }
+    console.log(row('create', create));
+    console.log(row('inspect', inspect));
+    console.log(row('list (all networks)', list));
+    console.log(row('delete', del));
+    console.log('\nk-th create (mean of the 10 creates ending at k) and delete with k networks left:');
+    for (const k of [10, 100, 250, 500, 750, 1000].filter((k) => k <= N)) {
+      const win = create.slice(k - 10, k);
+      const dwin = del.slice(N - k, N - k + 10);
+      console.log(`  k=${String(k).padStart(5)}  create ${ms(win.reduce((a, b) => a + b, 0) / win.length)} ms   delete ${ms(dwin.reduce((a, b) => a + b, 0) / dwin.length)} ms`);
+    }
+    console.log('\nDocker 20.10 on this kind of machine (issue 2): create 84 ms, delete 202 ms, 232 ms at the 500th create.');
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

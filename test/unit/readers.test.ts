@@ -1,0 +1,43 @@
+import t from 'tap';
+import { parseProcNetRoute, checkTools } from '../../src/host/readers.js';
+import { parseIpAddrJson, parseIptablesSave } from '../../src/host/state.js';
+import { formatPrefix } from '../../src/ipam/cidr.js';
+import { RecordingExecutor } from '../../src/host/recording.js';
+
+t.test('/proc/net/route: on-link routes only', async (t) => {
+  const text = [
+    'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT',
+    'eth0\t00000000\t0100000A\t0003\t0\t0\t0\t00000000\t0\t0\t0',
+    'eth0\t0000000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0',
+    'wg0\t0000A8C0\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0',
+    'tun0\t0000000A\t0200000A\t0003\t0\t0\t0\t000000FF\t0\t0\t0',
+  ].join('\n');
+  t.same(parseProcNetRoute(text).map(formatPrefix), ['10.0.0.0/24', '192.168.0.0/16'], 'no default route, no route via a gateway');
+});
+
+t.test('ip -json addr: links, aliases, global addresses', async (t) => {
+  const links = parseIpAddrJson(JSON.stringify([
+    { ifname: 'cnmd0', ifalias: 'cnmd:abc', mtu: 1500, flags: ['BROADCAST', 'UP'], linkinfo: { info_kind: 'bridge' },
+      addr_info: [{ family: 'inet', local: '172.17.0.1', prefixlen: 16, scope: 'global' }, { family: 'inet6', local: 'fe80::1', prefixlen: 64, scope: 'link' }] },
+    { ifname: 'lo', mtu: 65536, flags: ['LOOPBACK'] },
+  ]));
+  t.same(links.get('cnmd0'), { name: 'cnmd0', kind: 'bridge', alias: 'cnmd:abc', mtu: 1500, up: true, addresses: ['172.17.0.1/16'] });
+  t.equal(links.get('lo')!.up, false);
+});
+
+t.test('iptables-save: our chains and the hooks into them, nothing else', async (t) => {
+  const rules = parseIptablesSave([
+    '*filter', ':FORWARD ACCEPT [0:0]', ':CNMD-FORWARD - [0:0]', ':CNMDX-OTHER - [0:0]', ':DOCKER - [0:0]',
+    '-A FORWARD -j DOCKER-USER', '-A FORWARD -j CNMD-FORWARD', '-A CNMD-FORWARD -j CNMD-DEST', '-A CNMDX-OTHER -j DROP', 'COMMIT',
+    '*nat', ':POSTROUTING ACCEPT [0:0]', '-A POSTROUTING -s 1.2.3.0/24 -j MASQUERADE', 'COMMIT',
+  ].join('\n'), 'CNMD');
+  t.same([...rules.chains], [['filter CNMD-FORWARD', ['-j CNMD-DEST']]]);
+  t.same([...rules.hooks], [['filter FORWARD', ['-j CNMD-FORWARD']]]);
+});
+
+t.test('a missing tool names the Debian package to install', async (t) => {
+  const exec = new RecordingExecutor().failOn('iptables-restore --version', 'not found');
+  await t.rejects(checkTools(exec, true), { message: 'iptables-restore is not installed or does not run: install the Debian package iptables (apt-get install iptables)' });
+  await t.resolves(checkTools(new RecordingExecutor(), true));
+  await t.resolves(checkTools(exec, false), 'with --iptables=false iptables is not needed');
+});
