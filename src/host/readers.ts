@@ -1,9 +1,10 @@
 import type { Executor } from './executor.js';
-import { type HostState, type RuleState, parseIpAddrJson, parseIptablesSave } from './state.js';
+import { type HostState, type RuleState, emptyRuleState, parseIpAddrJson, parseIptablesSave } from './state.js';
 import { type Prefix, parsePrefix } from '../ipam/cidr.js';
 
 export interface ReadOptions {
   chainPrefix: string;
+  instance: string;
   iptables: boolean;
   sysctls: string[];
 }
@@ -13,8 +14,8 @@ export async function readHostState(exec: Executor, opts: ReadOptions): Promise<
   const [links, rules, sysctls] = await Promise.all([
     exec.run('ip', ['-json', '-details', 'addr', 'show']).then((r) => parseIpAddrJson(r.stdout)),
     opts.iptables
-      ? exec.run('iptables-save', []).then((r) => parseIptablesSave(r.stdout, opts.chainPrefix))
-      : Promise.resolve<RuleState>({ chains: new Map(), hooks: new Map() }),
+      ? exec.run('iptables-save', []).then((r) => parseIptablesSave(r.stdout, opts.chainPrefix, opts.instance))
+      : Promise.resolve<RuleState>(emptyRuleState()),
     Promise.all(opts.sysctls.map(async (k) => [k, await exec.readSysctl(k)] as const)),
   ]);
   return { links, rules, sysctls: new Map(sysctls.filter((e): e is [string, string] => e[1] !== undefined)) };

@@ -17,11 +17,29 @@ export interface LinkState {
 export type Table = 'filter' | 'nat';
 export const TABLES: Table[] = ['filter', 'nat'];
 
+/** A chain's rules: spec -> how many times it is there, in the order they were first seen. */
+export type ChainRules = Map<string, number>;
+
 export interface RuleState {
-  /** our chains ("table chain" -> rule specs in order, without "-A CHAIN ") */
-  chains: Map<string, string[]>;
+  /** our chains ("table chain" -> rules, without "-A CHAIN ") */
+  chains: Map<string, ChainRules>;
   /** rules in built-in chains that jump to one of our chains ("table chain" -> specs) */
   hooks: Map<string, string[]>;
+  /** owner (network id prefix) -> "table chain" -> its rules there: lets a scoped plan skip everyone else's */
+  byOwner: Map<string, Map<string, Set<string>>>;
+}
+
+export function emptyRuleState(): RuleState {
+  return { chains: new Map(), hooks: new Map(), byOwner: new Map() };
+}
+
+/** Records that spec in chain key belongs to owner. */
+export function indexRule(rules: RuleState, owner: string, key: string, spec: string): void {
+  let chains = rules.byOwner.get(owner);
+  if (!chains) rules.byOwner.set(owner, (chains = new Map()));
+  let specs = chains.get(key);
+  if (!specs) chains.set(key, (specs = new Set()));
+  specs.add(spec);
 }
 
 export interface HostState {
@@ -33,7 +51,7 @@ export interface HostState {
 export const chainKey = (table: string, chain: string) => `${table} ${chain}`;
 
 export function emptyHostState(): HostState {
-  return { links: new Map(), rules: { chains: new Map(), hooks: new Map() }, sysctls: new Map() };
+  return { links: new Map(), rules: emptyRuleState(), sysctls: new Map() };
 }
 
 interface IpAddrJson {
@@ -63,13 +81,21 @@ export function parseIpAddrJson(text: string): Map<string, LinkState> {
   return links;
 }
 
+/** The owner tag cnmd puts in a rule's comment: "<instance>:<12 hex of the network id>". */
+export function ruleOwner(spec: string, instance: string): string | undefined {
+  const i = spec.indexOf(`--comment "${instance}:`);
+  if (i < 0) return undefined;
+  const start = i + 12 + instance.length;
+  const owner = spec.slice(start, start + 12);
+  return /^[0-9a-f]{12}$/.test(owner) && spec[start + 12] === '"' ? owner : undefined;
+}
+
 /**
  * `iptables-save` -> our chains (name starts with prefix + '-') and the hooks into them from built-in
  * chains. Everything else is ignored: cnmd never reads, let alone changes, rules it does not own.
  */
-export function parseIptablesSave(text: string, prefix: string): RuleState {
-  const chains = new Map<string, string[]>();
-  const hooks = new Map<string, string[]>();
+export function parseIptablesSave(text: string, prefix: string, instance: string): RuleState {
+  const rules = emptyRuleState();
   const ours = (chain: string) => chain.startsWith(prefix + '-');
   const jumpsToOurs = new RegExp(`(?:^| )-[jg] ${prefix}-\\S+(?: |$)`);
   let table = '';
@@ -78,16 +104,22 @@ export function parseIptablesSave(text: string, prefix: string): RuleState {
       table = line.slice(1).trim();
     } else if (line.startsWith(':')) {
       const name = line.slice(1).split(' ')[0];
-      if (ours(name)) chains.set(chainKey(table, name), []);
+      if (ours(name)) rules.chains.set(chainKey(table, name), new Map());
     } else if (line.startsWith('-A ')) {
       const rest = line.slice(3);
       const sp = rest.indexOf(' ');
       const chain = sp < 0 ? rest : rest.slice(0, sp);
       const spec = sp < 0 ? '' : rest.slice(sp + 1);
       const key = chainKey(table, chain);
-      if (ours(chain)) chains.get(key)?.push(spec);
-      else if (jumpsToOurs.test(spec)) hooks.set(key, [...(hooks.get(key) ?? []), spec]);
+      const chainRules = ours(chain) ? rules.chains.get(key) : undefined;
+      if (chainRules) {
+        chainRules.set(spec, (chainRules.get(spec) ?? 0) + 1);
+        const owner = ruleOwner(spec, instance);
+        if (owner) indexRule(rules, owner, key, spec);
+      } else if (!ours(chain) && jumpsToOurs.test(spec)) {
+        rules.hooks.set(key, [...(rules.hooks.get(key) ?? []), spec]);
+      }
     }
   }
-  return { chains, hooks };
+  return rules;
 }

@@ -60,15 +60,27 @@ export function formatAddr(family: Family, value: bigint): string {
   return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }
 
+const parsed = new Map<string, Prefix | undefined>();
+
+/** Parses "addr/bits" (host bits allowed). Results are shared and must not be mutated. */
 export function parsePrefix(s: string): Prefix | undefined {
-  if (typeof s !== 'string' || !IPCIDR.isValidCIDR(s)) return undefined;
+  if (typeof s !== 'string') return undefined;
+  if (parsed.has(s)) return parsed.get(s);
+  const p = parsePrefixUncached(s);
+  if (parsed.size > 50_000) parsed.clear();
+  parsed.set(s, p);
+  return p;
+}
+
+function parsePrefixUncached(s: string): Prefix | undefined {
+  if (!IPCIDR.isValidCIDR(s)) return undefined;
   const slash = s.lastIndexOf('/');
   const a = parseAddr(s.slice(0, slash));
   const bitsText = s.slice(slash + 1);
   if (!a || !/^\d{1,3}$/.test(bitsText)) return undefined;
   const bits = Number(bitsText);
   if (bits > width(a.family)) return undefined;
-  return { family: a.family, addr: a.value, bits };
+  return Object.freeze({ family: a.family, addr: a.value, bits });
 }
 
 export function hostMask(p: { family: Family; bits: number }): bigint {

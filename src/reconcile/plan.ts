@@ -8,7 +8,9 @@
  * exist. When a scoped plan finds shared state it cannot repair alone, it throws NeedsFullReconcile.
  */
 import type { DesiredState, DesiredChain } from './model.js';
-import { type HostState, type LinkState, type Table, chainKey } from '../host/state.js';
+import { type HostState, type LinkState, type Table, type ChainRules, type RuleState, chainKey, indexRule, ruleOwner } from '../host/state.js';
+
+export { ruleOwner };
 import { forbidden } from '../errors.js';
 
 export type Step =
@@ -32,24 +34,6 @@ const inScope = (owners: Set<string> | null, owner: string | undefined) => owner
 
 export function linkOwner(l: LinkState, instance: string): string | undefined {
   return l.alias?.startsWith(instance + ':') ? l.alias.slice(instance.length + 1, instance.length + 13) : undefined;
-}
-
-/** Compiled patterns per instance/prefix, and owners of rule texts already seen (rules repeat). */
-const patterns = new Map<string, RegExp>();
-const pattern = (source: string) => patterns.get(source) ?? patterns.set(source, new RegExp(source)).get(source)!;
-const owners = new Map<string, string | undefined>();
-
-export function ruleOwner(spec: string, instance: string): string | undefined {
-  const key = instance + ' ' + spec;
-  if (owners.has(key)) return owners.get(key);
-  const owner = pattern(`--comment "?${instance}:([0-9a-f]{12})"?(?: |$)`).exec(spec)?.[1];
-  if (owners.size > 100_000) owners.clear();
-  owners.set(key, owner);
-  return owner;
-}
-
-function ownedChainOwner(name: string, chainPrefix: string): string | undefined {
-  return pattern(`^${chainPrefix}-N-([0-9a-f]{12})$`).exec(name)?.[1];
 }
 
 function planLinks(desired: DesiredState, actual: HostState, o: PlanOptions): Step[] {
@@ -94,8 +78,34 @@ function counts(list: string[]): Map<string, number> {
   return m;
 }
 
-function planChain(d: DesiredChain, actualRules: string[] | undefined, o: PlanOptions): Step[] {
+/** The actual body rules of a shared chain that the plan may look at: all of them, or the scope's. */
+function actualBody(d: DesiredChain, actual: ChainRules, rules: RuleState, o: PlanOptions): Map<string, number> {
+  const key = chainKey(d.table, d.name);
+  const head = new Set(d.head);
+  if (o.owners === null) return new Map([...actual].filter(([spec]) => !head.has(spec)));
+  const out = new Map<string, number>();
+  for (const owner of o.owners) {
+    for (const spec of rules.byOwner.get(owner)?.get(key) ?? []) {
+      const n = actual.get(spec);
+      if (n) out.set(spec, n);
+    }
+  }
+  return out;
+}
+
+function startsWithHead(actual: ChainRules, head: string[]): boolean {
+  if (head.length === 0) return true;
+  let i = 0;
+  for (const [spec, n] of actual) {
+    if (spec !== head[i] || n !== 1) return false;
+    if (++i === head.length) return true;
+  }
+  return false;
+}
+
+function planChain(d: DesiredChain, rules: RuleState, o: PlanOptions): Step[] {
   const t = d.table;
+  const actual = rules.chains.get(chainKey(t, d.name));
   const declare: Step = { kind: 'iptables', table: t, phase: 0, line: `:${d.name} - [0:0]` };
   const add = (spec: string): Step => ({ kind: 'iptables', table: t, phase: 2, line: `-A ${d.name} ${spec}` });
   const body = d.body.filter((b) => inScope(o.owners, b.owner)).map((b) => b.spec);
@@ -104,14 +114,13 @@ function planChain(d: DesiredChain, actualRules: string[] | undefined, o: PlanOp
     if (o.owners !== null && d.owner === undefined) throw new NeedsFullReconcile(`chain ${d.name} must be rebuilt`);
     return [declare, ...d.head.map(add), ...body.map(add)];
   };
-  if (!actualRules) return rewrite();
+  if (!actual) return rewrite();
   if (d.owner !== undefined) {
-    const same = actualRules.length === d.head.length && actualRules.every((r, i) => r === d.head[i]);
+    const same = actual.size === d.head.length && startsWithHead(actual, d.head);
     return same ? [] : rewrite();
   }
-  if (d.head.some((h, i) => actualRules[i] !== h)) return rewrite();
-  const actualBody = actualRules.slice(d.head.length).filter((r) => inScope(o.owners, ruleOwner(r, o.instance)));
-  const have = counts(actualBody);
+  if (!startsWithHead(actual, d.head)) return rewrite();
+  const have = actualBody(d, actual, rules, o);
   const want = counts(body);
   const steps: Step[] = [];
   for (const [spec, n] of have) {
@@ -128,14 +137,17 @@ function planRules(desired: DesiredState, actual: HostState, o: PlanOptions): St
   const wanted = new Set(desired.chains.map((c) => chainKey(c.table, c.name)));
   for (const d of desired.chains) {
     if (d.owner !== undefined && !inScope(o.owners, d.owner)) continue;
-    steps.push(...planChain(d, actual.rules.chains.get(chainKey(d.table, d.name)), o));
+    steps.push(...planChain(d, actual.rules, o));
   }
-  for (const [key, rules] of actual.rules.chains) {
+  // Our chains that should not exist: all of them in a full plan; the scope's own chains otherwise.
+  const candidates =
+    o.owners === null
+      ? [...actual.rules.chains.keys()]
+      : [...o.owners].map((owner) => chainKey('filter', `${o.chainPrefix}-N-${owner}`)).filter((k) => actual.rules.chains.has(k));
+  for (const key of candidates) {
     if (wanted.has(key)) continue;
     const [table, name] = key.split(' ') as [Table, string];
-    const owner = ownedChainOwner(name, o.chainPrefix);
-    if (o.owners !== null && !inScope(o.owners, owner)) continue;
-    if (rules.length) steps.push({ kind: 'iptables', table, phase: 3, line: `-F ${name}` });
+    if (actual.rules.chains.get(key)!.size) steps.push({ kind: 'iptables', table, phase: 3, line: `-F ${name}` });
     steps.push({ kind: 'iptables', table, phase: 3, line: `-X ${name}` });
   }
   // Hooks in built-in chains: exactly one of each desired jump, none other into our chains.
@@ -166,34 +178,50 @@ export function plan(desired: DesiredState, actual: HostState, o: PlanOptions): 
 
 /**
  * After a plan was applied without error, the host matches desired within the scope: fold that into
- * the remembered host state, so the next scoped plan needs no read.
+ * the remembered host state, so the next scoped plan needs no read. Costs O(scope), not O(networks).
  */
 export function adopt(state: HostState, desired: DesiredState, o: PlanOptions): void {
-  for (const [name, l] of state.links) {
-    const owner = linkOwner(l, o.instance);
-    if (owner !== undefined && inScope(o.owners, owner)) state.links.delete(name);
+  if (o.owners === null) {
+    state.links = new Map([...state.links].filter(([, l]) => linkOwner(l, o.instance) === undefined));
+  } else {
+    for (const owner of o.owners) {
+      for (const [name, l] of state.links) if (linkOwner(l, o.instance) === owner) state.links.delete(name);
+    }
   }
   for (const d of desired.links) {
     if (inScope(o.owners, d.owner)) state.links.set(d.name, { name: d.name, kind: d.kind, alias: d.alias, mtu: d.mtu, up: true, addresses: [...d.addresses] });
   }
-  const chains = state.rules.chains;
-  const wanted = new Set(desired.chains.map((c) => chainKey(c.table, c.name)));
-  for (const key of [...chains.keys()]) {
-    if (wanted.has(key)) continue;
-    const owner = ownedChainOwner(key.split(' ')[1], o.chainPrefix);
-    if (o.owners === null || inScope(o.owners, owner)) chains.delete(key);
+  const rules = state.rules;
+  if (o.owners === null) {
+    rules.chains = new Map();
+    rules.byOwner = new Map();
+  } else {
+    for (const owner of o.owners) {
+      for (const [key, specs] of rules.byOwner.get(owner) ?? []) for (const spec of specs) rules.chains.get(key)?.delete(spec);
+      rules.byOwner.delete(owner);
+      const wantOwn = desired.chains.some((c) => c.owner === owner);
+      if (!wantOwn) rules.chains.delete(chainKey('filter', `${o.chainPrefix}-N-${owner}`));
+    }
   }
   for (const d of desired.chains) {
     if (d.owner !== undefined && !inScope(o.owners, d.owner)) continue;
     const key = chainKey(d.table, d.name);
-    const kept = (chains.get(key) ?? []).slice(d.head.length).filter((r) => !inScope(o.owners, ruleOwner(r, o.instance)));
-    const body = d.body.filter((b) => inScope(o.owners, b.owner)).map((b) => b.spec);
-    chains.set(key, [...d.head, ...(d.owner !== undefined ? [] : kept), ...body]);
+    let chain = rules.chains.get(key);
+    if (!chain || d.owner !== undefined || !startsWithHead(chain, d.head)) {
+      const kept = chain && d.owner === undefined ? [...chain].filter(([spec]) => !d.head.includes(spec)) : [];
+      chain = new Map([...d.head.map((h) => [h, 1] as [string, number]), ...kept]);
+      rules.chains.set(key, chain);
+    }
+    for (const b of d.body) {
+      if (!inScope(o.owners, b.owner)) continue;
+      chain.set(b.spec, 1);
+      indexRule(rules, b.owner, key, b.spec);
+    }
   }
-  state.rules.hooks = new Map();
+  rules.hooks = new Map();
   for (const h of desired.hooks) {
     const key = chainKey(h.table, h.chain);
-    state.rules.hooks.set(key, [...(state.rules.hooks.get(key) ?? []), h.spec]);
+    rules.hooks.set(key, [...(rules.hooks.get(key) ?? []), h.spec]);
   }
   for (const s of desired.sysctls) state.sysctls.set(s.key, s.value);
 }

@@ -103,14 +103,18 @@ export class Reconciler {
     return { instance: this.deps.ctx.instance, chainPrefix: this.deps.ctx.chainPrefix, owners };
   }
 
-  private async readAll() {
-    const desired = desiredState(this.deps.listNetworks(), this.deps.ctx);
-    const state = await readHostState(this.deps.exec, {
+  private readHost(): Promise<HostState> {
+    return readHostState(this.deps.exec, {
       chainPrefix: this.deps.ctx.chainPrefix,
+      instance: this.deps.ctx.instance,
       iptables: this.deps.ctx.iptables,
       sysctls: this.sysctlKeys(),
     });
-    return { desired, state, o: this.options(null) };
+  }
+
+  private async readAll() {
+    const desired = desiredState(this.deps.listNetworks(), this.deps.ctx);
+    return { desired, state: await this.readHost(), o: this.options(null) };
   }
 
   private async full(): Promise<Step[]> {
@@ -139,11 +143,7 @@ export class Reconciler {
       if (e instanceof NeedsFullReconcile) return this.full();
       // What we remembered was out of date: read the host again and retry once.
       this.state = undefined;
-      const fresh = await readHostState(this.deps.exec, {
-        chainPrefix: this.deps.ctx.chainPrefix,
-        iptables: this.deps.ctx.iptables,
-        sysctls: this.sysctlKeys(),
-      });
+      const fresh = await this.readHost();
       try {
         const steps = await attempt(fresh);
         this.state = fresh;

@@ -87,7 +87,7 @@ t.test('drift is repaired, and only drift', async (t) => {
   const d = desiredState([netA, netB], ctx);
   const state = converged(netA, netB);
   // someone ran `iptables -F CNMD-SRC` and deleted bridge B's address
-  state.rules.chains.set(chainKey('filter', 'CNMD-SRC'), []);
+  state.rules.chains.set(chainKey('filter', 'CNMD-SRC'), new Map());
   state.links.get('cnmd-bbbbbbbbbb')!.addresses = [];
   t.same(lines(plan(d, state, all)), [
     'ip addr add 10.60.0.1/24 dev cnmd-bbbbbbbbbb',
@@ -100,7 +100,7 @@ t.test('a flushed FORWARD hook and a lost head rule are put back', async (t) => 
   const d = desiredState([netA], ctx);
   const state = converged(netA);
   state.rules.hooks.delete(chainKey('filter', 'FORWARD'));
-  state.rules.chains.set(chainKey('filter', 'CNMD-FORWARD'), state.rules.chains.get(chainKey('filter', 'CNMD-FORWARD'))!.slice(1));
+  state.rules.chains.set(chainKey('filter', 'CNMD-FORWARD'), new Map([...state.rules.chains.get(chainKey('filter', 'CNMD-FORWARD'))!].slice(1)));
   const out = lines(plan(d, state, all));
   t.ok(out.includes('iptables -t filter -N CNMD-FORWARD'), 'the chain is rebuilt');
   t.ok(out.includes('iptables -t filter -I FORWARD -j CNMD-FORWARD'));
@@ -121,7 +121,7 @@ t.test('what is not ours is never touched; what is ours and unowned is removed',
   state.links.set('br-foreign', { name: 'br-foreign', kind: 'bridge', mtu: 1500, up: true, addresses: ['10.9.0.1/24'] });
   state.links.set('cnmd-ccccccccc', { name: 'cnmd-ccccccccc', kind: 'bridge', alias: 'cnmd:' + 'c'.repeat(64), mtu: 1500, up: true, addresses: [] });
   state.links.set('cnmd2-dddddd', { name: 'cnmd2-dddddd', kind: 'bridge', alias: 'cnmd2:' + 'd'.repeat(64), mtu: 1500, up: true, addresses: [] });
-  state.rules.chains.set(chainKey('filter', 'CNMD-N-cccccccccccc'), ['-j DROP']);
+  state.rules.chains.set(chainKey('filter', 'CNMD-N-cccccccccccc'), new Map([['-j DROP', 1]]));
   state.rules.hooks.set(chainKey('filter', 'INPUT'), ['-j CNMD-N-cccccccccccc']);
   t.same(lines(plan(d, state, all)), [
     'ip link del dev cnmd-ccccccccc',

@@ -26,13 +26,17 @@ t.test('ip -json addr: links, aliases, global addresses', async (t) => {
 });
 
 t.test('iptables-save: our chains and the hooks into them, nothing else', async (t) => {
+  const tagged = '-o br1 -m comment --comment "cnmd:0123456789ab" -j CNMD-N-0123456789ab';
   const rules = parseIptablesSave([
-    '*filter', ':FORWARD ACCEPT [0:0]', ':CNMD-FORWARD - [0:0]', ':CNMDX-OTHER - [0:0]', ':DOCKER - [0:0]',
-    '-A FORWARD -j DOCKER-USER', '-A FORWARD -j CNMD-FORWARD', '-A CNMD-FORWARD -j CNMD-DEST', '-A CNMDX-OTHER -j DROP', 'COMMIT',
+    '*filter', ':FORWARD ACCEPT [0:0]', ':CNMD-FORWARD - [0:0]', ':CNMD-DEST - [0:0]', ':CNMDX-OTHER - [0:0]', ':DOCKER - [0:0]',
+    '-A FORWARD -j DOCKER-USER', '-A FORWARD -j CNMD-FORWARD', '-A CNMD-FORWARD -j CNMD-DEST', `-A CNMD-DEST ${tagged}`,
+    '-A CNMDX-OTHER -j DROP', 'COMMIT',
     '*nat', ':POSTROUTING ACCEPT [0:0]', '-A POSTROUTING -s 1.2.3.0/24 -j MASQUERADE', 'COMMIT',
-  ].join('\n'), 'CNMD');
-  t.same([...rules.chains], [['filter CNMD-FORWARD', ['-j CNMD-DEST']]]);
+  ].join('\n'), 'CNMD', 'cnmd');
+  t.same([...rules.chains.keys()], ['filter CNMD-FORWARD', 'filter CNMD-DEST'], 'CNMDX- is someone else\'s');
+  t.same([...rules.chains.get('filter CNMD-FORWARD')!], [['-j CNMD-DEST', 1]]);
   t.same([...rules.hooks], [['filter FORWARD', ['-j CNMD-FORWARD']]]);
+  t.same([...rules.byOwner.get('0123456789ab')!.get('filter CNMD-DEST')!], [tagged], 'rules are indexed by their owner tag');
 });
 
 t.test('a missing tool names the Debian package to install', async (t) => {
