@@ -5,7 +5,7 @@ import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, startDaemonIn }
 
 const skip = hostTestsUnavailable();
 if (skip) {
-  t.skip(skip);
+  t.plan(0, skip);
 } else {
   await removeStaleNamespaces();
   const host = await makeNetns(t, 'dode');
@@ -28,15 +28,16 @@ if (skip) {
     t.match(net.id, /^[0-9a-f]{64}$/);
     const info = await net.inspect();
     t.equal(info.Name, 'dn1');
-    t.same(info.IPAM.Config, [{ Subnet: '10.70.0.0/24', Gateway: '10.70.0.1' }]);
+    t.same(info.IPAM?.Config, [{ Subnet: '10.70.0.0/24', Gateway: '10.70.0.1' }]);
     const listed = await docker.listNetworks({ filters: { label: ['app=x'] } });
     t.same(listed.map((n) => n.Name), ['dn1']);
     const byName = await docker.listNetworks({ filters: JSON.stringify({ name: { dn: true } }) as never });
     t.same(byName.map((n) => n.Name), ['dn1']);
-    await t.rejects(docker.createNetwork({ Name: 'dn1' }), { statusCode: 409, json: { message: 'network with name dn1 already exists' } });
-    await t.rejects(docker.getNetwork('nope').inspect(), { statusCode: 404, json: { message: 'network nope not found' } });
+    const failure = async (p: Promise<unknown>) => p.then(() => undefined, (e: { statusCode?: number; json?: unknown }) => ({ statusCode: e.statusCode, json: e.json }));
+    t.same(await failure(docker.createNetwork({ Name: 'dn1' })), { statusCode: 409, json: { message: 'network with name dn1 already exists' } });
+    t.same(await failure(docker.getNetwork('nope').inspect()), { statusCode: 404, json: { message: 'network nope not found' } });
     await net.remove();
-    await t.rejects(net.inspect(), { statusCode: 404 });
+    t.equal((await failure(net.inspect()))?.statusCode, 404);
     await docker.createNetwork({ Name: 'dn2' });
     t.same(await docker.pruneNetworks(), { NetworksDeleted: ['dn2'] });
   });

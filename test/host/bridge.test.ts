@@ -7,7 +7,7 @@ import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, startDaemonIn, 
 
 const skip = hostTestsUnavailable();
 if (skip) {
-  t.skip(skip);
+  t.plan(0, skip);
 } else {
   await removeStaleNamespaces();
   await run();

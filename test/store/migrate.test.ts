@@ -52,5 +52,5 @@ t.test('a failing migration leaves the version where it was', async (t) => {
   const good = loadMigrations();
   t.throws(() => migrate(db, [...good, { version: good.length + 1, name: 'bad', sql: 'CREATE TABLE x (a TEXT) STRICT; SELECT nope FROM nowhere;' }]));
   t.equal(db.pragma('user_version', { simple: true }), good.length);
-  t.equal(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'x'").get()!.n as number, 0);
+  t.equal((db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'x'").get() as { n: number }).n, 0);
 });
