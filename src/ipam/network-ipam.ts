@@ -4,6 +4,7 @@
  * what is already in use.
  */
 import type { AddressPool } from '../config.js';
+import type { Subnet } from '../model.js';
 import { DomainError, invalid, forbidden } from '../errors.js';
 import {
   type Family, type Prefix, parsePrefix, parseAddr, formatPrefix, formatAddr, masked, isMasked,
@@ -18,17 +19,8 @@ export interface IpamConfigInput {
   AuxiliaryAddresses?: Record<string, string> | null;
 }
 
-export interface SubnetPlan {
-  family: Family;
-  subnet: string;
-  ipRange?: string;
-  gateway: string;
-  aux: Record<string, string>;
-  /** true when the subnet came from the pools rather than the request */
-  auto: boolean;
-  /** the IPAM.Config entry inspect shows: exactly what was sent; for an automatic subnet, Subnet and Gateway */
-  shown: Record<string, unknown>;
-}
+/** A concrete subnet of a network (model.ts); `shown` is what inspect returns as its IPAM.Config entry. */
+export type SubnetPlan = Subnet;
 
 export interface IpamRequest {
   config: IpamConfigInput[];

@@ -3,6 +3,7 @@
  * checks with ip -json, iptables-save and ping between namespaces the test makes.
  */
 import t from 'tap';
+import { statSync, existsSync } from 'node:fs';
 import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, startDaemonIn, attachSandbox, pings, type Netns } from '../helpers/host.js';
 
 const skip = hostTestsUnavailable();
@@ -174,6 +175,17 @@ async function run() {
     const saved = await rules(host);
     t.match(saved, ':CNMD-FORWARD');
     t.match(saved, ':CNMDB-FORWARD');
+  });
+
+  t.test('listeners: the unix socket is 0660, a TCP address works too, SIGTERM stops cleanly', async (t) => {
+    const host = await makeNetns(t, 'h');
+    const d = await startDaemonIn(t, host, ['-H', 'tcp://127.0.0.1:23750']);
+    t.equal(statSync(d.socket).mode & 0o777, 0o660);
+    const viaTcp = await host.run('curl', ['-s', '--max-time', '5', 'http://127.0.0.1:23750/v1.41/networks/bridge']);
+    t.equal(JSON.parse(viaTcp.stdout).Name, 'bridge', 'the same API over TCP (loopback of the test host)');
+    await d.stop();
+    t.notOk(existsSync(d.socket), 'the socket is removed on SIGTERM');
+    t.match(d.output(), '"msg":"shutting down"');
   });
 
   t.test('--dry-run changes nothing on the host', async (t) => {
