@@ -41,7 +41,7 @@ export class NetworkRepo {
       byName: db.prepare('SELECT * FROM networks WHERE name = ?'),
       byBridgeName: db.prepare('SELECT * FROM networks WHERE bridge_name = ?'),
       countConfigFrom: db.prepare('SELECT count(*) AS n FROM networks WHERE config_from = ?'),
-      subnetPrefixes: db.prepare('SELECT subnet FROM subnets'),
+      subnetPrefixes: db.prepare('SELECT s.subnet FROM subnets s JOIN networks n ON n.id = s.network_id WHERE n.config_only = 0'),
       byIdPrefix: db.prepare("SELECT * FROM networks WHERE id >= ? AND id < ? || 'g' ORDER BY id"),
       all: db.prepare('SELECT * FROM networks ORDER BY created, id'),
       subnetsOf: db.prepare('SELECT * FROM subnets WHERE network_id = ? ORDER BY position'),
@@ -97,7 +97,7 @@ export class NetworkRepo {
     return (this.q.countConfigFrom.get(name) as { n: number }).n;
   }
 
-  /** Every subnet in use, as CIDR text. */
+  /** Every subnet in use (config-only networks hold none), as CIDR text. */
   subnetPrefixes(): string[] {
     return (this.q.subnetPrefixes.all() as Array<{ subnet: string }>).map((r) => r.subnet);
   }

@@ -268,3 +268,25 @@ t.test('--default-address-pool replaces the built-in pools', async (t) => {
   await create(d, 'n1');
   t.equal((await call(d, 'GET', '/networks/n1')).body.IPAM.Config[0].Subnet, '10.123.1.0/24');
 });
+
+t.test('config-only networks lend their IPAM and options to --config-from networks', async (t) => {
+  const d = await buildTestDaemon(t);
+  const cfg = await create(d, 'cfg', { ConfigOnly: true, IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: '10.88.0.0/24', Gateway: '10.88.0.1' }] }, Options: { 'com.docker.network.bridge.enable_icc': 'false' } });
+  t.equal(cfg.status, 201);
+  const c = (await call(d, 'GET', '/networks/cfg')).body;
+  t.match(c, { Driver: 'null', ConfigOnly: true, IPAM: { Config: [{ Subnet: '10.88.0.0/24', Gateway: '10.88.0.1' }] } });
+  d.exec.clear();
+  const user = await create(d, 'user', { ConfigFrom: { Network: 'cfg' } });
+  t.equal(user.status, 201);
+  const u = (await call(d, 'GET', '/networks/user')).body;
+  t.match(u, { Driver: 'bridge', ConfigFrom: { Network: 'cfg' }, Options: { 'com.docker.network.bridge.enable_icc': 'false' }, IPAM: { Config: [{ Subnet: '10.88.0.0/24', Gateway: '10.88.0.1' }] } });
+  t.match(d.exec.lines().join('\n'), /addr add 10\.88\.0\.1\/24/);
+  const both = await create(d, 'both', { ConfigFrom: { Network: 'cfg' }, IPAM: { Driver: 'default', Config: [{ Subnet: '10.89.0.0/24' }] } });
+  t.same([both.status, both.body], [403, { message: 'user specified configurations are not supported if the network depends on a configuration network' }]);
+  const missing = await create(d, 'nope', { ConfigFrom: { Network: 'absent' } });
+  t.same([missing.status, missing.body], [404, { message: 'configuration network "absent" does not exist' }]);
+  const inUse = await call(d, 'DELETE', '/networks/cfg');
+  t.same([inUse.status, inUse.body], [403, { message: 'error while removing network: configuration network "cfg" is in use' }]);
+  t.equal((await call(d, 'DELETE', '/networks/user')).status, 204);
+  t.equal((await call(d, 'DELETE', '/networks/cfg')).status, 204);
+});
