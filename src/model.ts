@@ -38,3 +38,57 @@ export interface Network {
 export const PREDEFINED_NAMES = ['bridge', 'host', 'none'] as const;
 /** Names that may never be created: the predefined ones, and 'default' (an alias of bridge). */
 export const isPredefinedName = (name: string) => name === 'default' || (PREDEFINED_NAMES as readonly string[]).includes(name);
+
+/** EndpointSettings as a client sends them (create's EndpointsConfig, connect's EndpointConfig). */
+export interface EndpointSettingsInput {
+  IPAMConfig?: { IPv4Address?: string | null; IPv6Address?: string | null; LinkLocalIPs?: string[] | null } | null;
+  Links?: string[] | null;
+  Aliases?: string[] | null;
+  MacAddress?: string | null;
+  DriverOpts?: Record<string, string> | null;
+  GwPriority?: number | null;
+}
+
+export type ContainerState = 'created' | 'running' | 'exited';
+
+export interface Container {
+  id: string;
+  /** without the leading '/' */
+  name: string;
+  created: string;
+  config: Record<string, any>;
+  hostConfig: Record<string, any>;
+  /** bridge | host | none | container:<full id> | a network name or id as given */
+  networkMode: string;
+  /** an adopted namespace (path); null when cnmd makes the namespace */
+  sandboxKey: string | null;
+  /** the /run/netns name cnmd made, while running */
+  netns: string | null;
+  state: ContainerState;
+  pid: number;
+  exitCode: number;
+  error: string;
+  startedAt: string;
+  finishedAt: string;
+  sandboxId: string;
+  restartCount: number;
+  endpointConfigs: Array<{ network: string; settings: EndpointSettingsInput }>;
+}
+
+export interface Endpoint {
+  id: string;
+  containerId: string;
+  networkId: string;
+  /** the endpoint_configs entry (network as the client named it) this endpoint realizes */
+  configKey: string;
+  ifname: string;
+  hostIfname: string;
+  mac: string;
+  /** address/prefix */
+  ipv4: string | null;
+  ipv6: string | null;
+  gwPriority: number;
+  position: number;
+}
+
+export const ZERO_TIME = '0001-01-01T00:00:00Z';

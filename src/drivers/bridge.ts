@@ -16,8 +16,8 @@
  * existing rules grows with the size of the table, so fewer rules keep deletes cheap.
  */
 import type { Driver, DriverContext, CreateRequest } from './driver.js';
-import type { Network } from '../model.js';
-import type { DesiredChain, DesiredHook, NetworkObjects } from '../reconcile/model.js';
+import type { Endpoint, Network } from '../model.js';
+import type { DesiredChain, DesiredHook, EndpointObjects, NetworkObjects } from '../reconcile/model.js';
 import { invalid } from '../errors.js';
 import { parseAddr } from '../ipam/cidr.js';
 import { boolOption } from './options.js';
@@ -158,6 +158,11 @@ function networkRules(n: Network, s: BridgeSettings, ctx: DriverContext): Pick<N
   return { chains: [{ table: 'filter', name: own, head: ownRules, body: [], owner }], rules };
 }
 
+/** MTU of a network's links: its option, or the daemon's for the predefined bridge network. */
+export function networkMtu(n: Network, ctx: DriverContext): number {
+  return bridgeSettings(n.options, n.predefined, ctx).mtu;
+}
+
 export const bridgeDriver: Driver = {
   name: 'bridge',
   ipam: true,
@@ -180,6 +185,19 @@ export const bridgeDriver: Driver = {
       ...fw,
       // Traffic inside one bridge only meets iptables (and so icc=false) when bridged frames are passed to it.
       sysctls: s.icc ? [] : [{ key: 'net.bridge.bridge-nf-call-iptables', value: '1' }],
+    };
+  },
+  endpoint(n: Network, ep: Endpoint, containerId: string, netns: string, ctx: DriverContext): EndpointObjects {
+    const addresses = [ep.ipv4, ep.ipv6].filter((a): a is string => !!a);
+    return {
+      link: {
+        name: ep.hostIfname, kind: 'veth', alias: `${ctx.instance}:${containerId}:${n.id.slice(0, 12)}`, mtu: networkMtu(n, ctx),
+        addresses: [], owner: containerId.slice(0, 12), master: n.bridgeName!, peer: { name: ep.ifname, mac: ep.mac, netns },
+      },
+      iface: { name: ep.ifname, addresses },
+      gateways: n.internal
+        ? []
+        : n.subnets.filter((sub) => (sub.family === 4 ? !!ep.ipv4 : !!ep.ipv6)).map((sub) => ({ via: sub.gateway, family: sub.family })),
     };
   },
 };

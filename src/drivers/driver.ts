@@ -1,5 +1,5 @@
-import type { Network } from '../model.js';
-import type { NetworkObjects } from '../reconcile/model.js';
+import type { Endpoint, Network } from '../model.js';
+import type { EndpointObjects, NetworkObjects } from '../reconcile/model.js';
 
 /** Daemon settings the drivers need; derived from Config once. */
 export interface DriverContext {
@@ -34,4 +34,6 @@ export interface Driver {
   prepare(req: CreateRequest, ctx: DriverContext): { linkName: string | null };
   /** The host objects a network of this driver needs (pure). */
   objects(network: Network, ctx: DriverContext): NetworkObjects;
+  /** The objects of one endpoint on a network of this driver, whose sandbox is entered as netns (a name or a path). */
+  endpoint?(network: Network, endpoint: Endpoint, containerId: string, netns: string, ctx: DriverContext): EndpointObjects;
 }

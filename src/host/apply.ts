@@ -1,7 +1,7 @@
 /**
  * Applies a plan: sysctls as file writes, every link change in one `ip -batch`, every rule change in
- * one `iptables-restore --noflush`. At most two process starts, however many steps, and they run at
- * the same time: rules name interfaces, they do not need them to exist.
+ * one `iptables-restore --noflush`, which run at the same time (rules name interfaces, they do not
+ * need them to exist); then one `ip -batch` inside each sandbox namespace that needs changes.
  */
 import type { Executor } from './executor.js';
 import type { Table } from './state.js';
@@ -10,6 +10,8 @@ export interface HostSteps {
   sysctls: Array<{ key: string; value: string }>;
   ipLines: string[];
   iptables: Array<{ table: Table; phase: number; line: string }>;
+  /** ip batch lines to run inside sandbox namespaces (by path), after the host's */
+  inside: Map<string, string[]>;
 }
 
 /** The iptables-restore input for the rule steps: per table, declarations, deletions, additions, removals. */
@@ -27,10 +29,14 @@ export function restoreInput(steps: HostSteps['iptables']): string {
 
 export async function applySteps(exec: Executor, steps: HostSteps): Promise<void> {
   for (const s of steps.sysctls) await exec.writeSysctl(s.key, s.value);
-  const runs: Array<Promise<unknown>> = [];
-  if (steps.ipLines.length) runs.push(exec.run('ip', ['-batch', '-'], { input: steps.ipLines.join('\n') + '\n' }));
+  const ipRun = steps.ipLines.length ? exec.run('ip', ['-batch', '-'], { input: steps.ipLines.join('\n') + '\n' }) : Promise.resolve();
+  const runs: Array<Promise<unknown>> = [ipRun];
   if (steps.iptables.length) runs.push(exec.run('iptables-restore', ['-w', '--noflush'], { input: restoreInput(steps.iptables) }));
-  const results = await Promise.allSettled(runs);
+  // Inside a sandbox only after the host batch made its namespace and interfaces.
+  const insideRuns = ipRun.then(() =>
+    Promise.all([...steps.inside].map(([path, lines]) => exec.run('nsenter', [`--net=${path}`, 'ip', '-batch', '-'], { input: lines.join('\n') + '\n' }))),
+  );
+  const results = await Promise.allSettled([...runs, insideRuns]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 }

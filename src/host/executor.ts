@@ -2,7 +2,7 @@
  * The only place that starts processes or writes kernel settings. Argument arrays only: no shell.
  */
 import { execa } from 'execa';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 
 export interface RunResult {
   stdout: string;
@@ -21,6 +21,8 @@ export interface Executor {
   writeSysctl(key: string, value: string): Promise<void>;
   /** Reads a kernel text file such as /proc/net/route; undefined when it does not exist. */
   readFile(path: string): Promise<string | undefined>;
+  /** Names in a directory such as /run/netns; [] when it does not exist. */
+  listDir(path: string): Promise<string[]>;
 }
 
 export class HostCommandError extends Error {
@@ -70,6 +72,14 @@ export class ExecaExecutor implements Executor {
       return await readFile(path, 'utf8');
     } catch {
       return undefined;
+    }
+  }
+
+  async listDir(path: string): Promise<string[]> {
+    try {
+      return await readdir(path);
+    } catch {
+      return [];
     }
   }
 

@@ -1,5 +1,5 @@
 import type { Executor } from './executor.js';
-import { type HostState, type RuleState, emptyRuleState, parseIpAddrJson, parseIptablesSave } from './state.js';
+import { type HostState, type RuleState, type SandboxState, emptyRuleState, parseIpAddrJson, parseIptablesSave, parseSandboxInside } from './state.js';
 import { type Prefix, parsePrefix } from '../ipam/cidr.js';
 
 export interface ReadOptions {
@@ -7,18 +7,40 @@ export interface ReadOptions {
   instance: string;
   iptables: boolean;
   sysctls: string[];
+  /** sandbox namespaces (paths) whose inside to read; one process start each */
+  sandboxes?: string[];
+}
+
+export const NETNS_DIR = '/run/netns';
+
+/** The inside of one sandbox namespace: its links and default routes. */
+export async function readSandbox(exec: Executor, path: string): Promise<SandboxState | undefined> {
+  try {
+    const r = await exec.run('nsenter', [`--net=${path}`, 'ip', '-json', '-batch', '-'], { input: 'addr show\nroute show default\n' });
+    return parseSandboxInside(r.stdout);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads links, our iptables rules and the given sysctls: two process starts, whatever the count of networks. */
 export async function readHostState(exec: Executor, opts: ReadOptions): Promise<HostState> {
-  const [links, rules, sysctls] = await Promise.all([
+  const [links, rules, sysctls, netns, sandboxes] = await Promise.all([
     exec.run('ip', ['-json', '-details', 'addr', 'show']).then((r) => parseIpAddrJson(r.stdout)),
     opts.iptables
       ? exec.run('iptables-save', []).then((r) => parseIptablesSave(r.stdout, opts.chainPrefix, opts.instance))
       : Promise.resolve<RuleState>(emptyRuleState()),
     Promise.all(opts.sysctls.map(async (k) => [k, await exec.readSysctl(k)] as const)),
+    exec.listDir(NETNS_DIR),
+    Promise.all((opts.sandboxes ?? []).map(async (p) => [p, await readSandbox(exec, p)] as const)),
   ]);
-  return { links, rules, sysctls: new Map(sysctls.filter((e): e is [string, string] => e[1] !== undefined)) };
+  return {
+    links,
+    rules,
+    sysctls: new Map(sysctls.filter((e): e is [string, string] => e[1] !== undefined)),
+    netns: new Set(netns),
+    sandboxes: new Map(sandboxes.filter((e): e is [string, SandboxState] => e[1] !== undefined)),
+  };
 }
 
 /**

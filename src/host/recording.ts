@@ -24,6 +24,8 @@ export class RecordingExecutor implements Executor {
   readonly sysctls = new Map<string, string>();
   /** scripted kernel files (path -> content), e.g. /proc/net/route */
   readonly files = new Map<string, string>();
+  /** names listed under /run/netns */
+  readonly namespaces = new Set<string>();
 
   /** Scripted stdout for commands that match; the newest script wins. */
   respond(pattern: string | RegExp, stdout: string): this {
@@ -68,6 +70,10 @@ export class RecordingExecutor implements Executor {
 
   async readFile(path: string): Promise<string | undefined> {
     return this.files.get(path);
+  }
+
+  async listDir(path: string): Promise<string[]> {
+    return path === '/run/netns' ? [...this.namespaces] : [];
   }
 
   async writeSysctl(key: string, value: string): Promise<void> {

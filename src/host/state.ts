@@ -12,6 +12,16 @@ export interface LinkState {
   up: boolean;
   /** global-scope addresses as CIDR (link-local ones are the kernel's, not ours) */
   addresses: string[];
+  /** the bridge it is a port of */
+  master?: string;
+  mac?: string;
+}
+
+/** What cnmd looks at inside one sandbox namespace. */
+export interface SandboxState {
+  links: Map<string, LinkState>;
+  /** gateways of the default routes (IPv4 and IPv6) */
+  gateways: string[];
 }
 
 export type Table = 'filter' | 'nat';
@@ -46,17 +56,23 @@ export interface HostState {
   links: Map<string, LinkState>;
   rules: RuleState;
   sysctls: Map<string, string>;
+  /** names under /run/netns */
+  netns: Set<string>;
+  /** inside state of sandbox namespaces, by the path cnmd enters them with */
+  sandboxes: Map<string, SandboxState>;
 }
 
 export const chainKey = (table: string, chain: string) => `${table} ${chain}`;
 
 export function emptyHostState(): HostState {
-  return { links: new Map(), rules: emptyRuleState(), sysctls: new Map() };
+  return { links: new Map(), rules: emptyRuleState(), sysctls: new Map(), netns: new Set(), sandboxes: new Map() };
 }
 
 interface IpAddrJson {
   ifname: string;
   ifalias?: string;
+  master?: string;
+  address?: string;
   mtu: number;
   flags?: string[];
   linkinfo?: { info_kind?: string };
@@ -76,6 +92,8 @@ export function parseIpAddrJson(text: string): Map<string, LinkState> {
       mtu: l.mtu,
       up: (l.flags ?? []).includes('UP'),
       addresses: (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`),
+      ...(l.master ? { master: l.master } : {}),
+      ...(l.address ? { mac: l.address } : {}),
     });
   }
   return links;
@@ -122,4 +140,11 @@ export function parseIptablesSave(text: string, prefix: string, instance: string
     }
   }
   return rules;
+}
+
+/** `ip -json -batch -` with "addr show" and "route show default": two JSON arrays, one per line. */
+export function parseSandboxInside(text: string): SandboxState {
+  const [addrs = '[]', routes = '[]'] = text.split('\n').filter((l) => l.trim().startsWith('['));
+  const gateways = (JSON.parse(routes) as Array<{ gateway?: string }>).map((r) => r.gateway).filter((g): g is string => !!g);
+  return { links: parseIpAddrJson(addrs), gateways };
 }

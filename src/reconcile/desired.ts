@@ -1,16 +1,32 @@
 import type { Network } from '../model.js';
-import type { DesiredState } from './model.js';
+import type { DesiredState, DesiredSandbox, SandboxSpec } from './model.js';
 import { getDriver, type DriverContext } from '../drivers/index.js';
 import { bridgeBase } from '../drivers/bridge.js';
+import { NETNS_DIR } from '../host/readers.js';
 
-/** Desired host state for the given networks plus the shared base. Pure. */
-export function desiredState(networks: Network[], ctx: DriverContext): DesiredState {
+/** How cnmd enters a running container's namespace: its adopted path, or the /run/netns name it made. */
+export function sandboxPath(c: SandboxSpec['container']): string | undefined {
+  return c.sandboxKey ?? (c.netns ? `${NETNS_DIR}/${c.netns}` : undefined);
+}
+
+/**
+ * Desired host state for the given networks and running sandboxes, plus the shared base. Pure.
+ * ownedNetns: the namespaces the store says cnmd made, which it may remove when no sandbox wants them.
+ */
+export function desiredState(
+  networks: Network[],
+  ctx: DriverContext,
+  sandboxes: SandboxSpec[] = [],
+  ownedNetns: DesiredState['ownedNetns'] = [],
+): DesiredState {
   const base = bridgeBase(ctx);
   const state: DesiredState = {
     links: [],
     chains: base.chains.map((c) => ({ ...c, body: [] })),
     hooks: base.hooks,
     sysctls: ctx.ipForward ? [{ key: 'net.ipv4.ip_forward', value: '1' }] : [],
+    sandboxes: [],
+    ownedNetns,
   };
   const shared = new Map(state.chains.map((c) => [`${c.table} ${c.name}`, c]));
   for (const n of networks) {
@@ -23,5 +39,35 @@ export function desiredState(networks: Network[], ctx: DriverContext): DesiredSt
     const owner = n.id.slice(0, 12);
     for (const r of o.rules) shared.get(`${r.table} ${r.chain}`)?.body.push({ spec: r.spec, owner });
   }
+  for (const spec of sandboxes) {
+    const sb = sandbox(spec, ctx);
+    if (!sb) continue;
+    state.sandboxes.push(sb.sandbox);
+    state.links.push(...sb.links);
+  }
   return state;
+}
+
+function sandbox(spec: SandboxSpec, ctx: DriverContext) {
+  const c = spec.container;
+  const path = sandboxPath(c);
+  if (!path) return undefined;
+  const nsRef = c.sandboxKey ?? c.netns!;
+  const sandbox: DesiredSandbox = { owner: c.id.slice(0, 12), path, interfaces: [], gateways: [] };
+  if (!c.sandboxKey && c.netns) sandbox.netns = c.netns;
+  const links = [];
+  const candidates: Array<{ via: string; family: 4 | 6; dev: string; priority: number; position: number }> = [];
+  for (const { endpoint, network } of spec.endpoints) {
+    const o = getDriver(network.driver)?.endpoint?.(network, endpoint, c.id, nsRef, ctx);
+    if (!o) continue;
+    links.push(o.link);
+    sandbox.interfaces.push(o.iface);
+    for (const g of o.gateways) candidates.push({ ...g, dev: o.iface.name, priority: endpoint.gwPriority, position: endpoint.position });
+  }
+  // The default route of each family comes from the endpoint with the highest GwPriority, then the first one.
+  for (const family of [4, 6] as const) {
+    const best = candidates.filter((g) => g.family === family).sort((a, b) => b.priority - a.priority || a.position - b.position)[0];
+    if (best) sandbox.gateways.push({ via: best.via, dev: best.dev, family });
+  }
+  return { sandbox, links };
 }

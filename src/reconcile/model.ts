@@ -4,15 +4,33 @@
  * be scoped to the networks a request touched.
  */
 import type { Table } from '../host/state.js';
+import type { Container, Endpoint, Network } from '../model.js';
 
 export interface DesiredLink {
   name: string;
-  kind: 'bridge';
-  /** ifalias that marks it as ours: "<instance>:<network id>" */
+  kind: 'bridge' | 'veth';
+  /** ifalias that marks it as ours: "<instance>:<owner's full id>…" */
   alias: string;
   mtu: number;
   addresses: string[];
   owner: string;
+  /** veth: the bridge its host end is a port of */
+  master?: string;
+  /** veth: the other end, made directly inside the sandbox (netns: a /run/netns name or a path) */
+  peer?: { name: string; mac: string; netns: string };
+}
+
+/** A sandbox namespace and what cnmd sets inside it. */
+export interface DesiredSandbox {
+  /** 12 hex of the container id */
+  owner: string;
+  /** how cnmd enters it (nsenter --net=PATH) */
+  path: string;
+  /** the /run/netns name cnmd creates and removes; absent for an adopted namespace */
+  netns?: string;
+  interfaces: Array<{ name: string; addresses: string[] }>;
+  /** default routes */
+  gateways: Array<{ via: string; dev: string; family: 4 | 6 }>;
 }
 
 /** A chain of ours. head: fixed rules first, in order; body: rules of any order, each with an owner. */
@@ -37,6 +55,9 @@ export interface DesiredState {
   chains: DesiredChain[];
   hooks: DesiredHook[];
   sysctls: Array<{ key: string; value: string }>;
+  sandboxes: DesiredSandbox[];
+  /** namespaces the store says cnmd made (running or being torn down), by owner: the only ones it may remove */
+  ownedNetns: Array<{ name: string; owner: string }>;
 }
 
 /** What one network contributes: its links, its own chains, and rules in the shared chains. */
@@ -48,3 +69,16 @@ export interface NetworkObjects {
 }
 
 export const emptyObjects = (): NetworkObjects => ({ links: [], chains: [], rules: [], sysctls: [] });
+
+/** A running container as the store has it: what its sandbox needs. */
+export interface SandboxSpec {
+  container: Container;
+  endpoints: Array<{ endpoint: Endpoint; network: Network }>;
+}
+
+/** What an endpoint contributes: the host end of its veth, the interface inside, and gateway candidates. */
+export interface EndpointObjects {
+  link: DesiredLink;
+  iface: { name: string; addresses: string[] };
+  gateways: Array<{ via: string; family: 4 | 6 }>;
+}

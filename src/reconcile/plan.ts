@@ -15,7 +15,10 @@ import { forbidden } from '../errors.js';
 
 export type Step =
   | { kind: 'sysctl'; key: string; value: string }
-  | { kind: 'ip'; line: string }
+  /** order within the host's ip batch: 0 namespaces made, 1 links removed, 2 links made or changed, 3 namespaces removed */
+  | { kind: 'ip'; order: 0 | 1 | 2 | 3; line: string }
+  /** a line of the ip batch run inside a sandbox namespace, after the host's */
+  | { kind: 'ipns'; path: string; line: string }
   /** phase: 0 declare (creates, or flushes an existing chain), 1 delete rules, 2 add rules, 3 flush and delete chains */
   | { kind: 'iptables'; table: Table; phase: 0 | 1 | 2 | 3; line: string };
 
@@ -39,36 +42,81 @@ export function linkOwner(l: LinkState, instance: string): string | undefined {
 function planLinks(desired: DesiredState, actual: HostState, o: PlanOptions): Step[] {
   const dels: Step[] = [];
   const adds: Step[] = [];
+  const del = (name: string): Step => ({ kind: 'ip', order: 1, line: `link del dev ${name}` });
+  const add = (line: string): Step => ({ kind: 'ip', order: 2, line });
   const want = desired.links.filter((d) => inScope(o.owners, d.owner));
   const wantNames = new Map(want.map((d) => [d.name, d]));
   for (const a of actual.links.values()) {
     const owner = linkOwner(a, o.instance);
     if (owner === undefined || !inScope(o.owners, owner)) continue;
     const d = wantNames.get(a.name);
-    if (!d || d.alias !== a.alias) dels.push({ kind: 'ip', line: `link del dev ${a.name}` });
+    if (!d || d.alias !== a.alias) dels.push(del(a.name));
   }
   for (const d of want) {
     const a = actual.links.get(d.name);
     const stale = a && a.alias !== d.alias;
     if (stale && linkOwner(a, o.instance) === undefined) {
-      throw forbidden(`cannot create bridge ${d.name}: a link of that name exists and is not managed by cnmd`);
+      throw forbidden(`cannot create ${d.kind === 'bridge' ? 'bridge' : 'link'} ${d.name}: a link of that name exists and is not managed by cnmd`);
     }
-    if (stale && !inScope(o.owners, linkOwner(a, o.instance))) {
-      dels.push({ kind: 'ip', line: `link del dev ${d.name}` });
-    }
+    if (stale && !inScope(o.owners, linkOwner(a, o.instance))) dels.push(del(d.name));
     if (!a || stale) {
-      adds.push({ kind: 'ip', line: `link add name ${d.name} mtu ${d.mtu} type ${d.kind}` });
-      adds.push({ kind: 'ip', line: `link set dev ${d.name} alias ${d.alias}` });
-      for (const addr of d.addresses) adds.push({ kind: 'ip', line: `addr add ${addr} dev ${d.name}` });
-      adds.push({ kind: 'ip', line: `link set dev ${d.name} up` });
+      if (d.kind === 'veth') {
+        const p = d.peer!;
+        adds.push(add(`link add name ${d.name} mtu ${d.mtu} type veth peer name ${p.name} mtu ${d.mtu} address ${p.mac} netns ${p.netns}`));
+      } else {
+        adds.push(add(`link add name ${d.name} mtu ${d.mtu} type ${d.kind}`));
+      }
+      adds.push(add(`link set dev ${d.name} alias ${d.alias}`));
+      for (const addr of d.addresses) adds.push(add(`addr add ${addr} dev ${d.name}`));
+      if (d.master) adds.push(add(`link set dev ${d.name} master ${d.master}`));
+      adds.push(add(`link set dev ${d.name} up`));
       continue;
     }
-    if (a.mtu !== d.mtu) adds.push({ kind: 'ip', line: `link set dev ${d.name} mtu ${d.mtu}` });
-    for (const addr of a.addresses) if (!d.addresses.includes(addr)) adds.push({ kind: 'ip', line: `addr del ${addr} dev ${d.name}` });
-    for (const addr of d.addresses) if (!a.addresses.includes(addr)) adds.push({ kind: 'ip', line: `addr add ${addr} dev ${d.name}` });
-    if (!a.up) adds.push({ kind: 'ip', line: `link set dev ${d.name} up` });
+    if (a.mtu !== d.mtu) adds.push(add(`link set dev ${d.name} mtu ${d.mtu}`));
+    for (const addr of a.addresses) if (!d.addresses.includes(addr)) adds.push(add(`addr del ${addr} dev ${d.name}`));
+    for (const addr of d.addresses) if (!a.addresses.includes(addr)) adds.push(add(`addr add ${addr} dev ${d.name}`));
+    if (d.master && a.master !== d.master) adds.push(add(`link set dev ${d.name} master ${d.master}`));
+    if (!a.up) adds.push(add(`link set dev ${d.name} up`));
   }
   return [...dels, ...adds];
+}
+
+/** Sandbox namespaces: made or removed on the host, and their inside (addresses, lo, default routes). */
+function planSandboxes(desired: DesiredState, actual: HostState, o: PlanOptions): Step[] {
+  const steps: Step[] = [];
+  const wantedNetns = new Set<string>();
+  for (const sb of desired.sandboxes) {
+    if (sb.netns) wantedNetns.add(sb.netns);
+    if (!inScope(o.owners, sb.owner)) continue;
+    let inside = actual.sandboxes.get(sb.path);
+    if (sb.netns && !actual.netns.has(sb.netns)) {
+      steps.push({ kind: 'ip', order: 0, line: `netns add ${sb.netns}` });
+      inside = undefined;
+    }
+    const line = (l: string): Step => ({ kind: 'ipns', path: sb.path, line: l });
+    if (!inside?.links.get('lo')?.up) steps.push(line('link set dev lo up'));
+    for (const iface of sb.interfaces) {
+      const a = inside?.links.get(iface.name);
+      for (const addr of a?.addresses ?? []) if (!iface.addresses.includes(addr)) steps.push(line(`addr del ${addr} dev ${iface.name}`));
+      for (const addr of iface.addresses) if (!a?.addresses.includes(addr)) steps.push(line(`addr add ${addr} dev ${iface.name}`));
+      if (!a?.up) steps.push(line(`link set dev ${iface.name} up`));
+    }
+    // Only IPv4 default routes are read back; IPv6 ones are set when the sandbox is made.
+    const want4 = sb.gateways.filter((g) => g.family === 4);
+    const have4 = inside?.gateways.filter((g) => !g.includes(':'));
+    for (const g of sb.gateways) {
+      if (!inside || (g.family === 4 && !(have4?.length === 1 && have4[0] === g.via))) {
+        steps.push(line(`route replace default via ${g.via} dev ${g.dev}`));
+      }
+    }
+    if (inside && want4.length === 0) for (const g of have4 ?? []) steps.push(line(`route del default via ${g}`));
+  }
+  for (const { name, owner } of desired.ownedNetns) {
+    if (inScope(o.owners, owner) && !wantedNetns.has(name) && actual.netns.has(name)) {
+      steps.push({ kind: 'ip', order: 3, line: `netns del ${name}` });
+    }
+  }
+  return steps;
 }
 
 /** Counts of each string, for multiset differences. */
@@ -173,7 +221,9 @@ export function plan(desired: DesiredState, actual: HostState, o: PlanOptions): 
       sysctls.push({ kind: 'sysctl', ...s });
     }
   }
-  return [...sysctls, ...planLinks(desired, actual, o), ...planRules(desired, actual, o)];
+  const ip: Step[] = [...planLinks(desired, actual, o), ...planSandboxes(desired, actual, o)];
+  const host = [0, 1, 2, 3].flatMap((n) => ip.filter((x) => x.kind === 'ip' && x.order === n));
+  return [...sysctls, ...host, ...ip.filter((x) => x.kind === 'ipns'), ...planRules(desired, actual, o)];
 }
 
 /**
@@ -189,7 +239,18 @@ export function adopt(state: HostState, desired: DesiredState, o: PlanOptions): 
     }
   }
   for (const d of desired.links) {
-    if (inScope(o.owners, d.owner)) state.links.set(d.name, { name: d.name, kind: d.kind, alias: d.alias, mtu: d.mtu, up: true, addresses: [...d.addresses] });
+    if (inScope(o.owners, d.owner)) {
+      state.links.set(d.name, { name: d.name, kind: d.kind, alias: d.alias, mtu: d.mtu, up: true, addresses: [...d.addresses], ...(d.master ? { master: d.master } : {}) });
+    }
+  }
+  const wantedNetns = new Set(desired.sandboxes.map((sb) => sb.netns).filter((n): n is string => !!n));
+  for (const { name, owner } of desired.ownedNetns) if (inScope(o.owners, owner) && !wantedNetns.has(name)) state.netns.delete(name);
+  for (const sb of desired.sandboxes) {
+    if (!inScope(o.owners, sb.owner)) continue;
+    if (sb.netns) state.netns.add(sb.netns);
+    const links = new Map<string, LinkState>([['lo', { name: 'lo', kind: '', mtu: 65536, up: true, addresses: [] }]]);
+    for (const i of sb.interfaces) links.set(i.name, { name: i.name, kind: 'veth', mtu: 0, up: true, addresses: [...i.addresses] });
+    state.sandboxes.set(sb.path, { links, gateways: sb.gateways.filter((g) => g.family === 4).map((g) => g.via) });
   }
   const rules = state.rules;
   if (o.owners === null) {

@@ -10,7 +10,8 @@ import type { Executor } from '../host/executor.js';
 import type { HostState } from '../host/state.js';
 import { readHostState } from '../host/readers.js';
 import { applySteps, type HostSteps } from '../host/apply.js';
-import { desiredState } from './desired.js';
+import { desiredState, sandboxPath } from './desired.js';
+import type { SandboxSpec } from './model.js';
 import { plan, adopt, NeedsFullReconcile, type Step, type PlanOptions } from './plan.js';
 
 export interface ReconcileReport {
@@ -27,22 +28,35 @@ export interface ReconcilerDeps {
   ctx: DriverContext;
   listNetworks: () => Network[];
   getNetwork: (id: string) => Network | undefined;
+  /** running containers with their endpoints */
+  listSandboxes?: () => SandboxSpec[];
+  getSandbox?: (containerId: string) => SandboxSpec | undefined;
+  /** namespaces the store says cnmd made: name and owning container id */
+  ownedNetns?: () => Array<{ name: string; owner: string }>;
   onReport?: (r: ReconcileReport) => void;
+}
+
+/** What a scoped reconcile covers: networks and containers (sandboxes), by full id. */
+export interface Scope {
+  networks?: string[];
+  containers?: string[];
 }
 
 export function describeStep(s: Step): string {
   switch (s.kind) {
     case 'sysctl': return `sysctl -w ${s.key}=${s.value}`;
     case 'ip': return `ip ${s.line}`;
+    case 'ipns': return `nsenter --net=${s.path} ip ${s.line}`;
     case 'iptables': return s.line.startsWith(':') ? `iptables -t ${s.table} -N ${s.line.slice(1).split(' ')[0]}` : `iptables -t ${s.table} ${s.line}`;
   }
 }
 
 export function toHostSteps(steps: Step[]): HostSteps {
-  const out: HostSteps = { sysctls: [], ipLines: [], iptables: [] };
+  const out: HostSteps = { sysctls: [], ipLines: [], iptables: [], inside: new Map() };
   for (const s of steps) {
     if (s.kind === 'sysctl') out.sysctls.push({ key: s.key, value: s.value });
     else if (s.kind === 'ip') out.ipLines.push(s.line);
+    else if (s.kind === 'ipns') out.inside.set(s.path, [...(out.inside.get(s.path) ?? []), s.line]);
     else out.iptables.push({ table: s.table, phase: s.phase, line: s.line });
   }
   return out;
@@ -62,7 +76,13 @@ export class Reconciler {
 
   /** Converge the objects of these networks (existing or just deleted) and the shared base. */
   reconcileNetworks(ids: string[]): Promise<ReconcileReport> {
-    return this.serialize(() => this.run(ids, async () => this.scoped(ids)));
+    return this.reconcile({ networks: ids });
+  }
+
+  /** Converge the objects of these networks and containers (existing or just removed) and the shared base. */
+  reconcile(scope: Scope): Promise<ReconcileReport> {
+    const ids = [...(scope.networks ?? []), ...(scope.containers ?? [])];
+    return this.serialize(() => this.run(ids, async () => this.scoped(scope)));
   }
 
   /** The steps a full run would apply now, without applying them. */
@@ -103,18 +123,20 @@ export class Reconciler {
     return { instance: this.deps.ctx.instance, chainPrefix: this.deps.ctx.chainPrefix, owners };
   }
 
-  private readHost(): Promise<HostState> {
+  private readHost(sandboxes: SandboxSpec[]): Promise<HostState> {
     return readHostState(this.deps.exec, {
       chainPrefix: this.deps.ctx.chainPrefix,
       instance: this.deps.ctx.instance,
       iptables: this.deps.ctx.iptables,
       sysctls: this.sysctlKeys(),
+      sandboxes: sandboxes.map((s) => sandboxPath(s.container)).filter((p): p is string => !!p),
     });
   }
 
   private async readAll() {
-    const desired = desiredState(this.deps.listNetworks(), this.deps.ctx);
-    return { desired, state: await this.readHost(), o: this.options(null) };
+    const sandboxes = this.deps.listSandboxes?.() ?? [];
+    const desired = desiredState(this.deps.listNetworks(), this.deps.ctx, sandboxes, this.deps.ownedNetns?.() ?? []);
+    return { desired, state: await this.readHost(sandboxes), o: this.options(null) };
   }
 
   private async full(): Promise<Step[]> {
@@ -126,10 +148,14 @@ export class Reconciler {
     return steps;
   }
 
-  private async scoped(ids: string[]): Promise<Step[]> {
+  private async scoped(scope: Scope): Promise<Step[]> {
     if (!this.state) return this.full();
-    const networks = ids.map((id) => this.deps.getNetwork(id)).filter((n): n is Network => !!n);
-    const desired = desiredState(networks, this.deps.ctx);
+    const networks = (scope.networks ?? []).map((id) => this.deps.getNetwork(id)).filter((n): n is Network => !!n);
+    const sandboxes = (scope.containers ?? []).map((id) => this.deps.getSandbox?.(id)).filter((s): s is SandboxSpec => !!s);
+    const containerOwners = new Set((scope.containers ?? []).map((id) => id.slice(0, 12)));
+    const owned = (this.deps.ownedNetns?.() ?? []).filter((n) => containerOwners.has(n.owner));
+    const desired = desiredState(networks, this.deps.ctx, sandboxes, owned);
+    const ids = [...(scope.networks ?? []), ...(scope.containers ?? [])];
     const o = this.options(new Set(ids.map((id) => id.slice(0, 12))));
     const attempt = async (state: HostState) => {
       const steps = plan(desired, state, o);
@@ -143,7 +169,7 @@ export class Reconciler {
       if (e instanceof NeedsFullReconcile) return this.full();
       // What we remembered was out of date: read the host again and retry once.
       this.state = undefined;
-      const fresh = await this.readHost();
+      const fresh = await this.readHost(this.deps.listSandboxes?.() ?? []);
       try {
         const steps = await attempt(fresh);
         this.state = fresh;

@@ -1,0 +1,160 @@
+import type { Db } from './db.js';
+import type { Container, ContainerState, Endpoint, EndpointSettingsInput } from '../model.js';
+
+interface ContainerRow {
+  id: string; name: string; created: string; config: string; host_config: string; network_mode: string;
+  sandbox_key: string | null; netns: string | null; state: string; pid: number; exit_code: number; error: string;
+  started_at: string; finished_at: string; sandbox_id: string; restart_count: number;
+}
+
+interface EndpointRow {
+  id: string; container_id: string; network_id: string; config_key: string; ifname: string; host_ifname: string;
+  mac: string; ipv4: string | null; ipv6: string | null; gw_priority: number; position: number;
+}
+
+const toEndpoint = (r: EndpointRow): Endpoint => ({
+  id: r.id, containerId: r.container_id, networkId: r.network_id, configKey: r.config_key, ifname: r.ifname,
+  hostIfname: r.host_ifname, mac: r.mac, ipv4: r.ipv4, ipv6: r.ipv6, gwPriority: r.gw_priority, position: r.position,
+});
+
+/** Containers, their endpoint configs, endpoints and addresses. Synchronous; group writes with tx(). */
+export class ContainerRepo {
+  private readonly q;
+
+  constructor(private readonly db: Db) {
+    this.q = {
+      insert: db.prepare(`INSERT INTO containers (id, name, created, config, host_config, network_mode, sandbox_key)
+        VALUES (@id, @name, @created, @config, @host_config, @network_mode, @sandbox_key)`),
+      byId: db.prepare('SELECT * FROM containers WHERE id = ?'),
+      byName: db.prepare('SELECT * FROM containers WHERE name = ?'),
+      byIdPrefix: db.prepare("SELECT * FROM containers WHERE id >= ? AND id < ? || 'g' ORDER BY id"),
+      all: db.prepare('SELECT * FROM containers ORDER BY created DESC, id'),
+      running: db.prepare("SELECT * FROM containers WHERE state = 'running' ORDER BY created, id"),
+      withNetns: db.prepare('SELECT netns FROM containers WHERE netns IS NOT NULL'),
+      delete: db.prepare('DELETE FROM containers WHERE id = ?'),
+      setState: db.prepare(`UPDATE containers SET state = @state, pid = @pid, exit_code = @exit_code, error = @error,
+        started_at = @started_at, finished_at = @finished_at, sandbox_id = @sandbox_id, netns = @netns, restart_count = @restart_count WHERE id = @id`),
+      configs: db.prepare('SELECT network, settings FROM endpoint_configs WHERE container_id = ? ORDER BY position'),
+      addConfig: db.prepare(`INSERT INTO endpoint_configs (container_id, network, position, settings)
+        VALUES (?, ?, (SELECT coalesce(max(position), -1) + 1 FROM endpoint_configs WHERE container_id = ?), ?)`),
+      removeConfig: db.prepare('DELETE FROM endpoint_configs WHERE container_id = ? AND network = ?'),
+      endpointsOf: db.prepare('SELECT * FROM endpoints WHERE container_id = ? ORDER BY position'),
+      endpointsOn: db.prepare('SELECT * FROM endpoints WHERE network_id = ? ORDER BY container_id'),
+      countOn: db.prepare('SELECT count(*) AS n FROM endpoints WHERE network_id = ?'),
+      allEndpoints: db.prepare('SELECT * FROM endpoints'),
+      insertEndpoint: db.prepare(`INSERT INTO endpoints (id, container_id, network_id, config_key, ifname, host_ifname, mac, ipv4, ipv6, gw_priority, position)
+        VALUES (@id, @container_id, @network_id, @config_key, @ifname, @host_ifname, @mac, @ipv4, @ipv6, @gw_priority, @position)`),
+      deleteEndpoint: db.prepare('DELETE FROM endpoints WHERE id = ?'),
+      deleteEndpointsOf: db.prepare('DELETE FROM endpoints WHERE container_id = ?'),
+      addressesOn: db.prepare('SELECT address FROM addresses WHERE network_id = ?'),
+      insertAddress: db.prepare('INSERT INTO addresses (network_id, address, endpoint_id) VALUES (?, ?, ?)'),
+      counts: db.prepare("SELECT count(*) AS total, sum(state = 'running') AS running FROM containers"),
+    };
+  }
+
+  insert(c: Container): void {
+    this.q.insert.run({
+      id: c.id, name: c.name, created: c.created, config: JSON.stringify(c.config), host_config: JSON.stringify(c.hostConfig),
+      network_mode: c.networkMode, sandbox_key: c.sandboxKey,
+    });
+    for (const e of c.endpointConfigs) this.addEndpointConfig(c.id, e.network, e.settings);
+  }
+
+  get(id: string): Container | undefined {
+    const r = this.q.byId.get(id) as ContainerRow | undefined;
+    return r && this.hydrate(r);
+  }
+
+  getByName(name: string): Container | undefined {
+    const r = this.q.byName.get(name) as ContainerRow | undefined;
+    return r && this.hydrate(r);
+  }
+
+  getByIdPrefix(prefix: string): Container[] {
+    return (this.q.byIdPrefix.all(prefix, prefix) as ContainerRow[]).map((r) => this.hydrate(r));
+  }
+
+  list(): Container[] {
+    return (this.q.all.all() as ContainerRow[]).map((r) => this.hydrate(r));
+  }
+
+  running(): Container[] {
+    return (this.q.running.all() as ContainerRow[]).map((r) => this.hydrate(r));
+  }
+
+  /** Names of namespaces cnmd made and has not yet removed. */
+  ownedNetns(): string[] {
+    return (this.q.withNetns.all() as Array<{ netns: string }>).map((r) => r.netns);
+  }
+
+  delete(id: string): void {
+    this.q.delete.run(id);
+  }
+
+  counts(): { total: number; running: number } {
+    const r = this.q.counts.get() as { total: number; running: number | null };
+    return { total: r.total, running: r.running ?? 0 };
+  }
+
+  setState(c: Pick<Container, 'id' | 'state' | 'pid' | 'exitCode' | 'error' | 'startedAt' | 'finishedAt' | 'sandboxId' | 'netns' | 'restartCount'>): void {
+    this.q.setState.run({
+      id: c.id, state: c.state, pid: c.pid, exit_code: c.exitCode, error: c.error, started_at: c.startedAt,
+      finished_at: c.finishedAt, sandbox_id: c.sandboxId, netns: c.netns, restart_count: c.restartCount,
+    });
+  }
+
+  addEndpointConfig(containerId: string, network: string, settings: EndpointSettingsInput): void {
+    this.q.addConfig.run(containerId, network, containerId, JSON.stringify(settings));
+  }
+
+  removeEndpointConfig(containerId: string, network: string): boolean {
+    return this.q.removeConfig.run(containerId, network).changes > 0;
+  }
+
+  endpointsOf(containerId: string): Endpoint[] {
+    return (this.q.endpointsOf.all(containerId) as EndpointRow[]).map(toEndpoint);
+  }
+
+  endpointsOn(networkId: string): Endpoint[] {
+    return (this.q.endpointsOn.all(networkId) as EndpointRow[]).map(toEndpoint);
+  }
+
+  countEndpointsOn(networkId: string): number {
+    return (this.q.countOn.get(networkId) as { n: number }).n;
+  }
+
+  allEndpoints(): Endpoint[] {
+    return (this.q.allEndpoints.all() as EndpointRow[]).map(toEndpoint);
+  }
+
+  insertEndpoint(e: Endpoint): void {
+    this.q.insertEndpoint.run({
+      id: e.id, container_id: e.containerId, network_id: e.networkId, config_key: e.configKey, ifname: e.ifname,
+      host_ifname: e.hostIfname, mac: e.mac, ipv4: e.ipv4, ipv6: e.ipv6, gw_priority: e.gwPriority, position: e.position,
+    });
+    for (const a of [e.ipv4, e.ipv6]) if (a) this.q.insertAddress.run(e.networkId, a.split('/')[0], e.id);
+  }
+
+  /** Removes an endpoint and releases its addresses (ON DELETE CASCADE). */
+  deleteEndpoint(id: string): void {
+    this.q.deleteEndpoint.run(id);
+  }
+
+  deleteEndpointsOf(containerId: string): void {
+    this.q.deleteEndpointsOf.run(containerId);
+  }
+
+  addressesOn(networkId: string): string[] {
+    return (this.q.addressesOn.all(networkId) as Array<{ address: string }>).map((r) => r.address);
+  }
+
+  private hydrate(r: ContainerRow): Container {
+    return {
+      id: r.id, name: r.name, created: r.created, config: JSON.parse(r.config), hostConfig: JSON.parse(r.host_config),
+      networkMode: r.network_mode, sandboxKey: r.sandbox_key, netns: r.netns, state: r.state as ContainerState, pid: r.pid,
+      exitCode: r.exit_code, error: r.error, startedAt: r.started_at, finishedAt: r.finished_at, sandboxId: r.sandbox_id,
+      restartCount: r.restart_count,
+      endpointConfigs: (this.q.configs.all(r.id) as Array<{ network: string; settings: string }>).map((c) => ({ network: c.network, settings: JSON.parse(c.settings) })),
+    };
+  }
+}
