@@ -9,6 +9,9 @@ import { splitVersionPrefix, checkVersion, API_VERSION, CNMD_VERSION } from './a
 import { installErrorHandling } from './api/errors.js';
 import { systemRoutes, type SystemRouteOptions } from './api/system.js';
 import { networkRoutes, type NetworkRouteOptions } from './api/networks.js';
+import { containerRoutes, type ContainerRouteOptions } from './api/containers.js';
+import { eventRoutes } from './api/events.js';
+import type { EventBus } from './services/events.js';
 import { ErrorResponse } from './api/schemas/common.js';
 import * as networkSchemas from './api/schemas/network.js';
 
@@ -22,6 +25,8 @@ declare module 'fastify' {
 export interface AppDeps {
   system: SystemRouteOptions;
   networks: NetworkRouteOptions;
+  containers?: ContainerRouteOptions;
+  events?: EventBus;
   logger?: FastifyServerOptions['logger'];
   serverFactory?: FastifyServerOptions['serverFactory'];
   logRequests?: boolean;
@@ -93,18 +98,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           'Every route is also served under /v{version}/ (1.24 to ' + API_VERSION + ').',
         version: API_VERSION,
       },
-      tags: [{ name: 'System' }, { name: 'Network' }],
+      tags: [{ name: 'System' }, { name: 'Network' }, { name: 'Container' }],
     },
     // Shared schemas keep Docker's definition names (Network, IPAM, …) in the document.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   app.addSchema(ErrorResponse);
-  for (const s of [networkSchemas.IPAMConfig, networkSchemas.IPAM, networkSchemas.EndpointResource, networkSchemas.Network, networkSchemas.NetworkCreateRequest, networkSchemas.NetworkCreateResponse, networkSchemas.NetworkPruneResponse]) {
+  for (const s of [networkSchemas.IPAMConfig, networkSchemas.IPAM, networkSchemas.EndpointResource, networkSchemas.Network, networkSchemas.NetworkCreateRequest, networkSchemas.NetworkCreateResponse, networkSchemas.NetworkPruneResponse, networkSchemas.ContainerCreateRequest]) {
     app.addSchema(s);
   }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(systemRoutes, deps.system);
   await app.register(networkRoutes, deps.networks);
+  if (deps.containers) await app.register(containerRoutes, deps.containers);
+  if (deps.events) await app.register(eventRoutes, { events: deps.events });
   return app;
 }

@@ -7,6 +7,10 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import { openDb, type Db } from './store/db.js';
 import { NetworkRepo, MetaRepo } from './store/networks.js';
+import { ContainerRepo } from './store/containers.js';
+import { ContainerService } from './services/containers.js';
+import { sandboxPath } from './reconcile/desired.js';
+import type { Container } from './model.js';
 import type { Executor } from './host/executor.js';
 import { Reconciler } from './reconcile/reconciler.js';
 import type { DriverContext } from './drivers/index.js';
@@ -22,6 +26,7 @@ export interface Daemon {
   db: Db;
   reconciler: Reconciler;
   networks: NetworkService;
+  containers: ContainerService;
   events: EventBus;
   ctx: DriverContext;
   close(): Promise<void>;
@@ -61,28 +66,68 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     if (!daemonId) meta.set('daemon_id', (daemonId = newId()));
     const ctx = driverContext(config);
     const events = new EventBus();
+    const containersRepo = new ContainerRepo(db);
+    let containers: ContainerService | undefined;
     const reconciler = new Reconciler({
       exec,
       ctx,
       listNetworks: () => networksRepo.list(),
       getNetwork: (id) => networksRepo.get(id),
+      listSandboxes: () => containersRepo.running().map((c) => containers!.sandboxSpec(c)!),
+      getSandbox: (id) => {
+        const c = containersRepo.get(id);
+        return c && containers!.sandboxSpec(c);
+      },
+      ownedNetns: () => containersRepo.list().filter((c) => c.netns).map((c) => ({ name: c.netns!, owner: c.id.slice(0, 12) })),
     });
-    const networks = new NetworkService({ db, networks: networksRepo, meta, config, ctx, reconciler, exec, events });
+    const networks = new NetworkService({
+      db, networks: networksRepo, meta, config, ctx, reconciler, exec, events,
+      hasEndpoints: (id) => containersRepo.countEndpointsOn(id) > 0,
+    });
+    containers = new ContainerService({ db, containers: containersRepo, networks: networksRepo, config, reconciler, exec, events });
     await networks.ensurePredefined();
     await reconciler.reconcileAll();
+    await containers.adoptProcesses();
+    const findNetwork = (term: string) => {
+      try {
+        return networks.get(term);
+      } catch {
+        return undefined;
+      }
+    };
+    const view = (c: Container) => ({
+      container: c,
+      endpoints: containers!.sandboxSpec(c)?.endpoints ?? [],
+      findNetwork,
+      sandboxKey: c.networkMode === 'host' ? `/proc/${process.pid}/ns/net` : (sandboxPath(c) ?? ''),
+    });
     const app = await buildApp({
       logger: o.logger,
       logRequests: config.logLevel === 'debug' || config.logLevel === 'trace',
       serverFactory: o.serverFactory,
       system: {
         version: versionInfo,
-        info: () => systemInfo(config, daemonId!, { containers: 0, running: 0, stopped: 0 }, config.defaultAddressPools ?? DEFAULT_POOLS),
+        info: () => {
+          const n = containersRepo.counts();
+          return systemInfo(config, daemonId!, { containers: n.total, running: n.running, stopped: n.total - n.running }, config.defaultAddressPools ?? DEFAULT_POOLS);
+        },
       },
-      networks: { networks },
+      networks: {
+        networks,
+        attach: containers,
+        endpointsOf: (id) =>
+          containersRepo.endpointsOn(id).map((e) => {
+            const c = containersRepo.get(e.containerId)!;
+            return { containerId: e.containerId, Name: c.name, EndpointID: e.id, MacAddress: e.mac, IPv4Address: e.ipv4 ?? '', IPv6Address: e.ipv6 ?? '' };
+          }),
+      },
+      containers: { containers, networks, view },
+      events,
     });
     return {
-      app, db, reconciler, networks, events, ctx,
+      app, db, reconciler, networks, containers, events, ctx,
       async close() {
+        containers!.close();
         await app.close();
         db.close();
       },

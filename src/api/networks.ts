@@ -7,10 +7,15 @@ import { notFound } from '../errors.js';
 import { renderNetwork, type EndpointView } from './render.js';
 import { strictBool } from './query.js';
 import { NetworkCreateRequest } from './schemas/network.js';
-import { errorResponses } from './schemas/common.js';
+import { errorResponses, Opt } from './schemas/common.js';
 
 export interface NetworkRouteOptions {
   networks: NetworkService;
+  /** connect and disconnect, which belong to the containers service */
+  attach?: {
+    connect(network: string, container: string, settings: Record<string, unknown> | null, apiVersion: number): Promise<void>;
+    disconnect(network: string, container: string, force: boolean): Promise<void>;
+  };
   /** endpoints of a network for inspect's Containers; none until sandboxes exist */
   endpointsOf?: (networkId: string) => EndpointView[];
 }
@@ -59,6 +64,28 @@ export const networkRoutes: FastifyPluginAsync<NetworkRouteOptions> = async (app
     async (req, reply) => {
       await svc.remove(req.params.id);
       return reply.code(204).send();
+    },
+  );
+
+  const ConnectBody = Type.Object(
+    { Container: Opt(Type.String()), EndpointConfig: Opt(Type.Object({}, { additionalProperties: true })) },
+    { additionalProperties: true },
+  );
+  app.post<{ Params: Static<typeof IdParam>; Body: { Container?: string | null; EndpointConfig?: Record<string, unknown> | null } }>(
+    '/networks/:id/connect',
+    { schema: { tags, summary: 'Connect a container to a network', params: IdParam, body: ConnectBody, response: { 200: Type.Null(), ...errorResponses } } },
+    async (req, reply) => {
+      await opts.attach!.connect(req.params.id, req.body?.Container ?? '', req.body?.EndpointConfig ?? null, req.apiVersion);
+      return reply.code(200).send();
+    },
+  );
+  const DisconnectBody = Type.Object({ Container: Opt(Type.String()), Force: Opt(Type.Boolean()) }, { additionalProperties: true });
+  app.post<{ Params: Static<typeof IdParam>; Body: { Container?: string | null; Force?: boolean | null } }>(
+    '/networks/:id/disconnect',
+    { schema: { tags, summary: 'Disconnect a container from a network', params: IdParam, body: DisconnectBody, response: { 200: Type.Null(), ...errorResponses } } },
+    async (req, reply) => {
+      await opts.attach!.disconnect(req.params.id, req.body?.Container ?? '', !!req.body?.Force);
+      return reply.code(200).send();
     },
   );
 

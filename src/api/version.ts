@@ -38,3 +38,8 @@ export function checkVersion(requested: string | undefined): VersionCheck {
   }
   return { ok: true, version: n };
 }
+
+/** Docker's headers, for responses written straight to the socket (streams that bypass Fastify's hooks). */
+export function dockerHeaders(contentType: string): Record<string, string> {
+  return { 'Content-Type': contentType, 'Api-Version': API_VERSION, 'Docker-Experimental': 'false', Ostype: 'linux', Server: `cnmd/${CNMD_VERSION} (linux)` };
+}

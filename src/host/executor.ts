@@ -2,6 +2,10 @@
  * The only place that starts processes or writes kernel settings. Argument arrays only: no shell.
  */
 import { execa } from 'execa';
+import { spawn } from 'node:child_process';
+import { openSync, closeSync, mkdirSync } from 'node:fs';
+import { constants } from 'node:os';
+import { dirname } from 'node:path';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 
 export interface RunResult {
@@ -23,6 +27,26 @@ export interface Executor {
   readFile(path: string): Promise<string | undefined>;
   /** Names in a directory such as /run/netns; [] when it does not exist. */
   listDir(path: string): Promise<string[]>;
+  /**
+   * Starts a long-running process (a container's command) in its own process group, its output going
+   * to files, so that it outlives a restart of the daemon. exit settles when it ends while we watch.
+   */
+  spawnProcess(file: string, args: string[], opts: SpawnOptions): SpawnedProcess;
+  /** Sends a signal; false when there is no such process. */
+  signal(pid: number, signal: NodeJS.Signals | number): boolean;
+  isAlive(pid: number): boolean;
+}
+
+export interface SpawnOptions {
+  env: Record<string, string>;
+  stdoutPath: string;
+  stderrPath: string;
+}
+
+export interface SpawnedProcess {
+  pid: number;
+  /** exit code, or 128 + the signal number that ended it */
+  exit: Promise<number>;
 }
 
 export class HostCommandError extends Error {
@@ -81,6 +105,37 @@ export class ExecaExecutor implements Executor {
     } catch {
       return [];
     }
+  }
+
+  spawnProcess(file: string, args: string[], opts: SpawnOptions): SpawnedProcess {
+    mkdirSync(dirname(opts.stdoutPath), { recursive: true });
+    const out = openSync(opts.stdoutPath, 'a');
+    const err = openSync(opts.stderrPath, 'a');
+    try {
+      const child = spawn(file, args, { detached: true, stdio: ['ignore', out, err], env: opts.env });
+      const exit = new Promise<number>((resolve) => {
+        child.once('error', () => resolve(127));
+        child.once('exit', (code, sig) => resolve(code ?? 128 + (sig ? (constants.signals[sig] ?? 0) : 0)));
+      });
+      child.unref();
+      return { pid: child.pid ?? 0, exit };
+    } finally {
+      closeSync(out);
+      closeSync(err);
+    }
+  }
+
+  signal(pid: number, sig: NodeJS.Signals | number): boolean {
+    try {
+      process.kill(pid, sig);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  isAlive(pid: number): boolean {
+    return pid > 0 && this.signal(pid, 0);
   }
 
   async writeSysctl(key: string, value: string): Promise<void> {

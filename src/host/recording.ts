@@ -2,7 +2,8 @@
  * An executor that changes nothing: it records every command (for tests and --dry-run) and answers
  * reads with scripted output. failOn() makes a matching command fail, to test rollbacks.
  */
-import { type Executor, type RunOptions, type RunResult, HostCommandError } from './executor.js';
+import { type Executor, type RunOptions, type RunResult, type SpawnOptions, type SpawnedProcess, HostCommandError } from './executor.js';
+import { constants } from 'node:os';
 
 export interface RecordedCall {
   file: string;
@@ -74,6 +75,34 @@ export class RecordingExecutor implements Executor {
 
   async listDir(path: string): Promise<string[]> {
     return path === '/run/netns' ? [...this.namespaces] : [];
+  }
+
+  private nextPid = 40000;
+  /** pretend processes: pid -> how to end it */
+  readonly processes = new Map<number, (code: number) => void>();
+
+  spawnProcess(file: string, args: string[], _opts: SpawnOptions): SpawnedProcess {
+    this.calls.push({ file: 'spawn', args: [file, ...args] });
+    const pid = this.nextPid++;
+    const exit = new Promise<number>((resolve) => this.processes.set(pid, resolve));
+    return { pid, exit };
+  }
+
+  /** Ends a pretend process as if it exited by itself. */
+  exitProcess(pid: number, code: number): void {
+    this.processes.get(pid)?.(code);
+    this.processes.delete(pid);
+  }
+
+  signal(pid: number, sig: NodeJS.Signals | number): boolean {
+    if (!this.processes.has(pid)) return false;
+    const n = typeof sig === 'number' ? sig : (constants.signals[sig] ?? 0);
+    if (n !== 0) this.exitProcess(pid, 128 + n);
+    return true;
+  }
+
+  isAlive(pid: number): boolean {
+    return this.processes.has(pid);
   }
 
   async writeSysctl(key: string, value: string): Promise<void> {

@@ -96,3 +96,33 @@ export const NetworkPruneResponse = Type.Object(
   { NetworksDeleted: Nullable(Type.Array(Type.String())) },
   { $id: 'NetworkPruneResponse' },
 );
+
+const EndpointSettingsInput = Type.Object(
+  {
+    IPAMConfig: Opt(Type.Object({ IPv4Address: Opt(Type.String()), IPv6Address: Opt(Type.String()), LinkLocalIPs: Opt(Type.Array(Type.String())) })),
+    Links: Opt(Type.Array(Type.String())),
+    Aliases: Opt(Type.Array(Type.String())),
+    MacAddress: Opt(Type.String()),
+    DriverOpts: Opt(StringMap),
+    GwPriority: Opt(Type.Integer()),
+  },
+  { additionalProperties: true },
+);
+
+export const ContainerCreateRequest = Type.Object(
+  {
+    Image: Opt(Type.String()),
+    Cmd: Opt(Type.Union([Type.Array(Type.String()), Type.String()])),
+    Entrypoint: Opt(Type.Union([Type.Array(Type.String()), Type.String()])),
+    Env: Opt(Type.Array(Type.String())),
+    Hostname: Opt(Type.String()),
+    Domainname: Opt(Type.String()),
+    ExposedPorts: Opt(Type.Record(Type.String(), Type.Any())),
+    Labels: Opt(StringMap),
+    MacAddress: Opt(Type.String()),
+    SandboxKey: Opt(Type.String({ description: 'cnmd extension: an existing network namespace (path) to put the endpoints in; cnmd never deletes it' })),
+    HostConfig: Opt(Type.Object({ NetworkMode: Opt(Type.String()) }, { additionalProperties: true })),
+    NetworkingConfig: Opt(Type.Object({ EndpointsConfig: Opt(Type.Record(Type.String(), Nullable(EndpointSettingsInput))) }, { additionalProperties: true })),
+  },
+  { $id: 'ContainerCreateRequest', additionalProperties: true },
+);

@@ -1,0 +1,183 @@
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { Type, type Static } from 'typebox';
+import { open } from 'node:fs/promises';
+import type { ContainerService, CreateContainerRequest } from '../services/containers.js';
+import { CONTAINER_LIST_FILTERS } from '../services/containers.js';
+import type { NetworkService } from '../services/networks.js';
+import type { Container } from '../model.js';
+import { parseFilters } from '../services/filters.js';
+import { invalid } from '../errors.js';
+import { boolValue } from './query.js';
+import { renderInspect, renderSummary, type ContainerView } from './render-container.js';
+import { errorResponses } from './schemas/common.js';
+import { dockerHeaders } from './version.js';
+
+export interface ContainerRouteOptions {
+  containers: ContainerService;
+  networks: NetworkService;
+  view: (c: Container) => ContainerView;
+}
+
+const IdParam = Type.Object({ id: Type.String({ description: 'container id, unique id prefix, or name' }) });
+type Id = Static<typeof IdParam>;
+const Body = Type.Object({}, { additionalProperties: true });
+
+export const containerRoutes: FastifyPluginAsync<ContainerRouteOptions> = async (app, opts) => {
+  const svc = opts.containers;
+  const tags = ['Container'];
+  const int = (name: string, v: unknown): number | undefined => {
+    if (v === undefined || v === '') return undefined;
+    if (!/^-?\d+$/.test(String(v))) throw invalid(`invalid value for ${name}: ${String(v)}`);
+    return Number(v);
+  };
+
+  app.post<{ Querystring: { name?: string }; Body: CreateContainerRequest }>(
+    '/containers/create',
+    {
+      schema: {
+        tags,
+        summary: 'Create a container: a sandbox and its settings (cnmd extension: SandboxKey adopts an existing namespace)',
+        querystring: Type.Object({ name: Type.Optional(Type.String()), platform: Type.Optional(Type.String()) }),
+        body: Type.Ref('ContainerCreateRequest'),
+        response: { 201: Type.Object({ Id: Type.String(), Warnings: Type.Array(Type.String()) }), ...errorResponses },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await svc.create(req.query.name, req.body ?? {}, req.apiVersion)),
+  );
+
+  app.get<{ Querystring: { all?: string; limit?: string; filters?: string; size?: string } }>(
+    '/containers/json',
+    { schema: { tags, summary: 'List containers', querystring: Type.Object({ all: Type.Optional(Type.String()), limit: Type.Optional(Type.String()), size: Type.Optional(Type.String()), filters: Type.Optional(Type.String()) }) } },
+    async (req) => {
+      let list = svc.list(boolValue(req.query.all), parseFilters(req.query.filters, CONTAINER_LIST_FILTERS));
+      const limit = int('limit', req.query.limit);
+      if (limit !== undefined && limit > 0) list = list.slice(0, limit);
+      return list.map((c) => renderSummary(opts.view(c), req.apiVersion));
+    },
+  );
+
+  app.get<{ Params: Id }>('/containers/:id/json', { schema: { tags, summary: 'Inspect a container', params: IdParam } }, async (req) =>
+    renderInspect(opts.view(svc.get(req.params.id)), req.apiVersion),
+  );
+
+  const noContent = (reply: FastifyReply) => reply.code(204).send();
+  app.post<{ Params: Id }>('/containers/:id/start', { schema: { tags, summary: 'Start: make the sandbox and run the command', params: IdParam } }, async (req, reply) => {
+    await svc.start(req.params.id);
+    return noContent(reply);
+  });
+  app.post<{ Params: Id; Querystring: { t?: string; signal?: string } }>(
+    '/containers/:id/stop',
+    { schema: { tags, summary: 'Stop: end the command, tear the sandbox down', params: IdParam } },
+    async (req, reply) => {
+      await svc.stop(req.params.id, int('t', req.query.t), req.query.signal);
+      return noContent(reply);
+    },
+  );
+  app.post<{ Params: Id; Querystring: { signal?: string } }>('/containers/:id/kill', { schema: { tags, summary: 'Send a signal', params: IdParam } }, async (req, reply) => {
+    await svc.kill(req.params.id, req.query.signal);
+    return noContent(reply);
+  });
+  app.post<{ Params: Id; Querystring: { t?: string } }>('/containers/:id/restart', { schema: { tags, summary: 'Restart', params: IdParam } }, async (req, reply) => {
+    await svc.restart(req.params.id, int('t', req.query.t));
+    return noContent(reply);
+  });
+  app.post<{ Params: Id; Querystring: { condition?: string } }>(
+    '/containers/:id/wait',
+    { schema: { tags, summary: 'Wait until the container stops (held open)', params: IdParam } },
+    async (req, reply) => {
+      const pending = svc.wait(req.params.id, req.query.condition ?? '');
+      // Docker sends the headers at once, then the body when the condition holds.
+      reply.raw.writeHead(200, dockerHeaders('application/json'));
+      reply.raw.flushHeaders();
+      const code = await pending;
+      reply.raw.end(JSON.stringify({ Error: null, StatusCode: code }) + '\n');
+      return reply.hijack();
+    },
+  );
+  app.delete<{ Params: Id; Querystring: { force?: string; v?: string; link?: string } }>(
+    '/containers/:id',
+    { schema: { tags, summary: 'Remove a container', params: IdParam } },
+    async (req, reply) => {
+      await svc.remove(req.params.id, boolValue(req.query.force));
+      return noContent(reply);
+    },
+  );
+
+  app.get<{ Params: Id; Querystring: Record<string, string | undefined> }>(
+    '/containers/:id/logs',
+    { schema: { tags, summary: "The command's output, in Docker's stream format", params: IdParam } },
+    async (req, reply) => {
+      const c = svc.get(req.params.id);
+      const streams = [boolValue(req.query.stdout) ? 1 : 0, boolValue(req.query.stderr) ? 2 : 0].filter((s) => s > 0);
+      if (!streams.length) throw invalid('Bad parameters: you must choose at least one stream');
+      const tty = !!c.config.Tty;
+      const paths = svc.logPaths(c.id);
+      const follow = boolValue(req.query.follow);
+      const tail = req.query.tail && req.query.tail !== 'all' ? Number(req.query.tail) : undefined;
+      reply.raw.writeHead(200, dockerHeaders(tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream'));
+      const frame = (stream: number, data: Buffer) => {
+        if (!data.length) return;
+        if (tty) return void reply.raw.write(data);
+        const head = Buffer.alloc(8);
+        head[0] = stream;
+        head.writeUInt32BE(data.length, 4);
+        reply.raw.write(Buffer.concat([head, data]));
+      };
+      const offsets = new Map<number, number>();
+      const readNew = async (first: boolean) => {
+        for (const stream of streams) {
+          const file = await open(stream === 1 ? paths.stdoutPath : paths.stderrPath, 'r').catch(() => undefined);
+          if (!file) continue;
+          try {
+            const { size } = await file.stat();
+            const from = offsets.get(stream) ?? 0;
+            if (size <= from) continue;
+            const buf = Buffer.alloc(size - from);
+            await file.read(buf, 0, buf.length, from);
+            offsets.set(stream, size);
+            let data = buf;
+            if (first && tail !== undefined) {
+              const lines = buf.toString('utf8').split(/(?<=\n)/);
+              data = Buffer.from(lines.slice(Math.max(0, lines.length - tail)).join(''));
+            }
+            frame(stream, data);
+          } finally {
+            await file.close();
+          }
+        }
+      };
+      await readNew(true);
+      while (follow && !reply.raw.destroyed) {
+        const now = svc.get(c.id);
+        await new Promise((r) => setTimeout(r, 200));
+        await readNew(false);
+        if (now.state !== 'running') break;
+      }
+      reply.raw.end();
+      return reply.hijack();
+    },
+  );
+
+  const ConnectBody = Type.Object({ Network: Type.Optional(Type.String()), EndpointConfig: Type.Optional(Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])) }, { additionalProperties: true });
+  app.post<{ Params: Id; Body: { Network?: string; EndpointConfig?: Record<string, unknown> | null } }>(
+    '/containers/:id/connect',
+    { schema: { tags, summary: 'cnmd extension: connect this container to a network (body: Network, EndpointConfig)', params: IdParam, body: ConnectBody } },
+    async (req) => {
+      await svc.connect(req.body?.Network ?? '', req.params.id, (req.body?.EndpointConfig ?? null) as never, req.apiVersion);
+      return '';
+    },
+  );
+  app.post<{ Params: Id; Body: { Network?: string; Force?: boolean } }>(
+    '/containers/:id/disconnect',
+    { schema: { tags, summary: 'cnmd extension: disconnect this container from a network (body: Network, Force)', params: IdParam, body: Body } },
+    async (req) => {
+      await svc.disconnect(req.body?.Network ?? '', req.params.id, !!req.body?.Force);
+      return '';
+    },
+  );
+
+  // The docker CLI looks for an image when `docker inspect NAME` finds no container: there are none here.
+  app.get<{ Params: { name: string } }>('/images/:name/json', { schema: { hide: true } }, async (req) => {
+    throw Object.assign(new Error(`No such image: ${req.params.name}`), { statusCode: 404 });
+  });
+};

@@ -1,0 +1,64 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from 'typebox';
+import type { EventBus, DockerEvent } from '../services/events.js';
+import { parseFilters, parseTimestamp, type Filters } from '../services/filters.js';
+import { dockerHeaders } from './version.js';
+
+const EVENT_FILTERS = ['config', 'container', 'daemon', 'event', 'image', 'label', 'network', 'node', 'plugin', 'scope', 'secret', 'service', 'type', 'volume'];
+
+function matches(e: DockerEvent, f: Filters): boolean {
+  const any = (key: string, pred: (v: string) => boolean) => {
+    const values = f.get(key);
+    return !values || values.length === 0 || values.some(pred);
+  };
+  const name = e.Actor.Attributes.name ?? '';
+  return (
+    any('type', (v) => v === e.Type) &&
+    any('event', (v) => v === e.Action) &&
+    any('scope', (v) => v === e.scope) &&
+    any('network', (v) => e.Type === 'network' && (e.Actor.ID.startsWith(v) || name === v)) &&
+    any('container', (v) => (e.Type === 'container' ? e.Actor.ID.startsWith(v) || name === v : (e.Actor.Attributes.container ?? '').startsWith(v)))
+  );
+}
+
+/** Docker's legacy top-level fields on container events, for API < 1.52. */
+function shape(e: DockerEvent): Record<string, unknown> {
+  if (e.Type !== 'container') return { ...e };
+  return { status: e.Action, id: e.Actor.ID, from: e.Actor.Attributes.image ?? '', ...e };
+}
+
+export const eventRoutes: FastifyPluginAsync<{ events: EventBus }> = async (app, opts) => {
+  app.get<{ Querystring: { since?: string; until?: string; filters?: string } }>(
+    '/events',
+    {
+      schema: {
+        tags: ['System'],
+        summary: 'Stream events as newline-delimited JSON (network and container events)',
+        querystring: Type.Object({ since: Type.Optional(Type.String()), until: Type.Optional(Type.String()), filters: Type.Optional(Type.String()) }),
+      },
+    },
+    async (req, reply) => {
+      const now = Date.now();
+      const filters = parseFilters(req.query.filters, EVENT_FILTERS);
+      const since = req.query.since ? parseTimestamp(req.query.since, now) : undefined;
+      const until = req.query.until ? parseTimestamp(req.query.until, now) : undefined;
+      reply.raw.writeHead(200, dockerHeaders('application/json'));
+      const send = (e: DockerEvent) => {
+        if (matches(e, filters) && (until === undefined || e.timeNano / 1e6 <= until)) reply.raw.write(JSON.stringify(shape(e)) + '\n');
+      };
+      if (since !== undefined) for (const e of opts.events.since(since * 1e6)) send(e);
+      if (until !== undefined && until <= now) {
+        reply.raw.end();
+        return reply.hijack();
+      }
+      reply.raw.flushHeaders();
+      const unsubscribe = opts.events.subscribe(send);
+      const timer = until !== undefined ? setTimeout(() => reply.raw.end(), until - now) : undefined;
+      reply.raw.on('close', () => {
+        unsubscribe();
+        if (timer) clearTimeout(timer);
+      });
+      return reply.hijack();
+    },
+  );
+};

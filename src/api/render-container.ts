@@ -1,0 +1,206 @@
+/** Containers in Docker's JSON shapes (inspect, list), by API version. */
+import type { Container, Endpoint, EndpointSettingsInput, Network } from '../model.js';
+import { ZERO_TIME } from '../model.js';
+
+export interface ContainerView {
+  container: Container;
+  /** realized endpoints with their networks (running containers) */
+  endpoints: Array<{ endpoint: Endpoint; network: Network }>;
+  /** resolves a requested network name, for stopped containers' NetworkSettings */
+  findNetwork: (term: string) => Network | undefined;
+  /** how the sandbox is entered, when running */
+  sandboxKey: string;
+}
+
+const split = (cidr: string | null) => (cidr ? { ip: cidr.split('/')[0], bits: Number(cidr.split('/')[1]) } : { ip: '', bits: 0 });
+
+function endpointSettings(v: ContainerView, network: Network | undefined, settings: EndpointSettingsInput, ep: Endpoint | undefined, api: number) {
+  const c = v.container;
+  const user = network ? !network.predefined : true;
+  const userAliases = settings.Aliases?.length ? [...settings.Aliases] : [];
+  const short = c.id.slice(0, 12);
+  let aliases: string[] | null;
+  if (api >= 1.45) aliases = userAliases.length ? userAliases : null;
+  else aliases = user ? [...userAliases, short, ...(c.config.Hostname && c.config.Hostname !== short ? [c.config.Hostname] : [])] : null;
+  const v4 = split(ep?.ipv4 ?? null);
+  const v6 = split(ep?.ipv6 ?? null);
+  const out: Record<string, unknown> = {
+    IPAMConfig: settings.IPAMConfig && Object.values(settings.IPAMConfig).some((x) => x) ? settings.IPAMConfig : null,
+    Links: settings.Links ?? null,
+    Aliases: aliases,
+    MacAddress: ep?.mac ?? '',
+    DriverOpts: settings.DriverOpts ?? null,
+  };
+  if (api >= 1.48) out.GwPriority = ep?.gwPriority ?? settings.GwPriority ?? 0;
+  Object.assign(out, {
+    NetworkID: ep ? ep.networkId : (network?.id ?? ''),
+    EndpointID: ep?.id ?? '',
+    Gateway: ep?.ipv4 ? (network?.subnets.find((s) => s.family === 4)?.gateway ?? '') : '',
+    IPAddress: v4.ip,
+    IPPrefixLen: v4.bits,
+    IPv6Gateway: ep?.ipv6 ? (network?.subnets.find((s) => s.family === 6)?.gateway ?? '') : '',
+    GlobalIPv6Address: v6.ip,
+    GlobalIPv6PrefixLen: v6.bits,
+  });
+  if (api >= 1.44) {
+    out.DNSNames = user && ep ? [c.name, ...userAliases, short, ...(c.config.Hostname && c.config.Hostname !== short ? [c.config.Hostname] : [])] : null;
+  }
+  return out;
+}
+
+export function renderNetworks(v: ContainerView, api: number): Record<string, unknown> {
+  const c = v.container;
+  const networks: Record<string, unknown> = {};
+  if (c.networkMode.startsWith('container:')) return networks;
+  if (c.networkMode === 'host' || c.networkMode === 'none') {
+    const n = v.findNetwork(c.networkMode);
+    networks[c.networkMode] = endpointSettings(v, n, {}, undefined, api);
+    return networks;
+  }
+  if (c.state === 'running') {
+    for (const { endpoint, network } of v.endpoints) {
+      const settings = c.endpointConfigs.find((e) => e.network === endpoint.configKey)?.settings ?? {};
+      networks[network.name] = endpointSettings(v, network, settings, endpoint, api);
+    }
+    return networks;
+  }
+  for (const ec of c.endpointConfigs) {
+    const n = v.findNetwork(ec.network);
+    networks[n?.name ?? ec.network] = endpointSettings(v, n, ec.settings, undefined, api);
+  }
+  return networks;
+}
+
+function ports(c: Container): Record<string, null> {
+  if (c.state !== 'running') return {};
+  return Object.fromEntries(Object.keys(c.config.ExposedPorts ?? {}).map((p) => [p.includes('/') ? p : `${p}/tcp`, null]));
+}
+
+export function renderInspect(v: ContainerView, api: number): Record<string, unknown> {
+  const c = v.container;
+  const running = c.state === 'running';
+  const argv = [...(c.config.Entrypoint ?? []), ...(c.config.Cmd ?? [])];
+  const bridgeEp = v.endpoints.find((e) => e.network.name === 'bridge');
+  const legacy = bridgeEp && running ? endpointSettings(v, bridgeEp.network, {}, bridgeEp.endpoint, api) : undefined;
+  const networkSettings: Record<string, unknown> = {
+    Bridge: '',
+    SandboxID: running ? c.sandboxId : '',
+    HairpinMode: false,
+    LinkLocalIPv6Address: '',
+    LinkLocalIPv6PrefixLen: 0,
+    Ports: ports(c),
+    SandboxKey: running ? v.sandboxKey : '',
+    SecondaryIPAddresses: null,
+    SecondaryIPv6Addresses: null,
+    EndpointID: legacy?.EndpointID ?? '',
+    Gateway: legacy?.Gateway ?? '',
+    GlobalIPv6Address: legacy?.GlobalIPv6Address ?? '',
+    GlobalIPv6PrefixLen: legacy?.GlobalIPv6PrefixLen ?? 0,
+    IPAddress: legacy?.IPAddress ?? '',
+    IPPrefixLen: legacy?.IPPrefixLen ?? 0,
+    IPv6Gateway: legacy?.IPv6Gateway ?? '',
+    MacAddress: legacy?.MacAddress ?? '',
+    Networks: renderNetworks(v, api),
+  };
+  return {
+    Id: c.id,
+    Created: c.created,
+    Path: argv[0] ?? '',
+    Args: argv.slice(1),
+    State: {
+      Status: c.state,
+      Running: running,
+      Paused: false,
+      Restarting: false,
+      OOMKilled: false,
+      Dead: false,
+      Pid: running ? c.pid : 0,
+      ExitCode: c.exitCode,
+      Error: c.error,
+      StartedAt: c.startedAt,
+      FinishedAt: c.finishedAt,
+    },
+    Image: c.config.Image,
+    ResolvConfPath: '',
+    HostnamePath: '',
+    HostsPath: '',
+    LogPath: '',
+    Name: `/${c.name}`,
+    RestartCount: c.restartCount,
+    Driver: '',
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
+    HostConfig: { ...c.hostConfig, NetworkMode: c.networkMode },
+    Mounts: [],
+    Config: {
+      Hostname: c.config.Hostname,
+      Domainname: c.config.Domainname,
+      User: '',
+      AttachStdin: false,
+      AttachStdout: false,
+      AttachStderr: false,
+      ExposedPorts: c.config.ExposedPorts ?? undefined,
+      Tty: c.config.Tty,
+      OpenStdin: c.config.OpenStdin,
+      StdinOnce: false,
+      Env: c.config.Env,
+      Cmd: c.config.Cmd,
+      Image: c.config.Image,
+      Volumes: null,
+      WorkingDir: '',
+      Entrypoint: c.config.Entrypoint,
+      OnBuild: null,
+      Labels: c.config.Labels ?? {},
+    },
+    NetworkSettings: networkSettings,
+  };
+}
+
+/** go-units HumanDuration, as `docker ps` prints it. */
+export function humanDuration(seconds: number): string {
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${Math.floor(seconds)} seconds`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.round(seconds / 3600);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(hours / 24 / 365)} years`;
+}
+
+export function statusText(c: Container, now = Date.now()): string {
+  if (c.state === 'running') return `Up ${humanDuration((now - Date.parse(c.startedAt)) / 1000)}`;
+  if (c.state === 'exited') return `Exited (${c.exitCode}) ${humanDuration((now - Date.parse(c.finishedAt)) / 1000)} ago`;
+  return 'Created';
+}
+
+export function renderSummary(v: ContainerView, api: number): Record<string, unknown> {
+  const c = v.container;
+  const argv = [...(c.config.Entrypoint ?? []), ...(c.config.Cmd ?? [])];
+  const item: Record<string, unknown> = {
+    Id: c.id,
+    Names: [`/${c.name}`],
+    Image: c.config.Image,
+    ImageID: '',
+    Command: argv.join(' '),
+    Created: Math.floor(Date.parse(c.created) / 1000),
+    Ports: Object.keys(ports(c)).map((p) => ({ PrivatePort: Number(p.split('/')[0]), Type: p.split('/')[1] })),
+    Labels: c.config.Labels ?? {},
+    State: c.state,
+    Status: statusText(c),
+    HostConfig: { NetworkMode: c.networkMode },
+    NetworkSettings: { Networks: renderNetworks(v, api) },
+    Mounts: [],
+  };
+  return item;
+}
+
+export { ZERO_TIME };

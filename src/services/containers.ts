@@ -1,0 +1,670 @@
+/**
+ * Containers: a sandbox (network namespace) plus its settings, and optionally one process.
+ * Every state change is written to the store in one transaction, then the host is converged for that
+ * container; when the host steps fail the store is put back and the host converged again.
+ */
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import type { Container, Endpoint, EndpointSettingsInput, Network } from '../model.js';
+import { ZERO_TIME } from '../model.js';
+import { DomainError, conflict, forbidden, invalid, notFound, systemError } from '../errors.js';
+import { newId, nowNs, formatRfc3339Nano, shortId } from '../ids.js';
+import { type Db, tx } from '../store/db.js';
+import type { ContainerRepo } from '../store/containers.js';
+import type { NetworkRepo } from '../store/networks.js';
+import type { Executor } from '../host/executor.js';
+import { NETNS_DIR } from '../host/readers.js';
+import type { Reconciler } from '../reconcile/reconciler.js';
+import type { SandboxSpec } from '../reconcile/model.js';
+import { sandboxPath } from '../reconcile/desired.js';
+import { getDriver } from '../drivers/index.js';
+import { OPT } from '../drivers/bridge.js';
+import { allocateAddress, checkStatic, macFromIPv4 } from '../ipam/allocator.js';
+import { parseAddr, formatAddr } from '../ipam/cidr.js';
+import { findNetwork } from './lookup.js';
+import type { EventBus } from './events.js';
+import { type Filters, fuzzyMatch, matchLabels } from './filters.js';
+import { randomName } from './names.js';
+import { randomBytes } from 'node:crypto';
+
+export const CONTAINER_LIST_FILTERS = ['id', 'name', 'network', 'label', 'status', 'ancestor', 'before', 'since', 'exited', 'expose', 'health', 'is-task', 'isolation', 'publish', 'volume'] as const;
+
+export interface CreateContainerRequest {
+  Image?: string | null;
+  Cmd?: string[] | string | null;
+  Entrypoint?: string[] | string | null;
+  Env?: string[] | null;
+  Hostname?: string | null;
+  Domainname?: string | null;
+  ExposedPorts?: Record<string, unknown> | null;
+  Labels?: Record<string, string> | null;
+  MacAddress?: string | null;
+  /** cnmd extension: put the endpoints into this existing namespace (a path) instead of making one */
+  SandboxKey?: string | null;
+  HostConfig?: Record<string, any> | null;
+  NetworkingConfig?: { EndpointsConfig?: Record<string, EndpointSettingsInput | null> | null } | null;
+  [key: string]: unknown;
+}
+
+export interface ContainerServiceDeps {
+  db: Db;
+  containers: ContainerRepo;
+  networks: NetworkRepo;
+  config: Config;
+  reconciler: Reconciler;
+  exec: Executor;
+  events: EventBus;
+}
+
+const NAME_RULE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+const PREDEFINED_MODES = ['bridge', 'host', 'none', 'default'];
+
+const asList = (v: string[] | string | null | undefined): string[] => (v == null ? [] : Array.isArray(v) ? v : [v]);
+const isUserNetwork = (n: Network) => !n.predefined;
+
+export class ContainerService {
+  /** callbacks of wait requests, by container id */
+  private readonly waiters = new Map<string, Array<{ condition: string; resolve: (code: number) => void }>>();
+  private readonly watchers = new Map<string, NodeJS.Timeout>();
+  /** exit codes to record for processes we signalled but cannot wait on (watched after a restart) */
+  private readonly signalled = new Map<string, number>();
+
+  constructor(private readonly d: ContainerServiceDeps) {}
+
+  // ---- lookup ----------------------------------------------------------------------------------
+
+  get(term: string): Container {
+    if (!term) throw invalid('invalid name or ID supplied: ""');
+    const c = this.d.containers;
+    if (/^[0-9a-f]{64}$/.test(term)) {
+      const byId = c.get(term);
+      if (byId) return byId;
+    }
+    const byName = c.getByName(term.replace(/^\//, ''));
+    if (byName) return byName;
+    if (/^[0-9a-f]+$/.test(term)) {
+      const matches = c.getByIdPrefix(term);
+      if (matches.length === 1) return matches[0];
+      if (matches.length > 1) throw invalid(`multiple IDs found with provided prefix: ${term}`);
+    }
+    throw notFound(`No such container: ${term}`);
+  }
+
+  endpointsOf(id: string): Endpoint[] {
+    return this.d.containers.endpointsOf(id);
+  }
+
+  list(all: boolean, filters: Filters): Container[] {
+    const any = (key: string, pred: (v: string) => boolean) => {
+      const values = filters.get(key);
+      return !values || values.length === 0 || values.some(pred);
+    };
+    return this.d.containers.list().filter((c) => {
+      if (!all && c.state !== 'running' && !filters.has('status')) return false;
+      const eps = c.state === 'running' ? this.d.containers.endpointsOf(c.id) : [];
+      return (
+        any('id', (v) => c.id.startsWith(v)) &&
+        any('name', (v) => fuzzyMatch(v.replace(/^\//, ''), c.name)) &&
+        any('status', (v) => v === c.state) &&
+        any('network', (v) =>
+          eps.some((e) => {
+            const n = this.d.networks.get(e.networkId);
+            return n?.name === v || e.networkId.startsWith(v);
+          }),
+        ) &&
+        matchLabels(filters.get('label') ?? [], c.config.Labels ?? {})
+      );
+    });
+  }
+
+  counts() {
+    return this.d.containers.counts();
+  }
+
+  // ---- create / remove -------------------------------------------------------------------------
+
+  async create(name: string | undefined, body: CreateContainerRequest, apiVersion: number): Promise<{ Id: string; Warnings: string[] }> {
+    if (name !== undefined && name !== '' && !NAME_RULE.test(name)) {
+      throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    }
+    const hostConfig = { ...(body.HostConfig ?? {}) };
+    const warnings: string[] = [];
+    let mode = String(hostConfig.NetworkMode ?? '') || 'default';
+    if (mode === 'default') mode = 'bridge';
+    const endpointsConfig = { ...(body.NetworkingConfig?.EndpointsConfig ?? {}) };
+    const configKeys = Object.keys(endpointsConfig);
+    if (apiVersion < 1.44 && configKeys.length > 1) {
+      throw invalid(`Container cannot be connected to network endpoints: ${configKeys.join(', ')}`);
+    }
+    if (body.SandboxKey != null && typeof body.SandboxKey !== 'string') throw invalid('SandboxKey must be a path');
+    const sandboxKey = body.SandboxKey || null;
+    if (sandboxKey && !sandboxKey.startsWith('/')) throw invalid(`SandboxKey ${sandboxKey}: must be an absolute path, such as /run/netns/NAME or /proc/PID/ns/net`);
+
+    validateExtraHosts(hostConfig.ExtraHosts);
+    validatePortBindings(hostConfig.PortBindings);
+
+    if (mode.startsWith('container:')) {
+      const target = mode.slice('container:'.length);
+      if (!target) throw invalid(`invalid network mode: invalid container format container:<name|id>`);
+      if (body.Hostname) throw invalid('conflicting options: hostname and the network mode');
+      if (asList(hostConfig.Dns).length) throw invalid('conflicting options: dns and the network mode');
+      if (asList(hostConfig.ExtraHosts).length) throw invalid('conflicting options: custom host-to-IP mapping and the network mode');
+      if (hostConfig.PortBindings && Object.keys(hostConfig.PortBindings).length) throw invalid('conflicting options: port publishing and the container type network mode');
+      if (asList(hostConfig.Links).length) throw invalid('conflicting options: container type network can\'t be used with links. This would result in undefined behavior');
+      if (sandboxKey) throw invalid('SandboxKey cannot be used with a container: network mode');
+      try {
+        mode = `container:${this.get(target).id}`;
+      } catch (e) {
+        if (!(e instanceof DomainError && e.kind === 'notFound')) throw e;
+        // resolved again at start, where Docker reports a missing target
+      }
+    }
+    if (mode === 'host') {
+      if (hostConfig.PortBindings && Object.keys(hostConfig.PortBindings).length) warnings.push('Published ports are discarded when using host network mode');
+      if (sandboxKey) throw invalid('SandboxKey cannot be used with the host network mode');
+    }
+
+    // The networks the container asks for: its NetworkMode, then any other EndpointsConfig entry.
+    const requested: Array<{ network: string; settings: EndpointSettingsInput }> = [];
+    if (!mode.startsWith('container:') && mode !== 'host') {
+      const primary = endpointsConfig[mode] ?? endpointsConfig['default'] ?? {};
+      const settings = { ...primary };
+      if (body.MacAddress && !settings.MacAddress) settings.MacAddress = body.MacAddress;
+      if (mode === 'none') {
+        if (configKeys.some((k) => k !== 'none' && k !== 'default')) {
+          throw invalid('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+        }
+      } else {
+        requested.push({ network: mode, settings });
+        for (const k of configKeys) {
+          if (k === mode || k === 'default') continue;
+          if (PREDEFINED_MODES.includes(k)) throw invalid('conflicting options: cannot attach both user-defined and non-user-defined network-modes');
+          requested.push({ network: k, settings: endpointsConfig[k] ?? {} });
+        }
+      }
+    }
+    for (const r of requested) this.validateEndpointSettings(r.network, r.settings, apiVersion);
+
+    const id = newId();
+    const container: Container = {
+      id,
+      name: '',
+      created: formatRfc3339Nano(nowNs()),
+      config: {
+        Hostname: body.Hostname || id.slice(0, 12),
+        Domainname: body.Domainname ?? '',
+        Image: body.Image ?? '',
+        Cmd: body.Cmd == null ? null : asList(body.Cmd),
+        Entrypoint: body.Entrypoint == null ? null : asList(body.Entrypoint),
+        Env: body.Env ?? null,
+        ExposedPorts: body.ExposedPorts ?? null,
+        Labels: body.Labels ?? {},
+        Tty: !!body.Tty,
+        OpenStdin: !!body.OpenStdin,
+      },
+      hostConfig: { ...hostConfig, NetworkMode: mode },
+      networkMode: mode,
+      sandboxKey,
+      netns: null,
+      state: 'created',
+      pid: 0,
+      exitCode: 0,
+      error: '',
+      startedAt: ZERO_TIME,
+      finishedAt: ZERO_TIME,
+      sandboxId: '',
+      restartCount: 0,
+      endpointConfigs: requested,
+    };
+    tx(this.d.db, () => {
+      let chosen = name ? name.replace(/^\//, '') : '';
+      if (!chosen) {
+        do chosen = randomName();
+        while (this.d.containers.getByName(chosen));
+      }
+      const taken = this.d.containers.getByName(chosen);
+      if (taken) {
+        throw conflict(
+          `Conflict. The container name "/${chosen}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+        );
+      }
+      container.name = chosen;
+      this.d.containers.insert(container);
+    });
+    this.d.events.emit('container', 'create', id, { image: container.config.Image, name: container.name });
+    return { Id: id, Warnings: warnings };
+  }
+
+  private validateEndpointSettings(network: string, s: EndpointSettingsInput, apiVersion: number): void {
+    const known = this.tryNetwork(network);
+    const predefined = PREDEFINED_MODES.includes(network) || (known !== undefined && !isUserNetwork(known));
+    if (predefined && (s.IPAMConfig?.IPv4Address || s.IPAMConfig?.IPv6Address)) {
+      throw invalid('user specified IP address is supported on user defined networks only');
+    }
+    if (predefined && apiVersion >= 1.44 && (s.Aliases ?? []).length) {
+      throw invalid('network-scoped aliases are only supported for user-defined networks');
+    }
+    for (const a of [s.IPAMConfig?.IPv4Address, s.IPAMConfig?.IPv6Address]) {
+      if (a && !parseAddr(a)) throw invalid(`invalid IP address: ${a}`);
+    }
+    if (s.MacAddress && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(s.MacAddress)) throw invalid(`invalid MAC address: ${s.MacAddress}`);
+  }
+
+  private tryNetwork(term: string): Network | undefined {
+    try {
+      return findNetwork(this.d.networks, term);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async remove(term: string, force: boolean): Promise<void> {
+    const c = this.get(term);
+    if (c.state === 'running') {
+      if (!force) throw conflict(`You cannot remove a running container ${c.id}. Stop the container before attempting removal or force remove`);
+      this.d.events.emit('container', 'kill', c.id, { image: c.config.Image, name: c.name, signal: '9' });
+      await this.halt(c, 'KILL', 0);
+    }
+    tx(this.d.db, () => this.d.containers.delete(c.id));
+    this.d.events.emit('container', 'destroy', c.id, { image: c.config.Image, name: c.name });
+    this.notify(c.id, 'removed', c.exitCode);
+  }
+
+  // ---- start / stop ----------------------------------------------------------------------------
+
+  async start(term: string): Promise<void> {
+    const c = this.get(term);
+    if (c.state === 'running') throw new DomainError('notModified', 'container already started');
+    const joins: Array<{ endpoint: Endpoint; network: Network }> = [];
+    let sharedWith: Container | undefined;
+    if (c.networkMode.startsWith('container:')) {
+      sharedWith = this.get(c.networkMode.slice('container:'.length));
+      if (sharedWith.state !== 'running') throw conflict(`cannot join network of a non running container: ${sharedWith.id}`);
+    }
+    let netns: string | null = null;
+    if (!sharedWith && c.networkMode !== 'host' && !c.sandboxKey) {
+      netns = c.name;
+      const present = await this.d.exec.listDir(NETNS_DIR);
+      if (present.includes(netns) && !this.d.containers.ownedNetns().includes(netns)) {
+        throw conflict(`a network namespace named ${netns} already exists and is not managed by cnmd`);
+      }
+    }
+    // Resolve networks first: a missing one fails the start with nothing changed, as in Docker.
+    const targets = c.endpointConfigs.map((ec) => ({ ec, network: findNetwork(this.d.networks, ec.network) }));
+    const started = formatRfc3339Nano(nowNs());
+    tx(this.d.db, () => {
+      for (const { ec, network } of targets) joins.push({ endpoint: this.allocateEndpoint(c, network, ec.network, ec.settings), network });
+      this.d.containers.setState({ ...c, state: 'running', pid: 0, exitCode: 0, error: '', startedAt: started, sandboxId: sharedWith ? '' : newId(), netns });
+    });
+    try {
+      await this.d.reconciler.reconcile({ containers: [c.id] });
+    } catch (e) {
+      // Undo: no endpoint or address stays; the namespace (still recorded) is removed by the next reconcile.
+      tx(this.d.db, () => {
+        this.d.containers.deleteEndpointsOf(c.id);
+        this.d.containers.setState({ ...c, netns });
+      });
+      await this.d.reconciler.reconcile({ containers: [c.id] }).catch(() => undefined);
+      tx(this.d.db, () => this.d.containers.setState({ ...c, netns: null, error: (e as Error).message }));
+      throw e instanceof DomainError ? e : systemError(`failed to start container ${c.name}: ${(e as Error).message}`);
+    }
+    for (const { network } of joins) this.d.events.emit('network', 'connect', network.id, { container: c.id, name: network.name, type: network.driver });
+    const argv = [...asList(c.config.Entrypoint), ...asList(c.config.Cmd)];
+    if (argv.length) this.runProcess(this.get(c.id), argv, sharedWith);
+    this.d.events.emit('container', 'start', c.id, { image: c.config.Image, name: c.name });
+  }
+
+  /** Picks the interface name, veth name, addresses and MAC of a new endpoint (inside the caller's transaction). */
+  private allocateEndpoint(c: Container, network: Network, configKey: string, s: EndpointSettingsInput): Endpoint {
+    if (network.driver === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
+    if (network.driver === 'null') throw invalid('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+    if (!getDriver(network.driver)?.endpoint) throw invalid(`the ${network.driver} driver does not support endpoints in cnmd yet`);
+    const existing = this.d.containers.endpointsOf(c.id);
+    if (existing.some((e) => e.networkId === network.id)) throw forbidden(`endpoint with name ${c.name} already exists in network ${network.name}`);
+    const prefix = network.options[OPT.ifacePrefix] || 'eth';
+    const usedNames = new Set(existing.map((e) => e.ifname));
+    let n = 0;
+    while (usedNames.has(`${prefix}${n}`)) n++;
+    const inUse = new Set(this.d.containers.addressesOn(network.id));
+    const addressFor = (family: 4 | 6, requested: string | null | undefined): string | null => {
+      const subnet = network.subnets.find((x) => x.family === family);
+      if (!subnet || (family === 6 && !network.enableIPv6) || (family === 4 && !network.enableIPv4)) {
+        if (requested) throw invalid(`no configured subnet contains IP address ${requested}`);
+        return null;
+      }
+      const bits = subnet.subnet.split('/')[1];
+      if (requested) {
+        if (!isUserNetwork(network)) throw invalid('user specified IP address is supported on user defined networks only');
+        if (subnet.auto) throw invalid('user specified IP address is supported only when connecting to networks with user configured subnets');
+        const v = checkStatic(subnet, requested, inUse);
+        if (v === 'outside') throw invalid(`no configured subnet contains IP address ${requested}`);
+        if (v === 'taken') throw forbidden('Address already in use');
+        const a = parseAddr(requested)!;
+        return `${formatAddr(a.family, a.value)}/${bits}`;
+      }
+      const a = allocateAddress(subnet, inUse);
+      if (!a) throw unavailableError(`no available IPv${family} addresses on this network's address pools: ${network.name} (${network.id})`);
+      return `${a}/${bits}`;
+    };
+    const ipv4 = addressFor(4, s.IPAMConfig?.IPv4Address);
+    const ipv6 = addressFor(6, s.IPAMConfig?.IPv6Address);
+    const mac = s.MacAddress ? s.MacAddress.toLowerCase() : ipv4 ? macFromIPv4(ipv4.split('/')[0]) : randomMac();
+    const endpoint: Endpoint = {
+      id: newId(),
+      containerId: c.id,
+      networkId: network.id,
+      configKey,
+      ifname: `${prefix}${n}`,
+      hostIfname: `veth${randomBytes(4).toString('hex').slice(0, 7)}`,
+      mac,
+      ipv4,
+      ipv6,
+      gwPriority: s.GwPriority ?? 0,
+      position: existing.length,
+    };
+    this.d.containers.insertEndpoint(endpoint);
+    return endpoint;
+  }
+
+  /** Stops the process (signal, then SIGKILL after t seconds) and tears the sandbox down. */
+  async stop(term: string, t: number | undefined, signal?: string): Promise<void> {
+    const c = this.get(term);
+    if (c.state !== 'running') throw new DomainError('notModified', 'container already stopped');
+    const sig = normalizeSignal(signal || 'TERM');
+    this.d.events.emit('container', 'kill', c.id, { image: c.config.Image, name: c.name, signal: String(signalNumber(sig)) });
+    await this.halt(c, sig, t ?? 10);
+    this.d.events.emit('container', 'stop', c.id, { image: c.config.Image, name: c.name });
+  }
+
+  async kill(term: string, signal: string | undefined): Promise<void> {
+    const c = this.get(term);
+    if (c.state !== 'running') throw conflict(`Cannot kill container: ${term}: Container ${c.id} is not running`);
+    const sig = normalizeSignal(signal || 'KILL');
+    this.d.events.emit('container', 'kill', c.id, { image: c.config.Image, name: c.name, signal: String(signalNumber(sig)) });
+    if (c.pid > 0 && this.d.exec.isAlive(c.pid)) {
+      this.signalled.set(c.id, 128 + signalNumber(sig));
+      this.d.exec.signal(-c.pid, sig) || this.d.exec.signal(c.pid, sig);
+      return;
+    }
+    // No process: a sandbox-only container ends on a terminating signal.
+    if (['SIGKILL', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP'].includes(sig)) await this.teardown(c, 128 + signalNumber(sig), '');
+  }
+
+  async restart(term: string, t: number | undefined): Promise<void> {
+    const c = this.get(term);
+    if (c.state === 'running') await this.halt(c, 'TERM', t ?? 10);
+    await this.start(c.id);
+  }
+
+  /** Resolves with the exit code once the condition holds. */
+  wait(term: string, condition: string): Promise<number> {
+    const c = this.get(term);
+    if (!['not-running', 'next-exit', 'removed', ''].includes(condition)) {
+      throw invalid(`invalid condition: "${condition}"`);
+    }
+    const cond = condition || 'not-running';
+    if (cond === 'not-running' && c.state !== 'running') return Promise.resolve(c.exitCode);
+    return new Promise((resolve) => {
+      const list = this.waiters.get(c.id) ?? [];
+      list.push({ condition: cond, resolve });
+      this.waiters.set(c.id, list);
+    });
+  }
+
+  private notify(id: string, what: 'exit' | 'removed', code: number): void {
+    const list = this.waiters.get(id);
+    if (!list) return;
+    const keep = list.filter((w) => {
+      const fire = what === 'removed' || w.condition !== 'removed';
+      if (fire) w.resolve(code);
+      return !fire;
+    });
+    if (keep.length) this.waiters.set(id, keep);
+    else this.waiters.delete(id);
+  }
+
+  private async halt(c: Container, signal: string, seconds: number): Promise<void> {
+    const sig = normalizeSignal(signal);
+    if (c.pid > 0 && this.d.exec.isAlive(c.pid)) {
+      const gone = this.exited(c.id);
+      this.signalled.set(c.id, 128 + signalNumber(sig));
+      this.d.exec.signal(-c.pid, sig) || this.d.exec.signal(c.pid, sig);
+      const done = await Promise.race([gone.then(() => true), sleep(seconds * 1000).then(() => false)]);
+      if (!done) {
+        this.signalled.set(c.id, 137);
+        this.d.exec.signal(-c.pid, 'SIGKILL') || this.d.exec.signal(c.pid, 'SIGKILL');
+        await Promise.race([gone, sleep(5000)]);
+      }
+      const now = this.d.containers.get(c.id);
+      if (now && now.state === 'running') await this.teardown(now, 137, '');
+      return;
+    }
+    await this.teardown(c, sig === 'SIGKILL' ? 137 : 0, '');
+  }
+
+  /** Promise that settles when the container's teardown after its process ended is done. */
+  private exited(id: string): Promise<void> {
+    return new Promise((resolve) => {
+      const list = this.waiters.get(id) ?? [];
+      list.push({ condition: 'next-exit', resolve: () => resolve() });
+      this.waiters.set(id, list);
+    });
+  }
+
+  /** Endpoints and namespace go, dynamic addresses are released; the container is exited. */
+  private async teardown(c: Container, exitCode: number, error: string): Promise<void> {
+    const eps = this.d.containers.endpointsOf(c.id);
+    const finished = formatRfc3339Nano(nowNs());
+    const current = this.d.containers.get(c.id) ?? c;
+    tx(this.d.db, () => {
+      this.d.containers.deleteEndpointsOf(c.id);
+      this.d.containers.setState({ ...current, state: 'exited', pid: 0, exitCode, error, finishedAt: finished, sandboxId: '' });
+    });
+    const watcher = this.watchers.get(c.id);
+    if (watcher) clearInterval(watcher);
+    this.watchers.delete(c.id);
+    try {
+      await this.d.reconciler.reconcile({ containers: [c.id] });
+      tx(this.d.db, () => {
+        const now = this.d.containers.get(c.id);
+        if (now && now.state !== 'running') this.d.containers.setState({ ...now, netns: null });
+      });
+    } finally {
+      for (const e of eps) {
+        const n = this.d.networks.get(e.networkId);
+        if (n) this.d.events.emit('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
+      }
+      this.d.events.emit('container', 'die', c.id, { exitCode: String(exitCode), image: c.config.Image, name: c.name });
+      this.notify(c.id, 'exit', exitCode);
+    }
+  }
+
+  // ---- processes -------------------------------------------------------------------------------
+
+  logPaths(id: string) {
+    const dir = join(this.d.config.dataRoot, 'containers', id);
+    return { stdoutPath: join(dir, 'stdout.log'), stderrPath: join(dir, 'stderr.log') };
+  }
+
+  /** Runs argv inside the sandbox (no filesystem or PID isolation: cnmd is not a container runtime). */
+  private runProcess(c: Container, argv: string[], sharedWith?: Container): void {
+    const path = sharedWith ? sandboxPath(sharedWith) : sandboxPath(c);
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOSTNAME: c.config.Hostname };
+    for (const kv of c.config.Env ?? []) {
+      const i = kv.indexOf('=');
+      if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    const [file, args] = path ? ['nsenter', [`--net=${path}`, '--', ...argv]] : [argv[0], argv.slice(1)];
+    const p = this.d.exec.spawnProcess(file, args, { env, ...this.logPaths(c.id) });
+    tx(this.d.db, () => {
+      const now = this.d.containers.get(c.id);
+      if (now && now.state === 'running') this.d.containers.setState({ ...now, pid: p.pid });
+    });
+    void p.exit.then((code) => this.processExited(c.id, p.pid, code));
+  }
+
+  private async processExited(id: string, pid: number, code: number): Promise<void> {
+    const c = this.d.containers.get(id);
+    this.signalled.delete(id);
+    if (!c || c.state !== 'running' || c.pid !== pid) return;
+    await this.teardown(c, code, '').catch(() => undefined);
+  }
+
+  /**
+   * After a daemon restart: a running container whose process is still alive is watched again (its
+   * exit status is then unknown: 255); one whose process is gone is marked exited.
+   */
+  async adoptProcesses(): Promise<void> {
+    for (const c of this.d.containers.running()) {
+      if (c.pid <= 0) continue;
+      if (!this.d.exec.isAlive(c.pid)) {
+        await this.teardown(c, 255, 'the process ended while cnmd was not running').catch(() => undefined);
+        continue;
+      }
+      const timer = setInterval(() => {
+        if (!this.d.exec.isAlive(c.pid)) void this.processExited(c.id, c.pid, this.signalled.get(c.id) ?? 255);
+      }, 250);
+      timer.unref();
+      this.watchers.set(c.id, timer);
+    }
+  }
+
+  close(): void {
+    for (const t of this.watchers.values()) clearInterval(t);
+  }
+
+  // ---- connect / disconnect --------------------------------------------------------------------
+
+  async connect(networkTerm: string, containerTerm: string, settings: EndpointSettingsInput | null, apiVersion: number): Promise<void> {
+    const c = this.get(containerTerm);
+    const s: EndpointSettingsInput = { ...(settings ?? {}) };
+    if (apiVersion < 1.48) delete s.GwPriority;
+    if (c.networkMode.startsWith('container:')) {
+      throw forbidden('container sharing network namespace with another container or host cannot be connected to any other network');
+    }
+    if (c.networkMode === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
+    if (c.networkMode === 'none') throw invalid('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+    if (c.state !== 'running') {
+      const known = this.tryNetwork(networkTerm);
+      if (known?.driver === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
+      if (known?.driver === 'null') throw invalid('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+      this.validateEndpointSettings(networkTerm, s, apiVersion);
+      const key = known ? known.name : networkTerm;
+      if (c.endpointConfigs.some((e) => e.network === key || (known && this.tryNetwork(e.network)?.id === known.id))) {
+        throw forbidden(`endpoint with name ${c.name} already exists in network ${key}`);
+      }
+      tx(this.d.db, () => this.d.containers.addEndpointConfig(c.id, key, s));
+      return;
+    }
+    const network = findNetwork(this.d.networks, networkTerm);
+    this.validateEndpointSettings(network.name, s, apiVersion);
+    let endpoint: Endpoint | undefined;
+    tx(this.d.db, () => {
+      endpoint = this.allocateEndpoint(c, network, network.name, s);
+      this.d.containers.removeEndpointConfig(c.id, network.name);
+      this.d.containers.addEndpointConfig(c.id, network.name, s);
+    });
+    try {
+      await this.d.reconciler.reconcile({ containers: [c.id] });
+    } catch (e) {
+      tx(this.d.db, () => {
+        this.d.containers.deleteEndpoint(endpoint!.id);
+        this.d.containers.removeEndpointConfig(c.id, network.name);
+      });
+      await this.d.reconciler.reconcile({ containers: [c.id] }).catch(() => undefined);
+      throw e instanceof DomainError ? e : systemError(`failed to connect ${c.name} to ${network.name}: ${(e as Error).message}`);
+    }
+    this.d.events.emit('network', 'connect', network.id, { container: c.id, name: network.name, type: network.driver });
+  }
+
+  async disconnect(networkTerm: string, containerTerm: string, force: boolean): Promise<void> {
+    const c = this.get(containerTerm);
+    if (c.networkMode === 'host' && (networkTerm === 'host' || this.tryNetwork(networkTerm)?.driver === 'host')) {
+      throw invalid('container cannot be disconnected from host network or connected to host network');
+    }
+    if (c.state !== 'running') {
+      const known = this.tryNetwork(networkTerm);
+      const key = c.endpointConfigs.find((e) => e.network === networkTerm || (known && this.tryNetwork(e.network)?.id === known.id))?.network;
+      if (!key) throw systemError(`container ${c.id} is not connected to the network ${networkTerm}`);
+      tx(this.d.db, () => this.d.containers.removeEndpointConfig(c.id, key));
+      return;
+    }
+    let network: Network | undefined;
+    try {
+      network = findNetwork(this.d.networks, networkTerm);
+    } catch (e) {
+      if (!force) throw e;
+    }
+    const eps = this.d.containers.endpointsOf(c.id);
+    const ep = network ? eps.find((e) => e.networkId === network!.id) : eps.find((e) => e.configKey === networkTerm);
+    if (!ep) throw systemError(`container ${c.id} is not connected to network ${network?.name ?? networkTerm}`);
+    tx(this.d.db, () => {
+      this.d.containers.deleteEndpoint(ep.id);
+      this.d.containers.removeEndpointConfig(c.id, ep.configKey);
+    });
+    await this.d.reconciler.reconcile({ containers: [c.id] });
+    const n = this.d.networks.get(ep.networkId);
+    if (n) this.d.events.emit('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
+  }
+
+  // ---- for the reconciler ----------------------------------------------------------------------
+
+  sandboxSpec(c: Container): SandboxSpec | undefined {
+    if (c.state !== 'running') return undefined;
+    const endpoints = this.d.containers
+      .endpointsOf(c.id)
+      .map((endpoint) => ({ endpoint, network: this.d.networks.get(endpoint.networkId)! }))
+      .filter((e) => e.network);
+    return { container: c, endpoints };
+  }
+}
+
+function unavailableError(message: string): DomainError {
+  return new DomainError('unavailable', message);
+}
+
+function randomMac(): string {
+  const b = randomBytes(4);
+  return ['02', '42', ...[...b].map((x) => x.toString(16).padStart(2, '0'))].join(':');
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGCONT: 18, SIGSTOP: 19, SIGWINCH: 28,
+};
+
+export function normalizeSignal(s: string): NodeJS.Signals {
+  if (/^\d+$/.test(s)) {
+    const name = Object.entries(SIGNALS).find(([, n]) => n === Number(s))?.[0];
+    if (!name) throw invalid(`Invalid signal: ${s}`);
+    return name as NodeJS.Signals;
+  }
+  const name = s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`;
+  if (!(name in SIGNALS)) throw invalid(`Invalid signal: ${s}`);
+  return name as NodeJS.Signals;
+}
+
+export const signalNumber = (s: NodeJS.Signals) => SIGNALS[s] ?? 0;
+
+function validateExtraHosts(v: unknown): void {
+  for (const h of asList(v as string[] | null)) {
+    const m = /^([^:=\s]+)[:=](.+)$/.exec(h);
+    if (!m || (m[2] !== 'host-gateway' && !parseAddr(m[2].replace(/^\[|\]$/g, '')))) throw invalid(`bad format for add-host: "${h}"`);
+  }
+}
+
+function validatePortBindings(v: unknown): void {
+  if (!v || typeof v !== 'object') return;
+  for (const [port, bindings] of Object.entries(v as Record<string, Array<{ HostPort?: string }> | null>)) {
+    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(port);
+    if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535) throw invalid(`invalid port specification: "${port.split('/')[0]}"`);
+    for (const b of bindings ?? []) {
+      const hp = b?.HostPort ?? '';
+      if (hp && !/^\d+(-\d+)?$/.test(hp)) throw invalid(`invalid port specification: "${hp}"`);
+      for (const x of hp.split('-')) if (x && (Number(x) < 1 || Number(x) > 65535)) throw invalid(`invalid port specification: "${hp}"`);
+    }
+  }
+}
+
+export { shortId };
