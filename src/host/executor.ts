@@ -3,7 +3,7 @@
  */
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, mkdirSync } from 'node:fs';
+import { openSync, closeSync, mkdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname } from 'node:path';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
@@ -134,8 +134,15 @@ export class ExecaExecutor implements Executor {
     }
   }
 
+  /** Alive and not a zombie (a process we no longer parent is reaped by someone else, maybe late). */
   isAlive(pid: number): boolean {
-    return pid > 0 && this.signal(pid, 0);
+    if (pid <= 0 || !this.signal(pid, 0)) return false;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    } catch {
+      return false;
+    }
   }
 
   async writeSysctl(key: string, value: string): Promise<void> {

@@ -163,3 +163,15 @@ export async function pings(from: Netns, address: string): Promise<boolean> {
   const r = await from.run('ping', ['-c', '1', '-W', '1', address], { reject: false });
   return r.exitCode === 0;
 }
+
+/** A container name unique to this run that removeStaleNamespaces() recognises if a run dies. */
+export function uniqueName(label: string): string {
+  return `${NS_PREFIX}${process.pid}x${label}${randomBytes(2).toString('hex')}`;
+}
+
+/** Removes namespaces of the given names if a failed test left them (the daemon normally does). */
+export function removeNamespacesAfter(t: Test, names: () => string[]): void {
+  t.teardown(async () => {
+    for (const n of names()) if (existsSync(`/run/netns/${n}`)) await execa('ip', ['netns', 'del', n], { reject: false });
+  });
+}
