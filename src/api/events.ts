@@ -16,8 +16,9 @@ function matches(e: DockerEvent, f: Filters): boolean {
     any('type', (v) => v === e.Type) &&
     any('event', (v) => v === e.Action) &&
     any('scope', (v) => v === e.scope) &&
-    any('network', (v) => e.Type === 'network' && (e.Actor.ID.startsWith(v) || name === v)) &&
-    any('container', (v) => (e.Type === 'container' ? e.Actor.ID.startsWith(v) || name === v : (e.Actor.Attributes.container ?? '').startsWith(v)))
+    // as moby's fuzzyMatchName: the actor's id (or a prefix of it) or its name attribute, whatever the type
+    any('network', (v) => e.Actor.ID.startsWith(v) || name.startsWith(v)) &&
+    any('container', (v) => e.Actor.ID.startsWith(v) || name.startsWith(v))
   );
 }
 
@@ -41,7 +42,9 @@ export const eventRoutes: FastifyPluginAsync<{ events: EventBus }> = async (app,
       const now = Date.now();
       const filters = parseFilters(req.query.filters, EVENT_FILTERS);
       const since = req.query.since ? parseTimestamp(req.query.since, now) : undefined;
-      const until = req.query.until ? parseTimestamp(req.query.until, now) : undefined;
+      // a whole-second until covers that whole second (the CLI sends `--until 0s` as the current second)
+      const untilRaw = req.query.until ? parseTimestamp(req.query.until, now) : undefined;
+      const until = untilRaw !== undefined && /^\d+$/.test(req.query.until ?? '') ? untilRaw + 999 : untilRaw;
       reply.raw.writeHead(200, dockerHeaders('application/json'));
       const send = (e: DockerEvent) => {
         if (matches(e, filters) && (until === undefined || e.timeNano / 1e6 <= until)) reply.raw.write(JSON.stringify(shape(e)) + '\n');
