@@ -1,16 +1,19 @@
 /**
  * npm run bench: cnmd's network operations through the API, on a real kernel inside a throwaway
  * namespace. Prints p50/p90/p99 per operation and how the k-th create's latency grows with k.
- *   BENCH_NETWORKS=1000 (default) networks are created, inspected, listed and deleted.
+ *   BENCH_NETWORKS=1000 (default) networks are created, inspected, listed and deleted;
+ *   BENCH_SANDBOXES=50 (default) containers are created and started, connected to and disconnected from a
+ *   second network, and removed.
  * Traffic stays on a unix socket; nothing outside the namespace is touched. Needs root.
  */
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { unixRequest } from '../test/helpers/host.js';
 
 const N = Number(process.env.BENCH_NETWORKS ?? 1000);
+const M = Number(process.env.BENCH_SANDBOXES ?? 50);
 const ROOT = new URL('../', import.meta.url).pathname;
 
 function pct(xs: number[], p: number): number {
@@ -41,6 +44,8 @@ async function main() {
     child.kill('SIGTERM');
     await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
     await execa('ip', ['netns', 'del', ns], { reject: false });
+    // sandboxes left by an interrupted run
+    for (const left of readdirSync('/run/netns').filter((n) => n.startsWith(`${ns}-`))) await execa('ip', ['netns', 'del', left], { reject: false });
     rmSync(dir, { recursive: true, force: true });
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
@@ -82,6 +87,30 @@ async function main() {
       console.log(`  k=${String(k).padStart(5)}  create ${ms(win.reduce((a, b) => a + b, 0) / win.length)} ms   delete ${ms(dwin.reduce((a, b) => a + b, 0) / dwin.length)} ms`);
     }
     console.log('\nDocker 20.10 on this kind of machine (issue 2): create 84 ms, delete 202 ms, 232 ms at the 500th create.');
+
+    // Sandboxes: M containers on one network, each connected to and disconnected from a second one.
+    await req('POST', '/v1.48/networks/create', { Name: 'bench-a' });
+    await req('POST', '/v1.48/networks/create', { Name: 'bench-b' });
+    const start: number[] = [], connect: number[] = [], disconnect: number[] = [], remove: number[] = [];
+    const names = Array.from({ length: M }, (_, i) => `${ns}-c${i}`);
+    for (const name of names) {
+      const [t] = await timed(async () => {
+        const c = await req('POST', `/v1.48/containers/create?name=${name}`, { Image: 'none', HostConfig: { NetworkMode: 'bench-a' } });
+        if (c.status !== 201) throw new Error(c.text);
+        const s = await req('POST', `/v1.48/containers/${name}/start`);
+        if (s.status !== 204) throw new Error(s.text);
+      });
+      start.push(t);
+    }
+    for (const name of names) connect.push((await timed(() => req('POST', '/v1.48/networks/bench-b/connect', { Container: name })))[0]);
+    for (const name of names) disconnect.push((await timed(() => req('POST', '/v1.48/networks/bench-b/disconnect', { Container: name })))[0]);
+    for (const name of names) remove.push((await timed(() => req('DELETE', `/v1.48/containers/${name}?force=1`)))[0]);
+    console.log(`\n${M} sandboxes:`);
+    console.log(row('container create+start', start));
+    console.log(row('network connect', connect));
+    console.log(row('network disconnect', disconnect));
+    console.log(row('container rm -f', remove));
+    console.log('\nDocker 20.10 here (issue 3): create+start 192 ms, connect 102 ms, disconnect 76 ms.');
   } finally {
     await cleanup();
   }

@@ -1,7 +1,7 @@
 /** The dockerode npm client against cnmd's socket: the same flows through its JS API. */
 import t from 'tap';
 import Docker from 'dockerode';
-import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, startDaemonIn } from '../helpers/host.js';
+import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, startDaemonIn, uniqueName, removeNamespacesAfter } from '../helpers/host.js';
 
 const skip = hostTestsUnavailable();
 if (skip) {
@@ -41,4 +41,33 @@ if (skip) {
     await docker.createNetwork({ Name: 'dn2' });
     t.same(await docker.pruneNetworks(), { NetworksDeleted: ['dn2'] });
   });
+
+  t.test('containers: create, start, connect, inspect, list, disconnect, stop, remove', async (t) => {
+    const names: string[] = [];
+    removeNamespacesAfter(t, () => names);
+    const n1 = uniqueName('dode1');
+    names.push(n1);
+    const net = await docker.createNetwork({ Name: 'dnet' });
+    const other = await docker.createNetwork({ Name: 'dother' });
+    const c = await docker.createContainer({ name: n1, Image: 'busybox', Cmd: ['sleep', '60'], HostConfig: { NetworkMode: 'dnet' } });
+    await c.start();
+    let info = await c.inspect();
+    t.equal(info.State.Running, true);
+    t.equal(info.NetworkSettings.Networks.dnet.IPAddress, '172.18.0.2');
+    await other.connect({ Container: n1, EndpointConfig: { Aliases: ['x'] } });
+    info = await c.inspect();
+    t.same(Object.keys(info.NetworkSettings.Networks).sort(), ['dnet', 'dother']);
+    const listed = await docker.listContainers({ filters: { network: ['dother'] } });
+    t.same(listed.map((x) => x.Names[0]), [`/${n1}`]);
+    await other.disconnect({ Container: n1 });
+    t.same(Object.keys((await c.inspect()).NetworkSettings.Networks), ['dnet']);
+    await c.stop({ t: 1 });
+    t.equal((await c.inspect()).State.Status, 'exited');
+    t.same(await c.wait(), { Error: null, StatusCode: 143 });
+    await c.remove({ force: true });
+    t.same(await docker.listContainers({ all: true }), []);
+    await net.remove();
+    await other.remove();
+  });
 }
+
