@@ -326,6 +326,16 @@ export class ContainerService {
     let n = 0;
     while (usedNames.has(`${prefix}${n}`)) n++;
     const inUse = new Set(this.d.containers.addressesOn(network.id));
+    // Static addresses other containers asked for on this network are not handed out dynamically, even
+    // while those containers are stopped; between two static requests for one address, the first to start wins.
+    const reserved = new Set<string>();
+    for (const r of this.d.containers.staticRequests()) {
+      if (r.containerId === c.id || this.tryNetwork(r.network)?.id !== network.id) continue;
+      for (const a of r.addresses) {
+        const p = parseAddr(a);
+        if (p) reserved.add(formatAddr(p.family, p.value));
+      }
+    }
     const addressFor = (family: 4 | 6, requested: string | null | undefined): string | null => {
       const subnet = network.subnets.find((x) => x.family === family);
       if (!subnet || (family === 6 && !network.enableIPv6) || (family === 4 && !network.enableIPv4)) {
@@ -342,7 +352,7 @@ export class ContainerService {
         const a = parseAddr(requested)!;
         return `${formatAddr(a.family, a.value)}/${bits}`;
       }
-      const a = allocateAddress(subnet, inUse);
+      const a = allocateAddress(subnet, new Set([...inUse, ...reserved]));
       if (!a) throw unavailableError(`no available IPv${family} addresses on this network's address pools: ${network.name} (${network.id})`);
       return `${a}/${bits}`;
     };

@@ -49,6 +49,8 @@ export class ContainerRepo {
       addressesOn: db.prepare('SELECT address FROM addresses WHERE network_id = ?'),
       insertAddress: db.prepare('INSERT INTO addresses (network_id, address, endpoint_id) VALUES (?, ?, ?)'),
       counts: db.prepare("SELECT count(*) AS total, sum(state = 'running') AS running FROM containers"),
+      staticRequests: db.prepare(`SELECT container_id, network, settings FROM endpoint_configs
+        WHERE settings LIKE '%IPv4Address%' OR settings LIKE '%IPv6Address%'`),
     };
   }
 
@@ -142,6 +144,14 @@ export class ContainerRepo {
 
   deleteEndpointsOf(containerId: string): void {
     this.q.deleteEndpointsOf.run(containerId);
+  }
+
+  /** Static addresses containers asked for (kept reserved while they are stopped), with the network as named. */
+  staticRequests(): Array<{ containerId: string; network: string; addresses: string[] }> {
+    return (this.q.staticRequests.all() as Array<{ container_id: string; network: string; settings: string }>).map((r) => {
+      const ipam = (JSON.parse(r.settings) as EndpointSettingsInput).IPAMConfig ?? {};
+      return { containerId: r.container_id, network: r.network, addresses: [ipam.IPv4Address, ipam.IPv6Address].filter((a): a is string => !!a) };
+    });
   }
 
   addressesOn(networkId: string): string[] {

@@ -134,6 +134,16 @@ t.test('static addresses, and a second endpoint with its own name and GwPriority
   t.same((await call(d, 'POST', '/containers/s4/start')).body, { message: 'user specified IP address is supported only when connecting to networks with user configured subnets' });
   t.equal((await call(d, 'GET', '/networks/a')).body.Containers && Object.keys((await call(d, 'GET', '/networks/a')).body.Containers).length, 1, 'failed starts leave no endpoint');
 
+  await net(d, 'tiny', '10.30.0.0/29');
+  await ctr(d, 'st', 'tiny', { NetworkingConfig: { EndpointsConfig: { tiny: { IPAMConfig: { IPv4Address: '10.30.0.2' } } } } });
+  await call(d, 'POST', '/containers/st/start');
+  await call(d, 'POST', '/containers/st/stop');
+  await ctr(d, 'dyn', 'tiny');
+  await call(d, 'POST', '/containers/dyn/start');
+  t.equal((await inspect(d, 'dyn')).NetworkSettings.Networks.tiny.IPAddress, '10.30.0.3', 'a stopped container\'s static address is not handed out');
+  await call(d, 'POST', '/containers/st/start');
+  t.equal((await inspect(d, 'st')).NetworkSettings.Networks.tiny.IPAddress, '10.30.0.2', 'and it gets it back');
+
   await ctr(d, 'two', 'a', { NetworkingConfig: { EndpointsConfig: { a: {}, b: { GwPriority: 10 } } } });
   d.exec.clear();
   t.equal((await call(d, 'POST', '/containers/two/start')).status, 204);
