@@ -12,6 +12,8 @@ export interface HostSteps {
   iptables: Array<{ table: Table; phase: number; line: string }>;
   /** ip batch lines to run inside sandbox namespaces (by path), after the host's */
   inside: Map<string, string[]>;
+  /** key=value sysctls to set inside new sandbox namespaces (by path) */
+  insideSysctls: Map<string, string[]>;
 }
 
 /** The iptables-restore input for the rule steps: per table, declarations, deletions, additions, removals. */
@@ -34,7 +36,10 @@ export async function applySteps(exec: Executor, steps: HostSteps): Promise<void
   if (steps.iptables.length) runs.push(exec.run('iptables-restore', ['-w', '--noflush'], { input: restoreInput(steps.iptables) }));
   // Inside a sandbox only after the host batch made its namespace and interfaces.
   const insideRuns = ipRun.then(() =>
-    Promise.all([...steps.inside].map(([path, lines]) => exec.run('nsenter', [`--net=${path}`, 'ip', '-batch', '-'], { input: lines.join('\n') + '\n' }))),
+    Promise.all([
+      ...[...steps.inside].map(([path, lines]) => exec.run('nsenter', [`--net=${path}`, 'ip', '-batch', '-'], { input: lines.join('\n') + '\n' })),
+      ...[...steps.insideSysctls].map(([path, kv]) => exec.run('nsenter', [`--net=${path}`, 'sysctl', '-q', '-w', ...kv])),
+    ]),
   );
   const results = await Promise.allSettled([...runs, insideRuns]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

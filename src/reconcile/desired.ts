@@ -48,13 +48,22 @@ export function desiredState(
   return state;
 }
 
+export const CONTAINER_SYSCTLS = [
+  { key: 'net.ipv4.ip_unprivileged_port_start', value: '0' },
+  { key: 'net.ipv4.ping_group_range', value: '0 2147483647' },
+];
+
 function sandbox(spec: SandboxSpec, ctx: DriverContext) {
   const c = spec.container;
   const path = sandboxPath(c);
   if (!path) return undefined;
   const nsRef = c.sandboxKey ?? c.netns!;
-  const sandbox: DesiredSandbox = { owner: c.id.slice(0, 12), path, interfaces: [], gateways: [] };
-  if (!c.sandboxKey && c.netns) sandbox.netns = c.netns;
+  const sandbox: DesiredSandbox = { owner: c.id.slice(0, 12), path, interfaces: [], gateways: [], sysctls: [] };
+  if (!c.sandboxKey && c.netns) {
+    sandbox.netns = c.netns;
+    // What Docker's runtime sets in a container's network namespace (not in an adopted one: it is not ours).
+    sandbox.sysctls = CONTAINER_SYSCTLS;
+  }
   const links = [];
   const candidates: Array<{ via: string; family: 4 | 6; dev: string; priority: number; position: number }> = [];
   for (const { endpoint, network } of spec.endpoints) {

@@ -31,6 +31,8 @@ export interface DesiredSandbox {
   interfaces: Array<{ name: string; addresses: string[] }>;
   /** default routes */
   gateways: Array<{ via: string; dev: string; family: 4 | 6 }>;
+  /** sysctls set inside when cnmd makes the namespace */
+  sysctls: Array<{ key: string; value: string }>;
 }
 
 /** A chain of ours. head: fixed rules first, in order; body: rules of any order, each with an owner. */

@@ -19,6 +19,8 @@ export type Step =
   | { kind: 'ip'; order: 0 | 1 | 2 | 3; line: string }
   /** a line of the ip batch run inside a sandbox namespace, after the host's */
   | { kind: 'ipns'; path: string; line: string }
+  /** a sysctl set inside a sandbox namespace cnmd just made */
+  | { kind: 'nssysctl'; path: string; key: string; value: string }
   /** phase: 0 declare (creates, or flushes an existing chain), 1 delete rules, 2 add rules, 3 flush and delete chains */
   | { kind: 'iptables'; table: Table; phase: 0 | 1 | 2 | 3; line: string };
 
@@ -91,6 +93,7 @@ function planSandboxes(desired: DesiredState, actual: HostState, o: PlanOptions)
     let inside = actual.sandboxes.get(sb.path);
     if (sb.netns && !actual.netns.has(sb.netns)) {
       steps.push({ kind: 'ip', order: 0, line: `netns add ${sb.netns}` });
+      for (const x of sb.sysctls) steps.push({ kind: 'nssysctl', path: sb.path, key: x.key, value: x.value });
       inside = undefined;
     }
     const line = (l: string): Step => ({ kind: 'ipns', path: sb.path, line: l });
@@ -223,7 +226,7 @@ export function plan(desired: DesiredState, actual: HostState, o: PlanOptions): 
   }
   const ip: Step[] = [...planLinks(desired, actual, o), ...planSandboxes(desired, actual, o)];
   const host = [0, 1, 2, 3].flatMap((n) => ip.filter((x) => x.kind === 'ip' && x.order === n));
-  return [...sysctls, ...host, ...ip.filter((x) => x.kind === 'ipns'), ...planRules(desired, actual, o)];
+  return [...sysctls, ...host, ...ip.filter((x) => x.kind === 'ipns' || x.kind === 'nssysctl'), ...planRules(desired, actual, o)];
 }
 
 /**

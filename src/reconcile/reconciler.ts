@@ -47,16 +47,18 @@ export function describeStep(s: Step): string {
     case 'sysctl': return `sysctl -w ${s.key}=${s.value}`;
     case 'ip': return `ip ${s.line}`;
     case 'ipns': return `nsenter --net=${s.path} ip ${s.line}`;
+    case 'nssysctl': return `nsenter --net=${s.path} sysctl -w ${s.key}=${s.value}`;
     case 'iptables': return s.line.startsWith(':') ? `iptables -t ${s.table} -N ${s.line.slice(1).split(' ')[0]}` : `iptables -t ${s.table} ${s.line}`;
   }
 }
 
 export function toHostSteps(steps: Step[]): HostSteps {
-  const out: HostSteps = { sysctls: [], ipLines: [], iptables: [], inside: new Map() };
+  const out: HostSteps = { sysctls: [], ipLines: [], iptables: [], inside: new Map(), insideSysctls: new Map() };
   for (const s of steps) {
     if (s.kind === 'sysctl') out.sysctls.push({ key: s.key, value: s.value });
     else if (s.kind === 'ip') out.ipLines.push(s.line);
     else if (s.kind === 'ipns') out.inside.set(s.path, [...(out.inside.get(s.path) ?? []), s.line]);
+    else if (s.kind === 'nssysctl') out.insideSysctls.set(s.path, [...(out.insideSysctls.get(s.path) ?? []), `${s.key}=${s.value}`]);
     else out.iptables.push({ table: s.table, phase: s.phase, line: s.line });
   }
   return out;

@@ -402,8 +402,9 @@ export class ContainerService {
 
   async restart(term: string, t: number | undefined): Promise<void> {
     const c = this.get(term);
-    if (c.state === 'running') await this.halt(c, 'TERM', t ?? 10);
+    if (c.state === 'running') await this.stop(c.id, t);
     await this.start(c.id);
+    this.d.events.emit('container', 'restart', c.id, { image: c.config.Image, name: c.name });
   }
 
   /** Resolves with the exit code once the condition holds. */

@@ -97,7 +97,9 @@ t.test('start makes the namespace and the endpoint; stop takes them away and fre
   ].join('\n'));
   t.equal(inside, ['nsenter --net=/run/netns/bb1 ip -batch -', 'link set dev lo up', 'addr add 172.18.0.2/16 dev eth0', 'link set dev eth0 up',
     'route replace default via 172.18.0.1 dev eth0'].join('\n'));
-  t.equal(d.exec.lines().length, 2, 'two process starts: the host batch, then the batch inside the sandbox');
+  t.equal(d.exec.lines()[2], 'nsenter --net=/run/netns/bb1 sysctl -q -w net.ipv4.ip_unprivileged_port_start=0 net.ipv4.ping_group_range=0 2147483647',
+    'the sysctls Docker sets in a container, alongside the batch inside');
+  t.equal(d.exec.lines().length, 3, 'three process starts: the host batch, then the batch and the sysctls inside the sandbox');
   const n = (await call(d, 'GET', '/networks/my-net')).body;
   t.same(n.Containers, { [id]: { Name: 'bb1', EndpointID: ep.EndpointID, MacAddress: '02:42:ac:12:00:02', IPv4Address: '172.18.0.2/16', IPv6Address: '' } });
   t.equal((await call(d, 'POST', '/containers/bb1/start')).status, 304);
@@ -211,7 +213,7 @@ t.test('modes: none, host, container:<id>', async (t) => {
   await ctr(d, 'n1', 'none');
   d.exec.clear();
   await call(d, 'POST', '/containers/n1/start');
-  t.same(d.exec.lines(), ['ip -batch -\nnetns add n1', 'nsenter --net=/run/netns/n1 ip -batch -\nlink set dev lo up'], 'a namespace with lo only');
+  t.same(d.exec.lines().slice(0, 2), ['ip -batch -\nnetns add n1', 'nsenter --net=/run/netns/n1 ip -batch -\nlink set dev lo up'], 'a namespace with lo only');
   t.same(Object.keys((await inspect(d, 'n1')).NetworkSettings.Networks), ['none']);
   const toNone = await call(d, 'POST', '/networks/bridge/connect', { Container: 'n1' });
   t.same(toNone.body, { message: 'container cannot be connected to multiple networks with one of the networks in private (none) mode' });
@@ -244,7 +246,7 @@ t.test('an adopted namespace gets its endpoint and is never deleted', async (t) 
   t.equal(r.status, 201);
   d.exec.clear();
   await call(d, 'POST', '/containers/ad/start');
-  t.notMatch(d.exec.lines().join('\n'), 'netns add');
+  t.notMatch(d.exec.lines().join('\n'), /netns add|sysctl/, 'no namespace made, no sysctl changed in someone else\'s namespace');
   t.match(d.exec.lines()[0], /peer name eth0 .* netns \/run\/netns\/somebody-else/);
   t.equal(d.exec.lines()[1].split('\n')[0], 'nsenter --net=/run/netns/somebody-else ip -batch -');
   t.equal((await inspect(d, 'ad')).NetworkSettings.SandboxKey, '/run/netns/somebody-else');
@@ -277,7 +279,12 @@ t.test('a process: runs in the sandbox, kill, wait, rm, events', async (t) => {
   t.same((await call(d, 'GET', '/containers/json')).body, [], 'ps shows running containers only');
   t.equal((await call(d, 'GET', '/containers/json?all=1')).body.length, 1);
 
-  await call(d, 'POST', '/containers/p1/start');
+  t.equal((await call(d, 'POST', '/containers/p1/restart?t=1')).status, 204, 'restart of a stopped container starts it');
+  const pid1 = (await inspect(d, 'p1')).State.Pid;
+  t.equal((await call(d, 'POST', '/containers/p1/restart?t=1')).status, 204);
+  const restarted = await inspect(d, 'p1');
+  t.match(restarted.State, { Status: 'running' });
+  t.not(restarted.State.Pid, pid1, 'a new process');
   const running = await call(d, 'DELETE', '/containers/p1');
   t.same([running.status, running.body], [409, { message: `You cannot remove a running container ${id}. Stop the container before attempting removal or force remove` }]);
   const removed = call(d, 'POST', '/containers/p1/wait?condition=removed');
@@ -287,9 +294,10 @@ t.test('a process: runs in the sandbox, kill, wait, rm, events', async (t) => {
 
   const ev = await call(d, 'GET', `/v1.41/events?since=0&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${encodeURIComponent('{"type":["container"]}')}`);
   const actions = ev.text.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.Actor.ID === id).map((e) => e.Action);
-  t.same(actions, ['create', 'start', 'kill', 'die', 'start', 'kill', 'die', 'destroy'], 'as Docker: kill and rm -f emit kill and die; only stop emits stop');
+  t.same(actions, ['create', 'start', 'kill', 'die', 'start', 'restart', 'kill', 'die', 'stop', 'start', 'restart', 'kill', 'die', 'destroy'],
+    'as Docker: kill and rm -f emit kill and die; stop also stop; restart stops, starts, then says restart');
   const netEv = await call(d, 'GET', `/events?since=0&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${encodeURIComponent('{"type":{"network":true},"event":{"connect":true,"disconnect":true}}')}`);
-  t.same(netEv.text.trim().split('\n').map((l) => JSON.parse(l).Action), ['connect', 'disconnect', 'connect', 'disconnect']);
+  t.same(netEv.text.trim().split('\n').map((l) => JSON.parse(l).Action), ['connect', 'disconnect', 'connect', 'disconnect', 'connect', 'disconnect']);
 });
 
 t.test('a start whose host steps fail leaves no endpoint or address behind', async (t) => {

@@ -63,6 +63,7 @@ async function tests() {
     t.same(await addrs(a), [{ name: 'lo', up: true, ips: ['127.0.0.1', '::1'] }, { name: 'eth0', up: true, ips: [ipOn(ca, 'n1')] }]);
     const link = JSON.parse((await inNs(a, ['ip', '-json', 'link', 'show', 'eth0'])).stdout)[0];
     t.equal(link.address, ca.NetworkSettings.Networks.n1.MacAddress, 'the MAC inside is the one inspect shows');
+    t.equal((await inNs(a, ['sysctl', '-n', 'net.ipv4.ping_group_range'])).stdout.replace(/\s+/g, ' '), '0 2147483647', 'Docker\'s container sysctls');
     t.ok(await pings(a, ipOn(cb, 'n1')), 'same network: ping works');
     t.ok(await pings(a, ca.NetworkSettings.Networks.n1.Gateway), 'the gateway answers');
     t.notOk(await pings(a, ipOn(cc, 'n2')), 'other network: no traffic');
