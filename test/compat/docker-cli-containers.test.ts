@@ -4,20 +4,15 @@
  */
 import t, { type Test } from 'tap';
 import { execa } from 'execa';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, startDaemonIn, uniqueName, removeNamespacesAfter } from '../helpers/host.js';
-import { dockerCli, dockerCliAvailable } from '../helpers/docker.js';
+import { removeStaleNamespaces, uniqueName, removeNamespacesAfter } from '../helpers/host.js';
+import { cliAgainstDaemon, compatUnavailable } from '../helpers/docker.js';
 
-const skip = hostTestsUnavailable() ?? ((await dockerCliAvailable()) ? undefined : 'the docker CLI is not installed');
+const skip = await compatUnavailable();
 if (skip) {
   t.plan(0, skip);
 } else {
   await removeStaleNamespaces();
-  const host = await makeNetns(t, 'clic');
-  const daemon = await startDaemonIn(t, host);
-  const configDir = mkdtempSync('/tmp/cnmd-docker-config-');
-  t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
-  const docker = dockerCli(daemon.socket, configDir);
+  const { docker } = await cliAgainstDaemon(t, 'clic');
   const names: string[] = [];
   removeNamespacesAfter(t, () => names);
   const name = (l: string) => {

@@ -3,20 +3,15 @@
  * Docker (texts taken from a real dockerd 20.10 with the same CLI, see shared/reference/).
  */
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, startDaemonIn } from '../helpers/host.js';
-import { dockerCli, dockerCliAvailable } from '../helpers/docker.js';
+import { removeStaleNamespaces } from '../helpers/host.js';
+import { cliAgainstDaemon, compatUnavailable } from '../helpers/docker.js';
 
-const skip = hostTestsUnavailable() ?? ((await dockerCliAvailable()) ? undefined : 'the docker CLI is not installed');
+const skip = await compatUnavailable();
 if (skip) {
   t.plan(0, skip);
 } else {
   await removeStaleNamespaces();
-  const host = await makeNetns(t, 'cli');
-  const daemon = await startDaemonIn(t, host);
-  const configDir = mkdtempSync('/tmp/cnmd-docker-config-');
-  t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
-  const docker = dockerCli(daemon.socket, configDir);
+  const { host, docker } = await cliAgainstDaemon(t, 'cli');
 
   t.test('version and info', async (t) => {
     t.equal((await docker('version', '--format', '{{.Server.APIVersion}}')).stdout, '1.48');

@@ -1,4 +1,7 @@
 import { execa } from 'execa';
+import type { Test } from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { makeNetns, startDaemonIn, hostTestsUnavailable } from './host.js';
 
 export interface CliResult {
   stdout: string;
@@ -23,4 +26,18 @@ export function dockerCli(socket: string, configDir: string) {
 export async function dockerCliAvailable(): Promise<boolean> {
   const r = await execa('docker', ['--version'], { reject: false });
   return r.exitCode === 0;
+}
+
+/** A daemon in a throwaway test-host namespace, and the docker CLI pointed at it with a config dir of its own. */
+export async function cliAgainstDaemon(t: Test, label: string) {
+  const host = await makeNetns(t, label);
+  const daemon = await startDaemonIn(t, host);
+  const configDir = mkdtempSync('/tmp/cnmd-docker-config-');
+  t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
+  return { host, daemon, docker: dockerCli(daemon.socket, configDir) };
+}
+
+/** Why the compatibility tests cannot run here, or undefined. */
+export async function compatUnavailable(): Promise<string | undefined> {
+  return hostTestsUnavailable() ?? ((await dockerCliAvailable()) ? undefined : 'the docker CLI is not installed');
 }
