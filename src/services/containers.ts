@@ -550,6 +550,8 @@ export class ContainerService {
     const c = this.get(containerTerm);
     const s: EndpointSettingsInput = { ...(settings ?? {}) };
     if (apiVersion < 1.48) delete s.GwPriority;
+    // Docker applies a MacAddress given to connect only from API 1.54, beyond what cnmd speaks.
+    delete s.MacAddress;
     if (c.networkMode.startsWith('container:')) {
       throw forbidden('container sharing network namespace with another container or host cannot be connected to any other network');
     }

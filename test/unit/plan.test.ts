@@ -160,3 +160,44 @@ t.test('with --iptables=false there are no rules at all', async (t) => {
   t.same(d.hooks, []);
   t.same(toHostSteps(plan(d, emptyHostState(), all)).iptables, []);
 });
+
+t.test('sandboxes: made with their inside, repaired, and only our own namespaces removed', async (t) => {
+  const cid = 'c'.repeat(12) + '1'.repeat(52);
+  const container = {
+    id: cid, name: 'web', created: '', config: {}, hostConfig: {}, networkMode: 'net-aaaa', sandboxKey: null, netns: 'web', state: 'running' as const,
+    pid: 0, exitCode: 0, error: '', startedAt: '', finishedAt: '', sandboxId: 's', restartCount: 0, endpointConfigs: [],
+  };
+  const endpoint = { id: 'e'.repeat(64), containerId: cid, networkId: ID_A, configKey: 'net-aaaa', ifname: 'eth0', hostIfname: 'veth1234567', mac: '02:42:0a:32:00:02', ipv4: '10.50.0.2/24', ipv6: null, gwPriority: 0, position: 0 };
+  const spec = { container, endpoints: [{ endpoint, network: netA }] };
+  const owned = [{ name: 'web', owner: 'cccccccccccc' }];
+  const d = desiredState([netA], ctx, [spec], owned);
+  const state = converged(netA);
+  const scope = only(cid);
+  t.same(lines(plan(d, state, scope)), [
+    'ip netns add web',
+    'ip link add name veth1234567 mtu 1500 type veth peer name eth0 mtu 1500 address 02:42:0a:32:00:02 netns web',
+    `ip link set dev veth1234567 alias cnmd:${cid}:aaaaaaaaaaaa`,
+    'ip link set dev veth1234567 master cnmd-aaaaaaaaaa',
+    'ip link set dev veth1234567 up',
+    'nsenter --net=/run/netns/web sysctl -w net.ipv4.ip_unprivileged_port_start=0',
+    'nsenter --net=/run/netns/web sysctl -w net.ipv4.ping_group_range=0 2147483647',
+    'nsenter --net=/run/netns/web ip link set dev lo up',
+    'nsenter --net=/run/netns/web ip addr add 10.50.0.2/24 dev eth0',
+    'nsenter --net=/run/netns/web ip link set dev eth0 up',
+    'nsenter --net=/run/netns/web ip route replace default via 10.50.0.1 dev eth0',
+  ]);
+  adopt(state, d, scope);
+  t.same(plan(d, state, scope), [], 'converged');
+  // someone removed the address and the default route inside
+  state.sandboxes.get('/run/netns/web')!.links.get('eth0')!.addresses = [];
+  state.sandboxes.get('/run/netns/web')!.gateways = [];
+  t.same(lines(plan(d, state, all)), [
+    'nsenter --net=/run/netns/web ip addr add 10.50.0.2/24 dev eth0',
+    'nsenter --net=/run/netns/web ip route replace default via 10.50.0.1 dev eth0',
+  ]);
+  adopt(state, d, all);
+  // stopped: the endpoint and our namespace go; a namespace we never made stays
+  state.netns.add('someone-else');
+  const stopped = desiredState([netA], ctx, [], owned);
+  t.same(lines(plan(stopped, state, scope)), ['ip link del dev veth1234567', 'ip netns del web']);
+});
