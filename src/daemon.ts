@@ -100,6 +100,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       endpoints: containers!.sandboxSpec(c)?.endpoints ?? [],
       findNetwork,
       sandboxKey: c.networkMode === 'host' ? `/proc/${process.pid}/ns/net` : (sandboxPath(c) ?? ''),
+      ports: containers!.portBindingsOf(c.id),
     });
     const app = await buildApp({
       logger: o.logger,

@@ -92,3 +92,12 @@ export interface Endpoint {
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** A host port published for a running container. */
+export interface PortBinding {
+  proto: 'tcp' | 'udp';
+  containerPort: number;
+  /** 0.0.0.0 for every address of the host */
+  hostIp: string;
+  hostPort: number;
+}

@@ -1,5 +1,5 @@
 /** Containers in Docker's JSON shapes (inspect, list), by API version. */
-import type { Container, Endpoint, EndpointSettingsInput, Network } from '../model.js';
+import type { Container, Endpoint, EndpointSettingsInput, Network, PortBinding } from '../model.js';
 import { ZERO_TIME } from '../model.js';
 
 export interface ContainerView {
@@ -10,6 +10,8 @@ export interface ContainerView {
   findNetwork: (term: string) => Network | undefined;
   /** how the sandbox is entered, when running */
   sandboxKey: string;
+  /** published ports, when running */
+  ports: PortBinding[];
 }
 
 const split = (cidr: string | null) => (cidr ? { ip: cidr.split('/')[0], bits: Number(cidr.split('/')[1]) } : { ip: '', bits: 0 });
@@ -71,9 +73,16 @@ export function renderNetworks(v: ContainerView, api: number): Record<string, un
   return networks;
 }
 
-function ports(c: Container): Record<string, null> {
-  if (c.state !== 'running') return {};
-  return Object.fromEntries(Object.keys(c.config.ExposedPorts ?? {}).map((p) => [p.includes('/') ? p : `${p}/tcp`, null]));
+/** NetworkSettings.Ports: every exposed port, with its host bindings or null; {} when not running. */
+function ports(v: ContainerView): Record<string, Array<{ HostIp: string; HostPort: string }> | null> {
+  if (v.container.state !== 'running') return {};
+  const out: Record<string, Array<{ HostIp: string; HostPort: string }> | null> = {};
+  for (const p of Object.keys(v.container.config.ExposedPorts ?? {})) out[p.includes('/') ? p : `${p}/tcp`] = null;
+  for (const b of v.ports) {
+    const key = `${b.containerPort}/${b.proto}`;
+    out[key] = [...(out[key] ?? []), { HostIp: b.hostIp, HostPort: String(b.hostPort) }];
+  }
+  return out;
 }
 
 export function renderInspect(v: ContainerView, api: number): Record<string, unknown> {
@@ -88,7 +97,7 @@ export function renderInspect(v: ContainerView, api: number): Record<string, unk
     HairpinMode: false,
     LinkLocalIPv6Address: '',
     LinkLocalIPv6PrefixLen: 0,
-    Ports: ports(c),
+    Ports: ports(v),
     SandboxKey: running ? v.sandboxKey : '',
     SecondaryIPAddresses: null,
     SecondaryIPv6Addresses: null,
@@ -192,7 +201,10 @@ export function renderSummary(v: ContainerView, api: number): Record<string, unk
     ImageID: '',
     Command: argv.join(' '),
     Created: Math.floor(Date.parse(c.created) / 1000),
-    Ports: Object.keys(ports(c)).map((p) => ({ PrivatePort: Number(p.split('/')[0]), Type: p.split('/')[1] })),
+    Ports: Object.entries(ports(v)).flatMap(([p, list]) => {
+      const [port, type] = p.split('/');
+      return list ? list.map((b) => ({ IP: b.HostIp, PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type })) : [{ PrivatePort: Number(port), Type: type }];
+    }),
     Labels: c.config.Labels ?? {},
     State: c.state,
     Status: statusText(c),

@@ -110,6 +110,8 @@ export const chainNames = (ctx: DriverContext) => ({
   dest: `${ctx.chainPrefix}-DEST`,
   src: `${ctx.chainPrefix}-SRC`,
   postrouting: `${ctx.chainPrefix}-POSTROUTING`,
+  dnat: `${ctx.chainPrefix}-DNAT`,
+  dnatLocal: `${ctx.chainPrefix}-DNAT-LO`,
   network: (id: string) => `${ctx.chainPrefix}-N-${id.slice(0, 12)}`,
 });
 
@@ -125,10 +127,17 @@ export function bridgeBase(ctx: DriverContext): { chains: DesiredChain[]; hooks:
       { table: 'filter', name: c.dest, head: [], body: [] },
       { table: 'filter', name: c.src, head: [], body: [] },
       { table: 'nat', name: c.postrouting, head: [], body: [] },
+      { table: 'nat', name: c.dnat, head: [], body: [] },
+      { table: 'nat', name: c.dnatLocal, head: [], body: [] },
     ],
     hooks: [
       { table: 'filter', chain: 'FORWARD', spec: `-j ${c.forward}` },
       { table: 'nat', chain: 'POSTROUTING', spec: `-j ${c.postrouting}` },
+      // published ports: from other machines and from the host itself (127.0.0.1 included) …
+      { table: 'nat', chain: 'PREROUTING', spec: `-m addrtype --dst-type LOCAL -j ${c.dnat}` },
+      { table: 'nat', chain: 'OUTPUT', spec: `-m addrtype --dst-type LOCAL -j ${c.dnat}` },
+      // … and ports bound to a loopback address, from the host only: never reachable from outside
+      { table: 'nat', chain: 'OUTPUT', spec: `-d 127.0.0.0/8 -j ${c.dnatLocal}` },
     ],
   };
 }
@@ -142,6 +151,8 @@ function networkRules(n: Network, s: BridgeSettings, ctx: DriverContext): Pick<N
   const ownRules = [
     '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
     `-i ${br} -j ${s.icc ? 'ACCEPT' : 'DROP'}`,
+    // published ports: connections our DNAT rules redirected into this network
+    ...(n.internal ? [] : ['-m conntrack --ctstate DNAT -j ACCEPT']),
     '-j DROP',
   ];
   const rules: NetworkObjects['rules'] = [
@@ -153,6 +164,10 @@ function networkRules(n: Network, s: BridgeSettings, ctx: DriverContext): Pick<N
     for (const sub of n.subnets.filter((x) => x.family === 4)) {
       rules.push({ table: 'nat', chain: c.postrouting, spec: `-s ${sub.subnet} ! -o ${br} ${tag} ${target}` });
     }
+  }
+  if (!n.internal && !s.inhibitIpv4) {
+    // connections from the host (127.0.0.1 included) to a published port leave with the bridge's address
+    rules.push({ table: 'nat', chain: c.postrouting, spec: `-o ${br} -m addrtype --src-type LOCAL ${tag} -j MASQUERADE` });
   }
   const owner = n.id.slice(0, 12);
   return { chains: [{ table: 'filter', name: own, head: ownRules, body: [], owner }], rules };
@@ -183,8 +198,12 @@ export const bridgeDriver: Driver = {
     return {
       links: [{ name: n.bridgeName!, kind: 'bridge', alias: `${ctx.instance}:${n.id}`, mtu: s.mtu, addresses, owner }],
       ...fw,
-      // Traffic inside one bridge only meets iptables (and so icc=false) when bridged frames are passed to it.
-      sysctls: s.icc ? [] : [{ key: 'net.bridge.bridge-nf-call-iptables', value: '1' }],
+      sysctls: [
+        // Traffic inside one bridge only meets iptables (and so icc=false) when bridged frames are passed to it.
+        ...(s.icc ? [] : [{ key: 'net.bridge.bridge-nf-call-iptables', value: '1' }]),
+        // 127.0.0.1:PORT on the host is DNATed to a container: such packets may leave through the bridge
+        ...(n.internal ? [] : [{ key: `net.ipv4.conf.${n.bridgeName}.route_localnet`, value: '1' }]),
+      ],
     };
   },
   endpoint(n: Network, ep: Endpoint, containerId: string, netns: string, ctx: DriverContext): EndpointObjects {

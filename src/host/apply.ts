@@ -30,8 +30,10 @@ export function restoreInput(steps: HostSteps['iptables']): string {
 }
 
 export async function applySteps(exec: Executor, steps: HostSteps): Promise<void> {
-  for (const s of steps.sysctls) await exec.writeSysctl(s.key, s.value);
-  const ipRun = steps.ipLines.length ? exec.run('ip', ['-batch', '-'], { input: steps.ipLines.join('\n') + '\n' }) : Promise.resolve();
+  const ipRun = (steps.ipLines.length ? exec.run('ip', ['-batch', '-'], { input: steps.ipLines.join('\n') + '\n' }) : Promise.resolve()).then(async () => {
+    // after the links: some keys belong to an interface the batch has just made
+    for (const s of steps.sysctls) await exec.writeSysctl(s.key, s.value);
+  });
   const runs: Array<Promise<unknown>> = [ipRun];
   if (steps.iptables.length) runs.push(exec.run('iptables-restore', ['-w', '--noflush'], { input: restoreInput(steps.iptables) }));
   // Inside a sandbox only after the host batch made its namespace and interfaces.

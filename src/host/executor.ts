@@ -6,6 +6,8 @@ import { spawn } from 'node:child_process';
 import { openSync, closeSync, mkdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
+import { createSocket } from 'node:dgram';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 
 export interface RunResult {
@@ -32,6 +34,13 @@ export interface Executor {
    * to files, so that it outlives a restart of the daemon. exit settles when it ends while we watch.
    */
   spawnProcess(file: string, args: string[], opts: SpawnOptions): SpawnedProcess;
+  /**
+   * Holds a host port (a listening TCP socket or a bound UDP socket in the daemon's namespace), so that
+   * no other program can take a published port. Port 0 picks a free ephemeral port. Rejects with
+   * PortInUseError when the port is taken. Returns the port held.
+   */
+  reservePort(proto: 'tcp' | 'udp', ip: string, port: number): Promise<number>;
+  releasePort(proto: 'tcp' | 'udp', ip: string, port: number): Promise<void>;
   /** Sends a signal; false when there is no such process. */
   signal(pid: number, signal: NodeJS.Signals | number): boolean;
   isAlive(pid: number): boolean;
@@ -62,6 +71,8 @@ export class HostCommandError extends Error {
   }
 }
 
+export class PortInUseError extends Error {}
+
 export const sysctlPath = (key: string) => `/proc/sys/${key.replaceAll('.', '/')}`;
 
 export interface CommandObserver {
@@ -69,7 +80,39 @@ export interface CommandObserver {
 }
 
 export class ExecaExecutor implements Executor {
+  private readonly held = new Map<string, { close(cb: () => void): void }>();
+
   constructor(private readonly observe?: CommandObserver) {}
+
+  async reservePort(proto: 'tcp' | 'udp', ip: string, port: number): Promise<number> {
+    const fail = (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' || e.code === 'EACCES' ? new PortInUseError(e.message) : e);
+    if (proto === 'tcp') {
+      const server = createServer();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (e) => reject(fail(e as NodeJS.ErrnoException)));
+        server.listen({ host: ip, port, exclusive: true, backlog: 1 }, () => resolve());
+      });
+      const actual = (server.address() as AddressInfo).port;
+      server.on('connection', (s) => s.destroy());
+      this.held.set(`tcp/${ip}/${actual}`, server);
+      return actual;
+    }
+    const socket = createSocket({ type: 'udp4' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', (e) => reject(fail(e as NodeJS.ErrnoException)));
+      socket.bind({ address: ip, port, exclusive: true }, () => resolve());
+    });
+    const actual = socket.address().port;
+    this.held.set(`udp/${ip}/${actual}`, socket);
+    return actual;
+  }
+
+  async releasePort(proto: 'tcp' | 'udp', ip: string, port: number): Promise<void> {
+    const key = `${proto}/${ip}/${port}`;
+    const h = this.held.get(key);
+    this.held.delete(key);
+    if (h) await new Promise<void>((r) => h.close(() => r()));
+  }
 
   async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
     const started = process.hrtime.bigint();

@@ -2,7 +2,7 @@
  * An executor that changes nothing: it records every command (for tests and --dry-run) and answers
  * reads with scripted output. failOn() makes a matching command fail, to test rollbacks.
  */
-import { type Executor, type RunOptions, type RunResult, type SpawnOptions, type SpawnedProcess, HostCommandError } from './executor.js';
+import { type Executor, type RunOptions, type RunResult, type SpawnOptions, type SpawnedProcess, HostCommandError, PortInUseError } from './executor.js';
 import { constants } from 'node:os';
 
 export interface RecordedCall {
@@ -75,6 +75,26 @@ export class RecordingExecutor implements Executor {
 
   async listDir(path: string): Promise<string[]> {
     return path === '/run/netns' ? [...this.namespaces] : [];
+  }
+
+  /** ports other programs hold ("tcp/0.0.0.0/8080"): reserving them fails */
+  readonly takenPorts = new Set<string>();
+  readonly heldPorts = new Set<string>();
+  private nextPort = 32768;
+
+  async reservePort(proto: 'tcp' | 'udp', ip: string, port: number): Promise<number> {
+    const p = port || this.nextPort++;
+    const clash = [...this.takenPorts, ...this.heldPorts].some((k) => {
+      const [kp, kip, kport] = k.split('/');
+      return kp === proto && Number(kport) === p && (kip === ip || kip === '0.0.0.0' || ip === '0.0.0.0');
+    });
+    if (clash) throw new PortInUseError(`listen EADDRINUSE: address already in use ${ip}:${p}`);
+    this.heldPorts.add(`${proto}/${ip}/${p}`);
+    return p;
+  }
+
+  async releasePort(proto: 'tcp' | 'udp', ip: string, port: number): Promise<void> {
+    this.heldPorts.delete(`${proto}/${ip}/${port}`);
   }
 
   private nextPid = 40000;

@@ -14,6 +14,8 @@ export interface LinkState {
   addresses: string[];
   /** the bridge it is a port of */
   master?: string;
+  /** as a bridge port: hairpin mode */
+  hairpin?: boolean;
   mac?: string;
 }
 
@@ -75,7 +77,7 @@ interface IpAddrJson {
   address?: string;
   mtu: number;
   flags?: string[];
-  linkinfo?: { info_kind?: string };
+  linkinfo?: { info_kind?: string; info_slave_data?: { hairpin?: boolean } };
   addr_info?: Array<{ family: string; local: string; prefixlen: number; scope: string }>;
 }
 
@@ -92,7 +94,7 @@ export function parseIpAddrJson(text: string): Map<string, LinkState> {
       mtu: l.mtu,
       up: (l.flags ?? []).includes('UP'),
       addresses: (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`),
-      ...(l.master ? { master: l.master } : {}),
+      ...(l.master ? { master: l.master, hairpin: !!l.linkinfo?.info_slave_data?.hairpin } : {}),
       ...(l.address ? { mac: l.address } : {}),
     });
   }

@@ -1,7 +1,7 @@
 import type { Network } from '../model.js';
 import type { DesiredState, DesiredSandbox, SandboxSpec } from './model.js';
 import { getDriver, type DriverContext } from '../drivers/index.js';
-import { bridgeBase } from '../drivers/bridge.js';
+import { bridgeBase, chainNames, ownerComment } from '../drivers/bridge.js';
 import { NETNS_DIR } from '../host/readers.js';
 
 /** How cnmd enters a running container's namespace: its adopted path, or the /run/netns name it made. */
@@ -44,6 +44,9 @@ export function desiredState(
     if (!sb) continue;
     state.sandboxes.push(sb.sandbox);
     state.links.push(...sb.links);
+    const owner = spec.container.id.slice(0, 12);
+    for (const r of sb.rules) shared.get(`${r.table} ${r.chain}`)?.body.push({ spec: r.spec, owner });
+    if (sb.rules.length) state.sysctls.push({ key: 'net.bridge.bridge-nf-call-iptables', value: '1' });
   }
   return state;
 }
@@ -78,5 +81,24 @@ function sandbox(spec: SandboxSpec, ctx: DriverContext) {
     const best = candidates.filter((g) => g.family === family).sort((a, b) => b.priority - a.priority || a.position - b.position)[0];
     if (best) sandbox.gateways.push({ via: best.via, dev: best.dev, family });
   }
-  return { sandbox, links };
+  // Published ports lead to the endpoint that gives the IPv4 default route.
+  const rules: Array<{ table: 'nat'; chain: string; spec: string }> = [];
+  const gw = sandbox.gateways.find((g) => g.family === 4);
+  const target = gw && spec.endpoints.find((e) => e.endpoint.ifname === gw.dev);
+  if (ctx.iptables && target?.endpoint.ipv4 && spec.ports?.length) {
+    const c = chainNames(ctx);
+    const tag = ownerComment(ctx, spec.container.id);
+    const ip = target.endpoint.ipv4.split('/')[0];
+    for (const p of spec.ports) {
+      const m = `-p ${p.proto} -m ${p.proto}`;
+      const local = p.hostIp.startsWith('127.');
+      const dst = p.hostIp === '0.0.0.0' ? '' : `-d ${p.hostIp}/32 `;
+      rules.push({ table: 'nat', chain: local ? c.dnatLocal : c.dnat, spec: `${dst}${m} --dport ${p.hostPort} ${tag} -j DNAT --to-destination ${ip}:${p.containerPort}` });
+      // a container reaching its own published port through the host: the reply must come back the same way
+      rules.push({ table: 'nat', chain: c.postrouting, spec: `-s ${ip}/32 -d ${ip}/32 ${m} --dport ${p.containerPort} ${tag} -j MASQUERADE` });
+    }
+    const link = links.find((l) => l.name === target.endpoint.hostIfname);
+    if (link) link.hairpin = true;
+  }
+  return { sandbox, links, rules };
 }

@@ -4,7 +4,7 @@
  * be scoped to the networks a request touched.
  */
 import type { Table } from '../host/state.js';
-import type { Container, Endpoint, Network } from '../model.js';
+import type { Container, Endpoint, Network, PortBinding } from '../model.js';
 
 export interface DesiredLink {
   name: string;
@@ -18,6 +18,8 @@ export interface DesiredLink {
   master?: string;
   /** veth: the other end, made directly inside the sandbox (netns: a /run/netns name or a path) */
   peer?: { name: string; mac: string; netns: string };
+  /** bridge port in hairpin mode: a container can reach itself through a published port */
+  hairpin?: boolean;
 }
 
 /** A sandbox namespace and what cnmd sets inside it. */
@@ -76,6 +78,8 @@ export const emptyObjects = (): NetworkObjects => ({ links: [], chains: [], rule
 export interface SandboxSpec {
   container: Container;
   endpoints: Array<{ endpoint: Endpoint; network: Network }>;
+  /** published ports: DNAT to the endpoint that gives the default route */
+  ports?: PortBinding[];
 }
 
 /** What an endpoint contributes: the host end of its veth, the interface inside, and gateway candidates. */

@@ -71,6 +71,7 @@ function planLinks(desired: DesiredState, actual: HostState, o: PlanOptions): St
       adds.push(add(`link set dev ${d.name} alias ${d.alias}`));
       for (const addr of d.addresses) adds.push(add(`addr add ${addr} dev ${d.name}`));
       if (d.master) adds.push(add(`link set dev ${d.name} master ${d.master}`));
+      if (d.hairpin) adds.push(add(`link set dev ${d.name} type bridge_slave hairpin on`));
       adds.push(add(`link set dev ${d.name} up`));
       continue;
     }
@@ -78,6 +79,7 @@ function planLinks(desired: DesiredState, actual: HostState, o: PlanOptions): St
     for (const addr of a.addresses) if (!d.addresses.includes(addr)) adds.push(add(`addr del ${addr} dev ${d.name}`));
     for (const addr of d.addresses) if (!a.addresses.includes(addr)) adds.push(add(`addr add ${addr} dev ${d.name}`));
     if (d.master && a.master !== d.master) adds.push(add(`link set dev ${d.name} master ${d.master}`));
+    if (d.master && !!d.hairpin !== !!a.hairpin) adds.push(add(`link set dev ${d.name} type bridge_slave hairpin ${d.hairpin ? 'on' : 'off'}`));
     if (!a.up) adds.push(add(`link set dev ${d.name} up`));
   }
   return [...dels, ...adds];
@@ -243,7 +245,10 @@ export function adopt(state: HostState, desired: DesiredState, o: PlanOptions): 
   }
   for (const d of desired.links) {
     if (inScope(o.owners, d.owner)) {
-      state.links.set(d.name, { name: d.name, kind: d.kind, alias: d.alias, mtu: d.mtu, up: true, addresses: [...d.addresses], ...(d.master ? { master: d.master } : {}) });
+      state.links.set(d.name, {
+        name: d.name, kind: d.kind, alias: d.alias, mtu: d.mtu, up: true, addresses: [...d.addresses],
+        ...(d.master ? { master: d.master, hairpin: !!d.hairpin } : {}),
+      });
     }
   }
   const wantedNetns = new Set(desired.sandboxes.map((sb) => sb.netns).filter((n): n is string => !!n));

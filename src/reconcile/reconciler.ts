@@ -125,12 +125,12 @@ export class Reconciler {
     return { instance: this.deps.ctx.instance, chainPrefix: this.deps.ctx.chainPrefix, owners };
   }
 
-  private readHost(sandboxes: SandboxSpec[]): Promise<HostState> {
+  private readHost(sandboxes: SandboxSpec[], sysctls: string[]): Promise<HostState> {
     return readHostState(this.deps.exec, {
       chainPrefix: this.deps.ctx.chainPrefix,
       instance: this.deps.ctx.instance,
       iptables: this.deps.ctx.iptables,
-      sysctls: this.sysctlKeys(),
+      sysctls: [...new Set([...this.sysctlKeys(), ...sysctls])],
       sandboxes: sandboxes.map((s) => sandboxPath(s.container)).filter((p): p is string => !!p),
     });
   }
@@ -138,7 +138,7 @@ export class Reconciler {
   private async readAll() {
     const sandboxes = this.deps.listSandboxes?.() ?? [];
     const desired = desiredState(this.deps.listNetworks(), this.deps.ctx, sandboxes, this.deps.ownedNetns?.() ?? []);
-    return { desired, state: await this.readHost(sandboxes), o: this.options(null) };
+    return { desired, state: await this.readHost(sandboxes, desired.sysctls.map((x) => x.key)), o: this.options(null) };
   }
 
   private async full(): Promise<Step[]> {
@@ -171,7 +171,7 @@ export class Reconciler {
       if (e instanceof NeedsFullReconcile) return this.full();
       // What we remembered was out of date: read the host again and retry once.
       this.state = undefined;
-      const fresh = await this.readHost(this.deps.listSandboxes?.() ?? []);
+      const fresh = await this.readHost(this.deps.listSandboxes?.() ?? [], desired.sysctls.map((x) => x.key));
       try {
         const steps = await attempt(fresh);
         this.state = fresh;

@@ -25,6 +25,8 @@ import { findNetwork } from './lookup.js';
 import type { EventBus } from './events.js';
 import { type Filters, fuzzyMatch, matchLabels } from './filters.js';
 import { randomName } from './names.js';
+import { portRequests, portAllocatedError, type PortBinding, type PortRequest } from './ports.js';
+import { PortInUseError } from '../host/executor.js';
 import { randomBytes } from 'node:crypto';
 
 export const CONTAINER_LIST_FILTERS = ['id', 'name', 'network', 'label', 'status', 'ancestor', 'before', 'since', 'exited', 'expose', 'health', 'is-task', 'isolation', 'publish', 'volume'] as const;
@@ -141,7 +143,7 @@ export class ContainerService {
     if (sandboxKey && !sandboxKey.startsWith('/')) throw invalid(`SandboxKey ${sandboxKey}: must be an absolute path, such as /run/netns/NAME or /proc/PID/ns/net`);
 
     validateExtraHosts(hostConfig.ExtraHosts);
-    validatePortBindings(hostConfig.PortBindings);
+    portRequests(hostConfig, body.ExposedPorts);
 
     if (mode.startsWith('container:')) {
       const target = mode.slice('container:'.length);
@@ -291,19 +293,30 @@ export class ContainerService {
     }
     // Resolve networks first: a missing one fails the start with nothing changed, as in Docker.
     const targets = c.endpointConfigs.map((ec) => ({ ec, network: findNetwork(this.d.networks, ec.network) }));
+    // Ports are published through networks that lead out (Docker does not publish on internal ones).
+    const publishes = !sharedWith && c.networkMode !== 'host' && targets.some((x) => !x.network.internal && x.network.driver === 'bridge');
+    const ports = publishes ? await this.reservePorts(portRequests(c.hostConfig, c.config.ExposedPorts)) : [];
     const started = formatRfc3339Nano(nowNs());
-    tx(this.d.db, () => {
-      for (const { ec, network } of targets) joins.push({ endpoint: this.allocateEndpoint(c, network, ec.network, ec.settings), network });
-      this.d.containers.setState({ ...c, state: 'running', pid: 0, exitCode: 0, error: '', startedAt: started, sandboxId: sharedWith ? '' : newId(), netns });
-    });
+    try {
+      tx(this.d.db, () => {
+        for (const { ec, network } of targets) joins.push({ endpoint: this.allocateEndpoint(c, network, ec.network, ec.settings), network });
+        this.d.containers.insertPortBindings(c.id, ports);
+        this.d.containers.setState({ ...c, state: 'running', pid: 0, exitCode: 0, error: '', startedAt: started, sandboxId: sharedWith ? '' : newId(), netns });
+      });
+    } catch (e) {
+      await this.releasePorts(ports);
+      throw e;
+    }
     try {
       await this.d.reconciler.reconcile({ containers: [c.id] });
     } catch (e) {
-      // Undo: no endpoint or address stays; the namespace (still recorded) is removed by the next reconcile.
+      // Undo: no endpoint, address or port stays; the namespace (still recorded) is removed by the next reconcile.
       tx(this.d.db, () => {
         this.d.containers.deleteEndpointsOf(c.id);
+        this.d.containers.deletePortBindingsOf(c.id);
         this.d.containers.setState({ ...c, netns });
       });
+      await this.releasePorts(ports);
       await this.d.reconciler.reconcile({ containers: [c.id] }).catch(() => undefined);
       tx(this.d.db, () => this.d.containers.setState({ ...c, netns: null, error: (e as Error).message }));
       throw e instanceof DomainError ? e : systemError(`failed to start container ${c.name}: ${(e as Error).message}`);
@@ -312,6 +325,34 @@ export class ContainerService {
     const argv = [...asList(c.config.Entrypoint), ...asList(c.config.Cmd)];
     if (argv.length) this.runProcess(this.get(c.id), argv, sharedWith);
     this.d.events.emit('container', 'start', c.id, { image: c.config.Image, name: c.name });
+  }
+
+  /** Holds a host port for every request, or none: Docker's error for a port that is taken. */
+  private async reservePorts(requests: PortRequest[]): Promise<PortBinding[]> {
+    const held: PortBinding[] = [];
+    try {
+      for (const r of requests) {
+        let port: number | undefined;
+        const [lo, hi] = r.hostPorts;
+        for (let p = lo; p <= hi && port === undefined; p++) {
+          try {
+            port = await this.d.exec.reservePort(r.proto, r.hostIp, p);
+          } catch (e) {
+            if (!(e instanceof PortInUseError)) throw e;
+            if (p === hi) throw conflict(portAllocatedError(r.hostIp, lo === hi ? lo : p));
+          }
+        }
+        held.push({ proto: r.proto, containerPort: r.containerPort, hostIp: r.hostIp, hostPort: port! });
+      }
+      return held;
+    } catch (e) {
+      await this.releasePorts(held);
+      throw e;
+    }
+  }
+
+  private async releasePorts(ports: PortBinding[]): Promise<void> {
+    for (const p of ports) await this.d.exec.releasePort(p.proto, p.hostIp, p.hostPort);
   }
 
   /** Picks the interface name, veth name, addresses and MAC of a new endpoint (inside the caller's transaction). */
@@ -465,10 +506,12 @@ export class ContainerService {
   /** Endpoints and namespace go, dynamic addresses are released; the container is exited. */
   private async teardown(c: Container, exitCode: number, error: string): Promise<void> {
     const eps = this.d.containers.endpointsOf(c.id);
+    const ports = this.d.containers.portBindingsOf(c.id);
     const finished = formatRfc3339Nano(nowNs());
     const current = this.d.containers.get(c.id) ?? c;
     tx(this.d.db, () => {
       this.d.containers.deleteEndpointsOf(c.id);
+      this.d.containers.deletePortBindingsOf(c.id);
       this.d.containers.setState({ ...current, state: 'exited', pid: 0, exitCode, error, finishedAt: finished, sandboxId: '' });
     });
     const watcher = this.watchers.get(c.id);
@@ -481,6 +524,7 @@ export class ContainerService {
         if (now && now.state !== 'running') this.d.containers.setState({ ...now, netns: null });
       });
     } finally {
+      await this.releasePorts(ports);
       for (const e of eps) {
         const n = this.d.networks.get(e.networkId);
         if (n) this.d.events.emit('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
@@ -527,6 +571,10 @@ export class ContainerService {
    */
   async adoptProcesses(): Promise<void> {
     for (const c of this.d.containers.running()) {
+      for (const p of this.d.containers.portBindingsOf(c.id)) {
+        // held again so that no other program binds a published port; the DNAT rules work regardless
+        await this.d.exec.reservePort(p.proto, p.hostIp, p.hostPort).catch(() => undefined);
+      }
       if (c.pid <= 0) continue;
       if (!this.d.exec.isAlive(c.pid)) {
         await this.teardown(c, 255, 'the process ended while cnmd was not running').catch(() => undefined);
@@ -628,7 +676,11 @@ export class ContainerService {
       .endpointsOf(c.id)
       .map((endpoint) => ({ endpoint, network: this.d.networks.get(endpoint.networkId)! }))
       .filter((e) => e.network);
-    return { container: c, endpoints };
+    return { container: c, endpoints, ports: this.d.containers.portBindingsOf(c.id) };
+  }
+
+  portBindingsOf(id: string): PortBinding[] {
+    return this.d.containers.portBindingsOf(id);
   }
 }
 
@@ -664,19 +716,6 @@ function validateExtraHosts(v: unknown): void {
   for (const h of asList(v as string[] | null)) {
     const m = /^([^:=\s]+)[:=](.+)$/.exec(h);
     if (!m || (m[2] !== 'host-gateway' && !parseAddr(m[2].replace(/^\[|\]$/g, '')))) throw invalid(`bad format for add-host: "${h}"`);
-  }
-}
-
-function validatePortBindings(v: unknown): void {
-  if (!v || typeof v !== 'object') return;
-  for (const [port, bindings] of Object.entries(v as Record<string, Array<{ HostPort?: string }> | null>)) {
-    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(port);
-    if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535) throw invalid(`invalid port specification: "${port.split('/')[0]}"`);
-    for (const b of bindings ?? []) {
-      const hp = b?.HostPort ?? '';
-      if (hp && !/^\d+(-\d+)?$/.test(hp)) throw invalid(`invalid port specification: "${hp}"`);
-      for (const x of hp.split('-')) if (x && (Number(x) < 1 || Number(x) > 65535)) throw invalid(`invalid port specification: "${hp}"`);
-    }
   }
 }
 

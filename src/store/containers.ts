@@ -1,5 +1,5 @@
 import type { Db } from './db.js';
-import type { Container, ContainerState, Endpoint, EndpointSettingsInput } from '../model.js';
+import type { Container, ContainerState, Endpoint, EndpointSettingsInput, PortBinding } from '../model.js';
 
 interface ContainerRow {
   id: string; name: string; created: string; config: string; host_config: string; network_mode: string;
@@ -49,6 +49,9 @@ export class ContainerRepo {
       addressesOn: db.prepare('SELECT address FROM addresses WHERE network_id = ?'),
       insertAddress: db.prepare('INSERT INTO addresses (network_id, address, endpoint_id) VALUES (?, ?, ?)'),
       counts: db.prepare("SELECT count(*) AS total, sum(state = 'running') AS running FROM containers"),
+      insertPort: db.prepare('INSERT INTO port_bindings (container_id, proto, container_port, host_ip, host_port) VALUES (?, ?, ?, ?, ?)'),
+      portsOf: db.prepare('SELECT proto, container_port, host_ip, host_port FROM port_bindings WHERE container_id = ? ORDER BY rowid'),
+      deletePortsOf: db.prepare('DELETE FROM port_bindings WHERE container_id = ?'),
       staticRequests: db.prepare(`SELECT container_id, network, settings FROM endpoint_configs
         WHERE settings LIKE '%IPv4Address%' OR settings LIKE '%IPv6Address%'`),
     };
@@ -144,6 +147,20 @@ export class ContainerRepo {
 
   deleteEndpointsOf(containerId: string): void {
     this.q.deleteEndpointsOf.run(containerId);
+  }
+
+  insertPortBindings(containerId: string, bindings: PortBinding[]): void {
+    for (const b of bindings) this.q.insertPort.run(containerId, b.proto, b.containerPort, b.hostIp, b.hostPort);
+  }
+
+  portBindingsOf(containerId: string): PortBinding[] {
+    return (this.q.portsOf.all(containerId) as Array<{ proto: 'tcp' | 'udp'; container_port: number; host_ip: string; host_port: number }>).map((r) => ({
+      proto: r.proto, containerPort: r.container_port, hostIp: r.host_ip, hostPort: r.host_port,
+    }));
+  }
+
+  deletePortBindingsOf(containerId: string): void {
+    this.q.deletePortsOf.run(containerId);
   }
 
   /** Static addresses containers asked for (kept reserved while they are stopped), with the network as named. */

@@ -38,7 +38,8 @@ t.test('create: the host steps planned for it, in two process starts', async (t)
   t.equal(r.status, 201);
   const br = 'cnmd-' + r.body.Id.slice(0, 10);
   const lines = d.exec.lines();
-  t.equal(lines.length, 2, 'one ip -batch and one iptables-restore');
+  t.equal(lines.length, 3, 'one ip -batch and one iptables-restore (and a sysctl written to /proc)');
+  t.equal(lines[2], `sysctl -w net.ipv4.conf.${br}.route_localnet=1`);
   t.equal(lines[0], `ip -batch -\nlink add name ${br} mtu 1500 type bridge\nlink set dev ${br} alias cnmd:${r.body.Id}\naddr add 10.50.0.1/24 dev ${br}\nlink set dev ${br} up`);
   t.match(lines[1], /^iptables-restore -w --noflush\n\*filter\n:CNMD-N-/);
   t.match(lines[1], new RegExp(`-A CNMD-POSTROUTING -s 10\\.50\\.0\\.0/24 ! -o ${br} -m comment --comment "cnmd:${r.body.Id.slice(0, 12)}" -j MASQUERADE`));
@@ -46,7 +47,7 @@ t.test('create: the host steps planned for it, in two process starts', async (t)
   d.exec.files.set('/proc/net/route', 'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\neth0\t000012AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n');
   d.exec.clear();
   await create(d, 'auto');
-  t.equal(d.exec.lines().length, 2);
+  t.equal(d.exec.lines().length, 3);
   t.equal((await call(d, 'GET', '/networks/auto')).body.IPAM.Config[0].Subnet, '172.19.0.0/16', '172.18.0.0/16 is on-link on eth0, so it is skipped');
 });
 
@@ -103,7 +104,8 @@ t.test('create errors, with Docker\'s texts and no trace left', async (t) => {
     if (message) t.same(r.body, { message });
     if (status === 201) await call(d, 'DELETE', `/networks/${r.body.Id}`);
   }
-  t.same(d.exec.lines().map((l) => l.split('\n')[0]), ['ip -batch -', 'iptables-restore -w --noflush', 'ip -batch -', 'iptables-restore -w --noflush'],
+  t.same(d.exec.lines().map((l) => l.split('\n')[0].replace(/=1$/, '').replace(/conf\.[^.]+\./, 'conf.BR.')),
+    ['ip -batch -', 'iptables-restore -w --noflush', 'sysctl -w net.ipv4.conf.BR.route_localnet', 'ip -batch -', 'iptables-restore -w --noflush'],
     'only the one successful create and its delete reached the host');
   const names = (await call(d, 'GET', '/networks')).body.map((n: { Name: string }) => n.Name).sort();
   t.same(names, ['a1', 'bridge', 'host', 'none']);

@@ -68,6 +68,14 @@ CREATE TABLE networks (
   predefined    INTEGER NOT NULL DEFAULT 0,
   bridge_name   TEXT UNIQUE      -- the host link of a bridge network
 ) STRICT;
+CREATE TABLE port_bindings (
+  container_id    TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+  proto           TEXT NOT NULL CHECK (proto IN ('tcp', 'udp')),
+  container_port  INTEGER NOT NULL,
+  host_ip         TEXT NOT NULL,      -- 0.0.0.0 for every address
+  host_port       INTEGER NOT NULL,
+  PRIMARY KEY (proto, host_ip, host_port)
+) STRICT;
 CREATE TABLE subnets (
   network_id  TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
   position    INTEGER NOT NULL,  -- order of IPAM.Config
@@ -81,4 +89,5 @@ CREATE TABLE subnets (
   PRIMARY KEY (network_id, position)
 ) STRICT;
 CREATE INDEX endpoints_by_network ON endpoints (network_id);
+CREATE INDEX port_bindings_by_container ON port_bindings (container_id);
 CREATE INDEX subnets_by_subnet ON subnets (subnet);

@@ -14,7 +14,7 @@ const netB = bridgeNetwork({ id: ID_B, subnets: [{ family: 4, subnet: '10.60.0.0
 t.test('a bridge network on an empty host: golden plan', async (t) => {
   const steps = plan(desiredState([netA], ctx), emptyHostState(), all);
   const host = toHostSteps(steps);
-  t.same(host.sysctls, [{ key: 'net.ipv4.ip_forward', value: '1' }]);
+  t.same(host.sysctls, [{ key: 'net.ipv4.ip_forward', value: '1' }, { key: 'net.ipv4.conf.cnmd-aaaaaaaaaa.route_localnet', value: '1' }]);
   t.same(host.ipLines, [
     'link add name cnmd-aaaaaaaaaa mtu 1500 type bridge',
     `link set dev cnmd-aaaaaaaaaa alias cnmd:${ID_A}`,
@@ -34,13 +34,20 @@ t.test('a bridge network on an empty host: golden plan', async (t) => {
 -A CNMD-SRC -i cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j ACCEPT
 -A CNMD-N-aaaaaaaaaaaa -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 -A CNMD-N-aaaaaaaaaaaa -i cnmd-aaaaaaaaaa -j ACCEPT
+-A CNMD-N-aaaaaaaaaaaa -m conntrack --ctstate DNAT -j ACCEPT
 -A CNMD-N-aaaaaaaaaaaa -j DROP
 -I FORWARD -j CNMD-FORWARD
 COMMIT
 *nat
 :CNMD-POSTROUTING - [0:0]
+:CNMD-DNAT - [0:0]
+:CNMD-DNAT-LO - [0:0]
 -A CNMD-POSTROUTING -s 10.50.0.0/24 ! -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j MASQUERADE
+-A CNMD-POSTROUTING -o cnmd-aaaaaaaaaa -m addrtype --src-type LOCAL -m comment --comment "cnmd:aaaaaaaaaaaa" -j MASQUERADE
 -I POSTROUTING -j CNMD-POSTROUTING
+-I PREROUTING -m addrtype --dst-type LOCAL -j CNMD-DNAT
+-I OUTPUT -m addrtype --dst-type LOCAL -j CNMD-DNAT
+-I OUTPUT -d 127.0.0.0/8 -j CNMD-DNAT-LO
 COMMIT
 `,
   );
@@ -57,8 +64,10 @@ t.test('variants: internal, icc=false, masquerade off, SNAT, inhibit_ipv4, MTU',
   t.match(internal.text, /-A CNMD-N-aaaaaaaaaaaa -i cnmd-aaaaaaaaaa -j ACCEPT\n-A CNMD-N-aaaaaaaaaaaa -j DROP\n/, 'nor a way in');
   const noicc = rules({ id: ID_A, options: { 'com.docker.network.bridge.enable_icc': 'false' } });
   t.match(noicc.text, /-A CNMD-N-aaaaaaaaaaaa -i cnmd-aaaaaaaaaa -j DROP/);
-  t.same(noicc.d.sysctls.map((s) => s.key), ['net.ipv4.ip_forward', 'net.bridge.bridge-nf-call-iptables']);
-  t.notMatch(rules({ id: ID_A, options: { 'com.docker.network.bridge.enable_ip_masquerade': 'false' } }).text, /MASQUERADE/);
+  t.same(noicc.d.sysctls.map((s) => s.key), ['net.ipv4.ip_forward', 'net.bridge.bridge-nf-call-iptables', 'net.ipv4.conf.cnmd-aaaaaaaaaa.route_localnet']);
+  const nomasq = rules({ id: ID_A, options: { 'com.docker.network.bridge.enable_ip_masquerade': 'false' } }).text;
+  t.notMatch(nomasq, /-s 10\.50\.0\.0\/24 .*MASQUERADE/, 'no NAT for the subnet');
+  t.match(nomasq, /--src-type LOCAL .*-j MASQUERADE/, 'only for connections from the host to published ports');
   t.match(rules({ id: ID_A, options: { 'com.docker.network.host_ipv4': '192.0.2.7' } }).text, /-j SNAT --to-source 192.0.2.7/);
   const inhibit = desiredState([bridgeNetwork({ id: ID_A, options: { 'com.docker.network.bridge.inhibit_ipv4': 'true' } })], ctx);
   t.same(inhibit.links[0].addresses, []);
@@ -143,6 +152,7 @@ t.test('a scoped plan looks only at its own networks', async (t) => {
     'iptables -t filter -D CNMD-DEST -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-N-aaaaaaaaaaaa',
     'iptables -t filter -D CNMD-SRC -i cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j ACCEPT',
     'iptables -t nat -D CNMD-POSTROUTING -s 10.50.0.0/24 ! -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j MASQUERADE',
+    'iptables -t nat -D CNMD-POSTROUTING -o cnmd-aaaaaaaaaa -m addrtype --src-type LOCAL -m comment --comment "cnmd:aaaaaaaaaaaa" -j MASQUERADE',
     'iptables -t filter -F CNMD-N-aaaaaaaaaaaa',
     'iptables -t filter -X CNMD-N-aaaaaaaaaaaa',
   ]);
