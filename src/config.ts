@@ -21,6 +21,8 @@ export interface Config {
   mtu: number;
   dryRun: boolean;
   logLevel: string;
+  /** DNS servers the embedded resolver forwards to (dockerd's --dns); default: the host's resolv.conf */
+  dns: string[];
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/cnmd/daemon.json';
@@ -47,6 +49,7 @@ const FLAGS: FlagSpec[] = [
   { key: 'mtu', fileKey: 'mtu', kind: 'int' },
   { key: 'dryRun', fileKey: 'dry-run', kind: 'bool' },
   { key: 'logLevel', fileKey: 'log-level', kind: 'string', short: 'l' },
+  { key: 'dns', fileKey: 'dns', kind: 'list' },
 ];
 
 /** The command-line spelling of a config key: dataRoot -> data-root; the pools flag is singular, as in dockerd. */
@@ -180,6 +183,7 @@ export function loadConfig(argv: string[], readFile: (p: string) => string | und
     mtu: merged.mtu ?? 1500,
     dryRun: merged.dryRun ?? false,
     logLevel: merged.logLevel ?? 'info',
+    dns: merged.dns ?? [],
   };
   if (cfg.mtu < 68 || cfg.mtu > 65535) throw new ConfigError(`invalid MTU ${cfg.mtu}: must be between 68 and 65535`);
   if (cfg.bridgeName.length > 15) throw new ConfigError(`invalid bridge name "${cfg.bridgeName}": at most 15 characters`);

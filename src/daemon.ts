@@ -3,6 +3,7 @@
  * main.ts adds listening and signals; tests use startDaemon() with their own executor.
  */
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import { openDb, type Db } from './store/db.js';
@@ -11,6 +12,9 @@ import { ContainerRepo } from './store/containers.js';
 import { ContainerService } from './services/containers.js';
 import { sandboxPath } from './reconcile/desired.js';
 import type { Container } from './model.js';
+import { DnsServer } from './dns/server.js';
+import { StoreNameSource, servesDns, dnsAddress } from './services/dns.js';
+import { hostNameservers } from './dns/names.js';
 import type { Executor } from './host/executor.js';
 import { Reconciler } from './reconcile/reconciler.js';
 import type { DriverContext } from './drivers/index.js';
@@ -39,6 +43,14 @@ export interface DaemonOptions {
   dbPath?: string;
   logger?: FastifyServerOptions['logger'];
   serverFactory?: FastifyServerOptions['serverFactory'];
+}
+
+function readHostResolvConf(): string {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 export function driverContext(config: Config): DriverContext {
@@ -101,6 +113,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       findNetwork,
       sandboxKey: c.networkMode === 'host' ? `/proc/${process.pid}/ns/net` : (sandboxPath(c) ?? ''),
       ports: containers!.portBindingsOf(c.id),
+      files: c.state === 'running' && c.networkMode !== 'host' && !c.networkMode.startsWith('container:') ? containers!.filePaths(c) : undefined,
     });
     const app = await buildApp({
       logger: o.logger,
@@ -125,10 +138,21 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       containers: { containers, networks, view },
       events,
     });
+    const dns = new DnsServer({
+      source: new StoreNameSource(containersRepo, networksRepo),
+      defaultUpstreams: () => (config.dns.length ? config.dns : hostNameservers(readHostResolvConf())),
+      log: app.log,
+    });
+    const syncDns = () => (config.dryRun ? Promise.resolve() : dns.sync(networksRepo.list().filter(servesDns).map(dnsAddress).filter((a): a is string => !!a)));
+    await syncDns();
+    events.subscribe((e) => {
+      if (e.Type === 'network' && (e.Action === 'create' || e.Action === 'destroy')) void syncDns();
+    });
     return {
       app, db, reconciler, networks, containers, events, ctx,
       async close() {
         containers!.close();
+        await dns.close();
         await app.close();
         db.close();
       },

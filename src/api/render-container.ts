@@ -12,6 +12,8 @@ export interface ContainerView {
   sandboxKey: string;
   /** published ports, when running */
   ports: PortBinding[];
+  /** resolv.conf and hosts written for it */
+  files?: { resolvConf: string[]; hosts: string[] };
 }
 
 const split = (cidr: string | null) => (cidr ? { ip: cidr.split('/')[0], bits: Number(cidr.split('/')[1]) } : { ip: '', bits: 0 });
@@ -130,9 +132,9 @@ export function renderInspect(v: ContainerView, api: number): Record<string, unk
       FinishedAt: c.finishedAt,
     },
     Image: c.config.Image,
-    ResolvConfPath: '',
+    ResolvConfPath: v.files?.resolvConf[0] ?? '',
     HostnamePath: '',
-    HostsPath: '',
+    HostsPath: v.files?.hosts[0] ?? '',
     LogPath: '',
     Name: `/${c.name}`,
     RestartCount: c.restartCount,

@@ -8,7 +8,7 @@ import { constants } from 'node:os';
 import { dirname } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile, mkdir, rm } from 'node:fs/promises';
 
 export interface RunResult {
   stdout: string;
@@ -29,6 +29,10 @@ export interface Executor {
   readFile(path: string): Promise<string | undefined>;
   /** Names in a directory such as /run/netns; [] when it does not exist. */
   listDir(path: string): Promise<string[]>;
+  /** Writes a file (such as /etc/netns/NAME/resolv.conf), making its directory. */
+  writeFile(path: string, content: string): Promise<void>;
+  /** Removes a file or directory tree; nothing when it is not there. */
+  removePath(path: string): Promise<void>;
   /**
    * Starts a long-running process (a container's command) in its own process group, its output going
    * to files, so that it outlives a restart of the daemon. exit settles when it ends while we watch.
@@ -148,6 +152,15 @@ export class ExecaExecutor implements Executor {
     } catch {
       return [];
     }
+  }
+
+  async writeFile(path: string, content: string): Promise<void> {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, content);
+  }
+
+  async removePath(path: string): Promise<void> {
+    await rm(path, { recursive: true, force: true });
   }
 
   spawnProcess(file: string, args: string[], opts: SpawnOptions): SpawnedProcess {

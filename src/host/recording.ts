@@ -49,8 +49,8 @@ export class RecordingExecutor implements Executor {
   }
 
   /** The recorded calls as shell-like lines, stdin appended after a newline: handy in assertions. */
-  lines(): string[] {
-    return this.calls.map((c) => [c.file, ...c.args].join(' ') + (c.input ? '\n' + c.input.trimEnd() : ''));
+  lines(opts: { files?: boolean } = {}): string[] {
+    return this.calls.filter((c) => opts.files !== false || (c.file !== 'write' && c.file !== 'remove')).map((c) => [c.file, ...c.args].join(' ') + (c.input ? '\n' + c.input.trimEnd() : ''));
   }
 
   async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -71,6 +71,16 @@ export class RecordingExecutor implements Executor {
 
   async readFile(path: string): Promise<string | undefined> {
     return this.files.get(path);
+  }
+
+  async writeFile(path: string, content: string): Promise<void> {
+    this.calls.push({ file: 'write', args: [path], input: content });
+    this.files.set(path, content);
+  }
+
+  async removePath(path: string): Promise<void> {
+    this.calls.push({ file: 'remove', args: [path] });
+    for (const k of [...this.files.keys()]) if (k === path || k.startsWith(path + '/')) this.files.delete(k);
   }
 
   async listDir(path: string): Promise<string[]> {

@@ -27,6 +27,7 @@ import { type Filters, fuzzyMatch, matchLabels } from './filters.js';
 import { randomName } from './names.js';
 import { portRequests, portAllocatedError, type PortBinding, type PortRequest } from './ports.js';
 import { PortInUseError } from '../host/executor.js';
+import { sandboxFiles } from './dns.js';
 import { randomBytes } from 'node:crypto';
 
 export const CONTAINER_LIST_FILTERS = ['id', 'name', 'network', 'label', 'status', 'ancestor', 'before', 'since', 'exited', 'expose', 'health', 'is-task', 'isolation', 'publish', 'volume'] as const;
@@ -321,6 +322,7 @@ export class ContainerService {
       tx(this.d.db, () => this.d.containers.setState({ ...c, netns: null, error: (e as Error).message }));
       throw e instanceof DomainError ? e : systemError(`failed to start container ${c.name}: ${(e as Error).message}`);
     }
+    await this.writeFiles(c.id);
     for (const { network } of joins) this.d.events.emit('network', 'connect', network.id, { container: c.id, name: network.name, type: network.driver });
     const argv = [...asList(c.config.Entrypoint), ...asList(c.config.Cmd)];
     if (argv.length) this.runProcess(this.get(c.id), argv, sharedWith);
@@ -525,6 +527,7 @@ export class ContainerService {
       });
     } finally {
       await this.releasePorts(ports);
+      await this.removeFiles(current);
       for (const e of eps) {
         const n = this.d.networks.get(e.networkId);
         if (n) this.d.events.emit('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
@@ -532,6 +535,32 @@ export class ContainerService {
       this.d.events.emit('container', 'die', c.id, { exitCode: String(exitCode), image: c.config.Image, name: c.name });
       this.notify(c.id, 'exit', exitCode);
     }
+  }
+
+  // ---- resolv.conf and hosts ---------------------------------------------------------------------
+
+  /** Where inspect says they are, and (for a namespace cnmd made) where `ip netns exec` mounts them. */
+  filePaths(c: Container): { resolvConf: string[]; hosts: string[] } {
+    const dir = join(this.d.config.dataRoot, 'containers', c.id);
+    const netnsDir = c.netns ? `/etc/netns/${c.netns}` : undefined;
+    return {
+      resolvConf: [join(dir, 'resolv.conf'), ...(netnsDir ? [`${netnsDir}/resolv.conf`] : [])],
+      hosts: [join(dir, 'hosts'), ...(netnsDir ? [`${netnsDir}/hosts`] : [])],
+    };
+  }
+
+  private async writeFiles(id: string): Promise<void> {
+    const c = this.d.containers.get(id);
+    if (!c || c.state !== 'running' || c.networkMode === 'host' || c.networkMode.startsWith('container:')) return;
+    const eps = this.d.containers.endpointsOf(c.id).map((e) => ({ network: this.d.networks.get(e.networkId)!, ipv4: e.ipv4 })).filter((e) => e.network);
+    const files = sandboxFiles(c, eps, this.d.config.dns, (await this.d.exec.readFile('/etc/resolv.conf')) ?? '');
+    const paths = this.filePaths(c);
+    for (const p of paths.resolvConf) await this.d.exec.writeFile(p, files.resolvConf);
+    for (const p of paths.hosts) await this.d.exec.writeFile(p, files.hosts);
+  }
+
+  private async removeFiles(c: Container): Promise<void> {
+    if (c.netns) await this.d.exec.removePath(`/etc/netns/${c.netns}`);
   }
 
   // ---- processes -------------------------------------------------------------------------------
@@ -570,6 +599,10 @@ export class ContainerService {
    * exit status is then unknown: 255); one whose process is gone is marked exited.
    */
   async adoptProcesses(): Promise<void> {
+    // files of namespaces a crash left behind
+    for (const c of this.d.containers.list()) {
+      if (c.state !== 'running' && c.netns) await this.removeFiles(c);
+    }
     for (const c of this.d.containers.running()) {
       for (const p of this.d.containers.portBindingsOf(c.id)) {
         // held again so that no other program binds a published port; the DNAT rules work regardless
@@ -635,6 +668,7 @@ export class ContainerService {
       await this.d.reconciler.reconcile({ containers: [c.id] }).catch(() => undefined);
       throw e instanceof DomainError ? e : systemError(`failed to connect ${c.name} to ${network.name}: ${(e as Error).message}`);
     }
+    await this.writeFiles(c.id);
     this.d.events.emit('network', 'connect', network.id, { container: c.id, name: network.name, type: network.driver });
   }
 
@@ -664,6 +698,7 @@ export class ContainerService {
       this.d.containers.removeEndpointConfig(c.id, ep.configKey);
     });
     await this.d.reconciler.reconcile({ containers: [c.id] });
+    await this.writeFiles(c.id);
     const n = this.d.networks.get(ep.networkId);
     if (n) this.d.events.emit('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
   }

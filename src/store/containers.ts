@@ -47,6 +47,7 @@ export class ContainerRepo {
       deleteEndpoint: db.prepare('DELETE FROM endpoints WHERE id = ?'),
       deleteEndpointsOf: db.prepare('DELETE FROM endpoints WHERE container_id = ?'),
       addressesOn: db.prepare('SELECT address FROM addresses WHERE network_id = ?'),
+      endpointByAddress: db.prepare('SELECT e.* FROM addresses a JOIN endpoints e ON e.id = a.endpoint_id WHERE a.address = ? LIMIT 1'),
       insertAddress: db.prepare('INSERT INTO addresses (network_id, address, endpoint_id) VALUES (?, ?, ?)'),
       counts: db.prepare("SELECT count(*) AS total, sum(state = 'running') AS running FROM containers"),
       insertPort: db.prepare('INSERT INTO port_bindings (container_id, proto, container_port, host_ip, host_port) VALUES (?, ?, ?, ?, ?)'),
@@ -169,6 +170,11 @@ export class ContainerRepo {
       const ipam = (JSON.parse(r.settings) as EndpointSettingsInput).IPAMConfig ?? {};
       return { containerId: r.container_id, network: r.network, addresses: [ipam.IPv4Address, ipam.IPv6Address].filter((a): a is string => !!a) };
     });
+  }
+
+  endpointByAddress(address: string): Endpoint | undefined {
+    const r = this.q.endpointByAddress.get(address) as EndpointRow | undefined;
+    return r && toEndpoint(r);
   }
 
   addressesOn(networkId: string): string[] {

@@ -25,19 +25,19 @@ t.test('-p 8080:80 and -p 127.0.0.1:5353:53/udp: DNAT rules, hairpin, NetworkSet
     '53/udp': [{ HostIp: '127.0.0.1', HostPort: '5353' }],
     '9000/tcp': null,
   });
-  const restore = d.exec.lines().find((l) => l.startsWith('iptables-restore'))!;
+  const restore = d.exec.lines({ files: false }).find((l) => l.startsWith('iptables-restore'))!;
   const tag = `-m comment --comment "cnmd:${c.Id.slice(0, 12)}"`;
   t.match(restore, `-A CNMD-DNAT -p tcp -m tcp --dport 8080 ${tag} -j DNAT --to-destination 10.40.0.2:80`);
   t.match(restore, `-A CNMD-DNAT-LO -d 127.0.0.1/32 -p udp -m udp --dport 5353 ${tag} -j DNAT --to-destination 10.40.0.2:53`, 'a loopback binding is reachable from the host only');
   t.match(restore, `-A CNMD-POSTROUTING -s 10.40.0.2/32 -d 10.40.0.2/32 -p tcp -m tcp --dport 80 ${tag} -j MASQUERADE`);
-  t.match(d.exec.lines().find((l) => l.startsWith('ip -batch'))!, /link set dev veth[0-9a-f]{7} type bridge_slave hairpin on/);
+  t.match(d.exec.lines({ files: false }).find((l) => l.startsWith('ip -batch'))!, /link set dev veth[0-9a-f]{7} type bridge_slave hairpin on/);
   t.same([...d.exec.heldPorts].sort(), ['tcp/0.0.0.0/8080', 'udp/127.0.0.1/5353'], 'the host ports are held');
   const list = (await call(d, 'GET', '/containers/json')).body[0].Ports;
   t.same(list, [{ IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' }, { IP: '127.0.0.1', PrivatePort: 53, PublicPort: 5353, Type: 'udp' }, { PrivatePort: 9000, Type: 'tcp' }]);
 
   d.exec.clear();
   await call(d, 'POST', '/containers/web/stop');
-  t.match(d.exec.lines().find((l) => l.startsWith('iptables-restore'))!, `-D CNMD-DNAT -p tcp -m tcp --dport 8080 ${tag}`, 'rules go away on stop');
+  t.match(d.exec.lines({ files: false }).find((l) => l.startsWith('iptables-restore'))!, `-D CNMD-DNAT -p tcp -m tcp --dport 8080 ${tag}`, 'rules go away on stop');
   t.same([...d.exec.heldPorts], [], 'and the ports are free again');
   t.same((await call(d, 'GET', '/containers/web/json')).body.NetworkSettings.Ports, {});
 });

@@ -111,7 +111,9 @@ export async function startDaemonIn(t: Test, ns: Netns, flags: string[] = []): P
     request: (m, p, b) => unixRequest(socket, m, p, b),
     output: () => log,
     async start() {
-      child = spawn('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, `${ROOT}dist/main.js`, '-H', `unix://${socket}`, '--data-root', `${dir}/data`, ...flags], {
+      // --dns: names that are not containers' go to the test host's own loopback, never to the machine's resolvers
+      const dns = flags.includes('--dns') ? [] : ['--dns', '127.0.0.1'];
+      child = spawn('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, `${ROOT}dist/main.js`, '-H', `unix://${socket}`, '--data-root', `${dir}/data`, ...dns, ...flags], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child.stdout!.on('data', (c) => (log += c));

@@ -1,0 +1,148 @@
+/**
+ * The embedded DNS server: UDP and TCP on port 53 of each user-defined bridge network's gateway, in the
+ * daemon's namespace (where the bridges are), answering from the store and forwarding the rest.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import dnsPacket, { type Packet, type Answer } from 'dns-packet';
+import { type NameSource, resolveName } from './names.js';
+
+export const TTL = 600;
+/** response codes: dns-packet reads them from the low bits of flags */
+const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 } as const;
+const FORWARD_TIMEOUT_MS = 2000;
+
+export interface DnsServerOptions {
+  source: NameSource;
+  /** upstream servers for names that are not containers': the daemon's --dns, else the host's resolvers */
+  defaultUpstreams: () => string[];
+  log: { warn(obj: unknown, msg: string): void };
+}
+
+interface Listener {
+  udp: dgram.Socket;
+  tcp: net.Server;
+}
+
+export class DnsServer {
+  private readonly listeners = new Map<string, Listener>();
+  private rotation = 0;
+
+  constructor(private readonly o: DnsServerOptions) {}
+
+  /** Listens on exactly these addresses (the gateways of user-defined networks). */
+  async sync(addresses: string[]): Promise<void> {
+    const want = new Set(addresses);
+    for (const [addr, l] of this.listeners) {
+      if (!want.has(addr)) {
+        this.listeners.delete(addr);
+        await close(l);
+      }
+    }
+    for (const addr of want) {
+      if (this.listeners.has(addr)) continue;
+      try {
+        this.listeners.set(addr, await this.listen(addr));
+      } catch (e) {
+        this.o.log.warn({ address: addr, err: (e as Error).message }, 'cannot serve DNS on this gateway; containers there cannot resolve names');
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.sync([]);
+  }
+
+  private async listen(addr: string): Promise<Listener> {
+    const udp = dgram.createSocket({ type: 'udp4' });
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind({ address: addr, port: 53, exclusive: true }, () => resolve());
+    });
+    udp.on('message', (msg, rinfo) => {
+      void this.answer(msg, rinfo.address).then((reply) => reply && udp.send(reply, rinfo.port, rinfo.address));
+    });
+    udp.on('error', () => undefined);
+    const tcp = net.createServer((sock) => {
+      let buf = Buffer.alloc(0);
+      sock.on('data', (chunk) => {
+        buf = Buffer.concat([buf, chunk]);
+        while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+          const len = buf.readUInt16BE(0);
+          const msg = buf.subarray(2, 2 + len);
+          buf = buf.subarray(2 + len);
+          void this.answer(msg, sock.remoteAddress?.replace(/^::ffff:/, '') ?? '').then((reply) => {
+            if (!reply || sock.destroyed) return;
+            const head = Buffer.alloc(2);
+            head.writeUInt16BE(reply.length);
+            sock.write(Buffer.concat([head, reply]));
+          });
+        }
+      });
+      sock.on('error', () => undefined);
+      sock.setTimeout(10_000, () => sock.destroy());
+    });
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen({ host: addr, port: 53, exclusive: true }, () => resolve());
+    });
+    return { udp, tcp };
+  }
+
+  /** The reply to one query from a container at `from`, or undefined to stay silent. */
+  async answer(msg: Buffer, from: string): Promise<Buffer | undefined> {
+    let q: Packet;
+    try {
+      q = dnsPacket.decode(msg);
+    } catch {
+      return undefined;
+    }
+    const question = q.questions?.[0];
+    const reply = (rcode: keyof typeof RCODE, answers: Answer[] = []) =>
+      dnsPacket.encode({ id: q.id, type: 'response', flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | RCODE[rcode], questions: q.questions, answers });
+    if (!question) return reply('FORMERR');
+    const who = this.o.source.requester(from);
+    if (!who) return reply('REFUSED');
+    if (question.type === 'A' || question.type === 'AAAA') {
+      const r = resolveName(this.o.source, who, question.name, question.type === 'A' ? 4 : 6);
+      if (r.kind === 'answer') {
+        // several containers with one alias: all addresses, in an order that rotates
+        const n = this.rotation++ % r.addresses.length;
+        const ordered = [...r.addresses.slice(n), ...r.addresses.slice(0, n)];
+        return reply('NOERROR', ordered.map((a) => ({ type: question.type, name: question.name, ttl: TTL, class: 'IN', data: a }) as Answer));
+      }
+      if (r.kind === 'nodata') return reply('NOERROR');
+    }
+    // Not a container's name: forward, unless the container has no way out (internal networks only).
+    if (who.networks.length && who.networks.every((n) => n.internal)) return reply('SERVFAIL');
+    const upstreams = (who.dns.length ? who.dns : this.o.defaultUpstreams()).slice(0, 3);
+    for (const up of upstreams) {
+      const r = await forward(msg, up);
+      if (r) return r;
+    }
+    return reply('SERVFAIL');
+  }
+}
+
+function forward(msg: Buffer, server: string): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const family = server.includes(':') ? 'udp6' : 'udp4';
+    const sock = dgram.createSocket(family);
+    const done = (r: Buffer | undefined) => {
+      clearTimeout(timer);
+      sock.close();
+      resolve(r);
+    };
+    const timer = setTimeout(() => done(undefined), FORWARD_TIMEOUT_MS);
+    sock.on('message', (m) => done(m));
+    sock.on('error', () => done(undefined));
+    sock.send(msg, 53, server);
+  });
+}
+
+function close(l: Listener): Promise<void> {
+  return new Promise((resolve) => {
+    l.udp.close();
+    l.tcp.close(() => resolve());
+  });
+}

@@ -1,0 +1,82 @@
+/**
+ * What the embedded DNS server answers from: the store's running containers, their endpoints and
+ * names; and the resolv.conf and hosts files each sandbox gets.
+ */
+import type { ContainerRepo } from '../store/containers.js';
+import type { NetworkRepo } from '../store/networks.js';
+import type { Container, Network } from '../model.js';
+import type { Member, NameSource, Requester } from '../dns/names.js';
+import { resolvConf, hostsFile, hostNameservers } from '../dns/names.js';
+
+/** Networks with a DNS server on their gateway: the user-defined bridge networks (as in Docker). */
+export function servesDns(n: Network): boolean {
+  return !n.predefined && n.driver === 'bridge' && n.enableIPv4 && n.options['com.docker.network.bridge.inhibit_ipv4'] !== 'true';
+}
+
+export const dnsAddress = (n: Network) => n.subnets.find((s) => s.family === 4)?.gateway;
+
+export class StoreNameSource implements NameSource {
+  constructor(
+    private readonly containers: ContainerRepo,
+    private readonly networks: NetworkRepo,
+  ) {}
+
+  requester(ip: string): Requester | undefined {
+    const ep = this.containers.endpointByAddress(ip);
+    const c = ep && this.containers.get(ep.containerId);
+    if (!c) return undefined;
+    const networks = this.containers
+      .endpointsOf(c.id)
+      .map((e) => this.networks.get(e.networkId))
+      .filter((n): n is Network => !!n && servesDns(n))
+      .map((n) => ({ id: n.id, name: n.name, internal: n.internal }));
+    return { containerId: c.id, networks, dns: c.hostConfig.Dns ?? [] };
+  }
+
+  members(networkId: string): Member[] {
+    const out: Member[] = [];
+    for (const e of this.containers.endpointsOn(networkId)) {
+      const c = this.containers.get(e.containerId);
+      if (!c || c.state !== 'running') continue;
+      const aliases = c.endpointConfigs.find((x) => x.network === e.configKey)?.settings.Aliases ?? [];
+      const names = [c.name, c.config.Hostname, ...aliases, c.id.slice(0, 12)].filter(Boolean).map((n: string) => n.toLowerCase());
+      out.push({ containerId: c.id, names, ipv4: e.ipv4?.split('/')[0], ipv6: e.ipv6?.split('/')[0] });
+    }
+    return out;
+  }
+}
+
+export interface SandboxFiles {
+  resolvConf: string;
+  hosts: string;
+}
+
+/** resolv.conf and hosts for a running container (Docker's choices, cnmd's server address). */
+export function sandboxFiles(
+  c: Container,
+  endpoints: Array<{ network: Network; ipv4: string | null }>,
+  daemonDns: string[],
+  hostResolvConf: string,
+): SandboxFiles {
+  const hc = c.hostConfig;
+  const dnsNet = endpoints.find((e) => servesDns(e.network));
+  const search: string[] = hc.DnsSearch ?? [];
+  const options: string[] = hc.DnsOptions ?? [];
+  let nameservers: string[];
+  if (dnsNet) nameservers = [dnsAddress(dnsNet.network)!];
+  else {
+    // the default bridge has no embedded DNS: the container asks the upstream servers itself
+    nameservers = (hc.Dns ?? []).length ? hc.Dns : daemonDns.length ? daemonDns : hostNameservers(hostResolvConf);
+    if (!nameservers.length) nameservers = ['8.8.8.8', '8.8.4.4'];
+  }
+  const gateway = endpoints.map((e) => e.network.subnets.find((s) => s.family === 4)?.gateway).find(Boolean) ?? '';
+  const extra = (hc.ExtraHosts ?? []).map((h: string) => {
+    const m = /^([^:=]+)[:=](.+)$/.exec(h)!;
+    return { host: m[1], ip: m[2] === 'host-gateway' ? gateway : m[2].replace(/^\[|\]$/g, '') };
+  });
+  const addresses = endpoints.map((e) => e.ipv4?.split('/')[0]).filter((a): a is string => !!a);
+  return {
+    resolvConf: resolvConf(nameservers, search, options, !!dnsNet),
+    hosts: hostsFile(c.config.Hostname, addresses, extra),
+  };
+}
