@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { unixRequest } from '../test/helpers/host.js';
+import { createRequire } from 'node:module';
 
 const N = Number(process.env.BENCH_NETWORKS ?? 1000);
 const M = Number(process.env.BENCH_SANDBOXES ?? 50);
@@ -39,13 +40,14 @@ async function main() {
   const dir = mkdtempSync('/tmp/cnmd-bench-');
   await execa('ip', ['netns', 'add', ns]);
   const child = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, `${ROOT}dist/main.js`, '-H', `unix://${dir}/cnmd.sock`,
-    '--data-root', `${dir}/data`, '--default-address-pool', 'base=10.0.0.0/8,size=24', '--log-level', 'warn'], { stdio: 'inherit' });
+    '--data-root', `${dir}/data`, '--default-address-pool', 'base=10.0.0.0/8,size=24', '--log-level', 'warn', '--dns', '127.0.0.1'], { stdio: 'inherit' });
   const cleanup = async () => {
     child.kill('SIGTERM');
     await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
     await execa('ip', ['netns', 'del', ns], { reject: false });
     // sandboxes left by an interrupted run
     for (const left of readdirSync('/run/netns').filter((n) => n.startsWith(`${ns}-`))) await execa('ip', ['netns', 'del', left], { reject: false });
+    for (const left of (existsSync('/etc/netns') ? readdirSync('/etc/netns') : []).filter((n) => n.startsWith(`${ns}-`))) rmSync(`/etc/netns/${left}`, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
@@ -111,6 +113,44 @@ async function main() {
     console.log(row('network disconnect', disconnect));
     console.log(row('container rm -f', remove));
     console.log('\nDocker 20.10 here (issue 3): create+start 192 ms, connect 102 ms, disconnect 76 ms.');
+
+    // Published ports: create+start with two of them, against the same without.
+    const withPorts: number[] = [];
+    const portNames = Array.from({ length: 20 }, (_, i) => `${ns}-p${i}`);
+    for (const [i, name] of portNames.entries()) {
+      const [t] = await timed(async () => {
+        const c = await req('POST', `/v1.48/containers/create?name=${name}`, {
+          Image: 'none',
+          HostConfig: { NetworkMode: 'bench-a', PortBindings: { '80/tcp': [{ HostPort: String(20000 + 2 * i) }], '53/udp': [{ HostPort: String(20001 + 2 * i) }] } },
+        });
+        if (c.status !== 201) throw new Error(c.text);
+        const s = await req('POST', `/v1.48/containers/${name}/start`);
+        if (s.status !== 204) throw new Error(s.text);
+      });
+      withPorts.push(t);
+    }
+    console.log(row('create+start, 2 ports', withPorts));
+    for (const name of portNames) await req('DELETE', `/v1.48/containers/${name}?force=1`);
+
+    // DNS: a container asks the embedded server for another container's name, 16 queries in flight.
+    const target = `${ns}-dns-target`;
+    const asker = `${ns}-dns-asker`;
+    for (const name of [target, asker]) {
+      await req('POST', `/v1.48/containers/create?name=${name}`, { Image: 'none', HostConfig: { NetworkMode: 'bench-a' } });
+      await req('POST', `/v1.48/containers/${name}/start`);
+    }
+    const queries = Number(process.env.BENCH_DNS_QUERIES ?? 20000);
+    const script = `const d=require('dgram'),p=require(${JSON.stringify(createRequire(import.meta.url).resolve('dns-packet'))});
+const srv=/nameserver (\\S+)/.exec(require('fs').readFileSync('/etc/resolv.conf','utf8'))[1];
+const s=d.createSocket('udp4');const pending=new Map();const lat=[];let sent=0,done=0,id=0;const N=${queries},C=16;const t0=process.hrtime.bigint();
+function send(){if(sent>=N)return;sent++;const i=(id=(id+1)%65536);pending.set(i,process.hrtime.bigint());s.send(p.encode({type:'query',id:i,flags:p.RECURSION_DESIRED,questions:[{type:'A',name:'${target}'}]}),53,srv)}
+s.on('message',m=>{const r=p.decode(m);const st=pending.get(r.id);pending.delete(r.id);lat.push(Number(process.hrtime.bigint()-st)/1e6);done++;
+if(done===N){const sec=Number(process.hrtime.bigint()-t0)/1e9;lat.sort((a,b)=>a-b);console.log(JSON.stringify({qps:N/sec,p50:lat[Math.floor(N*0.5)],p99:lat[Math.floor(N*0.99)],answers:r.answers.length}));process.exit(0)}else send()});
+s.bind(0,()=>{for(let k=0;k<C;k++)send()});setTimeout(()=>process.exit(1),60000).unref()`;
+    const out = await execa('ip', ['netns', 'exec', asker, process.execPath, '-e', script]);
+    const r = JSON.parse(out.stdout) as { qps: number; p50: number; p99: number; answers: number };
+    console.log(`\nDNS, a container name, ${queries} queries, 16 in flight: ${Math.round(r.qps)} queries/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms (${r.answers} answer)`);
+    for (const name of [target, asker]) await req('DELETE', `/v1.48/containers/${name}?force=1`);
   } finally {
     await cleanup();
   }

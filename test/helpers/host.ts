@@ -20,20 +20,26 @@ export function hostTestsUnavailable(): string | undefined {
   return undefined;
 }
 
-/** Removes namespaces named by earlier runs whose process is gone. */
+/** Removes namespaces (and their /etc/netns files) named by earlier runs whose process is gone. */
 export async function removeStaleNamespaces(): Promise<void> {
+  for (const name of existsSync('/etc/netns') ? readdirSync('/etc/netns') : []) {
+    const m = new RegExp(`^${NS_PREFIX}(\\d+)x`).exec(name);
+    if (m && !pidAlive(Number(m[1]))) rmSync(`/etc/netns/${name}`, { recursive: true, force: true });
+  }
   if (!existsSync('/run/netns')) return;
   for (const name of readdirSync('/run/netns')) {
     const m = new RegExp(`^${NS_PREFIX}(\\d+)x`).exec(name);
     if (!m) continue;
-    const pid = Number(m[1]);
-    let alive = true;
-    try {
-      process.kill(pid, 0);
-    } catch {
-      alive = false;
-    }
-    if (!alive) await execa('ip', ['netns', 'del', name], { reject: false });
+    if (!pidAlive(Number(m[1]))) await execa('ip', ['netns', 'del', name], { reject: false });
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -171,9 +177,15 @@ export function uniqueName(label: string): string {
   return `${NS_PREFIX}${process.pid}x${label}${randomBytes(2).toString('hex')}`;
 }
 
-/** Removes namespaces of the given names if a failed test left them (the daemon normally does). */
+/**
+ * Removes the namespaces of these containers, and their /etc/netns files, when the test ends: the
+ * daemon leaves running containers running when it stops, as it should.
+ */
 export function removeNamespacesAfter(t: Test, names: () => string[]): void {
   t.teardown(async () => {
-    for (const n of names()) if (existsSync(`/run/netns/${n}`)) await execa('ip', ['netns', 'del', n], { reject: false });
+    for (const n of names()) {
+      if (existsSync(`/run/netns/${n}`)) await execa('ip', ['netns', 'del', n], { reject: false });
+      rmSync(`/etc/netns/${n}`, { recursive: true, force: true });
+    }
   });
 }
