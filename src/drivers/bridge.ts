@@ -110,6 +110,7 @@ export const chainNames = (ctx: DriverContext) => ({
   dest: `${ctx.chainPrefix}-DEST`,
   src: `${ctx.chainPrefix}-SRC`,
   postrouting: `${ctx.chainPrefix}-POSTROUTING`,
+  input: `${ctx.chainPrefix}-INPUT`,
   dnat: `${ctx.chainPrefix}-DNAT`,
   dnatLocal: `${ctx.chainPrefix}-DNAT-LO`,
   network: (id: string) => `${ctx.chainPrefix}-N-${id.slice(0, 12)}`,
@@ -126,12 +127,15 @@ export function bridgeBase(ctx: DriverContext): { chains: DesiredChain[]; hooks:
       { table: 'filter', name: c.forward, head: [`-j ${c.dest}`, `-j ${c.src}`], body: [] },
       { table: 'filter', name: c.dest, head: [], body: [] },
       { table: 'filter', name: c.src, head: [], body: [] },
+      { table: 'filter', name: c.input, head: [], body: [] },
       { table: 'nat', name: c.postrouting, head: [], body: [] },
       { table: 'nat', name: c.dnat, head: [], body: [] },
       { table: 'nat', name: c.dnatLocal, head: [], body: [] },
     ],
     hooks: [
       { table: 'filter', chain: 'FORWARD', spec: `-j ${c.forward}` },
+      // the embedded DNS server on the gateways, even when the host's INPUT policy drops (ufw and the like)
+      { table: 'filter', chain: 'INPUT', spec: `-j ${c.input}` },
       { table: 'nat', chain: 'POSTROUTING', spec: `-j ${c.postrouting}` },
       // published ports: from other machines and from the host itself (127.0.0.1 included) …
       { table: 'nat', chain: 'PREROUTING', spec: `-m addrtype --dst-type LOCAL -j ${c.dnat}` },
@@ -163,6 +167,11 @@ function networkRules(n: Network, s: BridgeSettings, ctx: DriverContext): Pick<N
     const target = s.snatSource ? `-j SNAT --to-source ${s.snatSource}` : '-j MASQUERADE';
     for (const sub of n.subnets.filter((x) => x.family === 4)) {
       rules.push({ table: 'nat', chain: c.postrouting, spec: `-s ${sub.subnet} ! -o ${br} ${tag} ${target}` });
+    }
+  }
+  if (!n.predefined && !s.inhibitIpv4) {
+    for (const proto of ['udp', 'tcp']) {
+      rules.push({ table: 'filter', chain: c.input, spec: `-i ${br} -p ${proto} -m ${proto} --dport 53 ${tag} -j ACCEPT` });
     }
   }
   if (!n.internal && !s.inhibitIpv4) {

@@ -89,6 +89,10 @@ async function walkthrough() {
 
   t.test('name resolution: aliases, round robin, AAAA, name.network, two networks, forwarding, disconnect', async (t) => {
     await upstream(t, world);
+    // a host firewall like ufw's: replies come in, nothing else
+    await host.run('iptables', ['-A', 'INPUT', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT']);
+    await host.run('iptables', ['-A', 'INPUT', '-i', 'lo', '-j', 'ACCEPT']);
+    await host.run('iptables', ['-P', 'INPUT', 'DROP']);
     await ok(t, 'network', 'create', '--ipv6', '--subnet', 'fd00:e2e::/64', 'dns-a');
     await ok(t, 'network', 'create', 'dns-b');
     await ok(t, 'network', 'create', '--internal', 'dns-int');
@@ -100,7 +104,7 @@ async function walkthrough() {
     await ok(t, 'run', '-d', '--name', iso, '--network', 'dns-int', '--dns', '192.0.2.2', 'busybox', 'sleep', '1d');
     const ip = async (c: string, net: string, f = 'IPAddress') => ok(t, 'inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").${f}}}`, c);
     const [ip1, ip2] = [await ip(c1, 'dns-a'), await ip(c2, 'dns-a')];
-    t.equal(await lookup(q, c1), ip1, 'a container name');
+    t.equal(await lookup(q, c1), ip1, 'a container name (with the host\'s INPUT policy at DROP)');
     t.equal(await lookup(q, `${c1}.dns-a`), ip1, 'name.network');
     const rr1 = (await lookup(q, 'shared')).split(' ');
     const rr2 = (await lookup(q, 'shared')).split(' ');

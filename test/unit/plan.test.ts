@@ -27,16 +27,20 @@ t.test('a bridge network on an empty host: golden plan', async (t) => {
 :CNMD-FORWARD - [0:0]
 :CNMD-DEST - [0:0]
 :CNMD-SRC - [0:0]
+:CNMD-INPUT - [0:0]
 :CNMD-N-aaaaaaaaaaaa - [0:0]
 -A CNMD-FORWARD -j CNMD-DEST
 -A CNMD-FORWARD -j CNMD-SRC
 -A CNMD-DEST -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-N-aaaaaaaaaaaa
 -A CNMD-SRC -i cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j ACCEPT
+-A CNMD-INPUT -i cnmd-aaaaaaaaaa -p udp -m udp --dport 53 -m comment --comment "cnmd:aaaaaaaaaaaa" -j ACCEPT
+-A CNMD-INPUT -i cnmd-aaaaaaaaaa -p tcp -m tcp --dport 53 -m comment --comment "cnmd:aaaaaaaaaaaa" -j ACCEPT
 -A CNMD-N-aaaaaaaaaaaa -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 -A CNMD-N-aaaaaaaaaaaa -i cnmd-aaaaaaaaaa -j ACCEPT
 -A CNMD-N-aaaaaaaaaaaa -m conntrack --ctstate DNAT -j ACCEPT
 -A CNMD-N-aaaaaaaaaaaa -j DROP
 -I FORWARD -j CNMD-FORWARD
+-I INPUT -j CNMD-INPUT
 COMMIT
 *nat
 :CNMD-POSTROUTING - [0:0]
@@ -131,7 +135,7 @@ t.test('what is not ours is never touched; what is ours and unowned is removed',
   state.links.set('cnmd-ccccccccc', { name: 'cnmd-ccccccccc', kind: 'bridge', alias: 'cnmd:' + 'c'.repeat(64), mtu: 1500, up: true, addresses: [] });
   state.links.set('cnmd2-dddddd', { name: 'cnmd2-dddddd', kind: 'bridge', alias: 'cnmd2:' + 'd'.repeat(64), mtu: 1500, up: true, addresses: [] });
   state.rules.chains.set(chainKey('filter', 'CNMD-N-cccccccccccc'), new Map([['-j DROP', 1]]));
-  state.rules.hooks.set(chainKey('filter', 'INPUT'), ['-j CNMD-N-cccccccccccc']);
+  state.rules.hooks.set(chainKey('filter', 'INPUT'), ['-j CNMD-INPUT', '-j CNMD-N-cccccccccccc']);
   t.same(lines(plan(d, state, all)), [
     'ip link del dev cnmd-ccccccccc',
     'iptables -t filter -F CNMD-N-cccccccccccc',
@@ -151,6 +155,8 @@ t.test('a scoped plan looks only at its own networks', async (t) => {
     'ip link del dev cnmd-aaaaaaaaaa',
     'iptables -t filter -D CNMD-DEST -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-N-aaaaaaaaaaaa',
     'iptables -t filter -D CNMD-SRC -i cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j ACCEPT',
+    'iptables -t filter -D CNMD-INPUT -i cnmd-aaaaaaaaaa -p udp -m udp --dport 53 -m comment --comment "cnmd:aaaaaaaaaaaa" -j ACCEPT',
+    'iptables -t filter -D CNMD-INPUT -i cnmd-aaaaaaaaaa -p tcp -m tcp --dport 53 -m comment --comment "cnmd:aaaaaaaaaaaa" -j ACCEPT',
     'iptables -t nat -D CNMD-POSTROUTING -s 10.50.0.0/24 ! -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j MASQUERADE',
     'iptables -t nat -D CNMD-POSTROUTING -o cnmd-aaaaaaaaaa -m addrtype --src-type LOCAL -m comment --comment "cnmd:aaaaaaaaaaaa" -j MASQUERADE',
     'iptables -t filter -F CNMD-N-aaaaaaaaaaaa',
