@@ -4,7 +4,7 @@
  */
 import t, { type Test } from 'tap';
 import { execa } from 'execa';
-import { removeStaleNamespaces, uniqueName, removeNamespacesAfter } from '../helpers/host.js';
+import { removeStaleNamespaces, containerNames } from '../helpers/host.js';
 import { cliAgainstDaemon, compatUnavailable } from '../helpers/docker.js';
 
 const skip = await compatUnavailable();
@@ -13,13 +13,7 @@ if (skip) {
 } else {
   await removeStaleNamespaces();
   const { docker } = await cliAgainstDaemon(t, 'clic');
-  const names: string[] = [];
-  removeNamespacesAfter(t, () => names);
-  const name = (l: string) => {
-    const n = uniqueName(l);
-    names.push(n);
-    return n;
-  };
+  const name = containerNames(t);
   const ok = async (t: Test, ...args: string[]) => {
     const r = await docker(...args);
     t.equal(r.exitCode, 0, `docker ${args.join(' ')}: ${r.stderr}`);

@@ -1,7 +1,7 @@
 /** The dockerode npm client against cnmd's socket: the same flows through its JS API. */
 import t from 'tap';
 import Docker from 'dockerode';
-import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, startDaemonIn, uniqueName, removeNamespacesAfter } from '../helpers/host.js';
+import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, startDaemonIn, containerNames } from '../helpers/host.js';
 
 const skip = hostTestsUnavailable();
 if (skip) {
@@ -43,10 +43,7 @@ if (skip) {
   });
 
   t.test('containers: create, start, connect, inspect, list, disconnect, stop, remove', async (t) => {
-    const names: string[] = [];
-    removeNamespacesAfter(t, () => names);
-    const n1 = uniqueName('dode1');
-    names.push(n1);
+    const n1 = containerNames(t)('dode1');
     const net = await docker.createNetwork({ Name: 'dnet' });
     const other = await docker.createNetwork({ Name: 'dother' });
     const c = await docker.createContainer({ name: n1, Image: 'busybox', Cmd: ['sleep', '60'], HostConfig: { NetworkMode: 'dnet' } });

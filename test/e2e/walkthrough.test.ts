@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap';
 import { createRequire } from 'node:module';
 import { execa } from 'execa';
-import { removeStaleNamespaces, makeNetns, uniqueName, removeNamespacesAfter, type Netns } from '../helpers/host.js';
+import { removeStaleNamespaces, makeWorld, containerNames, type Netns } from '../helpers/host.js';
 import { cliAgainstDaemon, compatUnavailable } from '../helpers/docker.js';
 
 const skip = await compatUnavailable();
@@ -41,21 +41,10 @@ type Tap = Test;
 const require = createRequire(import.meta.url);
 
 async function walkthrough() {
-  const names: string[] = [];
-  removeNamespacesAfter(t, () => names);
-  const name = (l: string) => {
-    const n = uniqueName(l);
-    names.push(n);
-    return n;
-  };
+  const name = containerNames(t);
   const { host, docker } = await cliAgainstDaemon(t, 'e2e');
   // "another machine", on the test host's uplink
-  const world = await makeNetns(t, 'world');
-  await host.run('ip', ['link', 'add', 'uplink', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', world.name]);
-  await host.run('ip', ['addr', 'add', '192.0.2.1/24', 'dev', 'uplink']);
-  await host.run('ip', ['link', 'set', 'uplink', 'up']);
-  await world.run('ip', ['addr', 'add', '192.0.2.2/24', 'dev', 'eth0']);
-  await world.run('ip', ['link', 'set', 'eth0', 'up']);
+  const world = await makeWorld(t, host);
   const ok = async (t: Tap, ...args: string[]) => {
     const r = await docker(...args);
     t.equal(r.exitCode, 0, `docker ${args.join(' ')} ${r.stderr}`);

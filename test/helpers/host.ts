@@ -189,3 +189,28 @@ export function removeNamespacesAfter(t: Test, names: () => string[]): void {
     }
   });
 }
+
+/**
+ * "Another machine": a namespace on the test host's uplink. The test host is 192.0.2.1, the other
+ * machine 192.0.2.2, and the other machine has no route to any container subnet.
+ */
+export async function makeWorld(t: Test, host: Netns): Promise<Netns> {
+  const world = await makeNetns(t, 'w');
+  await host.run('ip', ['link', 'add', 'uplink', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', world.name]);
+  await host.run('ip', ['addr', 'add', '192.0.2.1/24', 'dev', 'uplink']);
+  await host.run('ip', ['link', 'set', 'uplink', 'up']);
+  await world.run('ip', ['addr', 'add', '192.0.2.2/24', 'dev', 'eth0']);
+  await world.run('ip', ['link', 'set', 'eth0', 'up']);
+  return world;
+}
+
+/** Unique container names for a test, whose namespaces and /etc/netns files go when it ends. */
+export function containerNames(t: Test): (label: string) => string {
+  const names: string[] = [];
+  removeNamespacesAfter(t, () => names);
+  return (label) => {
+    const n = uniqueName(label);
+    names.push(n);
+    return n;
+  };
+}

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { statSync, existsSync } from 'node:fs';
-import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, startDaemonIn, attachSandbox, pings, type Netns } from '../helpers/host.js';
+import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, makeWorld, startDaemonIn, attachSandbox, pings, type Netns } from '../helpers/host.js';
 
 const skip = hostTestsUnavailable();
 if (skip) {
@@ -89,13 +89,8 @@ async function run() {
 
   t.test('traffic: same network talks, networks are isolated, NAT out, internal has no way out, icc=false', async (t) => {
     const host = await makeNetns(t, 'h');
-    // "the world": a namespace on the test host's uplink, with no route back to container subnets
-    const world = await makeNetns(t, 'w');
-    await host.run('ip', ['link', 'add', 'uplink', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', world.name]);
-    await host.run('ip', ['addr', 'add', '192.0.2.1/24', 'dev', 'uplink']);
-    await host.run('ip', ['link', 'set', 'uplink', 'up']);
-    await world.run('ip', ['addr', 'add', '192.0.2.2/24', 'dev', 'eth0']);
-    await world.run('ip', ['link', 'set', 'eth0', 'up']);
+    // "the world": another machine, with no route back to container subnets
+    const world = await makeWorld(t, host);
 
     const d = await startDaemonIn(t, host);
     const mk = async (Name: string, Subnet: string, extra: Record<string, unknown> = {}) => {

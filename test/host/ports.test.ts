@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { execa } from 'execa';
-import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, startDaemonIn, uniqueName, removeNamespacesAfter } from '../helpers/host.js';
+import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, makeWorld, startDaemonIn, containerNames } from '../helpers/host.js';
 
 const skip = hostTestsUnavailable();
 if (skip) {
@@ -19,20 +19,13 @@ const UDP = `const s = require('dgram').createSocket('udp4'); s.on('message', (m
 
 async function tests() {
   t.test('tcp and udp, from outside, from the host, hairpin; 127.0.0.1 only from the host', async (t) => {
-    const names: string[] = [];
-    removeNamespacesAfter(t, () => names);
+    const name = containerNames(t);
     const host = await makeNetns(t, 'h');
-    const world = await makeNetns(t, 'w');
-    await host.run('ip', ['link', 'add', 'uplink', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', world.name]);
-    await host.run('ip', ['addr', 'add', '192.0.2.1/24', 'dev', 'uplink']);
-    await host.run('ip', ['link', 'set', 'uplink', 'up']);
-    await world.run('ip', ['addr', 'add', '192.0.2.2/24', 'dev', 'eth0']);
-    await world.run('ip', ['link', 'set', 'eth0', 'up']);
+    const world = await makeWorld(t, host);
     const d = await startDaemonIn(t, host);
     await d.request('POST', '/v1.48/networks/create', { Name: 'web-net' });
-    const web = uniqueName('web');
-    const client = uniqueName('client');
-    names.push(web, client);
+    const web = name('web');
+    const client = name('client');
     const mk = async (name: string, cmd: string[], bindings: Record<string, unknown>) => {
       const r = await d.request('POST', `/v1.48/containers/create?name=${name}`, { Image: 'x', Hostname: name.slice(-8), Cmd: cmd, HostConfig: { NetworkMode: 'web-net', PortBindings: bindings } });
       t.equal(r.status, 201, r.text);
@@ -40,11 +33,9 @@ async function tests() {
       t.equal(s.status, 204, s.text);
     };
     await mk(web, [process.execPath, '-e', HTTP, '80'], { '80/tcp': [{ HostPort: '8080' }] });
-    const local = uniqueName('local');
-    names.push(local);
+    const local = name('local');
     await mk(local, [process.execPath, '-e', HTTP, '80'], { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8081' }] });
-    const udp = uniqueName('udp');
-    names.push(udp);
+    const udp = name('udp');
     await mk(udp, [process.execPath, '-e', UDP, '53'], { '53/udp': [{ HostPort: '5353' }] });
     await mk(client, ['sleep', '60'], {});
     const expect = `hello from ${web.slice(-8)}`;

@@ -4,7 +4,7 @@
  */
 import t, { type Test } from 'tap';
 import { execa } from 'execa';
-import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, startDaemonIn, uniqueName, removeNamespacesAfter, type DaemonProcess } from '../helpers/host.js';
+import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, startDaemonIn, containerNames, type DaemonProcess } from '../helpers/host.js';
 
 const skip = hostTestsUnavailable();
 if (skip) {
@@ -21,15 +21,9 @@ const addrs = async (ns: string) =>
     .map((l) => ({ name: l.ifname, up: l.flags.includes('UP'), ips: l.addr_info.filter((a) => a.scope !== 'link').map((a) => a.local) }));
 
 async function setup(t: Test) {
-  const names: string[] = [];
-  removeNamespacesAfter(t, () => names);
+  const name = containerNames(t);
   const host = await makeNetns(t, 'h');
   const d = await startDaemonIn(t, host);
-  const name = (label: string) => {
-    const n = uniqueName(label);
-    names.push(n);
-    return n;
-  };
   return { host, d, name };
 }
 
