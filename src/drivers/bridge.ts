@@ -182,6 +182,15 @@ function networkRules(n: Network, s: BridgeSettings, ctx: DriverContext): Pick<N
   return { chains: [{ table: 'filter', name: own, head: ownRules, body: [], owner }], rules };
 }
 
+/**
+ * A bridge takes the lowest MAC of its ports unless it was given one: when a container leaves, the
+ * gateway's MAC would change under the other containers' ARP caches. A fixed, locally administered
+ * MAC derived from the network id keeps it.
+ */
+export function bridgeMac(id: string): string {
+  return ['02', id.slice(0, 2), id.slice(2, 4), id.slice(4, 6), id.slice(6, 8), id.slice(8, 10)].join(':');
+}
+
 /** MTU of a network's links: its option, or the daemon's for the predefined bridge network. */
 export function networkMtu(n: Network, ctx: DriverContext): number {
   return bridgeSettings(n.options, n.predefined, ctx).mtu;
@@ -205,7 +214,7 @@ export const bridgeDriver: Driver = {
     const owner = n.id.slice(0, 12);
     const fw = ctx.iptables ? networkRules(n, s, ctx) : { chains: [], rules: [] };
     return {
-      links: [{ name: n.bridgeName!, kind: 'bridge', alias: `${ctx.instance}:${n.id}`, mtu: s.mtu, addresses, owner }],
+      links: [{ name: n.bridgeName!, kind: 'bridge', alias: `${ctx.instance}:${n.id}`, mtu: s.mtu, addresses, owner, mac: bridgeMac(n.id) }],
       ...fw,
       sysctls: [
         // Traffic inside one bridge only meets iptables (and so icc=false) when bridged frames are passed to it.

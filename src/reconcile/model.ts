@@ -14,6 +14,8 @@ export interface DesiredLink {
   mtu: number;
   addresses: string[];
   owner: string;
+  /** bridge: its MAC, fixed so that it does not follow its ports (containers' ARP caches would go stale) */
+  mac?: string;
   /** veth: the bridge its host end is a port of */
   master?: string;
   /** veth: the other end, made directly inside the sandbox (netns: a /run/netns name or a path) */

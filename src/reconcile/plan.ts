@@ -66,7 +66,7 @@ function planLinks(desired: DesiredState, actual: HostState, o: PlanOptions): St
         const p = d.peer!;
         adds.push(add(`link add name ${d.name} mtu ${d.mtu} type veth peer name ${p.name} mtu ${d.mtu} address ${p.mac} netns ${p.netns}`));
       } else {
-        adds.push(add(`link add name ${d.name} mtu ${d.mtu} type ${d.kind}`));
+        adds.push(add(`link add name ${d.name} mtu ${d.mtu}${d.mac ? ` address ${d.mac}` : ''} type ${d.kind}`));
       }
       adds.push(add(`link set dev ${d.name} alias ${d.alias}`));
       for (const addr of d.addresses) adds.push(add(`addr add ${addr} dev ${d.name}`));
@@ -76,6 +76,7 @@ function planLinks(desired: DesiredState, actual: HostState, o: PlanOptions): St
       continue;
     }
     if (a.mtu !== d.mtu) adds.push(add(`link set dev ${d.name} mtu ${d.mtu}`));
+    if (d.mac && a.mac !== d.mac) adds.push(add(`link set dev ${d.name} address ${d.mac}`));
     for (const addr of a.addresses) if (!d.addresses.includes(addr)) adds.push(add(`addr del ${addr} dev ${d.name}`));
     for (const addr of d.addresses) if (!a.addresses.includes(addr)) adds.push(add(`addr add ${addr} dev ${d.name}`));
     if (d.master && a.master !== d.master) adds.push(add(`link set dev ${d.name} master ${d.master}`));
@@ -247,6 +248,7 @@ export function adopt(state: HostState, desired: DesiredState, o: PlanOptions): 
     if (inScope(o.owners, d.owner)) {
       state.links.set(d.name, {
         name: d.name, kind: d.kind, alias: d.alias, mtu: d.mtu, up: true, addresses: [...d.addresses],
+        ...(d.mac ? { mac: d.mac } : {}),
         ...(d.master ? { master: d.master, hairpin: !!d.hairpin } : {}),
       });
     }

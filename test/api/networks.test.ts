@@ -40,7 +40,8 @@ t.test('create: the host steps planned for it, in two process starts', async (t)
   const lines = d.exec.lines();
   t.equal(lines.length, 3, 'one ip -batch and one iptables-restore (and a sysctl written to /proc)');
   t.equal(lines[2], `sysctl -w net.ipv4.conf.${br}.route_localnet=1`);
-  t.equal(lines[0], `ip -batch -\nlink add name ${br} mtu 1500 type bridge\nlink set dev ${br} alias cnmd:${r.body.Id}\naddr add 10.50.0.1/24 dev ${br}\nlink set dev ${br} up`);
+  const mac = ['02', ...r.body.Id.slice(0, 10).match(/../g)].join(':');
+  t.equal(lines[0], `ip -batch -\nlink add name ${br} mtu 1500 address ${mac} type bridge\nlink set dev ${br} alias cnmd:${r.body.Id}\naddr add 10.50.0.1/24 dev ${br}\nlink set dev ${br} up`);
   t.match(lines[1], /^iptables-restore -w --noflush\n\*filter\n:CNMD-N-/);
   t.match(lines[1], new RegExp(`-A CNMD-POSTROUTING -s 10\\.50\\.0\\.0/24 ! -o ${br} -m comment --comment "cnmd:${r.body.Id.slice(0, 12)}" -j MASQUERADE`));
   // an automatic subnet avoids the host's on-link routes, read from /proc/net/route (no process)

@@ -109,7 +109,8 @@ async function walkthrough() {
     await ok(t, 'network', 'disconnect', 'dns-b', q);
     t.equal(await lookup(q, c3), 'ENOTFOUND', 'disconnected: gone at once');
     await ok(t, 'stop', '-t', '1', c1);
-    t.equal(await lookup(q, 'shared'), ip2, 'a stopped container\'s names are gone');
+    const afterStop = await lookup(q, 'shared');
+    t.equal(afterStop, ip2, `a stopped container's names are gone (got ${afterStop})`);
     await ok(t, 'rm', '-f', c1, c2, c3, q, iso);
   });
 }

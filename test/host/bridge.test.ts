@@ -37,6 +37,7 @@ async function run() {
     t.equal(link!.mtu, 1400);
     t.ok(link!.flags.includes('UP'));
     t.equal(link!.ifalias, `cnmd:${id}`, 'marked as ours');
+    t.equal((link as unknown as { address: string }).address, ['02', ...id.slice(0, 10).match(/../g)!].join(':'), 'a fixed MAC: it does not follow the bridge\'s ports');
     t.same(link!.addr_info.filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`), ['10.50.0.1/24']);
     const saved = await rules(host);
     const tag = `-m comment --comment "cnmd:${id.slice(0, 12)}"`;

@@ -16,7 +16,7 @@ t.test('a bridge network on an empty host: golden plan', async (t) => {
   const host = toHostSteps(steps);
   t.same(host.sysctls, [{ key: 'net.ipv4.ip_forward', value: '1' }, { key: 'net.ipv4.conf.cnmd-aaaaaaaaaa.route_localnet', value: '1' }]);
   t.same(host.ipLines, [
-    'link add name cnmd-aaaaaaaaaa mtu 1500 type bridge',
+    'link add name cnmd-aaaaaaaaaa mtu 1500 address 02:aa:aa:aa:aa:aa type bridge',
     `link set dev cnmd-aaaaaaaaaa alias cnmd:${ID_A}`,
     'addr add 10.50.0.1/24 dev cnmd-aaaaaaaaaa',
     'link set dev cnmd-aaaaaaaaaa up',
