@@ -96,7 +96,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       db, networks: networksRepo, meta, config, ctx, reconciler, exec, events,
       hasEndpoints: (id) => containersRepo.countEndpointsOn(id) > 0,
     });
-    containers = new ContainerService({ db, containers: containersRepo, networks: networksRepo, config, reconciler, exec, events });
+    containers = new ContainerService({ ctx, db, containers: containersRepo, networks: networksRepo, config, reconciler, exec, events });
     await networks.ensurePredefined();
     await reconciler.reconcileAll();
     await containers.adoptProcesses();

@@ -6,8 +6,8 @@ import { spawn } from 'node:child_process';
 import { openSync, closeSync, mkdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname } from 'node:path';
-import { createServer, type AddressInfo } from 'node:net';
-import { createSocket } from 'node:dgram';
+import { createServer, connect, Server, type AddressInfo } from 'node:net';
+import { createSocket, type Socket } from 'node:dgram';
 import { readFile, readdir, writeFile, mkdir, rm } from 'node:fs/promises';
 
 export interface RunResult {
@@ -45,6 +45,8 @@ export interface Executor {
    */
   reservePort(proto: 'tcp' | 'udp', ip: string, port: number): Promise<number>;
   releasePort(proto: 'tcp' | 'udp', ip: string, port: number): Promise<void>;
+  /** Relays what reaches a held port to ip:port (the userland proxy for IPv6 host addresses). */
+  forwardPort(proto: 'tcp' | 'udp', ip: string, port: number, to: { ip: string; port: number }): void;
   /** Sends a signal; false when there is no such process. */
   signal(pid: number, signal: NodeJS.Signals | number): boolean;
   isAlive(pid: number): boolean;
@@ -84,24 +86,26 @@ export interface CommandObserver {
 }
 
 export class ExecaExecutor implements Executor {
-  private readonly held = new Map<string, { close(cb: () => void): void }>();
+  private readonly held = new Map<string, Server | Socket>();
 
   constructor(private readonly observe?: CommandObserver) {}
 
   async reservePort(proto: 'tcp' | 'udp', ip: string, port: number): Promise<number> {
     const fail = (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' || e.code === 'EACCES' ? new PortInUseError(e.message) : e);
+    const v6 = ip.includes(':');
     if (proto === 'tcp') {
       const server = createServer();
       await new Promise<void>((resolve, reject) => {
         server.once('error', (e) => reject(fail(e as NodeJS.ErrnoException)));
-        server.listen({ host: ip, port, exclusive: true, backlog: 1 }, () => resolve());
+        server.listen({ host: ip, port, exclusive: true, backlog: v6 ? 511 : 1, ipv6Only: v6 }, () => resolve());
       });
       const actual = (server.address() as AddressInfo).port;
+      // IPv4 ports are served by DNAT and never reach this socket; until a proxy target is set, refuse
       server.on('connection', (s) => s.destroy());
       this.held.set(`tcp/${ip}/${actual}`, server);
       return actual;
     }
-    const socket = createSocket({ type: 'udp4' });
+    const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', (e) => reject(fail(e as NodeJS.ErrnoException)));
       socket.bind({ address: ip, port, exclusive: true }, () => resolve());
@@ -115,7 +119,49 @@ export class ExecaExecutor implements Executor {
     const key = `${proto}/${ip}/${port}`;
     const h = this.held.get(key);
     this.held.delete(key);
-    if (h) await new Promise<void>((r) => h.close(() => r()));
+    if (h) await new Promise<void>((r) => (h as { close(cb: () => void): void }).close(() => r()));
+  }
+
+  forwardPort(proto: 'tcp' | 'udp', ip: string, port: number, to: { ip: string; port: number }): void {
+    const h = this.held.get(`${proto}/${ip}/${port}`);
+    if (!h) return;
+    if (h instanceof Server) {
+      h.removeAllListeners('connection');
+      h.on('connection', (client) => {
+        const upstream = connect({ host: to.ip, port: to.port });
+        client.pipe(upstream).pipe(client);
+        const end = () => {
+          client.destroy();
+          upstream.destroy();
+        };
+        client.on('error', end);
+        upstream.on('error', end);
+      });
+      return;
+    }
+    // UDP: one upstream socket per client, dropped after a minute of silence
+    const flows = new Map<string, { sock: Socket; timer: NodeJS.Timeout }>();
+    h.removeAllListeners('message');
+    h.on('message', (msg, rinfo) => {
+      const key = `${rinfo.address}/${rinfo.port}`;
+      let flow = flows.get(key);
+      if (!flow) {
+        const sock = createSocket('udp4');
+        sock.on('message', (reply) => h.send(reply, rinfo.port, rinfo.address));
+        sock.on('error', () => undefined);
+        flow = { sock, timer: setTimeout(() => undefined, 0) };
+        flows.set(key, flow);
+      }
+      clearTimeout(flow.timer);
+      const f = flow;
+      f.timer = setTimeout(() => {
+        flows.delete(key);
+        f.sock.close();
+      }, 60_000);
+      f.timer.unref();
+      f.sock.send(msg, to.port, to.ip);
+    });
+    h.once('close', () => flows.forEach((f) => f.sock.close()));
   }
 
   async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {

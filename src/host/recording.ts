@@ -96,7 +96,9 @@ export class RecordingExecutor implements Executor {
     const p = port || this.nextPort++;
     const clash = [...this.takenPorts, ...this.heldPorts].some((k) => {
       const [kp, kip, kport] = k.split('/');
-      return kp === proto && Number(kport) === p && (kip === ip || kip === '0.0.0.0' || ip === '0.0.0.0');
+      const any = (x: string) => x === '0.0.0.0' || x === '::';
+      const fam = (x: string) => (x.includes(':') ? 6 : 4);
+      return kp === proto && Number(kport) === p && fam(kip) === fam(ip) && (kip === ip || any(kip) || any(ip));
     });
     if (clash) throw new PortInUseError(`listen EADDRINUSE: address already in use ${ip}:${p}`);
     this.heldPorts.add(`${proto}/${ip}/${p}`);
@@ -105,6 +107,10 @@ export class RecordingExecutor implements Executor {
 
   async releasePort(proto: 'tcp' | 'udp', ip: string, port: number): Promise<void> {
     this.heldPorts.delete(`${proto}/${ip}/${port}`);
+  }
+
+  forwardPort(proto: 'tcp' | 'udp', ip: string, port: number, to: { ip: string; port: number }): void {
+    this.calls.push({ file: 'proxy', args: [`${proto}/[${ip}]:${port}`, `${to.ip}:${to.port}`] });
   }
 
   private nextPid = 40000;

@@ -51,6 +51,18 @@ export function desiredState(
   return state;
 }
 
+/** The IPv4 address published ports lead to: the endpoint that gives the default route. */
+export function publishTarget(gateways: DesiredSandbox['gateways'], spec: SandboxSpec): string | undefined {
+  const gw = gateways.find((g) => g.family === 4);
+  return gw && spec.endpoints.find((e) => e.endpoint.ifname === gw.dev)?.endpoint.ipv4?.split('/')[0];
+}
+
+/** The same, worked out from the store's view of a running container. */
+export function publishTargetOf(spec: SandboxSpec, ctx: DriverContext): string | undefined {
+  const sb = sandbox(spec, ctx);
+  return sb ? publishTarget(sb.sandbox.gateways, spec) : undefined;
+}
+
 export const CONTAINER_SYSCTLS = [
   { key: 'net.ipv4.ip_unprivileged_port_start', value: '0' },
   { key: 'net.ipv4.ping_group_range', value: '0 2147483647' },
@@ -81,15 +93,15 @@ function sandbox(spec: SandboxSpec, ctx: DriverContext) {
     const best = candidates.filter((g) => g.family === family).sort((a, b) => b.priority - a.priority || a.position - b.position)[0];
     if (best) sandbox.gateways.push({ via: best.via, dev: best.dev, family });
   }
-  // Published ports lead to the endpoint that gives the IPv4 default route.
+  // Published ports lead to the endpoint that gives the IPv4 default route; IPv6 host addresses are
+  // served by the daemon's own proxy (see ContainerService), not by NAT.
   const rules: Array<{ table: 'nat'; chain: string; spec: string }> = [];
-  const gw = sandbox.gateways.find((g) => g.family === 4);
-  const target = gw && spec.endpoints.find((e) => e.endpoint.ifname === gw.dev);
-  if (ctx.iptables && target?.endpoint.ipv4 && spec.ports?.length) {
+  const ip = publishTarget(sandbox.gateways, spec);
+  const natted = (spec.ports ?? []).filter((p) => !p.hostIp.includes(':'));
+  if (ctx.iptables && ip && natted.length) {
     const c = chainNames(ctx);
     const tag = ownerComment(ctx, spec.container.id);
-    const ip = target.endpoint.ipv4.split('/')[0];
-    for (const p of spec.ports) {
+    for (const p of natted) {
       const m = `-p ${p.proto} -m ${p.proto}`;
       const local = p.hostIp.startsWith('127.');
       const dst = p.hostIp === '0.0.0.0' ? '' : `-d ${p.hostIp}/32 `;
@@ -97,6 +109,7 @@ function sandbox(spec: SandboxSpec, ctx: DriverContext) {
       // a container reaching its own published port through the host: the reply must come back the same way
       rules.push({ table: 'nat', chain: c.postrouting, spec: `-s ${ip}/32 -d ${ip}/32 ${m} --dport ${p.containerPort} ${tag} -j MASQUERADE` });
     }
+    const target = spec.endpoints.find((e) => e.endpoint.ipv4?.split('/')[0] === ip)!;
     const link = links.find((l) => l.name === target.endpoint.hostIfname);
     if (link) link.hairpin = true;
   }

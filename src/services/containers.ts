@@ -16,8 +16,8 @@ import type { Executor } from '../host/executor.js';
 import { NETNS_DIR } from '../host/readers.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
 import type { SandboxSpec } from '../reconcile/model.js';
-import { sandboxPath } from '../reconcile/desired.js';
-import { getDriver } from '../drivers/index.js';
+import { sandboxPath, publishTargetOf } from '../reconcile/desired.js';
+import { getDriver, type DriverContext } from '../drivers/index.js';
 import { OPT } from '../drivers/bridge.js';
 import { allocateAddress, checkStatic, macFromIPv4 } from '../ipam/allocator.js';
 import { parseAddr, formatAddr } from '../ipam/cidr.js';
@@ -50,6 +50,7 @@ export interface CreateContainerRequest {
 }
 
 export interface ContainerServiceDeps {
+  ctx: DriverContext;
   db: Db;
   containers: ContainerRepo;
   networks: NetworkRepo;
@@ -323,6 +324,7 @@ export class ContainerService {
       throw e instanceof DomainError ? e : systemError(`failed to start container ${c.name}: ${(e as Error).message}`);
     }
     await this.writeFiles(c.id);
+    this.proxyIPv6Ports(c.id);
     for (const { network } of joins) this.d.events.emit('network', 'connect', network.id, { container: c.id, name: network.name, type: network.driver });
     const argv = [...asList(c.config.Entrypoint), ...asList(c.config.Cmd)];
     if (argv.length) this.runProcess(this.get(c.id), argv, sharedWith);
@@ -350,6 +352,17 @@ export class ContainerService {
     } catch (e) {
       await this.releasePorts(held);
       throw e;
+    }
+  }
+
+  /** Ports on IPv6 host addresses are relayed by the daemon to the container's IPv4 address, as docker-proxy does. */
+  private proxyIPv6Ports(id: string): void {
+    const c = this.d.containers.get(id);
+    const spec = c && this.sandboxSpec(c);
+    const target = spec && publishTargetOf(spec, this.d.ctx);
+    if (!spec || !target) return;
+    for (const p of spec.ports ?? []) {
+      if (p.hostIp.includes(':')) this.d.exec.forwardPort(p.proto, p.hostIp, p.hostPort, { ip: target, port: p.containerPort });
     }
   }
 
@@ -608,6 +621,7 @@ export class ContainerService {
         // held again so that no other program binds a published port; the DNAT rules work regardless
         await this.d.exec.reservePort(p.proto, p.hostIp, p.hostPort).catch(() => undefined);
       }
+      this.proxyIPv6Ports(c.id);
       if (c.pid <= 0) continue;
       if (!this.d.exec.isAlive(c.pid)) {
         await this.teardown(c, 255, 'the process ended while cnmd was not running').catch(() => undefined);

@@ -42,7 +42,6 @@ export function portRequests(hostConfig: Record<string, any>, exposed: Record<st
       const hostIp = b?.HostIp || '0.0.0.0';
       const ip = parseAddr(hostIp);
       if (!ip) throw invalid(`invalid IP address: ${hostIp}`);
-      if (ip.family === 6) throw invalid(`cannot publish on ${hostIp}: cnmd publishes ports on IPv4 host addresses only`);
       const hp = b?.HostPort ?? '';
       const [hlo, hhi] = hp ? hp.split('-').map((x) => num(x, hp)) : [0, 0];
       const hostRange: [number, number] = [hlo, hhi ?? hlo];

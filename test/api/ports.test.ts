@@ -70,8 +70,13 @@ t.test('random host ports, ranges, PublishAllPorts', async (t) => {
   const all = (await call(d, 'GET', '/containers/all/json')).body.NetworkSettings.Ports;
   t.same(Object.keys(all), ['7000/tcp', '7001/udp']);
   t.ok(all['7001/udp'][0].HostPort > 0);
-  const v6 = await runWith(d, 'v6', { PortBindings: { '80/tcp': [{ HostIp: '::', HostPort: '80' }] } });
-  t.same(v6.body, { message: 'cannot publish on ::: cnmd publishes ports on IPv4 host addresses only' });
+  d.exec.clear();
+  const v6 = await runWith(d, 'v6', { PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '8080' }, { HostIp: '::', HostPort: '8080' }] } });
+  t.equal(v6.status, 204, 'the same port on 0.0.0.0 and on ::');
+  t.same((await call(d, 'GET', '/containers/v6/json')).body.NetworkSettings.Ports['80/tcp'], [{ HostIp: '0.0.0.0', HostPort: '8080' }, { HostIp: '::', HostPort: '8080' }]);
+  const v6ip = (await call(d, 'GET', '/containers/v6/json')).body.NetworkSettings.Networks.n.IPAddress;
+  t.ok(d.exec.lines().includes(`proxy tcp/[::]:8080 ${v6ip}:80`), 'an IPv6 host address is relayed by the daemon to the container');
+  t.notMatch(d.exec.lines().join('\n'), /DNAT .*:8080|--dport 8080 .*::/, 'and not NATed');
 });
 
 t.test('internal networks and host mode publish nothing', async (t) => {

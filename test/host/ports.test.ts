@@ -22,6 +22,8 @@ async function tests() {
     const name = containerNames(t);
     const host = await makeNetns(t, 'h');
     const world = await makeWorld(t, host);
+    await host.run('ip', ['-6', 'addr', 'add', 'fd00:192::1/64', 'dev', 'uplink', 'nodad']);
+    await world.run('ip', ['-6', 'addr', 'add', 'fd00:192::2/64', 'dev', 'eth0', 'nodad']);
     const d = await startDaemonIn(t, host);
     await d.request('POST', '/v1.48/networks/create', { Name: 'web-net' });
     const web = name('web');
@@ -32,7 +34,7 @@ async function tests() {
       const s = await d.request('POST', `/v1.48/containers/${name}/start`);
       t.equal(s.status, 204, s.text);
     };
-    await mk(web, [process.execPath, '-e', HTTP, '80'], { '80/tcp': [{ HostPort: '8080' }] });
+    await mk(web, [process.execPath, '-e', HTTP, '80'], { '80/tcp': [{ HostPort: '8080' }, { HostIp: '::', HostPort: '8080' }] });
     const local = name('local');
     await mk(local, [process.execPath, '-e', HTTP, '80'], { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8081' }] });
     const udp = name('udp');
@@ -40,7 +42,7 @@ async function tests() {
     await mk(client, ['sleep', '60'], {});
     const expect = `hello from ${web.slice(-8)}`;
     const curl = async (ns: 'world' | 'host' | 'client', url: string) => {
-      const args = ['-s', '--max-time', '3', url];
+      const args = ['-s', '-g', '--max-time', '3', url];
       const r = ns === 'world' ? await world.run('curl', args, { reject: false }) : ns === 'host' ? await host.run('curl', args, { reject: false }) : await execa('ip', ['netns', 'exec', client, 'curl', ...args], { reject: false });
       return r.stdout.trim();
     };
@@ -50,6 +52,8 @@ async function tests() {
     t.equal(await curl('host', 'http://192.0.2.1:8080/'), expect, 'from the host, to its own address');
     t.equal(await curl('host', 'http://127.0.0.1:8080/'), expect, 'from the host, to 127.0.0.1');
     t.equal(await curl('client', 'http://192.0.2.1:8080/'), expect, 'from a sandbox on the same bridge, through the host (hairpin)');
+    t.equal(await curl('world', 'http://[fd00:192::1]:8080/'), expect, 'from another machine over IPv6, relayed to the container\'s IPv4 address');
+    t.equal(await curl('host', 'http://[::1]:8080/'), expect, 'from the host over IPv6');
     t.equal(await curl('host', 'http://127.0.0.1:8081/'), `hello from ${local.slice(-8)}`, 'a port bound to 127.0.0.1 is reachable from the host');
     await world.run('ip', ['route', 'add', '127.0.0.0/8', 'via', '192.0.2.1', 'dev', 'eth0', 'onlink'], { reject: false });
     t.equal(await curl('world', 'http://127.0.0.1:8081/'), '', 'and not from another machine that routes 127.0.0.1 to the host');
