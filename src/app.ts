@@ -11,6 +11,7 @@ import { systemRoutes, type SystemRouteOptions } from './api/system.js';
 import { networkRoutes, type NetworkRouteOptions } from './api/networks.js';
 import { containerRoutes, type ContainerRouteOptions } from './api/containers.js';
 import { eventRoutes } from './api/events.js';
+import { boolValue } from './api/query.js';
 import type { EventBus } from './services/events.js';
 import { ErrorResponse } from './api/schemas/common.js';
 import * as networkSchemas from './api/schemas/network.js';
@@ -27,6 +28,8 @@ export interface AppDeps {
   networks: NetworkRouteOptions;
   containers?: ContainerRouteOptions;
   events?: EventBus;
+  /** the reconciler's last run, and with plan=true what a full run would do now */
+  state?: (withPlan: boolean) => Promise<Record<string, unknown>>;
   logger?: FastifyServerOptions['logger'];
   serverFactory?: FastifyServerOptions['serverFactory'];
   logRequests?: boolean;
@@ -113,5 +116,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(networkRoutes, deps.networks);
   if (deps.containers) await app.register(containerRoutes, deps.containers);
   if (deps.events) await app.register(eventRoutes, { events: deps.events });
+  if (deps.state) {
+    const state = deps.state;
+    app.get<{ Querystring: { plan?: string } }>(
+      '/cnmd/v1/state',
+      {
+        schema: {
+          tags: ['System'],
+          summary: 'cnmd extension: the last reconcile (when, how long, steps applied, error), the last repair of drift, and with plan=1 the steps a full reconcile would apply now',
+          querystring: { type: 'object', properties: { plan: { type: 'string' } } },
+        },
+      },
+      async (req) => state(boolValue(req.query.plan)),
+    );
+  }
   return app;
 }

@@ -23,6 +23,8 @@ export interface Config {
   logLevel: string;
   /** DNS servers the embedded resolver forwards to (dockerd's --dns); default: the host's resolv.conf */
   dns: string[];
+  /** seconds between full reconciles that repair drift; 0: only at start */
+  reconcileInterval: number;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/cnmd/daemon.json';
@@ -50,6 +52,7 @@ const FLAGS: FlagSpec[] = [
   { key: 'dryRun', fileKey: 'dry-run', kind: 'bool' },
   { key: 'logLevel', fileKey: 'log-level', kind: 'string', short: 'l' },
   { key: 'dns', fileKey: 'dns', kind: 'list' },
+  { key: 'reconcileInterval', fileKey: 'reconcile-interval', kind: 'int' },
 ];
 
 /** The command-line spelling of a config key: dataRoot -> data-root; the pools flag is singular, as in dockerd. */
@@ -184,7 +187,9 @@ export function loadConfig(argv: string[], readFile: (p: string) => string | und
     dryRun: merged.dryRun ?? false,
     logLevel: merged.logLevel ?? 'info',
     dns: merged.dns ?? [],
+    reconcileInterval: merged.reconcileInterval ?? 5,
   };
+  if (cfg.reconcileInterval < 0) throw new ConfigError(`invalid --reconcile-interval ${cfg.reconcileInterval}: seconds, 0 to turn it off`);
   if (cfg.mtu < 68 || cfg.mtu > 65535) throw new ConfigError(`invalid MTU ${cfg.mtu}: must be between 68 and 65535`);
   if (cfg.bridgeName.length > 15) throw new ConfigError(`invalid bridge name "${cfg.bridgeName}": at most 15 characters`);
   for (const h of cfg.hosts) {

@@ -16,7 +16,7 @@ import { DnsServer } from './dns/server.js';
 import { StoreNameSource, servesDns, dnsAddress } from './services/dns.js';
 import { hostNameservers } from './dns/names.js';
 import type { Executor } from './host/executor.js';
-import { Reconciler } from './reconcile/reconciler.js';
+import { Reconciler, type ReconcileReport } from './reconcile/reconciler.js';
 import type { DriverContext } from './drivers/index.js';
 import { NetworkService } from './services/networks.js';
 import { EventBus } from './services/events.js';
@@ -115,7 +115,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       ports: containers!.portBindingsOf(c.id),
       files: c.state === 'running' && c.networkMode !== 'host' && !c.networkMode.startsWith('container:') ? containers!.filePaths(c) : undefined,
     });
+    let stateOf: (withPlan: boolean) => Promise<Record<string, unknown>> = async () => ({});
     const app = await buildApp({
+      state: (withPlan) => stateOf(withPlan),
       logger: o.logger,
       logRequests: config.logLevel === 'debug' || config.logLevel === 'trace',
       serverFactory: o.serverFactory,
@@ -148,9 +150,32 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     events.subscribe((e) => {
       if (e.Type === 'network' && (e.Action === 'create' || e.Action === 'destroy')) void syncDns();
     });
+    // Drift (iptables -F, a deleted bridge or veth, a removed namespace) is repaired within one interval.
+    let lastRepair: ReconcileReport | undefined;
+    const periodic = async () => {
+      try {
+        const r = await reconciler.reconcileAll({ inside: false });
+        if (r.steps.length) {
+          lastRepair = r;
+          app.log.warn({ steps: r.steps }, 'repaired drift on the host');
+          events.emit('cnmd', 'repair', '', { steps: String(r.steps.length) });
+        }
+      } catch (e) {
+        app.log.error({ err: (e as Error).message }, 'periodic reconcile failed');
+      }
+    };
+    const timer = config.reconcileInterval > 0 && !config.dryRun ? setInterval(() => void periodic(), config.reconcileInterval * 1000) : undefined;
+    timer?.unref();
+    stateOf = async (withPlan) => ({
+      Last: reconciler.last ?? null,
+      LastRepair: lastRepair ?? null,
+      IntervalSeconds: config.reconcileInterval,
+      ...(withPlan ? { Plan: await reconciler.planAll() } : {}),
+    });
     return {
       app, db, reconciler, networks, containers, events, ctx,
       async close() {
+        if (timer) clearInterval(timer);
         containers!.close();
         await dns.close();
         await app.close();

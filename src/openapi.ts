@@ -4,7 +4,7 @@ import { RecordingExecutor } from './host/recording.js';
 import { startDaemon } from './daemon.js';
 
 export async function openapiDocument(): Promise<string> {
-  const config = loadConfig(['--data-root', '/nonexistent'], () => undefined);
+  const config = loadConfig(['--data-root', '/nonexistent', '--reconcile-interval', '0'], () => undefined);
   const d = await startDaemon({ config, exec: new RecordingExecutor(), dbPath: ':memory:' });
   try {
     await d.app.ready();

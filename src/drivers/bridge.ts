@@ -231,7 +231,7 @@ export const bridgeDriver: Driver = {
         name: ep.hostIfname, kind: 'veth', alias: `${ctx.instance}:${containerId}:${n.id.slice(0, 12)}`, mtu: networkMtu(n, ctx),
         addresses: [], owner: containerId.slice(0, 12), master: n.bridgeName!, peer: { name: ep.ifname, mac: ep.mac, netns },
       },
-      iface: { name: ep.ifname, addresses },
+      iface: { name: ep.ifname, addresses, veth: ep.hostIfname },
       gateways: n.internal
         ? []
         : n.subnets.filter((sub) => (sub.family === 4 ? !!ep.ipv4 : !!ep.ipv6)).map((sub) => ({ via: sub.gateway, family: sub.family })),

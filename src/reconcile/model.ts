@@ -32,7 +32,8 @@ export interface DesiredSandbox {
   path: string;
   /** the /run/netns name cnmd creates and removes; absent for an adopted namespace */
   netns?: string;
-  interfaces: Array<{ name: string; addresses: string[] }>;
+  /** name inside; veth: the host end of its pair (when it has to be made, the inside end is new too) */
+  interfaces: Array<{ name: string; addresses: string[]; veth?: string }>;
   /** default routes */
   gateways: Array<{ via: string; dev: string; family: 4 | 6 }>;
   /** sysctls set inside when cnmd makes the namespace */
@@ -87,6 +88,6 @@ export interface SandboxSpec {
 /** What an endpoint contributes: the host end of its veth, the interface inside, and gateway candidates. */
 export interface EndpointObjects {
   link: DesiredLink;
-  iface: { name: string; addresses: string[] };
+  iface: { name: string; addresses: string[]; veth?: string };
   gateways: Array<{ via: string; family: 4 | 6 }>;
 }

@@ -102,7 +102,8 @@ function planSandboxes(desired: DesiredState, actual: HostState, o: PlanOptions)
     const line = (l: string): Step => ({ kind: 'ipns', path: sb.path, line: l });
     if (!inside?.links.get('lo')?.up) steps.push(line('link set dev lo up'));
     for (const iface of sb.interfaces) {
-      const a = inside?.links.get(iface.name);
+      // a veth made by this plan brings a new, unconfigured inside end, whatever was remembered
+      const a = iface.veth && !actual.links.has(iface.veth) ? undefined : inside?.links.get(iface.name);
       for (const addr of a?.addresses ?? []) if (!iface.addresses.includes(addr)) steps.push(line(`addr del ${addr} dev ${iface.name}`));
       for (const addr of iface.addresses) if (!a?.addresses.includes(addr)) steps.push(line(`addr add ${addr} dev ${iface.name}`));
       if (!a?.up) steps.push(line(`link set dev ${iface.name} up`));

@@ -71,9 +71,12 @@ export class Reconciler {
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
-  /** Converge everything cnmd owns. */
-  reconcileAll(): Promise<ReconcileReport> {
-    return this.serialize(() => this.run('all', async () => this.full()));
+  /**
+   * Converge everything cnmd owns. inside=false (the periodic runs) reads no sandbox from the inside
+   * (one process start each) and relies on what was applied there; the host itself is read in full.
+   */
+  reconcileAll(opts: { inside?: boolean } = {}): Promise<ReconcileReport> {
+    return this.serialize(() => this.run('all', async () => this.full(opts.inside ?? true)));
   }
 
   /** Converge the objects of these networks (existing or just deleted) and the shared base. */
@@ -135,14 +138,16 @@ export class Reconciler {
     });
   }
 
-  private async readAll() {
+  private async readAll(inside = true) {
     const sandboxes = this.deps.listSandboxes?.() ?? [];
     const desired = desiredState(this.deps.listNetworks(), this.deps.ctx, sandboxes, this.deps.ownedNetns?.() ?? []);
-    return { desired, state: await this.readHost(sandboxes, desired.sysctls.map((x) => x.key)), o: this.options(null) };
+    const state = await this.readHost(inside ? sandboxes : [], desired.sysctls.map((x) => x.key));
+    if (!inside && this.state) state.sandboxes = this.state.sandboxes;
+    return { desired, state, o: this.options(null) };
   }
 
-  private async full(): Promise<Step[]> {
-    const { desired, state, o } = await this.readAll();
+  private async full(inside = true): Promise<Step[]> {
+    const { desired, state, o } = await this.readAll(inside);
     this.state = state;
     const steps = plan(desired, state, o);
     await this.apply(steps);

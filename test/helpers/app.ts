@@ -9,7 +9,7 @@ export interface TestDaemon extends Daemon {
 
 /** A daemon on an in-memory store with a recording executor: nothing touches the host. */
 export async function buildTestDaemon(t: Test, flags: string[] = [], exec = new RecordingExecutor()): Promise<TestDaemon> {
-  const config = loadConfig(['--data-root', '/nonexistent/cnmd-test', ...flags], () => undefined);
+  const config = loadConfig(['--data-root', '/nonexistent/cnmd-test', '--reconcile-interval', '0', ...flags], () => undefined);
   const d = await startDaemon({ config, exec, dbPath: ':memory:' });
   t.teardown(() => d.close());
   return Object.assign(d, { exec });

@@ -152,6 +152,35 @@ async function run() {
     t.equal((await d.request('GET', '/networks/keep')).status, 200);
   });
 
+  t.test('drift is repaired while running, within one interval, with an event; look-alikes stay', async (t) => {
+    const host = await makeNetns(t, 'h');
+    const d = await startDaemonIn(t, host, ['--reconcile-interval', '1']);
+    const id = (await d.request('POST', '/networks/create', { Name: 'drifty' })).body.Id as string;
+    const br = `cnmd-${id.slice(0, 10)}`;
+    const since = Math.floor(Date.now() / 1000);
+    await host.run('iptables', ['-F']);
+    await host.run('iptables', ['-t', 'nat', '-F']);
+    await host.run('iptables', ['-X', 'CNMD-SRC']);
+    await host.run('ip', ['link', 'del', br]);
+    await host.run('ip', ['link', 'add', 'cnmd-lookalike', 'type', 'bridge']);
+    await host.run('iptables', ['-N', 'CNMDX-MINE']);
+    const healed = async () => {
+      const saved = await rules(host);
+      const names = (await links(host)).map((l) => l.ifname);
+      return saved.includes(`-A CNMD-SRC -i ${br}`) && saved.includes('-A FORWARD -j CNMD-FORWARD') && saved.includes(`-A CNMD-POSTROUTING -s 172.18.0.0/16 ! -o ${br}`) && names.includes(br);
+    };
+    let ok = false;
+    for (let i = 0; i < 40 && !(ok = await healed()); i++) await new Promise((r) => setTimeout(r, 100));
+    t.ok(ok, 'iptables -F, -t nat -F, a deleted chain and a deleted bridge: all back');
+    t.ok((await links(host)).some((l) => l.ifname === 'cnmd-lookalike'), 'a look-alike bridge stays');
+    t.match(await rules(host), ':CNMDX-MINE', 'a look-alike chain stays');
+    const state = (await d.request('GET', '/cnmd/v1/state')).body;
+    t.ok(state.LastRepair.steps.length > 0, 'GET /cnmd/v1/state reports the repair');
+    t.same((await d.request('GET', '/cnmd/v1/state?plan=1')).body.Plan, [], 'and nothing is left to do');
+    const ev = await d.request('GET', `/events?since=${since}&until=${Math.floor(Date.now() / 1000) + 1}&filters=${encodeURIComponent('{"type":["cnmd"]}')}`);
+    t.match(JSON.parse(ev.text.trim().split('\n')[0]), { Type: 'cnmd', Action: 'repair' }, 'an event says so');
+  });
+
   t.test('two daemons side by side in one namespace keep to their own objects', async (t) => {
     const host = await makeNetns(t, 'h');
     const one = await startDaemonIn(t, host);
