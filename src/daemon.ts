@@ -145,17 +145,30 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       defaultUpstreams: () => (config.dns.length ? config.dns : hostNameservers(readHostResolvConf())),
       log: app.log,
     });
-    const syncDns = () => (config.dryRun ? Promise.resolve() : dns.sync(networksRepo.list().filter(servesDns).map(dnsAddress).filter((a): a is string => !!a)));
-    await syncDns();
+    // One listener per user-defined network's gateway, added and removed with the networks.
+    const served = new Map<string, string>();
+    const serve = async (id: string) => {
+      const n = networksRepo.get(id);
+      const addr = n && servesDns(n) ? dnsAddress(n) : undefined;
+      if (!addr || config.dryRun) return;
+      served.set(id, addr);
+      await dns.add(addr);
+    };
+    for (const n of networksRepo.list()) await serve(n.id);
     events.subscribe((e) => {
-      if (e.Type === 'network' && (e.Action === 'create' || e.Action === 'destroy')) void syncDns();
+      if (e.Type !== 'network') return;
+      if (e.Action === 'create') void serve(e.Actor.ID);
+      if (e.Action === 'destroy' && served.has(e.Actor.ID)) {
+        void dns.remove(served.get(e.Actor.ID)!);
+        served.delete(e.Actor.ID);
+      }
     });
     // Drift (iptables -F, a deleted bridge or veth, a removed namespace) is repaired within one interval.
     let lastRepair: ReconcileReport | undefined;
     const periodic = async () => {
       try {
-        const r = await reconciler.reconcileAll({ inside: false });
-        if (r.steps.length) {
+        const r = await reconciler.repair();
+        if (r?.steps.length) {
           lastRepair = r;
           app.log.warn({ steps: r.steps }, 'repaired drift on the host');
           events.emit('cnmd', 'repair', '', { steps: String(r.steps.length) });

@@ -39,14 +39,24 @@ export class DnsServer {
         await close(l);
       }
     }
-    for (const addr of want) {
-      if (this.listeners.has(addr)) continue;
-      try {
-        this.listeners.set(addr, await this.listen(addr));
-      } catch (e) {
-        this.o.log.warn({ address: addr, err: (e as Error).message }, 'cannot serve DNS on this gateway; containers there cannot resolve names');
-      }
+    for (const addr of want) await this.add(addr);
+  }
+
+  /** Starts serving one more address (a network was created). */
+  async add(addr: string): Promise<void> {
+    if (this.listeners.has(addr)) return;
+    try {
+      this.listeners.set(addr, await this.listen(addr));
+    } catch (e) {
+      this.o.log.warn({ address: addr, err: (e as Error).message }, 'cannot serve DNS on this gateway; containers there cannot resolve names');
     }
+  }
+
+  /** Stops serving an address (its network is gone). */
+  async remove(addr: string): Promise<void> {
+    const l = this.listeners.get(addr);
+    this.listeners.delete(addr);
+    if (l) await close(l);
   }
 
   async close(): Promise<void> {

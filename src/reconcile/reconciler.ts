@@ -71,12 +71,9 @@ export class Reconciler {
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
-  /**
-   * Converge everything cnmd owns. inside=false (the periodic runs) reads no sandbox from the inside
-   * (one process start each) and relies on what was applied there; the host itself is read in full.
-   */
-  reconcileAll(opts: { inside?: boolean } = {}): Promise<ReconcileReport> {
-    return this.serialize(() => this.run('all', async () => this.full(opts.inside ?? true)));
+  /** Converge everything cnmd owns, sandboxes read from the inside too (at start). */
+  reconcileAll(): Promise<ReconcileReport> {
+    return this.serialize(() => this.run('all', async () => this.full()));
   }
 
   /** Converge the objects of these networks (existing or just deleted) and the shared base. */
@@ -86,6 +83,7 @@ export class Reconciler {
 
   /** Converge the objects of these networks and containers (existing or just removed) and the shared base. */
   reconcile(scope: Scope): Promise<ReconcileReport> {
+    this.lastRequestAt = Date.now();
     const ids = [...(scope.networks ?? []), ...(scope.containers ?? [])];
     return this.serialize(() => this.run(ids, async () => this.scoped(scope)));
   }
@@ -98,10 +96,52 @@ export class Reconciler {
     });
   }
 
+  /** runs queued or running, and runs started so far: a periodic run gives way to both */
+  private pending = 0;
+  private generation = 0;
+  private lastRequestAt = 0;
+  private deferred = 0;
+
   private serialize<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
+    this.pending++;
+    const run = () => {
+      this.generation++;
+      return fn();
+    };
+    const next = this.queue.then(run, run).finally(() => this.pending--);
     this.queue = next.catch(() => undefined);
     return next;
+  }
+
+  /**
+   * The periodic repair. It reads the host outside the queue and gives way to requests: when one is
+   * waiting or ran while it read, it does nothing this time (the next interval comes soon), so a
+   * request never waits behind a full read of the host.
+   */
+  async repair(): Promise<ReconcileReport | undefined> {
+    // A busy daemon (requests in the last second) repairs at most every tenth time it is asked.
+    const busy = Date.now() - this.lastRequestAt < 1000;
+    if (busy && ++this.deferred < 10) return undefined;
+    if (this.pending > 0 || !this.state) return undefined;
+    this.deferred = 0;
+    const gen = this.generation;
+    const sandboxes = this.deps.listSandboxes?.() ?? [];
+    const before = desiredState(this.deps.listNetworks(), this.deps.ctx, sandboxes, this.deps.ownedNetns?.() ?? []);
+    const state = await this.readHost([], before.sysctls.map((x) => x.key));
+    if (this.pending > 0 || gen !== this.generation) return undefined;
+    return this.serialize(() =>
+      this.run('all', async () => {
+        if (gen + 1 !== this.generation || !this.state) return [];
+        state.sandboxes = this.state.sandboxes;
+        const desired = desiredState(this.deps.listNetworks(), this.deps.ctx, this.deps.listSandboxes?.() ?? [], this.deps.ownedNetns?.() ?? []);
+        const o = this.options(null);
+        const steps = plan(desired, state, o);
+        this.state = state;
+        await this.apply(steps);
+        adopt(state, desired, o);
+        return steps;
+      }),
+    );
   }
 
   private async run(scope: 'all' | string[], fn: () => Promise<Step[]>): Promise<ReconcileReport> {
@@ -138,16 +178,15 @@ export class Reconciler {
     });
   }
 
-  private async readAll(inside = true) {
+  private async readAll() {
     const sandboxes = this.deps.listSandboxes?.() ?? [];
     const desired = desiredState(this.deps.listNetworks(), this.deps.ctx, sandboxes, this.deps.ownedNetns?.() ?? []);
-    const state = await this.readHost(inside ? sandboxes : [], desired.sysctls.map((x) => x.key));
-    if (!inside && this.state) state.sandboxes = this.state.sandboxes;
+    const state = await this.readHost(sandboxes, desired.sysctls.map((x) => x.key));
     return { desired, state, o: this.options(null) };
   }
 
-  private async full(inside = true): Promise<Step[]> {
-    const { desired, state, o } = await this.readAll(inside);
+  private async full(): Promise<Step[]> {
+    const { desired, state, o } = await this.readAll();
     this.state = state;
     const steps = plan(desired, state, o);
     await this.apply(steps);
