@@ -12,6 +12,7 @@ import { networkRoutes, type NetworkRouteOptions } from './api/networks.js';
 import { containerRoutes, type ContainerRouteOptions } from './api/containers.js';
 import { eventRoutes } from './api/events.js';
 import { boolValue } from './api/query.js';
+import type { Registry, Histogram } from 'prom-client';
 import type { EventBus } from './services/events.js';
 import { ErrorResponse } from './api/schemas/common.js';
 import * as networkSchemas from './api/schemas/network.js';
@@ -30,6 +31,7 @@ export interface AppDeps {
   events?: EventBus;
   /** the reconciler's last run, and with plan=true what a full run would do now */
   state?: (withPlan: boolean) => Promise<Record<string, unknown>>;
+  metrics?: { registry: Registry; requests: Histogram<'method' | 'route' | 'status'>; refresh: () => void };
   logger?: FastifyServerOptions['logger'];
   serverFactory?: FastifyServerOptions['serverFactory'];
   logRequests?: boolean;
@@ -116,6 +118,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(networkRoutes, deps.networks);
   if (deps.containers) await app.register(containerRoutes, deps.containers);
   if (deps.events) await app.register(eventRoutes, { events: deps.events });
+  if (deps.metrics) {
+    const m = deps.metrics;
+    app.addHook('onResponse', async (req, reply) => {
+      m.requests.observe({ method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    });
+    app.get('/metrics', { schema: { tags: ['System'], summary: 'cnmd extension: Prometheus metrics (requests, host commands, reconciles, drift, objects)' } }, async (_req, reply) => {
+      m.refresh();
+      reply.type(m.registry.contentType);
+      return m.registry.metrics();
+    });
+  }
   if (deps.state) {
     const state = deps.state;
     app.get<{ Querystring: { plan?: string } }>(

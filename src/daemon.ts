@@ -23,6 +23,7 @@ import { EventBus } from './services/events.js';
 import { versionInfo, systemInfo } from './services/system.js';
 import { DEFAULT_POOLS, validatePools } from './ipam/pools.js';
 import { buildApp } from './app.js';
+import { Metrics } from './metrics.js';
 import { newId } from './ids.js';
 
 export interface Daemon {
@@ -39,6 +40,8 @@ export interface Daemon {
 export interface DaemonOptions {
   config: Config;
   exec: Executor;
+  /** metrics; main.ts passes the one its executor reports host commands to */
+  metrics?: Metrics;
   /** ':memory:' in tests; default <data-root>/cnmd.db */
   dbPath?: string;
   logger?: FastifyServerOptions['logger'];
@@ -79,6 +82,14 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const ctx = driverContext(config);
     const events = new EventBus();
     const containersRepo = new ContainerRepo(db);
+    const metrics = o.metrics ?? new Metrics();
+    const countObjects = () => {
+      const c = containersRepo.counts();
+      metrics.objects.set({ kind: 'network' }, networksRepo.count());
+      metrics.objects.set({ kind: 'container' }, c.total);
+      metrics.objects.set({ kind: 'container_running' }, c.running);
+      metrics.objects.set({ kind: 'endpoint' }, containersRepo.allEndpoints().length);
+    };
     let containers: ContainerService | undefined;
     const reconciler = new Reconciler({
       exec,
@@ -91,6 +102,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         return c && containers!.sandboxSpec(c);
       },
       ownedNetns: () => containersRepo.list().filter((c) => c.netns).map((c) => ({ name: c.netns!, owner: c.id.slice(0, 12) })),
+      onReport: (r) => {
+        const scope = r.scope === 'all' ? 'all' : 'scoped';
+        metrics.reconciles.inc({ scope, ok: String(!r.error) });
+        metrics.steps.inc({ scope }, r.steps.length);
+      },
     });
     const networks = new NetworkService({
       db, networks: networksRepo, meta, config, ctx, reconciler, exec, events,
@@ -118,6 +134,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     let stateOf: (withPlan: boolean) => Promise<Record<string, unknown>> = async () => ({});
     const app = await buildApp({
       state: (withPlan) => stateOf(withPlan),
+      metrics: { registry: metrics.registry, requests: metrics.requests, refresh: countObjects },
       logger: o.logger,
       logRequests: config.logLevel === 'debug' || config.logLevel === 'trace',
       serverFactory: o.serverFactory,
@@ -169,6 +186,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       try {
         const r = await reconciler.repair();
         if (r?.steps.length) {
+          metrics.drift.inc(r.steps.length);
           lastRepair = r;
           app.log.warn({ steps: r.steps }, 'repaired drift on the host');
           events.emit('cnmd', 'repair', '', { steps: String(r.steps.length) });

@@ -9,6 +9,7 @@ import { ExecaExecutor } from './host/executor.js';
 import { RecordingExecutor } from './host/recording.js';
 import { checkTools } from './host/readers.js';
 import { startDaemon } from './daemon.js';
+import { Metrics } from './metrics.js';
 
 async function main(): Promise<void> {
   let config;
@@ -21,12 +22,12 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const timings: Array<[string, number]> = [];
+  const metrics = new Metrics();
   const exec = config.dryRun
     ? new RecordingExecutor()
-    : new ExecaExecutor((file, seconds) => {
+    : new ExecaExecutor((file, seconds, ok) => {
+        metrics.commands.observe({ tool: file, ok: String(ok) }, seconds);
         if (process.env.CNMD_TRACE_COMMANDS) process.stderr.write(`cnmd: ${file} ${(seconds * 1000).toFixed(1)} ms\n`);
-        void timings;
       });
   if (!config.dryRun) await checkTools(exec, config.iptables);
 
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
   const daemon = await startDaemon({
     config,
     exec,
+    metrics,
     logger: { level: config.logLevel },
     serverFactory: (h) => {
       handler = h as RequestListener;

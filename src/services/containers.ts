@@ -617,6 +617,12 @@ export class ContainerService {
       if (c.state !== 'running' && c.netns) await this.removeFiles(c);
     }
     for (const c of this.d.containers.running()) {
+      const hasCommand = asList(c.config.Entrypoint).length + asList(c.config.Cmd).length > 0;
+      if (hasCommand && c.pid <= 0) {
+        // the daemon stopped between the start's transaction and running the command
+        await this.teardown(c, 255, 'cnmd stopped before the command could start').catch(() => undefined);
+        continue;
+      }
       for (const p of this.d.containers.portBindingsOf(c.id)) {
         // held again so that no other program binds a published port; the DNAT rules work regardless
         await this.d.exec.reservePort(p.proto, p.hostIp, p.hostPort).catch(() => undefined);

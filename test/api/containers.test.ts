@@ -1,5 +1,12 @@
 import t from 'tap';
 import { buildTestDaemon, call, type TestDaemon } from '../helpers/app.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config.js';
+import { startDaemon } from '../../src/daemon.js';
+import { RecordingExecutor } from '../../src/host/recording.js';
+import { ContainerRepo } from '../../src/store/containers.js';
 
 async function net(d: TestDaemon, name: string, subnet?: string) {
   const r = await call(d, 'POST', '/v1.48/networks/create', { Name: name, ...(subnet ? { IPAM: { Config: [{ Subnet: subnet }] } } : {}) });
@@ -322,4 +329,26 @@ t.test('a start whose host steps fail leaves no endpoint or address behind', asy
   await ctr(d, 'f2', 'a');
   await call(d, 'POST', '/containers/f2/start');
   t.equal((await inspect(d, 'f2')).NetworkSettings.Networks.a.IPAddress, '172.18.0.2', 'the address was not kept');
+});
+
+t.test('a start cut short by a crash: the next start-up marks the container exited and tears its sandbox down', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cnmd-crash-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const config = loadConfig(['--data-root', dir, '--reconcile-interval', '0'], () => undefined);
+  const first = await startDaemon({ config, exec: new RecordingExecutor() });
+  await call(first, 'POST', '/networks/create', { Name: 'n' });
+  const id = (await call(first, 'POST', '/containers/create?name=cut', { Image: 'x', Cmd: ['sleep', '1'], HostConfig: { NetworkMode: 'n' } })).body.Id;
+  // what the store holds when the daemon dies after start's transaction, before the command runs
+  const repo = new ContainerRepo(first.db);
+  const c = repo.get(id)!;
+  repo.setState({ ...c, state: 'running', pid: 0, netns: 'cut', sandboxId: 's'.repeat(64) });
+  await first.close();
+  const exec = new RecordingExecutor();
+  const second = await startDaemon({ config, exec });
+  t.teardown(() => second.close());
+  const after = (await call(second, 'GET', '/containers/cut/json')).body;
+  t.match(after.State, { Status: 'exited', ExitCode: 255, Error: 'cnmd stopped before the command could start' });
+  const lines = exec.lines({ files: false }).join('\n');
+  t.ok(lines.indexOf('netns del cut') > lines.indexOf('netns add cut'), 'the sandbox the start-up reconcile completed is torn down again');
+  t.same((await call(second, 'GET', '/networks/n')).body.Containers, {}, 'no endpoint is left');
 });

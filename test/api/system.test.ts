@@ -62,3 +62,17 @@ t.test('the OpenAPI document is served', async (t) => {
   t.ok(r.body.paths['/networks/create'].post);
   t.ok(r.body.components.schemas.Network);
 });
+
+t.test('/metrics in Prometheus text format: requests, reconciles, objects', async (t) => {
+  const d = await buildTestDaemon(t);
+  await call(d, 'POST', '/networks/create', { Name: 'm1' });
+  await call(d, 'GET', '/networks/m1');
+  const r = await d.app.inject({ method: 'GET', url: '/metrics' });
+  t.equal(r.statusCode, 200);
+  t.match(r.headers['content-type'], /^text\/plain/);
+  t.match(r.body, /cnmd_http_request_duration_seconds_count\{method="GET",route="\/networks\/:id",status="200"\} 1/);
+  t.match(r.body, /cnmd_reconcile_runs_total\{scope="scoped",ok="true"\} 1/);
+  t.match(r.body, /cnmd_reconcile_runs_total\{scope="all",ok="true"\} 1/);
+  t.match(r.body, /cnmd_objects\{kind="network"\} 4/);
+  t.match(r.body, /cnmd_host_command_duration_seconds/, 'declared (observed by the real executor)');
+});

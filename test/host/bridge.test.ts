@@ -56,6 +56,9 @@ async function run() {
       t.ok(saved.split('\n').includes(line), line);
     }
     t.equal((await host.run('sysctl', ['-n', 'net.ipv4.ip_forward'])).stdout.trim(), '1');
+    const metrics = (await d.request('GET', '/metrics')).text;
+    t.match(metrics, /cnmd_host_command_duration_seconds_count\{tool="ip",ok="true"\} \d+/, '/metrics counts host commands by tool');
+    t.match(metrics, /cnmd_host_command_duration_seconds_count\{tool="iptables-restore",ok="true"\} \d+/);
 
     const del = await d.request('DELETE', `/v1.41/networks/lab`);
     t.equal(del.status, 204);
