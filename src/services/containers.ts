@@ -17,18 +17,15 @@ import { NETNS_DIR } from '../host/readers.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
 import type { SandboxSpec } from '../reconcile/model.js';
 import { sandboxPath, publishTargetOf } from '../reconcile/desired.js';
-import { getDriver, type DriverContext } from '../drivers/index.js';
-import { OPT } from '../drivers/bridge.js';
-import { allocateAddress, checkStatic, macFromIPv4 } from '../ipam/allocator.js';
-import { parseAddr, formatAddr } from '../ipam/cidr.js';
+import type { DriverContext } from '../drivers/index.js';
+import { parseAddr } from '../ipam/cidr.js';
 import { findNetwork } from './lookup.js';
 import type { EventBus } from './events.js';
 import { type Filters, fuzzyMatch, matchLabels } from './filters.js';
 import { randomName } from './names.js';
-import { portRequests, portAllocatedError, type PortBinding, type PortRequest } from './ports.js';
-import { PortInUseError } from '../host/executor.js';
+import { EndpointAllocator } from './endpoints.js';
+import { portRequests, type PortBinding } from './ports.js';
 import { sandboxFiles } from './dns.js';
-import { randomBytes } from 'node:crypto';
 
 export const CONTAINER_LIST_FILTERS = ['id', 'name', 'network', 'label', 'status', 'ancestor', 'before', 'since', 'exited', 'expose', 'health', 'is-task', 'isolation', 'publish', 'volume'] as const;
 
@@ -73,7 +70,11 @@ export class ContainerService {
   /** exit codes to record for processes we signalled but cannot wait on (watched after a restart) */
   private readonly signalled = new Map<string, number>();
 
-  constructor(private readonly d: ContainerServiceDeps) {}
+  private readonly endpoints: EndpointAllocator;
+
+  constructor(private readonly d: ContainerServiceDeps) {
+    this.endpoints = new EndpointAllocator(d);
+  }
 
   // ---- lookup ----------------------------------------------------------------------------------
 
@@ -297,16 +298,16 @@ export class ContainerService {
     const targets = c.endpointConfigs.map((ec) => ({ ec, network: findNetwork(this.d.networks, ec.network) }));
     // Ports are published through networks that lead out (Docker does not publish on internal ones).
     const publishes = !sharedWith && c.networkMode !== 'host' && targets.some((x) => !x.network.internal && x.network.driver === 'bridge');
-    const ports = publishes ? await this.reservePorts(portRequests(c.hostConfig, c.config.ExposedPorts)) : [];
+    const ports = publishes ? await this.endpoints.reservePorts(portRequests(c.hostConfig, c.config.ExposedPorts)) : [];
     const started = formatRfc3339Nano(nowNs());
     try {
       tx(this.d.db, () => {
-        for (const { ec, network } of targets) joins.push({ endpoint: this.allocateEndpoint(c, network, ec.network, ec.settings), network });
+        for (const { ec, network } of targets) joins.push({ endpoint: this.endpoints.allocate(c, network, ec.network, ec.settings), network });
         this.d.containers.insertPortBindings(c.id, ports);
         this.d.containers.setState({ ...c, state: 'running', pid: 0, exitCode: 0, error: '', startedAt: started, sandboxId: sharedWith ? '' : newId(), netns });
       });
     } catch (e) {
-      await this.releasePorts(ports);
+      await this.endpoints.releasePorts(ports);
       throw e;
     }
     try {
@@ -318,7 +319,7 @@ export class ContainerService {
         this.d.containers.deletePortBindingsOf(c.id);
         this.d.containers.setState({ ...c, netns });
       });
-      await this.releasePorts(ports);
+      await this.endpoints.releasePorts(ports);
       await this.d.reconciler.reconcile({ containers: [c.id] }).catch(() => undefined);
       tx(this.d.db, () => this.d.containers.setState({ ...c, netns: null, error: (e as Error).message }));
       throw e instanceof DomainError ? e : systemError(`failed to start container ${c.name}: ${(e as Error).message}`);
@@ -331,30 +332,6 @@ export class ContainerService {
     this.d.events.emit('container', 'start', c.id, { image: c.config.Image, name: c.name });
   }
 
-  /** Holds a host port for every request, or none: Docker's error for a port that is taken. */
-  private async reservePorts(requests: PortRequest[]): Promise<PortBinding[]> {
-    const held: PortBinding[] = [];
-    try {
-      for (const r of requests) {
-        let port: number | undefined;
-        const [lo, hi] = r.hostPorts;
-        for (let p = lo; p <= hi && port === undefined; p++) {
-          try {
-            port = await this.d.exec.reservePort(r.proto, r.hostIp, p);
-          } catch (e) {
-            if (!(e instanceof PortInUseError)) throw e;
-            if (p === hi) throw conflict(portAllocatedError(r.hostIp, lo === hi ? lo : p));
-          }
-        }
-        held.push({ proto: r.proto, containerPort: r.containerPort, hostIp: r.hostIp, hostPort: port! });
-      }
-      return held;
-    } catch (e) {
-      await this.releasePorts(held);
-      throw e;
-    }
-  }
-
   /** Ports on IPv6 host addresses are relayed by the daemon to the container's IPv4 address, as docker-proxy does. */
   private proxyIPv6Ports(id: string): void {
     const c = this.d.containers.get(id);
@@ -364,72 +341,6 @@ export class ContainerService {
     for (const p of spec.ports ?? []) {
       if (p.hostIp.includes(':')) this.d.exec.forwardPort(p.proto, p.hostIp, p.hostPort, { ip: target, port: p.containerPort });
     }
-  }
-
-  private async releasePorts(ports: PortBinding[]): Promise<void> {
-    for (const p of ports) await this.d.exec.releasePort(p.proto, p.hostIp, p.hostPort);
-  }
-
-  /** Picks the interface name, veth name, addresses and MAC of a new endpoint (inside the caller's transaction). */
-  private allocateEndpoint(c: Container, network: Network, configKey: string, s: EndpointSettingsInput): Endpoint {
-    if (network.driver === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
-    if (network.driver === 'null') throw invalid('container cannot be connected to multiple networks with one of the networks in private (none) mode');
-    if (!getDriver(network.driver)?.endpoint) throw invalid(`the ${network.driver} driver does not support endpoints in cnmd yet`);
-    const existing = this.d.containers.endpointsOf(c.id);
-    if (existing.some((e) => e.networkId === network.id)) throw forbidden(`endpoint with name ${c.name} already exists in network ${network.name}`);
-    const prefix = network.options[OPT.ifacePrefix] || 'eth';
-    const usedNames = new Set(existing.map((e) => e.ifname));
-    let n = 0;
-    while (usedNames.has(`${prefix}${n}`)) n++;
-    const inUse = new Set(this.d.containers.addressesOn(network.id));
-    // Static addresses other containers asked for on this network are not handed out dynamically, even
-    // while those containers are stopped; between two static requests for one address, the first to start wins.
-    const reserved = new Set<string>();
-    for (const r of this.d.containers.staticRequests()) {
-      if (r.containerId === c.id || this.tryNetwork(r.network)?.id !== network.id) continue;
-      for (const a of r.addresses) {
-        const p = parseAddr(a);
-        if (p) reserved.add(formatAddr(p.family, p.value));
-      }
-    }
-    const addressFor = (family: 4 | 6, requested: string | null | undefined): string | null => {
-      const subnet = network.subnets.find((x) => x.family === family);
-      if (!subnet || (family === 6 && !network.enableIPv6) || (family === 4 && !network.enableIPv4)) {
-        if (requested) throw invalid(`no configured subnet contains IP address ${requested}`);
-        return null;
-      }
-      const bits = subnet.subnet.split('/')[1];
-      if (requested) {
-        if (!isUserNetwork(network)) throw invalid('user specified IP address is supported on user defined networks only');
-        if (subnet.auto) throw invalid('user specified IP address is supported only when connecting to networks with user configured subnets');
-        const v = checkStatic(subnet, requested, inUse);
-        if (v === 'outside') throw invalid(`no configured subnet contains IP address ${requested}`);
-        if (v === 'taken') throw forbidden('Address already in use');
-        const a = parseAddr(requested)!;
-        return `${formatAddr(a.family, a.value)}/${bits}`;
-      }
-      const a = allocateAddress(subnet, new Set([...inUse, ...reserved]));
-      if (!a) throw unavailableError(`no available IPv${family} addresses on this network's address pools: ${network.name} (${network.id})`);
-      return `${a}/${bits}`;
-    };
-    const ipv4 = addressFor(4, s.IPAMConfig?.IPv4Address);
-    const ipv6 = addressFor(6, s.IPAMConfig?.IPv6Address);
-    const mac = s.MacAddress ? s.MacAddress.toLowerCase() : ipv4 ? macFromIPv4(ipv4.split('/')[0]) : randomMac();
-    const endpoint: Endpoint = {
-      id: newId(),
-      containerId: c.id,
-      networkId: network.id,
-      configKey,
-      ifname: `${prefix}${n}`,
-      hostIfname: `veth${randomBytes(4).toString('hex').slice(0, 7)}`,
-      mac,
-      ipv4,
-      ipv6,
-      gwPriority: s.GwPriority ?? 0,
-      position: existing.length,
-    };
-    this.d.containers.insertEndpoint(endpoint);
-    return endpoint;
   }
 
   /** Stops the process (signal, then SIGKILL after t seconds) and tears the sandbox down. */
@@ -539,7 +450,7 @@ export class ContainerService {
         if (now && now.state !== 'running') this.d.containers.setState({ ...now, netns: null });
       });
     } finally {
-      await this.releasePorts(ports);
+      await this.endpoints.releasePorts(ports);
       await this.removeFiles(current);
       for (const e of eps) {
         const n = this.d.networks.get(e.networkId);
@@ -674,7 +585,7 @@ export class ContainerService {
     this.validateEndpointSettings(network.name, s, apiVersion);
     let endpoint: Endpoint | undefined;
     tx(this.d.db, () => {
-      endpoint = this.allocateEndpoint(c, network, network.name, s);
+      endpoint = this.endpoints.allocate(c, network, network.name, s);
       this.d.containers.removeEndpointConfig(c.id, network.name);
       this.d.containers.addEndpointConfig(c.id, network.name, s);
     });
@@ -737,15 +648,6 @@ export class ContainerService {
   portBindingsOf(id: string): PortBinding[] {
     return this.d.containers.portBindingsOf(id);
   }
-}
-
-function unavailableError(message: string): DomainError {
-  return new DomainError('unavailable', message);
-}
-
-function randomMac(): string {
-  const b = randomBytes(4);
-  return ['02', '42', ...[...b].map((x) => x.toString(16).padStart(2, '0'))].join(':');
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

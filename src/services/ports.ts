@@ -4,7 +4,6 @@
  */
 import { invalid } from '../errors.js';
 import { parseAddr } from '../ipam/cidr.js';
-import type { PortBinding } from '../model.js';
 
 export interface PortRequest {
   proto: 'tcp' | 'udp';
