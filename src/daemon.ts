@@ -3,7 +3,6 @@
  * main.ts adds listening and signals; tests use startDaemon() with their own executor.
  */
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import { openDb, type Db } from './store/db.js';
@@ -46,14 +45,6 @@ export interface DaemonOptions {
   dbPath?: string;
   logger?: FastifyServerOptions['logger'];
   serverFactory?: FastifyServerOptions['serverFactory'];
-}
-
-function readHostResolvConf(): string {
-  try {
-    return readFileSync('/etc/resolv.conf', 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 export function driverContext(config: Config): DriverContext {
@@ -159,7 +150,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     });
     const dns = new DnsServer({
       source: new StoreNameSource(containersRepo, networksRepo),
-      defaultUpstreams: () => (config.dns.length ? config.dns : hostNameservers(readHostResolvConf())),
+      defaultUpstreams: async () => (config.dns.length ? config.dns : hostNameservers((await exec.readFile('/etc/resolv.conf')) ?? '')),
       log: app.log,
     });
     // One listener per user-defined network's gateway, added and removed with the networks.

@@ -1,6 +1,5 @@
 /** Containers in Docker's JSON shapes (inspect, list), by API version. */
 import type { Container, Endpoint, EndpointSettingsInput, Network, PortBinding } from '../model.js';
-import { ZERO_TIME } from '../model.js';
 
 export interface ContainerView {
   container: Container;
@@ -217,4 +216,3 @@ export function renderSummary(v: ContainerView, api: number): Record<string, unk
   return item;
 }
 
-export { ZERO_TIME };

@@ -15,7 +15,7 @@ const FORWARD_TIMEOUT_MS = 2000;
 export interface DnsServerOptions {
   source: NameSource;
   /** upstream servers for names that are not containers': the daemon's --dns, else the host's resolvers */
-  defaultUpstreams: () => string[];
+  defaultUpstreams: () => Promise<string[]>;
   log: { warn(obj: unknown, msg: string): void };
 }
 
@@ -125,7 +125,7 @@ export class DnsServer {
     }
     // Not a container's name: forward, unless the container has no way out (internal networks only).
     if (who.networks.length && who.networks.every((n) => n.internal)) return reply('SERVFAIL');
-    const upstreams = (who.dns.length ? who.dns : this.o.defaultUpstreams()).slice(0, 3);
+    const upstreams = (who.dns.length ? who.dns : await this.o.defaultUpstreams()).slice(0, 3);
     for (const up of upstreams) {
       const r = await forward(msg, up);
       if (r) return r;

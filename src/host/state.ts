@@ -27,7 +27,6 @@ export interface SandboxState {
 }
 
 export type Table = 'filter' | 'nat';
-export const TABLES: Table[] = ['filter', 'nat'];
 
 /** A chain's rules: spec -> how many times it is there, in the order they were first seen. */
 export type ChainRules = Map<string, number>;

@@ -9,8 +9,6 @@
  */
 import type { DesiredState, DesiredChain } from './model.js';
 import { type HostState, type LinkState, type Table, type ChainRules, type RuleState, chainKey, indexRule, ruleOwner } from '../host/state.js';
-
-export { ruleOwner };
 import { forbidden } from '../errors.js';
 
 export type Step =

@@ -160,10 +160,6 @@ export class Reconciler {
     }
   }
 
-  private sysctlKeys(): string[] {
-    return ['net.ipv4.ip_forward', 'net.bridge.bridge-nf-call-iptables'];
-  }
-
   private options(owners: Set<string> | null): PlanOptions {
     return { instance: this.deps.ctx.instance, chainPrefix: this.deps.ctx.chainPrefix, owners };
   }
@@ -173,7 +169,7 @@ export class Reconciler {
       chainPrefix: this.deps.ctx.chainPrefix,
       instance: this.deps.ctx.instance,
       iptables: this.deps.ctx.iptables,
-      sysctls: [...new Set([...this.sysctlKeys(), ...sysctls])],
+      sysctls: [...new Set(sysctls)],
       sandboxes: sandboxes.map((s) => sandboxPath(s.container)).filter((p): p is string => !!p),
     });
   }

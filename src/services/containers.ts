@@ -8,7 +8,7 @@ import type { Config } from '../config.js';
 import type { Container, Endpoint, EndpointSettingsInput, Network } from '../model.js';
 import { ZERO_TIME } from '../model.js';
 import { DomainError, conflict, forbidden, invalid, notFound, systemError } from '../errors.js';
-import { newId, nowNs, formatRfc3339Nano, shortId } from '../ids.js';
+import { newId, nowNs, formatRfc3339Nano } from '../ids.js';
 import { type Db, tx } from '../store/db.js';
 import type { ContainerRepo } from '../store/containers.js';
 import type { NetworkRepo } from '../store/networks.js';
@@ -676,4 +676,3 @@ function validateExtraHosts(v: unknown): void {
   }
 }
 
-export { shortId };

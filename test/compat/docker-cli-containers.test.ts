@@ -4,14 +4,10 @@
  */
 import t, { type Test } from 'tap';
 import { execa } from 'execa';
-import { removeStaleNamespaces, containerNames } from '../helpers/host.js';
+import { hostTestsReady, containerNames } from '../helpers/host.js';
 import { cliAgainstDaemon, compatUnavailable } from '../helpers/docker.js';
 
-const skip = await compatUnavailable();
-if (skip) {
-  t.plan(0, skip);
-} else {
-  await removeStaleNamespaces();
+if (await hostTestsReady(t, await compatUnavailable())) {
   const { docker } = await cliAgainstDaemon(t, 'clic');
   const name = containerNames(t);
   const ok = async (t: Test, ...args: string[]) => {

@@ -3,14 +3,10 @@
  * Docker (texts taken from a real dockerd 20.10 with the same CLI, see shared/reference/).
  */
 import t from 'tap';
-import { removeStaleNamespaces } from '../helpers/host.js';
+import { hostTestsReady } from '../helpers/host.js';
 import { cliAgainstDaemon, compatUnavailable } from '../helpers/docker.js';
 
-const skip = await compatUnavailable();
-if (skip) {
-  t.plan(0, skip);
-} else {
-  await removeStaleNamespaces();
+if (await hostTestsReady(t, await compatUnavailable())) {
   const { host, docker } = await cliAgainstDaemon(t, 'cli');
 
   t.test('version and info', async (t) => {

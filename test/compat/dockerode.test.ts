@@ -1,13 +1,9 @@
 /** The dockerode npm client against cnmd's socket: the same flows through its JS API. */
 import t from 'tap';
 import Docker from 'dockerode';
-import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, startDaemonIn, containerNames } from '../helpers/host.js';
+import { hostTestsReady, makeNetns, startDaemonIn, containerNames } from '../helpers/host.js';
 
-const skip = hostTestsUnavailable();
-if (skip) {
-  t.plan(0, skip);
-} else {
-  await removeStaleNamespaces();
+if (await hostTestsReady(t)) {
   const host = await makeNetns(t, 'dode');
   const daemon = await startDaemonIn(t, host);
   const docker = new Docker({ socketPath: daemon.socket });

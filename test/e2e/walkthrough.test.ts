@@ -6,14 +6,10 @@
 import t, { type Test } from 'tap';
 import { createRequire } from 'node:module';
 import { execa } from 'execa';
-import { removeStaleNamespaces, makeWorld, containerNames, type Netns } from '../helpers/host.js';
+import { hostTestsReady, makeWorld, containerNames, type Netns } from '../helpers/host.js';
 import { cliAgainstDaemon, compatUnavailable } from '../helpers/docker.js';
 
-const skip = await compatUnavailable();
-if (skip) {
-  t.plan(0, skip);
-} else {
-  await removeStaleNamespaces();
+if (await hostTestsReady(t, await compatUnavailable())) {
   await walkthrough();
 }
 

@@ -214,3 +214,16 @@ export function containerNames(t: Test): (label: string) => string {
     return n;
   };
 }
+
+/**
+ * The opening of every host test file: skips it (saying why) when host tests cannot run here, else
+ * removes what killed earlier runs left behind. `why` defaults to the host-test requirements.
+ */
+export async function hostTestsReady(t: Test, why: string | undefined = hostTestsUnavailable()): Promise<boolean> {
+  if (why) {
+    t.plan(0, why);
+    return false;
+  }
+  await removeStaleNamespaces();
+  return true;
+}

@@ -4,13 +4,9 @@
  */
 import t from 'tap';
 import { statSync, existsSync } from 'node:fs';
-import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, makeWorld, startDaemonIn, attachSandbox, pings, type Netns } from '../helpers/host.js';
+import { hostTestsReady, makeNetns, makeWorld, startDaemonIn, attachSandbox, pings, type Netns } from '../helpers/host.js';
 
-const skip = hostTestsUnavailable();
-if (skip) {
-  t.plan(0, skip);
-} else {
-  await removeStaleNamespaces();
+if (await hostTestsReady(t)) {
   await run();
 }
 

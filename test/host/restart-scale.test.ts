@@ -4,13 +4,9 @@
  */
 import t from 'tap';
 import { execa } from 'execa';
-import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, startDaemonIn, containerNames } from '../helpers/host.js';
+import { hostTestsReady, makeNetns, startDaemonIn, containerNames } from '../helpers/host.js';
 
-const skip = hostTestsUnavailable();
-if (skip) {
-  t.plan(0, skip);
-} else {
-  await removeStaleNamespaces();
+if (await hostTestsReady(t)) {
   t.test('restart with 50 networks and 100 sandboxes', async (t) => {
     const name = containerNames(t);
     const host = await makeNetns(t, 'h');

@@ -4,13 +4,9 @@
  */
 import t, { type Test } from 'tap';
 import { execa } from 'execa';
-import { hostTestsUnavailable, removeStaleNamespaces, makeNetns, startDaemonIn, containerNames, type DaemonProcess } from '../helpers/host.js';
+import { hostTestsReady, makeNetns, startDaemonIn, containerNames, type DaemonProcess } from '../helpers/host.js';
 
-const skip = hostTestsUnavailable();
-if (skip) {
-  t.plan(0, skip);
-} else {
-  await removeStaleNamespaces();
+if (await hostTestsReady(t)) {
   await tests();
 }
 

@@ -33,7 +33,7 @@ t.test('resolution: shared networks only, first network wins, name.network, fami
 });
 
 t.test('the server: answers, rotation, NODATA, REFUSED, no forwarding from internal networks', async (t) => {
-  const server = new DnsServer({ source, defaultUpstreams: () => [], log: { warn: () => undefined } });
+  const server = new DnsServer({ source, defaultUpstreams: async () => [], log: { warn: () => undefined } });
   const ask = async (from: string, name: string, type: 'A' | 'AAAA' = 'A') => {
     const reply = await server.answer(dnsPacket.encode({ type: 'query', id: 7, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name, class: 'IN' }] }), from);
     return dnsPacket.decode(reply!) as unknown as { id: number; rcode: string; answers: Array<{ type: string; data: string; ttl: number }> };
