@@ -7,6 +7,7 @@ import type { RequestListener } from 'node:http';
 import { loadConfig, ConfigError } from './config.js';
 import { ExecaExecutor } from './host/executor.js';
 import { RecordingExecutor } from './host/recording.js';
+import { CrashingExecutor } from './host/fault.js';
 import { checkTools } from './host/readers.js';
 import { startDaemon } from './daemon.js';
 import { Metrics } from './metrics.js';
@@ -23,12 +24,13 @@ async function main(): Promise<void> {
     throw e;
   }
   const metrics = new Metrics();
-  const exec = config.dryRun
+  const real = config.dryRun
     ? new RecordingExecutor()
     : new ExecaExecutor((file, seconds, ok) => {
         metrics.commands.observe({ tool: file, ok: String(ok) }, seconds);
         if (process.env.CNMD_TRACE_COMMANDS) process.stderr.write(`cnmd: ${file} ${(seconds * 1000).toFixed(1)} ms\n`);
       });
+  const exec = withFaultInjection(real);
   if (!config.dryRun) await checkTools(exec, config.iptables);
 
   let handler: RequestListener | undefined;
@@ -82,6 +84,15 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** The crash suite's hook (src/host/fault.ts): only with CNMD_FAULT_CRASH_AFTER set, armed by SIGUSR2. */
+function withFaultInjection(exec: ExecaExecutor | RecordingExecutor) {
+  const k = process.env.CNMD_FAULT_CRASH_AFTER;
+  if (k === undefined || !/^\d+$/.test(k)) return exec;
+  const crashing = new CrashingExecutor(exec, Number(k));
+  process.on('SIGUSR2', () => crashing.arm());
+  return crashing;
 }
 
 main().catch((e) => {

@@ -49,7 +49,8 @@ export interface EndpointSettingsInput {
   GwPriority?: number | null;
 }
 
-export type ContainerState = 'created' | 'running' | 'exited';
+/** removing: `rm -f` recorded its intent; a start-up after a crash finishes the removal. */
+export type ContainerState = 'created' | 'running' | 'exited' | 'removing';
 
 export interface Container {
   id: string;

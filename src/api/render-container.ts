@@ -189,6 +189,7 @@ export function humanDuration(seconds: number): string {
 export function statusText(c: Container, now = Date.now()): string {
   if (c.state === 'running') return `Up ${humanDuration((now - Date.parse(c.startedAt)) / 1000)}`;
   if (c.state === 'exited') return `Exited (${c.exitCode}) ${humanDuration((now - Date.parse(c.finishedAt)) / 1000)} ago`;
+  if (c.state === 'removing') return 'Removal In Progress';
   return 'Created';
 }
 

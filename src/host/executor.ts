@@ -50,6 +50,11 @@ export interface Executor {
   /** Sends a signal; false when there is no such process. */
   signal(pid: number, signal: NodeJS.Signals | number): boolean;
   isAlive(pid: number): boolean;
+  /**
+   * The process-group leader whose environment holds envEntry (such as CNMD_CONTAINER_ID=…): finds a
+   * container's process that a crash left unrecorded. A scan of /proc, for start-up only.
+   */
+  findProcess(envEntry: string): Promise<number | undefined>;
 }
 
 export interface SpawnOptions {
@@ -245,6 +250,24 @@ export class ExecaExecutor implements Executor {
     } catch {
       return false;
     }
+  }
+
+  async findProcess(envEntry: string): Promise<number | undefined> {
+    const want = Buffer.from(`\0${envEntry}\0`);
+    for (const name of await this.listDir('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const env = Buffer.concat([Buffer.from([0]), await readFile(`/proc/${name}/environ`)]);
+        if (!env.includes(want)) continue;
+        const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        // fields: state, ppid, pgrp; the command is its group's leader (spawned detached)
+        if (fields[2] === name && fields[0] !== 'Z') return Number(name);
+      } catch {
+        // gone meanwhile, or not ours to read
+      }
+    }
+    return undefined;
   }
 
   async writeSysctl(key: string, value: string): Promise<void> {

@@ -116,12 +116,20 @@ export class RecordingExecutor implements Executor {
   private nextPid = 40000;
   /** pretend processes: pid -> how to end it */
   readonly processes = new Map<number, (code: number) => void>();
+  /** the environment each pretend process was started with */
+  readonly processEnv = new Map<number, Record<string, string>>();
 
-  spawnProcess(file: string, args: string[], _opts: SpawnOptions): SpawnedProcess {
+  spawnProcess(file: string, args: string[], opts: SpawnOptions): SpawnedProcess {
     this.calls.push({ file: 'spawn', args: [file, ...args] });
     const pid = this.nextPid++;
+    this.processEnv.set(pid, opts.env);
     const exit = new Promise<number>((resolve) => this.processes.set(pid, resolve));
     return { pid, exit };
+  }
+
+  async findProcess(envEntry: string): Promise<number | undefined> {
+    const [k, v] = [envEntry.slice(0, envEntry.indexOf('=')), envEntry.slice(envEntry.indexOf('=') + 1)];
+    return [...this.processes.keys()].find((pid) => this.processEnv.get(pid)?.[k] === v);
   }
 
   /** Ends a pretend process as if it exited by itself. */

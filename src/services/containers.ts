@@ -67,6 +67,7 @@ export class ContainerService {
   /** callbacks of wait requests, by container id */
   private readonly waiters = new Map<string, Array<{ condition: string; resolve: (code: number) => void }>>();
   private readonly watchers = new Map<string, NodeJS.Timeout>();
+  private closed = false;
   /** exit codes to record for processes we signalled but cannot wait on (watched after a restart) */
   private readonly signalled = new Map<string, number>();
 
@@ -265,11 +266,18 @@ export class ContainerService {
 
   async remove(term: string, force: boolean): Promise<void> {
     const c = this.get(term);
+    if (c.state === 'removing') throw conflict(`removal of container ${c.id} is already in progress`);
     if (c.state === 'running') {
       if (!force) throw conflict(`You cannot remove a running container ${c.id}. Stop the container before attempting removal or force remove`);
+      // The intent first: a crash from here on is finished by the next start-up (finishRemovals).
+      tx(this.d.db, () => this.d.containers.setState({ ...this.d.containers.get(c.id)!, state: 'removing' }));
       this.d.events.emit('container', 'kill', c.id, { image: c.config.Image, name: c.name, signal: '9' });
       await this.halt(c, 'KILL', 0);
     }
+    this.destroy(c);
+  }
+
+  private destroy(c: Container): void {
     tx(this.d.db, () => this.d.containers.delete(c.id));
     this.d.events.emit('container', 'destroy', c.id, { image: c.config.Image, name: c.name });
     this.notify(c.id, 'removed', c.exitCode);
@@ -414,7 +422,8 @@ export class ContainerService {
         await Promise.race([gone, sleep(5000)]);
       }
       const now = this.d.containers.get(c.id);
-      if (now && now.state === 'running') await this.teardown(now, 137, '');
+      // not torn down yet by processExited (which clears the pid)
+      if (now && isUp(now) && now.pid === c.pid) await this.teardown(now, 137, '');
       return;
     }
     await this.teardown(c, sig === 'SIGKILL' ? 137 : 0, '');
@@ -438,7 +447,8 @@ export class ContainerService {
     tx(this.d.db, () => {
       this.d.containers.deleteEndpointsOf(c.id);
       this.d.containers.deletePortBindingsOf(c.id);
-      this.d.containers.setState({ ...current, state: 'exited', pid: 0, exitCode, error, finishedAt: finished, sandboxId: '' });
+      const state = current.state === 'removing' ? 'removing' : 'exited';
+      this.d.containers.setState({ ...current, state, pid: 0, exitCode, error, finishedAt: finished, sandboxId: '' });
     });
     const watcher = this.watchers.get(c.id);
     if (watcher) clearInterval(watcher);
@@ -502,57 +512,90 @@ export class ContainerService {
       const i = kv.indexOf('=');
       if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
     }
+    // how a start-up finds this process when a crash came before its pid was recorded
+    env[PROCESS_MARKER] = c.id;
     const [file, args] = path ? ['nsenter', [`--net=${path}`, '--', ...argv]] : [argv[0], argv.slice(1)];
     const p = this.d.exec.spawnProcess(file, args, { env, ...this.logPaths(c.id) });
-    tx(this.d.db, () => {
-      const now = this.d.containers.get(c.id);
-      if (now && now.state === 'running') this.d.containers.setState({ ...now, pid: p.pid });
-    });
+    this.recordProcess(c.id, p.pid);
     void p.exit.then((code) => this.processExited(c.id, p.pid, code));
   }
 
+  private recordProcess(id: string, pid: number): void {
+    tx(this.d.db, () => {
+      const now = this.d.containers.get(id);
+      if (now && now.state === 'running') this.d.containers.setState({ ...now, pid });
+    });
+  }
+
   private async processExited(id: string, pid: number, code: number): Promise<void> {
+    if (this.closed) return;
     const c = this.d.containers.get(id);
     this.signalled.delete(id);
-    if (!c || c.state !== 'running' || c.pid !== pid) return;
+    if (!c || !isUp(c) || c.pid !== pid) return;
     await this.teardown(c, code, '').catch(() => undefined);
   }
 
   /**
-   * After a daemon restart: a running container whose process is still alive is watched again (its
-   * exit status is then unknown: 255); one whose process is gone is marked exited.
+   * After a daemon restart (the start-up reconcile has run): what a crash cut short is finished from
+   * the store's record. A removal in progress is completed; a start whose command was not recorded
+   * adopts the command if it runs (found by its marker) or runs it; a running container whose
+   * process is still alive is watched again (its exit status is then unknown: 255), one whose process
+   * is gone is marked exited; resolv.conf and hosts are written again; files of sandboxes that are
+   * gone are removed.
    */
   async adoptProcesses(): Promise<void> {
-    // files of namespaces a crash left behind
     for (const c of this.d.containers.list()) {
-      if (c.state !== 'running' && c.netns) await this.removeFiles(c);
+      if (c.state === 'removing') await this.finishRemoval(c);
+      else if (c.state !== 'running' && c.netns) {
+        await this.removeFiles(c);
+        tx(this.d.db, () => this.d.containers.setState({ ...c, netns: null }));
+      }
     }
     for (const c of this.d.containers.running()) {
-      const hasCommand = asList(c.config.Entrypoint).length + asList(c.config.Cmd).length > 0;
-      if (hasCommand && c.pid <= 0) {
-        // the daemon stopped between the start's transaction and running the command
-        await this.teardown(c, 255, 'cnmd stopped before the command could start').catch(() => undefined);
-        continue;
-      }
       for (const p of this.d.containers.portBindingsOf(c.id)) {
         // held again so that no other program binds a published port; the DNAT rules work regardless
         await this.d.exec.reservePort(p.proto, p.hostIp, p.hostPort).catch(() => undefined);
       }
       this.proxyIPv6Ports(c.id);
-      if (c.pid <= 0) continue;
-      if (!this.d.exec.isAlive(c.pid)) {
+      await this.writeFiles(c.id);
+      const argv = [...asList(c.config.Entrypoint), ...asList(c.config.Cmd)];
+      let pid = c.pid;
+      if (argv.length && pid <= 0) {
+        // the daemon stopped between the start's transaction and recording the command's pid
+        pid = (await this.d.exec.findProcess(`${PROCESS_MARKER}=${c.id}`)) ?? 0;
+        if (pid > 0) this.recordProcess(c.id, pid);
+        else {
+          const shared = c.networkMode.startsWith('container:') ? this.d.containers.get(c.networkMode.slice('container:'.length)) : undefined;
+          this.runProcess(c, argv, shared);
+          continue;
+        }
+      }
+      if (pid <= 0) continue;
+      if (!this.d.exec.isAlive(pid)) {
         await this.teardown(c, 255, 'the process ended while cnmd was not running').catch(() => undefined);
         continue;
       }
       const timer = setInterval(() => {
-        if (!this.d.exec.isAlive(c.pid)) void this.processExited(c.id, c.pid, this.signalled.get(c.id) ?? 255);
+        if (!this.d.exec.isAlive(pid)) void this.processExited(c.id, pid, this.signalled.get(c.id) ?? 255);
       }, 250);
       timer.unref();
       this.watchers.set(c.id, timer);
     }
   }
 
+  /** A `rm -f` that a crash cut short: its process is killed, its sandbox is gone (start-up reconcile), its row goes. */
+  private async finishRemoval(c: Container): Promise<void> {
+    const pid = c.pid > 0 ? c.pid : await this.d.exec.findProcess(`${PROCESS_MARKER}=${c.id}`);
+    if (pid && this.d.exec.isAlive(pid)) this.d.exec.signal(-pid, 'SIGKILL') || this.d.exec.signal(pid, 'SIGKILL');
+    if (this.d.containers.endpointsOf(c.id).length || this.d.containers.portBindingsOf(c.id).length) {
+      await this.teardown(c, 137, '');
+    }
+    await this.removeFiles(c);
+    this.destroy(c);
+  }
+
   close(): void {
+    this.closed = true;
     for (const t of this.watchers.values()) clearInterval(t);
   }
 
@@ -649,6 +692,12 @@ export class ContainerService {
     return this.d.containers.portBindingsOf(id);
   }
 }
+
+/** The environment entry that names a container's process (CNMD_CONTAINER_ID=<id>). */
+export const PROCESS_MARKER = 'CNMD_CONTAINER_ID';
+
+/** Running, or being removed with its sandbox still up. */
+const isUp = (c: Container) => c.state === 'running' || c.state === 'removing';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 

@@ -331,24 +331,75 @@ t.test('a start whose host steps fail leaves no endpoint or address behind', asy
   t.equal((await inspect(d, 'f2')).NetworkSettings.Networks.a.IPAddress, '172.18.0.2', 'the address was not kept');
 });
 
-t.test('a start cut short by a crash: the next start-up marks the container exited and tears its sandbox down', async (t) => {
+async function cutStart(t: { teardown: (fn: () => unknown) => void }, exec: RecordingExecutor, beforeRestart: (id: string) => void = () => undefined) {
   const dir = mkdtempSync(join(tmpdir(), 'cnmd-crash-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const config = loadConfig(['--data-root', dir, '--reconcile-interval', '0'], () => undefined);
   const first = await startDaemon({ config, exec: new RecordingExecutor() });
   await call(first, 'POST', '/networks/create', { Name: 'n' });
-  const id = (await call(first, 'POST', '/containers/create?name=cut', { Image: 'x', Cmd: ['sleep', '1'], HostConfig: { NetworkMode: 'n' } })).body.Id;
-  // what the store holds when the daemon dies after start's transaction, before the command runs
+  const id = (await call(first, 'POST', '/containers/create?name=cut', { Image: 'x', Cmd: ['sleep', '1'], HostConfig: { NetworkMode: 'n' } })).body.Id as string;
+  // what the store holds when the daemon dies after start's transaction, before the pid is recorded
   const repo = new ContainerRepo(first.db);
   const c = repo.get(id)!;
   repo.setState({ ...c, state: 'running', pid: 0, netns: 'cut', sandboxId: 's'.repeat(64) });
   await first.close();
-  const exec = new RecordingExecutor();
+  beforeRestart(id);
   const second = await startDaemon({ config, exec });
   t.teardown(() => second.close());
+  return { second, id };
+}
+
+t.test('a start cut short by a crash before its command ran: the next start-up completes it', async (t) => {
+  const exec = new RecordingExecutor();
+  const { second, id } = await cutStart(t, exec);
   const after = (await call(second, 'GET', '/containers/cut/json')).body;
-  t.match(after.State, { Status: 'exited', ExitCode: 255, Error: 'cnmd stopped before the command could start' });
-  const lines = exec.lines({ files: false }).join('\n');
-  t.ok(lines.indexOf('netns del cut') > lines.indexOf('netns add cut'), 'the sandbox the start-up reconcile completed is torn down again');
+  t.match(after.State, { Status: 'running', Running: true });
+  const spawns = exec.calls.filter((c) => c.file === 'spawn');
+  t.equal(spawns.length, 1, 'the command is run once');
+  t.equal(after.State.Pid, 40000);
+  t.equal(exec.processEnv.get(40000)?.CNMD_CONTAINER_ID, id, 'the process carries its container id');
+  t.match(exec.lines({ files: false }).join('\n'), /netns add cut/, 'the sandbox is made');
+  t.ok(exec.files.has('/etc/netns/cut/resolv.conf'), 'its resolv.conf is written');
+});
+
+t.test('a start cut short by a crash after its command ran: the next start-up adopts that process', async (t) => {
+  const exec = new RecordingExecutor();
+  const { second } = await cutStart(t, exec, (id) => {
+    exec.spawnProcess('sleep', ['1'], { env: { CNMD_CONTAINER_ID: 'f'.repeat(64) }, stdoutPath: '', stderrPath: '' });
+    exec.spawnProcess('sleep', ['1'], { env: { CNMD_CONTAINER_ID: id }, stdoutPath: '', stderrPath: '' });
+  });
+  const before = exec.calls.filter((c) => c.file === 'spawn').length;
+  const after = (await call(second, 'GET', '/containers/cut/json')).body;
+  t.match(after.State, { Status: 'running', Running: true, Pid: 40001 }, 'the process with its marker, not the other');
+  t.equal(exec.calls.filter((c) => c.file === 'spawn').length, before, 'no second process is started');
+  exec.exitProcess(40001, 0);
+  await new Promise((r) => setTimeout(r, 400));
+  t.match((await call(second, 'GET', '/containers/cut/json')).body.State, { Status: 'exited' }, 'its end is noticed');
+});
+
+t.test('a force removal cut short by a crash is finished by the next start-up', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cnmd-crash-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const config = loadConfig(['--data-root', dir, '--reconcile-interval', '0'], () => undefined);
+  const exec = new RecordingExecutor();
+  const first = await startDaemon({ config, exec });
+  await call(first, 'POST', '/networks/create', { Name: 'n' });
+  await call(first, 'POST', '/containers/create?name=gone', { Image: 'x', Cmd: ['sleep', '1'], HostConfig: { NetworkMode: 'n' } });
+  await call(first, 'POST', '/containers/gone/start');
+  const pid = (await call(first, 'GET', '/containers/gone/json')).body.State.Pid as number;
+  // what `rm -f` records before its first host step
+  const repo = new ContainerRepo(first.db);
+  const id = repo.list()[0].id;
+  repo.setState({ ...repo.get(id)!, state: 'removing' });
+  t.equal((await call(first, 'GET', '/containers/json?all=1')).body[0].Status, 'Removal In Progress');
+  t.equal((await call(first, 'DELETE', '/containers/gone?force=1')).status, 409, 'a second removal waits for none');
+  await first.close();
+  exec.calls.length = 0;
+  exec.namespaces.add('gone');
+  const second = await startDaemon({ config, exec });
+  t.teardown(() => second.close());
+  t.equal((await call(second, 'GET', '/containers/gone/json')).status, 404, 'the container is gone');
+  t.notOk(exec.isAlive(pid), 'its process was killed');
   t.same((await call(second, 'GET', '/networks/n')).body.Containers, {}, 'no endpoint is left');
+  t.match(exec.lines({ files: false }).join('\n'), /netns del gone/, 'its namespace is removed');
 });

@@ -103,10 +103,16 @@ export interface DaemonProcess {
   stop(): Promise<void>;
   start(): Promise<void>;
   output(): string;
+  /** extra environment for the next start() */
+  env: Record<string, string>;
+  /** sends a signal to the running daemon */
+  signal(sig: NodeJS.Signals): void;
+  /** resolves when the running daemon has exited (at once when none runs) */
+  exited(): Promise<void>;
 }
 
 /** Starts `node dist/main.js` inside ns with its own socket and data root. */
-export async function startDaemonIn(t: Test, ns: Netns, flags: string[] = []): Promise<DaemonProcess> {
+export async function startDaemonIn(t: Test, ns: Netns, flags: string[] = [], env: Record<string, string> = {}): Promise<DaemonProcess> {
   const dir = mkdtempSync('/tmp/cnmd-test-');
   const socket = `${dir}/cnmd.sock`;
   let child: ChildProcess | undefined;
@@ -116,17 +122,21 @@ export async function startDaemonIn(t: Test, ns: Netns, flags: string[] = []): P
     dir,
     request: (m, p, b) => unixRequest(socket, m, p, b),
     output: () => log,
+    env,
+    signal: (sig) => void child?.kill(sig),
+    exited: () => (!child || child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child!.once('exit', () => r()))),
     async start() {
       // --dns: names that are not containers' go to the test host's own loopback, never to the machine's resolvers
       const dns = flags.includes('--dns') ? [] : ['--dns', '127.0.0.1'];
       child = spawn('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, `${ROOT}dist/main.js`, '-H', `unix://${socket}`, '--data-root', `${dir}/data`, ...dns, ...flags], {
         stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ...dp.env },
       });
       child.stdout!.on('data', (c) => (log += c));
       child.stderr!.on('data', (c) => (log += c));
       const deadline = Date.now() + 15_000;
       for (;;) {
-        if (child.exitCode !== null) throw new Error(`cnmd exited with ${child.exitCode}: ${log}`);
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`cnmd exited with ${child.exitCode}: ${log}`);
         try {
           if ((await unixRequest(socket, 'GET', '/_ping')).status === 200) return;
         } catch {
@@ -139,7 +149,7 @@ export async function startDaemonIn(t: Test, ns: Netns, flags: string[] = []): P
     async stop() {
       const c = child;
       child = undefined;
-      if (!c || c.exitCode !== null) return;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
       const exited = new Promise((r) => c.once('exit', r));
       c.kill('SIGTERM');
       const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
