@@ -76,6 +76,7 @@ function sandbox(spec: SandboxSpec, ctx: DriverContext) {
   const sandbox: DesiredSandbox = { owner: c.id.slice(0, 12), path, interfaces: [], gateways: [], sysctls: [] };
   if (!c.sandboxKey && c.netns) {
     sandbox.netns = c.netns;
+    if (spec.pid) sandbox.holderPid = spec.pid;
     // What Docker's runtime sets in a container's network namespace (not in an adopted one: it is not ours).
     sandbox.sysctls = CONTAINER_SYSCTLS;
   }

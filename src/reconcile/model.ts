@@ -38,6 +38,12 @@ export interface DesiredSandbox {
   gateways: Array<{ via: string; dev: string; family: 4 | 6 }>;
   /** sysctls set inside when cnmd makes the namespace */
   sysctls: Array<{ key: string; value: string }>;
+  /**
+   * A live process inside (the container's command). When someone deletes the /run/netns name, that
+   * process still holds the namespace with its interfaces: the name is attached to it again rather
+   * than a new, empty namespace made.
+   */
+  holderPid?: number;
 }
 
 /** A chain of ours. head: fixed rules first, in order; body: rules of any order, each with an owner. */
@@ -83,6 +89,8 @@ export interface SandboxSpec {
   endpoints: Array<{ endpoint: Endpoint; network: Network }>;
   /** published ports: DNAT to the endpoint that gives the default route */
   ports?: PortBinding[];
+  /** the container's command, when it is alive */
+  pid?: number;
 }
 
 /** What an endpoint contributes: the host end of its veth, the interface inside, and gateway candidates. */

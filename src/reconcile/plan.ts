@@ -92,7 +92,10 @@ function planSandboxes(desired: DesiredState, actual: HostState, o: PlanOptions)
     if (sb.netns) wantedNetns.add(sb.netns);
     if (!inScope(o.owners, sb.owner)) continue;
     let inside = actual.sandboxes.get(sb.path);
-    if (sb.netns && !actual.netns.has(sb.netns)) {
+    if (sb.netns && !actual.netns.has(sb.netns) && sb.holderPid) {
+      // the name was removed, the namespace lives on in its process: give it its name back
+      steps.push({ kind: 'ip', order: 0, line: `netns attach ${sb.netns} ${sb.holderPid}` });
+    } else if (sb.netns && !actual.netns.has(sb.netns)) {
       steps.push({ kind: 'ip', order: 0, line: `netns add ${sb.netns}` });
       for (const x of sb.sysctls) steps.push({ kind: 'nssysctl', path: sb.path, key: x.key, value: x.value });
       inside = undefined;

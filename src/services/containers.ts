@@ -685,7 +685,8 @@ export class ContainerService {
       .endpointsOf(c.id)
       .map((endpoint) => ({ endpoint, network: this.d.networks.get(endpoint.networkId)! }))
       .filter((e) => e.network);
-    return { container: c, endpoints, ports: this.d.containers.portBindingsOf(c.id) };
+    const pid = c.pid > 0 && this.d.exec.isAlive(c.pid) ? c.pid : undefined;
+    return { container: c, endpoints, ports: this.d.containers.portBindingsOf(c.id), ...(pid ? { pid } : {}) };
   }
 
   portBindingsOf(id: string): PortBinding[] {

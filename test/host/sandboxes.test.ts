@@ -4,6 +4,7 @@
  */
 import t, { type Test } from 'tap';
 import { execa } from 'execa';
+import { existsSync, statSync } from 'node:fs';
 import { hostTestsReady, makeNetns, startDaemonIn, containerNames, type DaemonProcess } from '../helpers/host.js';
 
 if (await hostTestsReady(t)) {
@@ -16,10 +17,10 @@ const addrs = async (ns: string) =>
   (JSON.parse((await inNs(ns, ['ip', '-json', 'addr', 'show'])).stdout) as Array<{ ifname: string; flags: string[]; addr_info: Array<{ local: string; scope: string }> }>)
     .map((l) => ({ name: l.ifname, up: l.flags.includes('UP'), ips: l.addr_info.filter((a) => a.scope !== 'link').map((a) => a.local) }));
 
-async function setup(t: Test) {
+async function setup(t: Test, flags: string[] = []) {
   const name = containerNames(t);
   const host = await makeNetns(t, 'h');
-  const d = await startDaemonIn(t, host);
+  const d = await startDaemonIn(t, host, flags);
   return { host, d, name };
 }
 
@@ -143,5 +144,29 @@ async function tests() {
     t.ok(await pings(a, ipOn(cb, 'n')), 'b\'s endpoint is back, with its address');
     t.equal((await d.request('POST', `/v1.48/containers/${a}/stop?t=1`)).status, 204);
     t.match((await d.request('GET', `/v1.48/containers/${a}/json`)).body.State, { Status: 'exited', ExitCode: 143 });
+  });
+
+  t.test('a deleted namespace of a running sandbox: its process keeps it and it is named again; without one it is made anew', async (t) => {
+    const { d, name } = await setup(t, ['--reconcile-interval', '1']);
+    await netCreate(d, 'n');
+    const a = name('a'), b = name('b');
+    await d.request('POST', `/v1.48/containers/create?name=${a}`, { Image: 'x', Cmd: ['sleep', '300'], HostConfig: { NetworkMode: 'n' } });
+    await d.request('POST', `/v1.48/containers/${a}/start`);
+    const cb = await runCtr(d, b, 'n');
+    const ca = (await d.request('GET', `/v1.48/containers/${a}/json`)).body;
+    const inode = (p: string) => statSync(p).ino;
+    const before = inode(`/run/netns/${a}`);
+    t.equal(inode(`/proc/${ca.State.Pid}/ns/net`), before, 'the process runs in the sandbox');
+    await execa('ip', ['netns', 'del', a]);
+    await execa('ip', ['netns', 'del', b]);
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && !(existsSync(`/run/netns/${a}`) && existsSync(`/run/netns/${b}`))) await new Promise((r) => setTimeout(r, 100));
+    t.ok(existsSync(`/run/netns/${a}`) && existsSync(`/run/netns/${b}`), 'both names are back within the interval');
+    t.equal(inode(`/run/netns/${a}`), inode(`/proc/${ca.State.Pid}/ns/net`), 'a: the name points at the namespace its process never left');
+    t.ok(await pings(a, ipOn(cb, 'n')), 'a reaches b, whose namespace was made anew with its endpoint');
+    t.ok(await pings(b, ipOn(ca, 'n')), 'and b reaches a');
+    t.match((await d.request('GET', `/v1.48/containers/${a}/json`)).body.State, { Running: true, Pid: ca.State.Pid });
+    const ev = await d.request('GET', `/v1.48/events?since=0&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${encodeURIComponent('{"type":["cnmd"]}')}`);
+    t.match(ev.text, /"Action":"repair"/, 'the repair is an event');
   });
 }

@@ -217,3 +217,22 @@ t.test('sandboxes: made with their inside, repaired, and only our own namespaces
   const stopped = desiredState([netA], ctx, [], owned);
   t.same(lines(plan(stopped, state, scope)), ['ip link del dev veth1234567', 'ip netns del web']);
 });
+
+t.test('a namespace whose name was removed while its process holds it gets its name back, nothing else', async (t) => {
+  const cid = 'd'.repeat(12) + '2'.repeat(52);
+  const container = {
+    id: cid, name: 'app', created: '', config: {}, hostConfig: {}, networkMode: 'net-aaaa', sandboxKey: null, netns: 'app', state: 'running' as const,
+    pid: 4242, exitCode: 0, error: '', startedAt: '', finishedAt: '', sandboxId: 's', restartCount: 0, endpointConfigs: [],
+  };
+  const endpoint = { id: 'f'.repeat(64), containerId: cid, networkId: ID_A, configKey: 'net-aaaa', ifname: 'eth0', hostIfname: 'veth7654321', mac: '02:42:0a:32:00:03', ipv4: '10.50.0.3/24', ipv6: null, gwPriority: 0, position: 0 };
+  const owned = [{ name: 'app', owner: 'dddddddddddd' }];
+  const alive = desiredState([netA], ctx, [{ container, endpoints: [{ endpoint, network: netA }], pid: 4242 }], owned);
+  const state = converged(netA);
+  adopt(state, alive, all);
+  t.same(plan(alive, state, all), [], 'converged');
+  state.netns.delete('app');
+  t.same(lines(plan(alive, state, all)), ['ip netns attach app 4242'], 'the same namespace, with its veth and addresses, is named again');
+  // without a live process there is nothing to attach: a new namespace is made and filled
+  const noProcess = desiredState([netA], ctx, [{ container: { ...container, pid: 0 }, endpoints: [{ endpoint, network: netA }] }], owned);
+  t.match(lines(plan(noProcess, state, all))[0], 'ip netns add app');
+});
