@@ -125,6 +125,7 @@ export class Reconciler {
     if (this.pending > 0 || !this.state) return undefined;
     this.deferred = 0;
     const gen = this.generation;
+    const started = Date.now();
     const sandboxes = this.deps.listSandboxes?.() ?? [];
     const before = desiredState(this.deps.listNetworks(), this.deps.ctx, sandboxes, this.deps.ownedNetns?.() ?? []);
     const state = await this.readHost([], before.sysctls.map((x) => x.key));
@@ -140,12 +141,12 @@ export class Reconciler {
         await this.apply(steps);
         adopt(state, desired, o);
         return steps;
-      }),
+      }, started),
     );
   }
 
-  private async run(scope: 'all' | string[], fn: () => Promise<Step[]>): Promise<ReconcileReport> {
-    const started = Date.now();
+  /** started: when the run began, earlier than now for a repair that read the host first */
+  private async run(scope: 'all' | string[], fn: () => Promise<Step[]>, started = Date.now()): Promise<ReconcileReport> {
     const report: ReconcileReport = { at: new Date(started).toISOString(), scope, durationMs: 0, steps: [] };
     try {
       report.steps = (await fn()).map(describeStep);
