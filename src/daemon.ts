@@ -12,7 +12,7 @@ import { ContainerService } from './services/containers.js';
 import { sandboxPath } from './reconcile/desired.js';
 import type { Container } from './model.js';
 import { DnsServer } from './dns/server.js';
-import { StoreNameSource, servesDns, dnsAddress } from './services/dns.js';
+import { StoreNameSource, servesDns, dnsAddress, needsSandboxDns, SANDBOX_DNS } from './services/dns.js';
 import { hostNameservers } from './dns/names.js';
 import type { Executor } from './host/executor.js';
 import { Reconciler, type ReconcileReport } from './reconcile/reconciler.js';
@@ -104,6 +104,27 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       hasEndpoints: (id) => containersRepo.countEndpointsOn(id) > 0,
     });
     containers = new ContainerService({ ctx, db, containers: containersRepo, networks: networksRepo, config, reconciler, exec, events });
+    let log: { warn(obj: unknown, msg: string): void } = { warn: () => undefined };
+    const dns = new DnsServer({
+      source: new StoreNameSource(containersRepo, networksRepo),
+      defaultUpstreams: async () => (config.dns.length ? config.dns : hostNameservers((await exec.readFile('/etc/resolv.conf')) ?? '')),
+      log: { warn: (obj, msg) => log.warn(obj, msg) },
+    });
+    // A sandbox no gateway of ours reaches (macvlan) gets the server bound inside it, at 127.0.0.11.
+    containers.sandboxChanged = async (id) => {
+      if (config.dryRun) return;
+      const c = containersRepo.get(id);
+      const spec = c && containers!.sandboxSpec(c);
+      const path = c && !c.networkMode.startsWith('container:') ? sandboxPath(c) : undefined;
+      const want = !!spec && !!path && needsSandboxDns(spec.endpoints.map((e) => e.network));
+      if (want && !dns.servesSandbox(id)) {
+        try {
+          await dns.serveSandbox(id, await exec.bindInNamespace(path!, SANDBOX_DNS, 53));
+        } catch (e) {
+          log.warn({ container: id, err: (e as Error).message }, 'cannot serve DNS inside this sandbox; it cannot resolve names');
+        }
+      } else if (!want) await dns.stopSandbox(id);
+    };
     await networks.ensurePredefined();
     await reconciler.reconcileAll();
     await containers.adoptProcesses();
@@ -148,11 +169,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       containers: { containers, networks, view },
       events,
     });
-    const dns = new DnsServer({
-      source: new StoreNameSource(containersRepo, networksRepo),
-      defaultUpstreams: async () => (config.dns.length ? config.dns : hostNameservers((await exec.readFile('/etc/resolv.conf')) ?? '')),
-      log: app.log,
-    });
+    log = app.log;
     // One listener per user-defined network's gateway, added and removed with the networks.
     const served = new Map<string, string>();
     const serve = async (id: string) => {

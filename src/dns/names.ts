@@ -22,6 +22,7 @@ export interface Requester {
 
 export interface NameSource {
   requester(ip: string): Requester | undefined;
+  requesterById(containerId: string): Requester | undefined;
   members(networkId: string): Member[];
 }
 

@@ -1,6 +1,8 @@
 /**
  * The embedded DNS server: UDP and TCP on port 53 of each user-defined bridge network's gateway, in the
- * daemon's namespace (where the bridges are), answering from the store and forwarding the rest.
+ * daemon's namespace (where the bridges are), answering from the store and forwarding the rest. A
+ * sandbox that no gateway of the daemon's can reach (macvlan) is served on sockets bound inside it,
+ * at 127.0.0.11 (SANDBOX_DNS), which identify the container by themselves.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -24,8 +26,12 @@ interface Listener {
   tcp: net.Server;
 }
 
+/** Who asks: a source address (on a gateway), or the container whose sandbox the socket is in. */
+type Asker = string | { containerId: string };
+
 export class DnsServer {
   private readonly listeners = new Map<string, Listener>();
+  private readonly sandboxes = new Map<string, Listener>();
   private rotation = 0;
 
   constructor(private readonly o: DnsServerOptions) {}
@@ -59,8 +65,26 @@ export class DnsServer {
     if (l) await close(l);
   }
 
+  /** Serves a container on sockets bound inside its sandbox (replacing any it had). */
+  async serveSandbox(containerId: string, sockets: Listener): Promise<void> {
+    await this.stopSandbox(containerId);
+    this.wire(sockets, () => ({ containerId }));
+    this.sandboxes.set(containerId, sockets);
+  }
+
+  servesSandbox(containerId: string): boolean {
+    return this.sandboxes.has(containerId);
+  }
+
+  async stopSandbox(containerId: string): Promise<void> {
+    const l = this.sandboxes.get(containerId);
+    this.sandboxes.delete(containerId);
+    if (l) await close(l);
+  }
+
   async close(): Promise<void> {
     await this.sync([]);
+    for (const id of [...this.sandboxes.keys()]) await this.stopSandbox(id);
   }
 
   private async listen(addr: string): Promise<Listener> {
@@ -69,11 +93,22 @@ export class DnsServer {
       udp.once('error', reject);
       udp.bind({ address: addr, port: 53, exclusive: true }, () => resolve());
     });
+    const tcp = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen({ host: addr, port: 53, exclusive: true }, () => resolve());
+    });
+    this.wire({ udp, tcp }, (address) => address);
+    return { udp, tcp };
+  }
+
+  /** Answers what reaches these sockets; asker tells who sent a query from its source address. */
+  private wire({ udp, tcp }: Listener, asker: (address: string) => Asker): void {
     udp.on('message', (msg, rinfo) => {
-      void this.answer(msg, rinfo.address).then((reply) => reply && udp.send(reply, rinfo.port, rinfo.address));
+      void this.answer(msg, asker(rinfo.address)).then((reply) => reply && udp.send(reply, rinfo.port, rinfo.address));
     });
     udp.on('error', () => undefined);
-    const tcp = net.createServer((sock) => {
+    tcp.on('connection', (sock) => {
       let buf = Buffer.alloc(0);
       sock.on('data', (chunk) => {
         buf = Buffer.concat([buf, chunk]);
@@ -81,7 +116,7 @@ export class DnsServer {
           const len = buf.readUInt16BE(0);
           const msg = buf.subarray(2, 2 + len);
           buf = buf.subarray(2 + len);
-          void this.answer(msg, sock.remoteAddress?.replace(/^::ffff:/, '') ?? '').then((reply) => {
+          void this.answer(msg, asker(sock.remoteAddress?.replace(/^::ffff:/, '') ?? '')).then((reply) => {
             if (!reply || sock.destroyed) return;
             const head = Buffer.alloc(2);
             head.writeUInt16BE(reply.length);
@@ -92,15 +127,11 @@ export class DnsServer {
       sock.on('error', () => undefined);
       sock.setTimeout(10_000, () => sock.destroy());
     });
-    await new Promise<void>((resolve, reject) => {
-      tcp.once('error', reject);
-      tcp.listen({ host: addr, port: 53, exclusive: true }, () => resolve());
-    });
-    return { udp, tcp };
+    tcp.on('error', () => undefined);
   }
 
-  /** The reply to one query from a container at `from`, or undefined to stay silent. */
-  async answer(msg: Buffer, from: string): Promise<Buffer | undefined> {
+  /** The reply to one query from a container (at address `from`, or named), or undefined to stay silent. */
+  async answer(msg: Buffer, from: Asker): Promise<Buffer | undefined> {
     let q: Packet;
     try {
       q = dnsPacket.decode(msg);
@@ -111,7 +142,7 @@ export class DnsServer {
     const reply = (rcode: keyof typeof RCODE, answers: Answer[] = []) =>
       dnsPacket.encode({ id: q.id, type: 'response', flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | RCODE[rcode], questions: q.questions, answers });
     if (!question) return reply('FORMERR');
-    const who = this.o.source.requester(from);
+    const who = typeof from === 'string' ? this.o.source.requester(from) : this.o.source.requesterById(from.containerId);
     if (!who) return reply('REFUSED');
     if (question.type === 'A' || question.type === 'AAAA') {
       const r = resolveName(this.o.source, who, question.name, question.type === 'A' ? 4 : 6);

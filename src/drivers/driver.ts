@@ -24,14 +24,25 @@ export interface CreateRequest {
   predefined: boolean;
 }
 
+/** What a driver may know of the host when a network is created: the names of its links. */
+export interface HostLinks {
+  links: ReadonlySet<string>;
+}
+
 export interface Driver {
   readonly name: string;
+  /** prepare() wants the host's link names (one process start at create) */
+  readonly readsHostLinks?: boolean;
   /** whether networks of this driver get subnets from IPAM */
   readonly ipam: boolean;
   /** whether more than the one predefined network of this driver may exist */
   readonly multiple: boolean;
   /** Validates driver options (throws DomainError); returns the host link the network will own, if any. */
-  prepare(req: CreateRequest, ctx: DriverContext): { linkName: string | null };
+  prepare(req: CreateRequest, ctx: DriverContext, host?: HostLinks): { linkName: string | null };
+  /** Why this new network cannot coexist with the driver's other networks (checked in the store's transaction). */
+  conflict?(candidate: { id: string; options: Record<string, string> }, others: Network[]): string | undefined;
+  /** A clear client-side error for a host failure this driver understands (e.g. a kernel feature missing). */
+  explainFailure?(n: Network, e: Error): Error | undefined;
   /** The host objects a network of this driver needs (pure). */
   objects(network: Network, ctx: DriverContext): NetworkObjects;
   /** The objects of one endpoint on a network of this driver, whose sandbox is entered as netns (a name or a path). */

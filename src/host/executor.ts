@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { openSync, closeSync, mkdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createServer, connect, Server, type AddressInfo } from 'node:net';
 import { createSocket, type Socket } from 'node:dgram';
 import { readFile, readdir, writeFile, mkdir, rm } from 'node:fs/promises';
@@ -55,6 +56,13 @@ export interface Executor {
    * container's process that a crash left unrecorded. A scan of /proc, for start-up only.
    */
   findProcess(envEntry: string): Promise<number | undefined>;
+  /** A UDP socket and a TCP listener bound to ip:port inside the namespace at path, held by the daemon. */
+  bindInNamespace(path: string, ip: string, port: number): Promise<NamespaceSockets>;
+}
+
+export interface NamespaceSockets {
+  udp: Socket;
+  tcp: Server;
 }
 
 export interface SpawnOptions {
@@ -268,6 +276,27 @@ export class ExecaExecutor implements Executor {
       }
     }
     return undefined;
+  }
+
+  bindInNamespace(path: string, ip: string, port: number): Promise<NamespaceSockets> {
+    const helper = fileURLToPath(new URL('./bind-in-netns.js', import.meta.url));
+    const child = spawn('nsenter', [`--net=${path}`, process.execPath, helper, ip, String(port)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    let stderr = '';
+    child.stderr!.on('data', (c) => (stderr += c));
+    return new Promise((resolve, reject) => {
+      const got: Partial<NamespaceSockets> = {};
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.on('message', (m, handle) => {
+        if (m === 'udp') got.udp = handle as Socket;
+        if (m === 'tcp') got.tcp = handle as Server;
+      });
+      child.once('error', (e) => reject(e));
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        if (got.udp && got.tcp) resolve(got as NamespaceSockets);
+        else reject(new HostCommandError('nsenter', [`--net=${path}`, 'bind', `${ip}:${port}`], stderr || `exit status ${code}`, code ?? undefined));
+      });
+    });
   }
 
   async writeSysctl(key: string, value: string): Promise<void> {

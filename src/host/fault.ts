@@ -88,6 +88,9 @@ export class CrashingExecutor implements Executor {
   findProcess(envEntry: string) {
     return this.inner.findProcess(envEntry);
   }
+  bindInNamespace(path: string, ip: string, port: number) {
+    return this.inner.bindInNamespace(path, ip, port);
+  }
   reservePort(proto: 'tcp' | 'udp', ip: string, port: number) {
     return this.inner.reservePort(proto, ip, port);
   }

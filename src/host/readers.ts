@@ -16,7 +16,7 @@ export const NETNS_DIR = '/run/netns';
 /** The inside of one sandbox namespace: its links and default routes. */
 export async function readSandbox(exec: Executor, path: string): Promise<SandboxState | undefined> {
   try {
-    const r = await exec.run('nsenter', [`--net=${path}`, 'ip', '-json', '-batch', '-'], { input: 'addr show\nroute show default\n' });
+    const r = await exec.run('nsenter', [`--net=${path}`, 'ip', '-json', '-details', '-batch', '-'], { input: 'addr show\nroute show default\n' });
     return parseSandboxInside(r.stdout);
   } catch {
     return undefined;
@@ -68,6 +68,12 @@ export function parseProcNetRoute(text: string): Prefix[] {
     if (p) out.push(p);
   }
   return out;
+}
+
+/** The names of the host's links (one process start). */
+export async function readLinkNames(exec: Executor): Promise<Set<string>> {
+  const r = await exec.run('ip', ['-json', 'link', 'show']);
+  return new Set((JSON.parse(r.stdout.trim() || '[]') as Array<{ ifname?: string }>).map((l) => l.ifname).filter((n): n is string => !!n));
 }
 
 /** Fails with the Debian package to install when a tool is missing. */

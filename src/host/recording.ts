@@ -2,7 +2,9 @@
  * An executor that changes nothing: it records every command (for tests and --dry-run) and answers
  * reads with scripted output. failOn() makes a matching command fail, to test rollbacks.
  */
-import { type Executor, type RunOptions, type RunResult, type SpawnOptions, type SpawnedProcess, HostCommandError, PortInUseError } from './executor.js';
+import { type Executor, type NamespaceSockets, type RunOptions, type RunResult, type SpawnOptions, type SpawnedProcess, HostCommandError, PortInUseError } from './executor.js';
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { constants } from 'node:os';
 
 export interface RecordedCall {
@@ -125,6 +127,12 @@ export class RecordingExecutor implements Executor {
     this.processEnv.set(pid, opts.env);
     const exit = new Promise<number>((resolve) => this.processes.set(pid, resolve));
     return { pid, exit };
+  }
+
+  /** Records the binding; the sockets are real but bound nowhere (nothing reaches them). */
+  async bindInNamespace(path: string, ip: string, port: number): Promise<NamespaceSockets> {
+    this.calls.push({ file: 'bind', args: [path, `${ip}:${port}`] });
+    return { udp: createSocket('udp4'), tcp: createServer() };
   }
 
   async findProcess(envEntry: string): Promise<number | undefined> {

@@ -85,7 +85,7 @@ function sandbox(spec: SandboxSpec, ctx: DriverContext) {
   for (const { endpoint, network } of spec.endpoints) {
     const o = getDriver(network.driver)?.endpoint?.(network, endpoint, c.id, nsRef, ctx);
     if (!o) continue;
-    links.push(o.link);
+    if (o.link) links.push(o.link);
     sandbox.interfaces.push(o.iface);
     for (const g of o.gateways) candidates.push({ ...g, dev: o.iface.name, priority: endpoint.gwPriority, position: endpoint.position });
   }

@@ -8,7 +8,7 @@ import type { Container, Endpoint, Network, PortBinding } from '../model.js';
 
 export interface DesiredLink {
   name: string;
-  kind: 'bridge' | 'veth';
+  kind: 'bridge' | 'veth' | 'vlan';
   /** ifalias that marks it as ours: "<instance>:<owner's full id>…" */
   alias: string;
   mtu: number;
@@ -22,6 +22,8 @@ export interface DesiredLink {
   peer?: { name: string; mac: string; netns: string };
   /** bridge port in hairpin mode: a container can reach itself through a published port */
   hairpin?: boolean;
+  /** vlan: the 802.1Q sub-interface of base with this id */
+  vlan?: { base: string; id: number };
 }
 
 /** A sandbox namespace and what cnmd sets inside it. */
@@ -32,8 +34,12 @@ export interface DesiredSandbox {
   path: string;
   /** the /run/netns name cnmd creates and removes; absent for an adopted namespace */
   netns?: string;
-  /** name inside; veth: the host end of its pair (when it has to be made, the inside end is new too) */
-  interfaces: Array<{ name: string; addresses: string[]; veth?: string }>;
+  /**
+   * name inside; veth: the host end of its pair (when it has to be made, the inside end is new too);
+   * make: how the host makes this interface directly inside when it is missing (a macvlan), and the
+   * alias that marks it as ours there
+   */
+  interfaces: Array<{ name: string; addresses: string[]; veth?: string; make?: InsideLink }>;
   /** default routes */
   gateways: Array<{ via: string; dev: string; family: 4 | 6 }>;
   /** sysctls set inside when cnmd makes the namespace */
@@ -93,9 +99,15 @@ export interface SandboxSpec {
   pid?: number;
 }
 
-/** What an endpoint contributes: the host end of its veth, the interface inside, and gateway candidates. */
+/** An interface made from the host directly inside a sandbox: an ip batch line, and its alias. */
+export interface InsideLink {
+  line: string;
+  alias: string;
+}
+
+/** What an endpoint contributes: the host end of its veth (if any), the interface inside, and gateway candidates. */
 export interface EndpointObjects {
-  link: DesiredLink;
-  iface: { name: string; addresses: string[]; veth?: string };
+  link?: DesiredLink;
+  iface: { name: string; addresses: string[]; veth?: string; make?: InsideLink };
   gateways: Array<{ via: string; family: 4 | 6 }>;
 }

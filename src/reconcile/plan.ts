@@ -63,6 +63,8 @@ function planLinks(desired: DesiredState, actual: HostState, o: PlanOptions): St
       if (d.kind === 'veth') {
         const p = d.peer!;
         adds.push(add(`link add name ${d.name} mtu ${d.mtu} type veth peer name ${p.name} mtu ${d.mtu} address ${p.mac} netns ${p.netns}`));
+      } else if (d.kind === 'vlan') {
+        adds.push(add(`link add link ${d.vlan!.base} name ${d.name} mtu ${d.mtu} type vlan id ${d.vlan!.id}`));
       } else {
         adds.push(add(`link add name ${d.name} mtu ${d.mtu}${d.mac ? ` address ${d.mac}` : ''} type ${d.kind}`));
       }
@@ -102,9 +104,20 @@ function planSandboxes(desired: DesiredState, actual: HostState, o: PlanOptions)
     }
     const line = (l: string): Step => ({ kind: 'ipns', path: sb.path, line: l });
     if (!inside?.links.get('lo')?.up) steps.push(line('link set dev lo up'));
+    // interfaces made from the host (macvlan) that are ours but no longer wanted
+    const wantedNames = new Set(sb.interfaces.map((i) => i.name));
+    for (const l of inside?.links.values() ?? []) {
+      if (l.kind === 'macvlan' && linkOwner(l, o.instance) === sb.owner && !wantedNames.has(l.name)) steps.push(line(`link del dev ${l.name}`));
+    }
     for (const iface of sb.interfaces) {
-      // a veth made by this plan brings a new, unconfigured inside end, whatever was remembered
-      const a = iface.veth && !actual.links.has(iface.veth) ? undefined : inside?.links.get(iface.name);
+      let fresh = !!iface.veth && !actual.links.has(iface.veth);
+      if (iface.make && !inside?.links.has(iface.name)) {
+        steps.push({ kind: 'ip', order: 2, line: iface.make.line });
+        steps.push(line(`link set dev ${iface.name} alias ${iface.make.alias}`));
+        fresh = true;
+      }
+      // a link made by this plan is new and unconfigured inside, whatever was remembered
+      const a = fresh ? undefined : inside?.links.get(iface.name);
       for (const addr of a?.addresses ?? []) if (!iface.addresses.includes(addr)) steps.push(line(`addr del ${addr} dev ${iface.name}`));
       for (const addr of iface.addresses) if (!a?.addresses.includes(addr)) steps.push(line(`addr add ${addr} dev ${iface.name}`));
       if (!a?.up) steps.push(line(`link set dev ${iface.name} up`));
@@ -261,7 +274,9 @@ export function adopt(state: HostState, desired: DesiredState, o: PlanOptions): 
     if (!inScope(o.owners, sb.owner)) continue;
     if (sb.netns) state.netns.add(sb.netns);
     const links = new Map<string, LinkState>([['lo', { name: 'lo', kind: '', mtu: 65536, up: true, addresses: [] }]]);
-    for (const i of sb.interfaces) links.set(i.name, { name: i.name, kind: 'veth', mtu: 0, up: true, addresses: [...i.addresses] });
+    for (const i of sb.interfaces) {
+      links.set(i.name, { name: i.name, kind: i.make ? 'macvlan' : 'veth', mtu: 0, up: true, addresses: [...i.addresses], ...(i.make ? { alias: i.make.alias } : {}) });
+    }
     state.sandboxes.set(sb.path, { links, gateways: sb.gateways.filter((g) => g.family === 4).map((g) => g.via) });
   }
   const rules = state.rules;

@@ -68,6 +68,8 @@ export class ContainerService {
   private readonly waiters = new Map<string, Array<{ condition: string; resolve: (code: number) => void }>>();
   private readonly watchers = new Map<string, NodeJS.Timeout>();
   private closed = false;
+  /** Told when a container's sandbox was made, changed or torn down (the daemon serves DNS inside some). */
+  sandboxChanged?: (id: string) => Promise<void>;
   /** exit codes to record for processes we signalled but cannot wait on (watched after a restart) */
   private readonly signalled = new Map<string, number>();
 
@@ -333,6 +335,7 @@ export class ContainerService {
       throw e instanceof DomainError ? e : systemError(`failed to start container ${c.name}: ${(e as Error).message}`);
     }
     await this.writeFiles(c.id);
+    await this.sandboxChanged?.(c.id);
     this.proxyIPv6Ports(c.id);
     for (const { network } of joins) this.d.events.emit('network', 'connect', network.id, { container: c.id, name: network.name, type: network.driver });
     const argv = [...asList(c.config.Entrypoint), ...asList(c.config.Cmd)];
@@ -462,6 +465,7 @@ export class ContainerService {
     } finally {
       await this.endpoints.releasePorts(ports);
       await this.removeFiles(current);
+      await this.sandboxChanged?.(c.id);
       for (const e of eps) {
         const n = this.d.networks.get(e.networkId);
         if (n) this.d.events.emit('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
@@ -558,6 +562,7 @@ export class ContainerService {
       }
       this.proxyIPv6Ports(c.id);
       await this.writeFiles(c.id);
+      await this.sandboxChanged?.(c.id);
       const argv = [...asList(c.config.Entrypoint), ...asList(c.config.Cmd)];
       let pid = c.pid;
       if (argv.length && pid <= 0) {
@@ -643,6 +648,7 @@ export class ContainerService {
       throw e instanceof DomainError ? e : systemError(`failed to connect ${c.name} to ${network.name}: ${(e as Error).message}`);
     }
     await this.writeFiles(c.id);
+    await this.sandboxChanged?.(c.id);
     this.d.events.emit('network', 'connect', network.id, { container: c.id, name: network.name, type: network.driver });
   }
 
@@ -673,6 +679,7 @@ export class ContainerService {
     });
     await this.d.reconciler.reconcile({ containers: [c.id] });
     await this.writeFiles(c.id);
+    await this.sandboxChanged?.(c.id);
     const n = this.d.networks.get(ep.networkId);
     if (n) this.d.events.emit('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
   }

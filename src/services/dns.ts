@@ -9,11 +9,21 @@ import type { Member, NameSource, Requester } from '../dns/names.js';
 import { resolvConf, hostsFile, hostNameservers } from '../dns/names.js';
 
 /** Networks with a DNS server on their gateway: the user-defined bridge networks (as in Docker). */
+/** Whether containers of this network resolve each other's names (user-defined bridge and macvlan networks). */
 export function servesDns(n: Network): boolean {
-  return !n.predefined && n.driver === 'bridge' && n.enableIPv4 && n.options['com.docker.network.bridge.inhibit_ipv4'] !== 'true';
+  return !n.predefined && (n.driver === 'bridge' || n.driver === 'macvlan') && n.enableIPv4 && n.options['com.docker.network.bridge.inhibit_ipv4'] !== 'true';
 }
 
-export const dnsAddress = (n: Network) => n.subnets.find((s) => s.family === 4)?.gateway;
+/** The address the server listens on for a network: its gateway on the host's bridge (bridge networks only). */
+export const dnsAddress = (n: Network) => (n.driver === 'bridge' ? n.subnets.find((s) => s.family === 4)?.gateway : undefined);
+
+/** Where a sandbox that no gateway of ours reaches finds the server: bound inside it, as Docker's 127.0.0.11. */
+export const SANDBOX_DNS = '127.0.0.11';
+
+/** Whether this running container needs the server bound inside its sandbox (a DNS network, none with a gateway of ours). */
+export function needsSandboxDns(networks: Network[]): boolean {
+  return networks.some(servesDns) && !networks.some((n) => servesDns(n) && dnsAddress(n));
+}
 
 export class StoreNameSource implements NameSource {
   constructor(
@@ -23,7 +33,11 @@ export class StoreNameSource implements NameSource {
 
   requester(ip: string): Requester | undefined {
     const ep = this.containers.endpointByAddress(ip);
-    const c = ep && this.containers.get(ep.containerId);
+    return ep && this.requesterById(ep.containerId);
+  }
+
+  requesterById(containerId: string): Requester | undefined {
+    const c = this.containers.get(containerId);
     if (!c) return undefined;
     const networks = this.containers
       .endpointsOf(c.id)
@@ -59,11 +73,11 @@ export function sandboxFiles(
   hostResolvConf: string,
 ): SandboxFiles {
   const hc = c.hostConfig;
-  const dnsNet = endpoints.find((e) => servesDns(e.network));
+  const dnsNet = endpoints.find((e) => servesDns(e.network) && dnsAddress(e.network)) ?? endpoints.find((e) => servesDns(e.network));
   const search: string[] = hc.DnsSearch ?? [];
   const options: string[] = hc.DnsOptions ?? [];
   let nameservers: string[];
-  if (dnsNet) nameservers = [dnsAddress(dnsNet.network)!];
+  if (dnsNet) nameservers = [dnsAddress(dnsNet.network) ?? SANDBOX_DNS];
   else {
     // the default bridge has no embedded DNS: the container asks the upstream servers itself
     nameservers = (hc.Dns ?? []).length ? hc.Dns : daemonDns.length ? daemonDns : hostNameservers(hostResolvConf);

@@ -18,7 +18,7 @@ import { DEFAULT_POOLS } from '../ipam/pools.js';
 import { parsePrefix, formatPrefix, masked, type Prefix } from '../ipam/cidr.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
 import type { Executor } from '../host/executor.js';
-import { readOnLinkRoutes } from '../host/readers.js';
+import { readOnLinkRoutes, readLinkNames } from '../host/readers.js';
 import type { EventBus } from './events.js';
 import { findNetwork, type AmbiguityStyle } from './lookup.js';
 import { type Filters, fuzzyMatch, matchLabels, boolFilter, parseTimestamp } from './filters.js';
@@ -148,7 +148,8 @@ export class NetworkService {
     const configOnly = !!req.ConfigOnly;
 
     const id = newId();
-    const prepared = configOnly ? { linkName: null } : driver.prepare({ id, name, options, internal, predefined: false }, this.d.ctx);
+    const host = driver.readsHostLinks && !configOnly ? { links: await readLinkNames(this.d.exec) } : undefined;
+    const prepared = configOnly ? { linkName: null } : driver.prepare({ id, name, options, internal, predefined: false }, this.d.ctx, host);
     const needsPool = driver.ipam && !configOnly && enableIPv4 && !ipamConfig.some((c) => parsePrefix(c?.Subnet ?? '')?.family === 4);
     // The one read of the host a create may need, before the synchronous transaction.
     const hostRoutes = needsPool ? await readOnLinkRoutes(this.d.exec) : [];
@@ -159,6 +160,8 @@ export class NetworkService {
         const clash = this.d.networks.getByBridgeName(prepared.linkName);
         if (clash) throw conflict(`conflicts with network ${clash.id} (${clash.bridgeName}): networks have same bridge name`);
       }
+      const why = configOnly ? undefined : driver.conflict?.({ id, options }, this.d.networks.list().filter((x) => x.driver === driverName));
+      if (why) throw invalid(why);
       const subnets = !driver.ipam
         ? []
         : configOnly
@@ -182,7 +185,7 @@ export class NetworkService {
     } catch (e) {
       tx(this.d.db, () => this.d.networks.delete(id));
       await this.d.reconciler.reconcileNetworks([id]).catch(() => undefined);
-      throw hostFailure(e, `failed to create network ${name}`);
+      throw driver.explainFailure?.(network, e as Error) ?? hostFailure(e, `failed to create network ${name}`);
     }
     this.d.events.emit('network', 'create', id, { name, type: network.driver });
     return { Id: id, Warning: '' };

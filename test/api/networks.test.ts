@@ -76,7 +76,7 @@ t.test('create errors, with Docker\'s texts and no trace left', async (t) => {
     [cliBody('x', { Driver: 'host' }), 403, 'only one instance of "host" network is allowed'],
     [cliBody('x', { Driver: 'null' }), 403, 'only one instance of "null" network is allowed'],
     [cliBody('x', { Driver: 'nosuchdriver' }), 404, 'plugin "nosuchdriver" not found'],
-    [cliBody('x', { Driver: 'macvlan' }), 400, 'the macvlan driver is not supported by cnmd yet'],
+    [cliBody('x', { Driver: 'ipvlan' }), 400, 'the ipvlan driver is not supported by cnmd yet'],
     [cliBody(''), 400, 'invalid name: name is empty'],
     [cliBody('x', { Ingress: true }), 403, 'Ingress network can only be global scope network'],
     [cliBody('x', { Scope: 'swarm' }), 403, 'cannot create a swarm scoped network when swarm is not active'],

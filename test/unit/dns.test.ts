@@ -17,7 +17,11 @@ const requesters: Record<string, ReturnType<NameSource['requester']>> = {
   '10.1.0.9': { containerId: 'q2', networks: [nets.back], dns: [] },
   '10.2.0.9': { containerId: 'q3', networks: [nets.int], dns: ['192.0.2.53'] },
 };
-const source: NameSource = { requester: (ip) => requesters[ip], members: (id) => members[id] ?? [] };
+const source: NameSource = {
+  requester: (ip) => requesters[ip],
+  requesterById: (id) => Object.values(requesters).find((r) => r?.containerId === id),
+  members: (id) => members[id] ?? [],
+};
 
 t.test('resolution: shared networks only, first network wins, name.network, families', async (t) => {
   const who = requesters['10.0.0.9']!;
