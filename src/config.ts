@@ -25,6 +25,12 @@ export interface Config {
   dns: string[];
   /** seconds between full reconciles that repair drift; 0: only at start */
   reconcileInterval: number;
+  /** etcd endpoint for overlay networks (etcd://HOST:PORT, as dockerd's --cluster-store); none: local only */
+  clusterStore?: string;
+  /** this host's address on the underlay: its VXLAN endpoint, and how other hosts know it */
+  clusterAdvertise?: string;
+  /** seconds a host's registration (and its endpoints) outlive it in the cluster store */
+  clusterLeaseTtl: number;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/cnmd/daemon.json';
@@ -53,6 +59,9 @@ const FLAGS: FlagSpec[] = [
   { key: 'logLevel', fileKey: 'log-level', kind: 'string', short: 'l' },
   { key: 'dns', fileKey: 'dns', kind: 'list' },
   { key: 'reconcileInterval', fileKey: 'reconcile-interval', kind: 'int' },
+  { key: 'clusterStore', fileKey: 'cluster-store', kind: 'string' },
+  { key: 'clusterAdvertise', fileKey: 'cluster-advertise', kind: 'string' },
+  { key: 'clusterLeaseTtl', fileKey: 'cluster-lease-ttl', kind: 'int' },
 ];
 
 /** The command-line spelling of a config key: dataRoot -> data-root; the pools flag is singular, as in dockerd. */
@@ -188,7 +197,17 @@ export function loadConfig(argv: string[], readFile: (p: string) => string | und
     logLevel: merged.logLevel ?? 'info',
     dns: merged.dns ?? [],
     reconcileInterval: merged.reconcileInterval ?? 5,
+    clusterStore: merged.clusterStore,
+    clusterAdvertise: merged.clusterAdvertise,
+    clusterLeaseTtl: merged.clusterLeaseTtl ?? 10,
   };
+  if (cfg.clusterStore !== undefined) {
+    if (!/^etcd:\/\/[^/\s]+:\d+$/.test(cfg.clusterStore)) throw new ConfigError(`invalid --cluster-store "${cfg.clusterStore}": use etcd://HOST:PORT`);
+    if (!cfg.clusterAdvertise || !/^\d+\.\d+\.\d+\.\d+$/.test(cfg.clusterAdvertise)) {
+      throw new ConfigError('--cluster-store needs --cluster-advertise ADDRESS: this host\'s IPv4 address on the underlay');
+    }
+  }
+  if (cfg.clusterLeaseTtl < 2) throw new ConfigError(`invalid --cluster-lease-ttl ${cfg.clusterLeaseTtl}: at least 2 seconds`);
   if (cfg.reconcileInterval < 0) throw new ConfigError(`invalid --reconcile-interval ${cfg.reconcileInterval}: seconds, 0 to turn it off`);
   if (cfg.mtu < 68 || cfg.mtu > 65535) throw new ConfigError(`invalid MTU ${cfg.mtu}: must be between 68 and 65535`);
   if (cfg.bridgeName.length > 15) throw new ConfigError(`invalid bridge name "${cfg.bridgeName}": at most 15 characters`);

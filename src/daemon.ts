@@ -10,7 +10,7 @@ import { NetworkRepo, MetaRepo } from './store/networks.js';
 import { ContainerRepo } from './store/containers.js';
 import { ContainerService } from './services/containers.js';
 import { sandboxPath } from './reconcile/desired.js';
-import type { Container } from './model.js';
+import type { Container, Network } from './model.js';
 import { DnsServer } from './dns/server.js';
 import { StoreNameSource, servesDns, dnsAddress, needsSandboxDns, SANDBOX_DNS } from './services/dns.js';
 import { hostNameservers } from './dns/names.js';
@@ -24,6 +24,8 @@ import { DEFAULT_POOLS, validatePools } from './ipam/pools.js';
 import { buildApp } from './app.js';
 import { Metrics } from './metrics.js';
 import { newId } from './ids.js';
+import { RemoteEndpointRepo } from './store/remote-endpoints.js';
+import { ClusterSync } from './cluster/sync.js';
 
 export interface Daemon {
   app: FastifyInstance;
@@ -82,11 +84,19 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       metrics.objects.set({ kind: 'endpoint' }, containersRepo.allEndpoints().length);
     };
     let containers: ContainerService | undefined;
+    const remoteRepo = new RemoteEndpointRepo(db);
+    const inCluster = !!config.clusterStore && !config.dryRun;
+    if (inCluster) ctx.cluster = { vtep: config.clusterAdvertise!, remoteEndpoints: (id) => remoteRepo.on(id) };
+    // a global network's data plane exists on the hosts where it has endpoints
+    const hasDataPlane = (n: Network) => n.scope !== 'global' || containersRepo.countEndpointsOn(n.id) > 0;
     const reconciler = new Reconciler({
       exec,
       ctx,
-      listNetworks: () => networksRepo.list(),
-      getNetwork: (id) => networksRepo.get(id),
+      listNetworks: () => networksRepo.list().filter(hasDataPlane),
+      getNetwork: (id) => {
+        const n = networksRepo.get(id);
+        return n && hasDataPlane(n) ? n : undefined;
+      },
       listSandboxes: () => containersRepo.running().map((c) => containers!.sandboxSpec(c)!),
       getSandbox: (id) => {
         const c = containersRepo.get(id);
@@ -99,19 +109,30 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         metrics.steps.inc({ scope }, r.steps.length);
       },
     });
+    let log: { warn(obj: unknown, msg: string): void; info(obj: unknown, msg: string): void } = { warn: () => undefined, info: () => undefined };
+    const names = new StoreNameSource(containersRepo, networksRepo, (id) => remoteRepo.on(id));
+    const cluster = inCluster
+      ? new ClusterSync({
+          url: config.clusterStore!, nodeId: daemonId, address: config.clusterAdvertise!, leaseTtl: config.clusterLeaseTtl,
+          db, networks: networksRepo, containers: containersRepo, remote: remoteRepo, reconciler,
+          namesOf: (c, n) => names.namesOn(c, n),
+          onNetwork: (action, n) => events.emit('network', action, n.id, { name: n.name, type: n.driver }),
+          log: { warn: (o, m) => log.warn(o, m), info: (o, m) => log.info(o, m) },
+        })
+      : undefined;
     const networks = new NetworkService({
       db, networks: networksRepo, meta, config, ctx, reconciler, exec, events,
       hasEndpoints: (id) => containersRepo.countEndpointsOn(id) > 0,
+      global: cluster,
     });
-    containers = new ContainerService({ ctx, db, containers: containersRepo, networks: networksRepo, config, reconciler, exec, events });
-    let log: { warn(obj: unknown, msg: string): void } = { warn: () => undefined };
+    containers = new ContainerService({ ctx, db, containers: containersRepo, networks: networksRepo, config, reconciler, exec, events, global: cluster });
     const dns = new DnsServer({
-      source: new StoreNameSource(containersRepo, networksRepo),
+      source: names,
       defaultUpstreams: async () => (config.dns.length ? config.dns : hostNameservers((await exec.readFile('/etc/resolv.conf')) ?? '')),
       log: { warn: (obj, msg) => log.warn(obj, msg) },
     });
-    // A sandbox no gateway of ours reaches (macvlan) gets the server bound inside it, at 127.0.0.11.
-    containers.sandboxChanged = async (id) => {
+    // A sandbox no gateway of ours reaches (macvlan, overlay) gets the server bound inside it, at 127.0.0.11.
+    const syncSandboxDns = async (id: string) => {
       if (config.dryRun) return;
       const c = containersRepo.get(id);
       const spec = c && containers!.sandboxSpec(c);
@@ -125,9 +146,14 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         }
       } else if (!want) await dns.stopSandbox(id);
     };
+    containers.sandboxChanged = async (id) => {
+      await syncSandboxDns(id);
+      await cluster?.syncContainer(id);
+    };
     await networks.ensurePredefined();
     await reconciler.reconcileAll();
     await containers.adoptProcesses();
+    cluster?.start();
     const findNetwork = (term: string) => {
       try {
         return networks.get(term);
@@ -154,12 +180,14 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         version: versionInfo,
         info: () => {
           const n = containersRepo.counts();
-          return systemInfo(config, daemonId!, { containers: n.total, running: n.running, stopped: n.total - n.running }, config.defaultAddressPools ?? DEFAULT_POOLS);
+          const clusterInfo = cluster && { available: cluster.available, nodes: cluster.peers() };
+          return systemInfo(config, daemonId!, { containers: n.total, running: n.running, stopped: n.total - n.running }, config.defaultAddressPools ?? DEFAULT_POOLS, clusterInfo);
         },
       },
       networks: {
         networks,
         attach: containers,
+        peersOf: cluster && ((id) => cluster.peersOf(id).map((p) => ({ Name: p.name, IP: p.address }))),
         endpointsOf: (id) =>
           containersRepo.endpointsOn(id).map((e) => {
             const c = containersRepo.get(e.containerId)!;
@@ -216,6 +244,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       async close() {
         if (timer) clearInterval(timer);
         containers!.close();
+        await cluster?.close();
         await dns.close();
         await app.close();
         db.close();

@@ -27,6 +27,8 @@ export const forbidden = (message: string) => new DomainError('forbidden', messa
 export const notFound = (message: string) => new DomainError('notFound', message);
 export const conflict = (message: string) => new DomainError('conflict', message);
 export const unavailable = (message: string) => new DomainError('unavailable', message);
+/** The 503 of every global-scope (overlay) operation while the cluster store is away, or another reason. */
+export const storeUnavailable = (message = 'the cluster store is unavailable: overlay networks cannot be changed until it is back') => unavailable(message);
 export const systemError = (message: string) => new DomainError('system', message);
 
 export const STATUS_BY_KIND: Record<ErrorKind, number> = {

@@ -18,6 +18,8 @@ export interface NetworkRouteOptions {
   };
   /** endpoints of a network for inspect's Containers; none until sandboxes exist */
   endpointsOf?: (networkId: string) => EndpointView[];
+  /** hosts with endpoints on a global network */
+  peersOf?: (networkId: string) => Array<{ Name: string; IP: string }>;
 }
 
 const FiltersQuery = Type.Object({ filters: Type.Optional(Type.String({ description: 'JSON: map of lists or map of booleans' })) });
@@ -41,7 +43,7 @@ export const networkRoutes: FastifyPluginAsync<NetworkRouteOptions> = async (app
       strictBool('verbose', req.query.verbose);
       const n = svc.get(req.params.id, 'inspect');
       if (req.query.scope && req.query.scope !== n.scope) throw notFound(`network ${req.params.id} not found`);
-      return renderNetwork(n, req.apiVersion, opts.endpointsOf?.(n.id) ?? []);
+      return renderNetwork(n, req.apiVersion, opts.endpointsOf?.(n.id) ?? [], opts.peersOf?.(n.id));
     },
   );
 

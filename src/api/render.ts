@@ -10,7 +10,8 @@ export interface EndpointView {
   IPv6Address: string;
 }
 
-export function renderNetwork(n: Network, apiVersion: number, containers?: EndpointView[]): Record<string, unknown> {
+/** peers: for a global network, the hosts with endpoints on it (Docker's Peers) */
+export function renderNetwork(n: Network, apiVersion: number, containers?: EndpointView[], peers?: Array<{ Name: string; IP: string }>): Record<string, unknown> {
   const out: Record<string, unknown> = {
     Name: n.name,
     Id: n.id,
@@ -35,5 +36,6 @@ export function renderNetwork(n: Network, apiVersion: number, containers?: Endpo
   }
   out.Options = n.options;
   out.Labels = n.labels;
+  if (peers && n.scope === 'global') out.Peers = peers;
   return out;
 }

@@ -14,6 +14,13 @@ export interface DriverContext {
   icc: boolean;
   mtu: number;
   defaultBridgeName: string;
+  /** set when the daemon is in a cluster (--cluster-store): what overlay networks need to know */
+  cluster?: {
+    /** this host's underlay address */
+    vtep: string;
+    /** endpoints other hosts have on a global network (from the cluster store's mirror) */
+    remoteEndpoints(networkId: string): Array<{ mac: string; ipv4: string | null; vtep: string }>;
+  };
 }
 
 export interface CreateRequest {
@@ -37,6 +44,8 @@ export interface Driver {
   readonly ipam: boolean;
   /** whether more than the one predefined network of this driver may exist */
   readonly multiple: boolean;
+  /** networks of this driver are global: shared by every host through the cluster store */
+  readonly global?: boolean;
   /** Validates driver options (throws DomainError); returns the host link the network will own, if any. */
   prepare(req: CreateRequest, ctx: DriverContext, host?: HostLinks): { linkName: string | null };
   /** Why this new network cannot coexist with the driver's other networks (checked in the store's transaction). */

@@ -14,6 +14,8 @@ export interface HostSteps {
   inside: Map<string, string[]>;
   /** key=value sysctls to set inside new sandbox namespaces (by path) */
   insideSysctls: Map<string, string[]>;
+  /** `bridge -batch` lines (FDB entries of VXLAN ports), after the host's ip batch */
+  bridgeLines: string[];
 }
 
 /** The iptables-restore input for the rule steps: per table, declarations, deletions, additions, removals. */
@@ -33,6 +35,7 @@ export async function applySteps(exec: Executor, steps: HostSteps): Promise<void
   const ipRun = (steps.ipLines.length ? exec.run('ip', ['-batch', '-'], { input: steps.ipLines.join('\n') + '\n' }) : Promise.resolve()).then(async () => {
     // after the links: some keys belong to an interface the batch has just made
     for (const s of steps.sysctls) await exec.writeSysctl(s.key, s.value);
+    if (steps.bridgeLines.length) await exec.run('bridge', ['-batch', '-'], { input: steps.bridgeLines.join('\n') + '\n' });
   });
   const runs: Array<Promise<unknown>> = [ipRun];
   if (steps.iptables.length) runs.push(exec.run('iptables-restore', ['-w', '--noflush'], { input: restoreInput(steps.iptables) }));

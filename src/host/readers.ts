@@ -1,5 +1,5 @@
 import type { Executor } from './executor.js';
-import { type HostState, type RuleState, type SandboxState, emptyRuleState, parseIpAddrJson, parseIptablesSave, parseSandboxInside } from './state.js';
+import { type HostState, type RuleState, type SandboxState, emptyRuleState, parseIpAddrJson, parseIptablesSave, parseNeighbors, parseSandboxInside } from './state.js';
 import { type Prefix, parsePrefix } from '../ipam/cidr.js';
 
 export interface ReadOptions {
@@ -9,6 +9,8 @@ export interface ReadOptions {
   sysctls: string[];
   /** sandbox namespaces (paths) whose inside to read; one process start each */
   sandboxes?: string[];
+  /** read the neighbour entries of VXLAN ports (one process start; only with overlay networks) */
+  neighbors?: boolean;
 }
 
 export const NETNS_DIR = '/run/netns';
@@ -25,7 +27,7 @@ export async function readSandbox(exec: Executor, path: string): Promise<Sandbox
 
 /** Reads links, our iptables rules and the given sysctls: two process starts, whatever the count of networks. */
 export async function readHostState(exec: Executor, opts: ReadOptions): Promise<HostState> {
-  const [links, rules, sysctls, netns, sandboxes] = await Promise.all([
+  const [links, rules, sysctls, netns, sandboxes, neighbors] = await Promise.all([
     exec.run('ip', ['-json', '-details', 'addr', 'show']).then((r) => parseIpAddrJson(r.stdout)),
     opts.iptables
       ? exec.run('iptables-save', []).then((r) => parseIptablesSave(r.stdout, opts.chainPrefix, opts.instance))
@@ -33,6 +35,7 @@ export async function readHostState(exec: Executor, opts: ReadOptions): Promise<
     Promise.all(opts.sysctls.map(async (k) => [k, await exec.readSysctl(k)] as const)),
     exec.listDir(NETNS_DIR),
     Promise.all((opts.sandboxes ?? []).map(async (p) => [p, await readSandbox(exec, p)] as const)),
+    opts.neighbors ? exec.run('ip', ['-json', 'neigh', 'show', 'nud', 'permanent']).then((r) => parseNeighbors(r.stdout, 'vx-')) : Promise.resolve(new Map()),
   ]);
   return {
     links,
@@ -40,6 +43,7 @@ export async function readHostState(exec: Executor, opts: ReadOptions): Promise<
     sysctls: new Map(sysctls.filter((e): e is [string, string] => e[1] !== undefined)),
     netns: new Set(netns),
     sandboxes: new Map(sandboxes.filter((e): e is [string, SandboxState] => e[1] !== undefined)),
+    neighbors,
   };
 }
 

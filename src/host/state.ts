@@ -20,6 +20,15 @@ export interface LinkState {
 }
 
 /** What cnmd looks at inside one sandbox namespace. */
+/** A permanent neighbour entry on one of our VXLAN ports (with its FDB entry, set together). */
+export interface NeighborState {
+  dev: string;
+  ip: string;
+  mac: string;
+  /** the host it was sent to: known when cnmd set it (a read of the host does not tell) */
+  vtep?: string;
+}
+
 export interface SandboxState {
   links: Map<string, LinkState>;
   /** gateways of the default routes (IPv4 and IPv6) */
@@ -61,12 +70,14 @@ export interface HostState {
   netns: Set<string>;
   /** inside state of sandbox namespaces, by the path cnmd enters them with */
   sandboxes: Map<string, SandboxState>;
+  /** permanent neighbour entries on VXLAN ports, by "dev ip" */
+  neighbors: Map<string, NeighborState>;
 }
 
 export const chainKey = (table: string, chain: string) => `${table} ${chain}`;
 
 export function emptyHostState(): HostState {
-  return { links: new Map(), rules: emptyRuleState(), sysctls: new Map(), netns: new Set(), sandboxes: new Map() };
+  return { links: new Map(), rules: emptyRuleState(), sysctls: new Map(), netns: new Set(), sandboxes: new Map(), neighbors: new Map() };
 }
 
 interface IpAddrJson {
@@ -148,4 +159,16 @@ export function parseSandboxInside(text: string): SandboxState {
   const [addrs = '[]', routes = '[]'] = text.split('\n').filter((l) => l.trim().startsWith('['));
   const gateways = (JSON.parse(routes) as Array<{ gateway?: string }>).map((r) => r.gateway).filter((g): g is string => !!g);
   return { links: parseIpAddrJson(addrs), gateways };
+}
+
+export const neighborKey = (dev: string, ip: string) => `${dev} ${ip}`;
+
+/** `ip -json neigh show nud permanent`: the entries on links whose names start with prefix. */
+export function parseNeighbors(text: string, prefix: string): Map<string, NeighborState> {
+  const out = new Map<string, NeighborState>();
+  for (const n of JSON.parse(text.trim() || '[]') as Array<{ dst?: string; dev?: string; lladdr?: string }>) {
+    if (!n.dst || !n.dev?.startsWith(prefix) || !n.lladdr) continue;
+    out.set(neighborKey(n.dev, n.dst), { dev: n.dev, ip: n.dst, mac: n.lladdr });
+  }
+  return out;
 }

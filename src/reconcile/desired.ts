@@ -26,6 +26,7 @@ export function desiredState(
     hooks: base.hooks,
     sysctls: ctx.ipForward ? [{ key: 'net.ipv4.ip_forward', value: '1' }] : [],
     sandboxes: [],
+    neighbors: [],
     ownedNetns,
   };
   const shared = new Map(state.chains.map((c) => [`${c.table} ${c.name}`, c]));
@@ -36,6 +37,7 @@ export function desiredState(
     state.links.push(...o.links);
     state.chains.push(...o.chains);
     state.sysctls.push(...o.sysctls);
+    state.neighbors.push(...(o.neighbors ?? []));
     const owner = n.id.slice(0, 12);
     for (const r of o.rules) shared.get(`${r.table} ${r.chain}`)?.body.push({ spec: r.spec, owner });
   }

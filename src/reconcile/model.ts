@@ -8,7 +8,7 @@ import type { Container, Endpoint, Network, PortBinding } from '../model.js';
 
 export interface DesiredLink {
   name: string;
-  kind: 'bridge' | 'veth' | 'vlan';
+  kind: 'bridge' | 'veth' | 'vlan' | 'vxlan';
   /** ifalias that marks it as ours: "<instance>:<owner's full id>…" */
   alias: string;
   mtu: number;
@@ -24,6 +24,17 @@ export interface DesiredLink {
   hairpin?: boolean;
   /** vlan: the 802.1Q sub-interface of base with this id */
   vlan?: { base: string; id: number };
+  /** vxlan: its id, the local underlay address, the UDP port */
+  vxlan?: { id: number; local: string; port: number };
+}
+
+/** An endpoint on another host, as this host's VXLAN port must know it: IP -> MAC -> that host. */
+export interface DesiredNeighbor {
+  dev: string;
+  ip: string;
+  mac: string;
+  vtep: string;
+  owner: string;
 }
 
 /** A sandbox namespace and what cnmd sets inside it. */
@@ -75,6 +86,7 @@ export interface DesiredState {
   hooks: DesiredHook[];
   sysctls: Array<{ key: string; value: string }>;
   sandboxes: DesiredSandbox[];
+  neighbors: DesiredNeighbor[];
   /** namespaces the store says cnmd made (running or being torn down), by owner: the only ones it may remove */
   ownedNetns: Array<{ name: string; owner: string }>;
 }
@@ -85,6 +97,7 @@ export interface NetworkObjects {
   chains: DesiredChain[];
   rules: Array<{ table: Table; chain: string; spec: string }>;
   sysctls: Array<{ key: string; value: string }>;
+  neighbors?: DesiredNeighbor[];
 }
 
 export const emptyObjects = (): NetworkObjects => ({ links: [], chains: [], rules: [], sysctls: [] });

@@ -8,7 +8,7 @@
  * exist. When a scoped plan finds shared state it cannot repair alone, it throws NeedsFullReconcile.
  */
 import type { DesiredState, DesiredChain } from './model.js';
-import { type HostState, type LinkState, type Table, type ChainRules, type RuleState, chainKey, indexRule, ruleOwner } from '../host/state.js';
+import { type HostState, type LinkState, type Table, type ChainRules, type RuleState, chainKey, indexRule, neighborKey, ruleOwner } from '../host/state.js';
 import { forbidden } from '../errors.js';
 
 export type Step =
@@ -20,7 +20,9 @@ export type Step =
   /** a sysctl set inside a sandbox namespace cnmd just made */
   | { kind: 'nssysctl'; path: string; key: string; value: string }
   /** phase: 0 declare (creates, or flushes an existing chain), 1 delete rules, 2 add rules, 3 flush and delete chains */
-  | { kind: 'iptables'; table: Table; phase: 0 | 1 | 2 | 3; line: string };
+  | { kind: 'iptables'; table: Table; phase: 0 | 1 | 2 | 3; line: string }
+  /** a line of one `bridge -batch` (FDB entries), after the host's ip batch */
+  | { kind: 'bridge'; line: string };
 
 export interface PlanOptions {
   instance: string;
@@ -65,6 +67,9 @@ function planLinks(desired: DesiredState, actual: HostState, o: PlanOptions): St
         adds.push(add(`link add name ${d.name} mtu ${d.mtu} type veth peer name ${p.name} mtu ${d.mtu} address ${p.mac} netns ${p.netns}`));
       } else if (d.kind === 'vlan') {
         adds.push(add(`link add link ${d.vlan!.base} name ${d.name} mtu ${d.mtu} type vlan id ${d.vlan!.id}`));
+      } else if (d.kind === 'vxlan') {
+        const x = d.vxlan!;
+        adds.push(add(`link add name ${d.name} mtu ${d.mtu} type vxlan id ${x.id} local ${x.local} dstport ${x.port} nolearning proxy`));
       } else {
         adds.push(add(`link add name ${d.name} mtu ${d.mtu}${d.mac ? ` address ${d.mac}` : ''} type ${d.kind}`));
       }
@@ -242,9 +247,35 @@ export function plan(desired: DesiredState, actual: HostState, o: PlanOptions): 
       sysctls.push({ kind: 'sysctl', ...s });
     }
   }
-  const ip: Step[] = [...planLinks(desired, actual, o), ...planSandboxes(desired, actual, o)];
+  const ip: Step[] = [...planLinks(desired, actual, o), ...planNeighbors(desired, actual, o), ...planSandboxes(desired, actual, o)];
   const host = [0, 1, 2, 3].flatMap((n) => ip.filter((x) => x.kind === 'ip' && x.order === n));
-  return [...sysctls, ...host, ...ip.filter((x) => x.kind === 'ipns' || x.kind === 'nssysctl'), ...planRules(desired, actual, o)];
+  const rest = ip.filter((x) => x.kind === 'ipns' || x.kind === 'nssysctl' || x.kind === 'bridge');
+  return [...sysctls, ...host, ...rest, ...planRules(desired, actual, o)];
+}
+
+/**
+ * Remote endpoints on our VXLAN ports: a permanent neighbour entry (IP -> MAC, which the port answers
+ * ARP from) and a static FDB entry (MAC -> the host that has it), set and removed together. Entries of
+ * a port that goes away go with it.
+ */
+function planNeighbors(desired: DesiredState, actual: HostState, o: PlanOptions): Step[] {
+  const steps: Step[] = [];
+  const ports = new Map(desired.links.filter((l) => l.kind === 'vxlan').map((l) => [l.name, l]));
+  const want = new Map(desired.neighbors.filter((n) => inScope(o.owners, n.owner)).map((n) => [neighborKey(n.dev, n.ip), n]));
+  for (const [key, a] of actual.neighbors) {
+    const port = ports.get(a.dev);
+    if (!port || !inScope(o.owners, port.owner) || want.has(key) || !actual.links.has(a.dev)) continue;
+    steps.push({ kind: 'ip', order: 2, line: `neigh del ${a.ip} dev ${a.dev}` });
+    steps.push({ kind: 'bridge', line: `fdb del ${a.mac} dev ${a.dev} self` });
+  }
+  for (const [key, w] of want) {
+    const a = actual.neighbors.get(key);
+    const fresh = !actual.links.has(w.dev);
+    if (a && !fresh && a.mac === w.mac && (a.vtep === undefined || a.vtep === w.vtep)) continue;
+    steps.push({ kind: 'ip', order: 2, line: `neigh replace ${w.ip} lladdr ${w.mac} dev ${w.dev} nud permanent` });
+    steps.push({ kind: 'bridge', line: `fdb replace ${w.mac} dev ${w.dev} dst ${w.vtep} self permanent` });
+  }
+  return steps;
 }
 
 /**
@@ -267,6 +298,14 @@ export function adopt(state: HostState, desired: DesiredState, o: PlanOptions): 
         ...(d.master ? { master: d.master, hairpin: !!d.hairpin } : {}),
       });
     }
+  }
+  const ports = new Map(desired.links.filter((l) => l.kind === 'vxlan').map((l) => [l.name, l.owner]));
+  for (const [key, a] of state.neighbors) {
+    const owner = ports.get(a.dev);
+    if (owner === undefined || inScope(o.owners, owner)) state.neighbors.delete(key);
+  }
+  for (const n of desired.neighbors) {
+    if (inScope(o.owners, n.owner)) state.neighbors.set(neighborKey(n.dev, n.ip), { dev: n.dev, ip: n.ip, mac: n.mac, vtep: n.vtep });
   }
   const wantedNetns = new Set(desired.sandboxes.map((sb) => sb.netns).filter((n): n is string => !!n));
   for (const { name, owner } of desired.ownedNetns) if (inScope(o.owners, owner) && !wantedNetns.has(name)) state.netns.delete(name);

@@ -48,17 +48,19 @@ export function describeStep(s: Step): string {
     case 'ip': return `ip ${s.line}`;
     case 'ipns': return `nsenter --net=${s.path} ip ${s.line}`;
     case 'nssysctl': return `nsenter --net=${s.path} sysctl -w ${s.key}=${s.value}`;
+    case 'bridge': return `bridge ${s.line}`;
     case 'iptables': return s.line.startsWith(':') ? `iptables -t ${s.table} -N ${s.line.slice(1).split(' ')[0]}` : `iptables -t ${s.table} ${s.line}`;
   }
 }
 
 export function toHostSteps(steps: Step[]): HostSteps {
-  const out: HostSteps = { sysctls: [], ipLines: [], iptables: [], inside: new Map(), insideSysctls: new Map() };
+  const out: HostSteps = { sysctls: [], ipLines: [], iptables: [], inside: new Map(), insideSysctls: new Map(), bridgeLines: [] };
   for (const s of steps) {
     if (s.kind === 'sysctl') out.sysctls.push({ key: s.key, value: s.value });
     else if (s.kind === 'ip') out.ipLines.push(s.line);
     else if (s.kind === 'ipns') out.inside.set(s.path, [...(out.inside.get(s.path) ?? []), s.line]);
     else if (s.kind === 'nssysctl') out.insideSysctls.set(s.path, [...(out.insideSysctls.get(s.path) ?? []), `${s.key}=${s.value}`]);
+    else if (s.kind === 'bridge') out.bridgeLines.push(s.line);
     else out.iptables.push({ table: s.table, phase: s.phase, line: s.line });
   }
   return out;
@@ -128,7 +130,7 @@ export class Reconciler {
     const started = Date.now();
     const sandboxes = this.deps.listSandboxes?.() ?? [];
     const before = desiredState(this.deps.listNetworks(), this.deps.ctx, sandboxes, this.deps.ownedNetns?.() ?? []);
-    const state = await this.readHost([], before.sysctls.map((x) => x.key));
+    const state = await this.readHost([], before);
     if (this.pending > 0 || gen !== this.generation) return undefined;
     return this.serialize(() =>
       this.run('all', async () => {
@@ -165,8 +167,10 @@ export class Reconciler {
     return { instance: this.deps.ctx.instance, chainPrefix: this.deps.ctx.chainPrefix, owners };
   }
 
-  private readHost(sandboxes: SandboxSpec[], sysctls: string[]): Promise<HostState> {
+  private readHost(sandboxes: SandboxSpec[], desired: { sysctls: Array<{ key: string }>; links: Array<{ kind: string }> }): Promise<HostState> {
+    const sysctls = desired.sysctls.map((x) => x.key);
     return readHostState(this.deps.exec, {
+      neighbors: desired.links.some((l) => l.kind === 'vxlan'),
       chainPrefix: this.deps.ctx.chainPrefix,
       instance: this.deps.ctx.instance,
       iptables: this.deps.ctx.iptables,
@@ -178,7 +182,7 @@ export class Reconciler {
   private async readAll() {
     const sandboxes = this.deps.listSandboxes?.() ?? [];
     const desired = desiredState(this.deps.listNetworks(), this.deps.ctx, sandboxes, this.deps.ownedNetns?.() ?? []);
-    const state = await this.readHost(sandboxes, desired.sysctls.map((x) => x.key));
+    const state = await this.readHost(sandboxes, desired);
     return { desired, state, o: this.options(null) };
   }
 
@@ -212,7 +216,7 @@ export class Reconciler {
       if (e instanceof NeedsFullReconcile) return this.full();
       // What we remembered was out of date: read the host again and retry once.
       this.state = undefined;
-      const fresh = await this.readHost(this.deps.listSandboxes?.() ?? [], desired.sysctls.map((x) => x.key));
+      const fresh = await this.readHost(this.deps.listSandboxes?.() ?? [], desired);
       try {
         const steps = await attempt(fresh);
         this.state = fresh;

@@ -3,6 +3,7 @@
  * Every state change is written to the store in one transaction, then the host is converged for that
  * container; when the host steps fail the store is put back and the host converged again.
  */
+import { storeUnavailable } from '../errors.js';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Container, Endpoint, EndpointSettingsInput, Network } from '../model.js';
@@ -14,6 +15,7 @@ import type { ContainerRepo } from '../store/containers.js';
 import type { NetworkRepo } from '../store/networks.js';
 import type { Executor } from '../host/executor.js';
 import { NETNS_DIR } from '../host/readers.js';
+import type { GlobalScope } from './global-scope.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
 import type { SandboxSpec } from '../reconcile/model.js';
 import { sandboxPath, publishTargetOf } from '../reconcile/desired.js';
@@ -55,6 +57,8 @@ export interface ContainerServiceDeps {
   reconciler: Reconciler;
   exec: Executor;
   events: EventBus;
+  /** the store of global (overlay) networks, when the daemon is in a cluster */
+  global?: GlobalScope;
 }
 
 const NAME_RULE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -76,7 +80,7 @@ export class ContainerService {
   private readonly endpoints: EndpointAllocator;
 
   constructor(private readonly d: ContainerServiceDeps) {
-    this.endpoints = new EndpointAllocator(d);
+    this.endpoints = new EndpointAllocator({ ...d, remoteAddresses: d.global && ((id) => d.global!.remoteAddresses(id)) });
   }
 
   // ---- lookup ----------------------------------------------------------------------------------
@@ -320,17 +324,20 @@ export class ContainerService {
       await this.endpoints.releasePorts(ports);
       throw e;
     }
+    const scope = this.scopeOf(c.id, joins.map((j) => j.network));
     try {
-      await this.d.reconciler.reconcile({ containers: [c.id] });
+      await this.claimGlobalAddresses(c, joins);
+      await this.d.reconciler.reconcile(scope);
     } catch (e) {
       // Undo: no endpoint, address or port stays; the namespace (still recorded) is removed by the next reconcile.
+      await this.releaseGlobalAddresses(joins.map((j) => j.endpoint));
       tx(this.d.db, () => {
         this.d.containers.deleteEndpointsOf(c.id);
         this.d.containers.deletePortBindingsOf(c.id);
         this.d.containers.setState({ ...c, netns });
       });
       await this.endpoints.releasePorts(ports);
-      await this.d.reconciler.reconcile({ containers: [c.id] }).catch(() => undefined);
+      await this.d.reconciler.reconcile(scope).catch(() => undefined);
       tx(this.d.db, () => this.d.containers.setState({ ...c, netns: null, error: (e as Error).message }));
       throw e instanceof DomainError ? e : systemError(`failed to start container ${c.name}: ${(e as Error).message}`);
     }
@@ -457,7 +464,7 @@ export class ContainerService {
     if (watcher) clearInterval(watcher);
     this.watchers.delete(c.id);
     try {
-      await this.d.reconciler.reconcile({ containers: [c.id] });
+      await this.d.reconciler.reconcile(this.scopeOf(c.id, eps.map((e) => this.d.networks.get(e.networkId))));
       tx(this.d.db, () => {
         const now = this.d.containers.get(c.id);
         if (now && now.state !== 'running') this.d.containers.setState({ ...now, netns: null });
@@ -637,14 +644,17 @@ export class ContainerService {
       this.d.containers.removeEndpointConfig(c.id, network.name);
       this.d.containers.addEndpointConfig(c.id, network.name, s);
     });
+    const joined = [{ endpoint: endpoint!, network }];
     try {
-      await this.d.reconciler.reconcile({ containers: [c.id] });
+      await this.claimGlobalAddresses(c, joined);
+      await this.d.reconciler.reconcile(this.scopeOf(c.id, [network]));
     } catch (e) {
+      await this.releaseGlobalAddresses(joined.map((j) => j.endpoint));
       tx(this.d.db, () => {
-        this.d.containers.deleteEndpoint(endpoint!.id);
+        this.d.containers.deleteEndpoint(joined[0].endpoint.id);
         this.d.containers.removeEndpointConfig(c.id, network.name);
       });
-      await this.d.reconciler.reconcile({ containers: [c.id] }).catch(() => undefined);
+      await this.d.reconciler.reconcile(this.scopeOf(c.id, [network])).catch(() => undefined);
       throw e instanceof DomainError ? e : systemError(`failed to connect ${c.name} to ${network.name}: ${(e as Error).message}`);
     }
     await this.writeFiles(c.id);
@@ -677,11 +687,49 @@ export class ContainerService {
       this.d.containers.deleteEndpoint(ep.id);
       this.d.containers.removeEndpointConfig(c.id, ep.configKey);
     });
-    await this.d.reconciler.reconcile({ containers: [c.id] });
+    await this.d.reconciler.reconcile(this.scopeOf(c.id, [this.d.networks.get(ep.networkId)]));
     await this.writeFiles(c.id);
     await this.sandboxChanged?.(c.id);
     const n = this.d.networks.get(ep.networkId);
     if (n) this.d.events.emit('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
+  }
+
+  // ---- global (overlay) networks -----------------------------------------------------------------
+
+  /** What a change to this container's sandbox touches: the sandbox, and the data plane of its global networks. */
+  private scopeOf(id: string, networks: Array<Network | undefined>): { containers: string[]; networks: string[] } {
+    return { containers: [id], networks: networks.filter((n): n is Network => n?.scope === 'global').map((n) => n.id) };
+  }
+
+  /**
+   * An address on a global network is claimed in the cluster store before the sandbox is made: when
+   * another host took it meanwhile (our mirror had not seen it yet), the next free one is tried.
+   */
+  private async claimGlobalAddresses(c: Container, joins: Array<{ endpoint: Endpoint; network: Network }>): Promise<void> {
+    for (const j of joins) {
+      if (j.network.scope !== 'global' || !j.endpoint.ipv4) continue;
+      if (!this.d.global?.available) throw storeUnavailable();
+      const key = j.endpoint.configKey;
+      const settings = c.endpointConfigs.find((e) => e.network === key)?.settings ?? {};
+      const taken: string[] = [];
+      for (;;) {
+        const ip = j.endpoint.ipv4!.split('/')[0];
+        if (await this.d.global.claimAddress(j.network.id, ip, j.endpoint.id)) break;
+        if (settings.IPAMConfig?.IPv4Address) throw forbidden('Address already in use');
+        if (taken.push(ip) > 64) throw storeUnavailable(`no free address found on ${j.network.name}: try again`);
+        tx(this.d.db, () => {
+          this.d.containers.deleteEndpoint(j.endpoint.id);
+          j.endpoint = this.endpoints.allocate(c, j.network, key, settings, taken);
+        });
+      }
+    }
+  }
+
+  private async releaseGlobalAddresses(eps: Endpoint[]): Promise<void> {
+    for (const e of eps) {
+      const n = this.d.networks.get(e.networkId);
+      if (n?.scope === 'global' && e.ipv4) await this.d.global?.releaseAddress(n.id, e.ipv4.split('/')[0]).catch(() => undefined);
+    }
   }
 
   // ---- for the reconciler ----------------------------------------------------------------------

@@ -11,7 +11,7 @@ import { resolvConf, hostsFile, hostNameservers } from '../dns/names.js';
 /** Networks with a DNS server on their gateway: the user-defined bridge networks (as in Docker). */
 /** Whether containers of this network resolve each other's names (user-defined bridge and macvlan networks). */
 export function servesDns(n: Network): boolean {
-  return !n.predefined && (n.driver === 'bridge' || n.driver === 'macvlan') && n.enableIPv4 && n.options['com.docker.network.bridge.inhibit_ipv4'] !== 'true';
+  return !n.predefined && ['bridge', 'macvlan', 'overlay'].includes(n.driver) && n.enableIPv4 && n.options['com.docker.network.bridge.inhibit_ipv4'] !== 'true';
 }
 
 /** The address the server listens on for a network: its gateway on the host's bridge (bridge networks only). */
@@ -29,6 +29,8 @@ export class StoreNameSource implements NameSource {
   constructor(
     private readonly containers: ContainerRepo,
     private readonly networks: NetworkRepo,
+    /** endpoints other hosts have on a global network, with their names */
+    private readonly remote: (networkId: string) => Array<{ containerId: string; names: string[]; ipv4: string | null; ipv6: string | null }> = () => [],
   ) {}
 
   requester(ip: string): Requester | undefined {
@@ -52,11 +54,21 @@ export class StoreNameSource implements NameSource {
     for (const e of this.containers.endpointsOn(networkId)) {
       const c = this.containers.get(e.containerId);
       if (!c || c.state !== 'running') continue;
-      const aliases = c.endpointConfigs.find((x) => x.network === e.configKey)?.settings.Aliases ?? [];
-      const names = [c.name, c.config.Hostname, ...aliases, c.id.slice(0, 12)].filter(Boolean).map((n: string) => n.toLowerCase());
-      out.push({ containerId: c.id, names, ipv4: e.ipv4?.split('/')[0], ipv6: e.ipv6?.split('/')[0] });
+      out.push({ containerId: c.id, names: this.namesOn(c.id, networkId), ipv4: e.ipv4?.split('/')[0], ipv6: e.ipv6?.split('/')[0] });
+    }
+    for (const r of this.remote(networkId)) {
+      out.push({ containerId: r.containerId, names: r.names, ipv4: r.ipv4?.split('/')[0], ipv6: r.ipv6?.split('/')[0] });
     }
     return out;
+  }
+
+  /** The names a container answers to on a network: its name, hostname, aliases there and short id. */
+  namesOn(containerId: string, networkId: string): string[] {
+    const c = this.containers.get(containerId);
+    const e = c && this.containers.endpointsOf(c.id).find((x) => x.networkId === networkId);
+    if (!c || !e) return [];
+    const aliases = c.endpointConfigs.find((x) => x.network === e.configKey)?.settings.Aliases ?? [];
+    return [c.name, c.config.Hostname, ...aliases, c.id.slice(0, 12)].filter(Boolean).map((n: string) => n.toLowerCase());
   }
 }
 

@@ -20,6 +20,8 @@ export interface EndpointDeps {
   containers: ContainerRepo;
   networks: NetworkRepo;
   exec: Executor;
+  /** addresses other hosts hold on a global network */
+  remoteAddresses?: (networkId: string) => string[];
 }
 
 const isUserNetwork = (n: Network) => !n.predefined;
@@ -36,7 +38,7 @@ export class EndpointAllocator {
   }
 
   /** Picks the interface name, veth name, addresses and MAC of a new endpoint (inside the caller's transaction). */
-  allocate(c: Container, network: Network, configKey: string, s: EndpointSettingsInput): Endpoint {
+  allocate(c: Container, network: Network, configKey: string, s: EndpointSettingsInput, exclude: Iterable<string> = []): Endpoint {
     if (network.driver === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
     if (network.driver === 'null') throw invalid('container cannot be connected to multiple networks with one of the networks in private (none) mode');
     if (!getDriver(network.driver)?.endpoint) throw invalid(`the ${network.driver} driver does not support endpoints in cnmd yet`);
@@ -46,7 +48,7 @@ export class EndpointAllocator {
     const usedNames = new Set(existing.map((e) => e.ifname));
     let n = 0;
     while (usedNames.has(`${prefix}${n}`)) n++;
-    const inUse = new Set(this.d.containers.addressesOn(network.id));
+    const inUse = new Set([...this.d.containers.addressesOn(network.id), ...(this.d.remoteAddresses?.(network.id) ?? []), ...exclude]);
     // Static addresses other containers asked for on this network are not handed out dynamically, even
     // while those containers are stopped; between two static requests for one address, the first to start wins.
     const reserved = new Set<string>();

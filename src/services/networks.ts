@@ -6,7 +6,7 @@
 import type { Config } from '../config.js';
 import type { Network } from '../model.js';
 import { isPredefinedName } from '../model.js';
-import { DomainError, conflict, forbidden, invalid, notFound, systemError } from '../errors.js';
+import { DomainError, conflict, forbidden, invalid, notFound, storeUnavailable, systemError } from '../errors.js';
 import { newId, nowNs, formatRfc3339Nano } from '../ids.js';
 import type { NetworkRepo, MetaRepo } from '../store/networks.js';
 import { type Db, tx } from '../store/db.js';
@@ -20,6 +20,9 @@ import type { Reconciler } from '../reconcile/reconciler.js';
 import type { Executor } from '../host/executor.js';
 import { readOnLinkRoutes, readLinkNames } from '../host/readers.js';
 import type { EventBus } from './events.js';
+import type { GlobalScope } from './global-scope.js';
+import { FIRST_VNI } from '../cluster/vni.js';
+import { VNI_OPTION } from '../drivers/overlay.js';
 import { findNetwork, type AmbiguityStyle } from './lookup.js';
 import { type Filters, fuzzyMatch, matchLabels, boolFilter, parseTimestamp } from './filters.js';
 import type { AddressPool } from '../config.js';
@@ -56,6 +59,8 @@ export interface NetworkServiceDeps {
   events: EventBus;
   /** whether a network has endpoints (running sandboxes); none until sandboxes exist */
   hasEndpoints?: (networkId: string) => boolean;
+  /** the store of global (overlay) networks, when the daemon is in a cluster */
+  global?: GlobalScope;
 }
 
 export class NetworkService {
@@ -120,9 +125,10 @@ export class NetworkService {
       throw notFound(`plugin "${driverName}" not found`);
     }
     if (!driver.multiple) throw forbidden(`only one instance of "${driverName}" network is allowed`);
-    const scope = req.Scope || 'local';
+    const scope = req.Scope || (driver.global ? 'global' : 'local');
     if (scope === 'swarm') throw forbidden('cannot create a swarm scoped network when swarm is not active');
-    if (scope !== 'local') throw invalid(`scope "${scope}" is not supported by the ${driverName} driver: it is a local-scope driver`);
+    if (driver.global && scope !== 'global') throw invalid(`scope "${scope}" is not supported by the ${driverName} driver: it is a global-scope driver`);
+    if (!driver.global && scope !== 'local') throw invalid(`scope "${scope}" is not supported by the ${driverName} driver: it is a local-scope driver`);
     if (req.Ingress) throw forbidden('Ingress network can only be global scope network');
     const ipamDriver = req.IPAM?.Driver || 'default';
     if (ipamDriver !== 'default') throw notFound(`plugin "${ipamDriver}" not found`);
@@ -153,6 +159,18 @@ export class NetworkService {
     const needsPool = driver.ipam && !configOnly && enableIPv4 && !ipamConfig.some((c) => parsePrefix(c?.Subnet ?? '')?.family === 4);
     // The one read of the host a create may need, before the synchronous transaction.
     const hostRoutes = needsPool ? await readOnLinkRoutes(this.d.exec) : [];
+
+    if (driver.global && !configOnly) {
+      const n = await this.createGlobal({
+        id, name, driver: driverName, scope: 'global', created: formatRfc3339Nano(nowNs()),
+        enableIPv4, enableIPv6, internal, attachable: !!req.Attachable, ingress: false, configOnly,
+        configFrom, ipamDriver, ipamOptions, options, labels: req.Labels ?? {}, predefined: false,
+        bridgeName: prepared.linkName, subnets: [],
+      }, ipamConfig.filter((c): c is IpamConfigInput => c !== null));
+      // the cluster store's watch may have brought it here first, and said so
+      if (n) this.d.events.emit('network', 'create', id, { name, type: driverName });
+      return { Id: id, Warning: '' };
+    }
 
     const network = tx(this.d.db, () => {
       if (this.d.networks.getByName(name)) throw conflict(`network with name ${name} already exists`);
@@ -191,6 +209,47 @@ export class NetworkService {
     return { Id: id, Warning: '' };
   }
 
+  /**
+   * A global network: its name, subnets and VXLAN id are claimed in the cluster store at once
+   * (compare-and-swap), so two hosts creating at the same time never both win; an automatic subnet or
+   * id another host took meanwhile is replaced by the next free one. Its data plane is made on a host
+   * when a container there joins it.
+   */
+  private async createGlobal(base: Network, config: IpamConfigInput[]): Promise<Network | undefined> {
+    const g = this.d.global!;
+    if (!g.available) throw storeUnavailable();
+    const takenSubnets: Prefix[] = [];
+    const triedVnis = new Set<number>();
+    for (let attempt = 0; attempt < 32; attempt++) {
+      const subnets = planSubnets(
+        { config, enableIPv4: base.enableIPv4, enableIPv6: base.enableIPv6 },
+        { networkSubnets: [...this.usedSubnets(), ...takenSubnets], hostRoutes: [], pools4: this.pools4, pools6: this.pools6 },
+      );
+      const used = new Set([...g.usedVnis(), ...triedVnis]);
+      let vni = Number(base.options[VNI_OPTION] ?? FIRST_VNI);
+      if (!base.options[VNI_OPTION]) while (used.has(vni)) vni++;
+      const n: Network = { ...base, subnets, options: { ...base.options, [VNI_OPTION]: String(vni) } };
+      const clash = await g.createNetwork(n, vni);
+      if (!clash) {
+        return tx(this.d.db, () => {
+          if (this.d.networks.get(n.id)) return undefined;
+          this.d.networks.insert(n);
+          return n;
+        });
+      }
+      if (clash === 'name') throw conflict(`network with name ${base.name} already exists`);
+      if (clash === 'vni') {
+        if (base.options[VNI_OPTION]) throw forbidden(`VXLAN id ${vni} is already in use by another network`);
+        triedVnis.add(vni);
+      }
+      if (clash === 'subnet') {
+        if (config.some((c) => c.Subnet)) throw forbidden('Pool overlaps with other one on this address space');
+        for (const s of subnets) takenSubnets.push(parsePrefix(s.subnet)!);
+      }
+    }
+    throw storeUnavailable('could not find a free subnet and VXLAN id in the cluster store; try again');
+  }
+
   async remove(term: string): Promise<void> {
     const n = this.get(term, 'remove');
     await this.removeNetwork(n);
@@ -200,6 +259,12 @@ export class NetworkService {
     if (n.predefined) throw forbidden(`${n.name} is a pre-defined network and cannot be removed`);
     if (this.d.hasEndpoints?.(n.id)) throw forbidden(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
     if (n.configOnly && this.d.networks.countConfigFrom(n.name) > 0) throw forbidden(`error while removing network: configuration network "${n.name}" is in use`);
+    if (n.scope === 'global') {
+      if (!this.d.global?.available) throw storeUnavailable();
+      if (!(await this.d.global.deleteNetwork(n))) {
+        throw forbidden(`error while removing network: network ${n.name} id ${n.id} has active endpoints on other hosts`);
+      }
+    }
     tx(this.d.db, () => this.d.networks.delete(n.id));
     this.d.events.emit('network', 'destroy', n.id, { name: n.name, type: n.driver });
     try {

@@ -48,7 +48,13 @@ export function versionInfo(): Record<string, unknown> {
   };
 }
 
-export function systemInfo(config: Config, daemonId: string, counts: SystemCounts, pools: Array<{ base: string; size: number }>): Record<string, unknown> {
+/** The cluster as /info shows it (cnmd's extension CnmdCluster), when the daemon is in one. */
+export interface ClusterInfo {
+  available: boolean;
+  nodes: Array<{ id: string; name: string; address: string }>;
+}
+
+export function systemInfo(config: Config, daemonId: string, counts: SystemCounts, pools: Array<{ base: string; size: number }>, cluster?: ClusterInfo): Record<string, unknown> {
   return {
     ID: daemonId,
     Containers: counts.containers,
@@ -58,7 +64,7 @@ export function systemInfo(config: Config, daemonId: string, counts: SystemCount
     Images: 0,
     Driver: 'none',
     DriverStatus: [],
-    Plugins: { Volume: [], Network: ['bridge', 'host', 'null'], Authorization: null, Log: [] },
+    Plugins: { Volume: [], Network: ['bridge', 'host', 'macvlan', 'null', 'overlay'], Authorization: null, Log: [] },
     MemoryLimit: false,
     SwapLimit: false,
     IPv4Forwarding: config.ipForward,
@@ -91,6 +97,15 @@ export function systemInfo(config: Config, daemonId: string, counts: SystemCount
     InitBinary: '',
     SecurityOptions: [],
     DefaultAddressPools: pools.map((p) => ({ Base: p.base, Size: p.size })),
-    Warnings: config.dryRun ? ['cnmd runs with --dry-run: host commands are recorded, not run'] : [],
+    // dockerd's fields for --cluster-store and --cluster-advertise (API < 1.41)
+    ClusterStore: config.clusterStore ?? '',
+    ClusterAdvertise: config.clusterAdvertise ?? '',
+    ...(cluster
+      ? { CnmdCluster: { Available: cluster.available, Nodes: cluster.nodes.map((n) => ({ ID: n.id, Name: n.name, Addr: n.address })) } }
+      : {}),
+    Warnings: [
+      ...(config.dryRun ? ['cnmd runs with --dry-run: host commands are recorded, not run'] : []),
+      ...(cluster && !cluster.available ? [`the cluster store ${config.clusterStore} is unavailable: overlay networks cannot change`] : []),
+    ],
   };
 }

@@ -50,7 +50,7 @@ t.test('/version and /info carry what clients read', async (t) => {
   t.equal(v.Components[0].Name, 'Engine');
   const i = (await call(d, 'GET', '/info')).body;
   t.match(i, { ID: /^[0-9a-f]{64}$/, OSType: 'linux', ExperimentalBuild: false, Swarm: { LocalNodeState: 'inactive', ControlAvailable: false } });
-  t.same(i.Plugins.Network, ['bridge', 'host', 'null']);
+    t.same(i.Plugins.Network, ['bridge', 'host', 'macvlan', 'null', 'overlay']);
   t.equal(typeof i.Name, 'string');
   t.equal(i.DefaultAddressPools[0].Base, '172.17.0.0/16');
 });

@@ -76,6 +76,17 @@ CREATE TABLE port_bindings (
   host_port       INTEGER NOT NULL,
   PRIMARY KEY (proto, host_ip, host_port)
 ) STRICT;
+CREATE TABLE remote_endpoints (
+  id            TEXT PRIMARY KEY,
+  network_id    TEXT NOT NULL,          -- a global network (its row may arrive after its endpoints)
+  container_id  TEXT NOT NULL,
+  node          TEXT NOT NULL,          -- the host that has it
+  vtep          TEXT NOT NULL,          -- that host's underlay address
+  mac           TEXT NOT NULL,
+  ipv4          TEXT,                   -- CIDR
+  ipv6          TEXT,
+  names         TEXT NOT NULL           -- JSON array: the names it answers to on the network
+) STRICT;
 CREATE TABLE subnets (
   network_id  TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
   position    INTEGER NOT NULL,  -- order of IPAM.Config
@@ -90,4 +101,5 @@ CREATE TABLE subnets (
 ) STRICT;
 CREATE INDEX endpoints_by_network ON endpoints (network_id);
 CREATE INDEX port_bindings_by_container ON port_bindings (container_id);
+CREATE INDEX remote_endpoints_by_network ON remote_endpoints (network_id);
 CREATE INDEX subnets_by_subnet ON subnets (subnet);

@@ -1,0 +1,196 @@
+/**
+ * This host in the cluster: mirrors the cluster store (global networks into the networks table, other
+ * hosts' endpoints into remote_endpoints) and converges the data plane when they change; publishes
+ * this host's endpoints on global networks and claims their addresses. Implements the GlobalScope the
+ * services use.
+ */
+import { hostname } from 'node:os';
+import type { Network } from '../model.js';
+import type { NetworkRepo } from '../store/networks.js';
+import type { ContainerRepo } from '../store/containers.js';
+import type { RemoteEndpointRepo } from '../store/remote-endpoints.js';
+import { type Db, tx } from '../store/db.js';
+import type { Reconciler } from '../reconcile/reconciler.js';
+import type { GlobalScope } from '../services/global-scope.js';
+import { ClusterStore, type ClusterChange, type EndpointRecord, type NodeRecord } from './store.js';
+import { vniOf } from '../drivers/overlay.js';
+
+export interface ClusterSyncDeps {
+  url: string;
+  nodeId: string;
+  address: string;
+  leaseTtl: number;
+  db: Db;
+  networks: NetworkRepo;
+  containers: ContainerRepo;
+  remote: RemoteEndpointRepo;
+  reconciler: Reconciler;
+  /** the names a container answers to on a network (for other hosts' name resolution) */
+  namesOf: (containerId: string, networkId: string) => string[];
+  /** a global network arrived or left (another host created or removed it) */
+  onNetwork: (action: 'create' | 'destroy', n: Network) => void;
+  log: { warn(obj: unknown, msg: string): void; info(obj: unknown, msg: string): void };
+}
+
+export class ClusterSync implements GlobalScope {
+  private readonly store: ClusterStore;
+  private readonly nodes = new Map<string, NodeRecord>();
+  /** this host's endpoints as published, by endpoint id */
+  private readonly published = new Map<string, EndpointRecord>();
+
+  constructor(private readonly d: ClusterSyncDeps) {
+    this.store = new ClusterStore({
+      url: d.url,
+      node: { id: d.nodeId, address: d.address, name: hostname() },
+      leaseTtl: d.leaseTtl,
+      onChange: (c) => this.mirror(c),
+      onJoined: () => this.republish(),
+      log: d.log,
+    });
+  }
+
+  start(): void {
+    this.store.start();
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+
+  get available(): boolean {
+    return this.store.available;
+  }
+
+  /** the hosts in the cluster */
+  peers(): NodeRecord[] {
+    return [...this.nodes.values()].sort((a, b) => a.address.localeCompare(b.address));
+  }
+
+  /** hosts with endpoints on a global network (Docker's Peers in network inspect) */
+  peersOf(networkId: string): NodeRecord[] {
+    const ids = new Set(this.d.remote.on(networkId).map((e) => e.node));
+    if (this.d.containers.countEndpointsOn(networkId) > 0) ids.add(this.d.nodeId);
+    return this.peers().filter((p) => ids.has(p.id));
+  }
+
+  remoteEndpoints(networkId: string): EndpointRecord[] {
+    return this.d.remote.on(networkId);
+  }
+
+  remoteAddresses(networkId: string): string[] {
+    return this.d.remote.on(networkId).flatMap((e) => (e.ipv4 ? [e.ipv4.split('/')[0]] : []));
+  }
+
+  usedVnis(): number[] {
+    return this.d.networks.list().filter((n) => n.scope === 'global').map(vniOf);
+  }
+
+  createNetwork(n: Network, vni: number) {
+    return this.store.createNetwork(n, vni);
+  }
+
+  deleteNetwork(n: Network) {
+    return this.store.deleteNetwork(n, vniOf(n));
+  }
+
+  claimAddress(networkId: string, ip: string, endpointId: string) {
+    return this.store.claimAddress(networkId, ip, endpointId);
+  }
+
+  releaseAddress(networkId: string, ip: string) {
+    return this.store.releaseAddress(networkId, ip);
+  }
+
+  /** Publishes the container's endpoints on global networks, and withdraws those it no longer has. */
+  async syncContainer(containerId: string): Promise<void> {
+    const c = this.d.containers.get(containerId);
+    const running = c?.state === 'running';
+    const current = new Map(
+      (running ? this.d.containers.endpointsOf(containerId) : [])
+        .filter((e) => this.d.networks.get(e.networkId)?.scope === 'global')
+        .map((e) => [e.id, e]),
+    );
+    for (const [id, rec] of this.published) {
+      if (rec.containerId !== containerId || current.has(id)) continue;
+      this.published.delete(id);
+      await this.store.withdrawEndpoint(rec.networkId, id).catch(() => undefined);
+      if (rec.ipv4) await this.store.releaseAddress(rec.networkId, rec.ipv4.split('/')[0]).catch(() => undefined);
+    }
+    for (const [id, e] of current) {
+      const rec: EndpointRecord = {
+        id, networkId: e.networkId, containerId, node: this.d.nodeId, vtep: this.d.address, mac: e.mac,
+        ipv4: e.ipv4, ipv6: e.ipv6, names: this.d.namesOf(containerId, e.networkId),
+      };
+      this.published.set(id, rec);
+      if (this.store.available) await this.store.publishEndpoint(rec).catch((err) => this.d.log.warn({ err: err.message }, 'cannot publish an endpoint'));
+    }
+  }
+
+  /** After (re)joining: this host's endpoints and their addresses, under the new lease. */
+  private async republish(): Promise<void> {
+    const local = this.d.containers.allEndpoints().filter((e) => this.d.networks.get(e.networkId)?.scope === 'global');
+    for (const e of local) {
+      if (e.ipv4) await this.store.claimAddress(e.networkId, e.ipv4.split('/')[0], e.id).catch(() => false);
+    }
+    for (const id of new Set(local.map((e) => e.containerId))) await this.syncContainer(id);
+  }
+
+  private mirror(c: ClusterChange): void {
+    const touched = new Set<string>();
+    tx(this.d.db, () => {
+      switch (c.kind) {
+        case 'snapshot': {
+          const ids = new Set(c.networks.map((n) => n.id));
+          for (const n of this.d.networks.list()) if (n.scope === 'global' && !ids.has(n.id)) this.dropNetwork(n, touched);
+          for (const n of c.networks) this.addNetwork(n, touched);
+          this.d.remote.replaceAll(c.endpoints.filter((e) => e.node !== this.d.nodeId));
+          for (const e of c.endpoints) touched.add(e.networkId);
+          this.nodes.clear();
+          for (const n of c.nodes) this.nodes.set(n.id, n);
+          break;
+        }
+        case 'network':
+          if (c.network) this.addNetwork(c.network, touched);
+          else {
+            const n = this.d.networks.get(c.id);
+            if (n?.scope === 'global') this.dropNetwork(n, touched);
+          }
+          break;
+        case 'endpoint': {
+          const node = c.endpoint?.node ?? this.d.remote.get(c.id)?.node;
+          if (node === this.d.nodeId) break;
+          if (c.endpoint) this.d.remote.upsert(c.endpoint);
+          else this.d.remote.delete(c.id);
+          touched.add(c.networkId);
+          break;
+        }
+        case 'node':
+          if (c.node) this.nodes.set(c.id, c.node);
+          else this.nodes.delete(c.id);
+          break;
+      }
+    });
+    // the data plane changes only where this host has endpoints
+    const planes = [...touched].filter((id) => this.d.containers.countEndpointsOn(id) > 0);
+    if (planes.length) void this.d.reconciler.reconcileNetworks(planes).catch((e) => this.d.log.warn({ err: (e as Error).message }, 'cannot update the overlay data plane'));
+  }
+
+  private addNetwork(n: Network, touched: Set<string>): void {
+    if (this.d.networks.get(n.id)) return;
+    const clash = this.d.networks.getByName(n.name);
+    if (clash) {
+      this.d.log.warn({ network: n.name, local: clash.id }, 'a global network has the name of a local one: not shown here');
+      return;
+    }
+    this.d.networks.insert(n);
+    touched.add(n.id);
+    this.d.onNetwork('create', n);
+  }
+
+  private dropNetwork(n: Network, touched: Set<string>): void {
+    if (this.d.containers.countEndpointsOn(n.id) > 0) return;
+    this.d.networks.delete(n.id);
+    touched.add(n.id);
+    this.d.onNetwork('destroy', n);
+  }
+}
