@@ -148,7 +148,15 @@ export class ClusterStore {
   private changed(kv: IKeyValue, deleted: boolean): void {
     const key = kv.key.toString();
     const parts = key.slice(P.length).split('/');
-    const value = deleted ? undefined : JSON.parse(kv.value.toString());
+    // names, subnets, VXLAN ids and addresses are claims (plain ids), not mirrored
+    if (!['networks', 'endpoints', 'nodes'].includes(parts[0])) return;
+    let value;
+    try {
+      value = deleted ? undefined : JSON.parse(kv.value.toString());
+    } catch {
+      this.o.log.warn({ key }, 'cluster store: a value that is not JSON; ignored');
+      return;
+    }
     if (parts[0] === 'networks') this.o.onChange({ kind: 'network', id: parts[1], network: value });
     else if (parts[0] === 'endpoints') this.o.onChange({ kind: 'endpoint', networkId: parts[1], id: parts[2], endpoint: value });
     else if (parts[0] === 'nodes') this.o.onChange({ kind: 'node', id: parts[1], node: value });

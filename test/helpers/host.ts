@@ -30,7 +30,21 @@ export async function removeStaleNamespaces(): Promise<void> {
   for (const name of readdirSync('/run/netns')) {
     const m = new RegExp(`^${NS_PREFIX}(\\d+)x`).exec(name);
     if (!m) continue;
-    if (!pidAlive(Number(m[1]))) await execa('ip', ['netns', 'del', name], { reject: false });
+    if (pidAlive(Number(m[1]))) continue;
+    await killProcessesIn(name);
+    await execa('ip', ['netns', 'del', name], { reject: false });
+  }
+}
+
+/** Ends every process in a named namespace (a container's command outlives its daemon, on purpose). */
+async function killProcessesIn(name: string): Promise<void> {
+  const pids = (await execa('ip', ['netns', 'pids', name], { reject: false })).stdout.split(/\s+/).filter(Boolean);
+  for (const pid of pids) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      /* gone already */
+    }
   }
 }
 
@@ -194,7 +208,11 @@ export function uniqueName(label: string): string {
 export function removeNamespacesAfter(t: Test, names: () => string[]): void {
   t.teardown(async () => {
     for (const n of names()) {
-      if (existsSync(`/run/netns/${n}`)) await execa('ip', ['netns', 'del', n], { reject: false });
+      if (existsSync(`/run/netns/${n}`)) {
+        // a container's command outlives its daemon (on purpose): end it with its namespace
+        await killProcessesIn(n);
+        await execa('ip', ['netns', 'del', n], { reject: false });
+      }
       rmSync(`/etc/netns/${n}`, { recursive: true, force: true });
     }
   });

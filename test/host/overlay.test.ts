@@ -1,0 +1,155 @@
+/**
+ * Overlay networks across three hosts: three test-host namespaces on an underlay bridge (10.99.0.0/24),
+ * one cnmd in each, and etcd (Debian's etcd-server) started by the test in a namespace of the
+ * underlay, reachable only there. Skipped, saying why, when etcd is not installed.
+ */
+import t, { type Test } from 'tap';
+import { execa } from 'execa';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { hostTestsReady, hostTestsUnavailable, makeNetns, startDaemonIn, containerNames, type DaemonProcess, type Netns } from '../helpers/host.js';
+
+const ETCD = '/usr/bin/etcd';
+const V = '/v1.48';
+const STORE = '10.99.0.100';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until<T>(what: () => Promise<T | undefined | false>, ms = 10_000): Promise<T | undefined> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await what();
+    if (v) return v;
+    if (Date.now() > end) return undefined;
+    await sleep(100);
+  }
+}
+
+interface Etcd {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function etcdIn(t: Test, ns: Netns): Etcd {
+  const dir = mkdtempSync('/tmp/cnmd-etcd-');
+  let child: ChildProcess | undefined;
+  const e: Etcd = {
+    async start() {
+      child = spawn('nsenter', [`--net=/run/netns/${ns.name}`, ETCD, '--data-dir', dir, '--name', 'cnmdtest',
+        '--listen-client-urls', `http://${STORE}:2379`, '--advertise-client-urls', `http://${STORE}:2379`,
+        '--listen-peer-urls', 'http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380',
+        '--initial-cluster', 'cnmdtest=http://127.0.0.1:2380'], { stdio: 'ignore' });
+      const up = await until(async () => (await ns.run('curl', ['-s', '-m', '1', `http://${STORE}:2379/health`], { reject: false })).stdout.includes('true'));
+      if (!up) throw new Error('etcd did not start');
+    },
+    async stop() {
+      const c = child;
+      child = undefined;
+      if (!c || c.exitCode !== null) return;
+      const gone = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      await gone;
+    },
+  };
+  t.teardown(async () => {
+    await e.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return e;
+}
+
+const why = hostTestsUnavailable() ?? (existsSync(ETCD) ? undefined : 'etcd is not installed (Debian package etcd-server; .ci/run installs it)');
+if (await hostTestsReady(t, why)) {
+  const name = containerNames(t);
+  const under = await makeNetns(t, 'ul');
+  await under.run('ip', ['link', 'add', 'ul', 'type', 'bridge']);
+  await under.run('ip', ['addr', 'add', `${STORE}/24`, 'dev', 'ul']);
+  await under.run('ip', ['link', 'set', 'ul', 'up']);
+  const etcd = etcdIn(t, under);
+  await etcd.start();
+  const hosts: Array<{ ns: Netns; d: DaemonProcess; addr: string }> = [];
+  for (const i of [1, 2, 3]) {
+    const ns = await makeNetns(t, `oh${i}`);
+    const addr = `10.99.0.${i}`;
+    await ns.run('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `p${i}`, 'netns', under.name]);
+    await under.run('ip', ['link', 'set', `p${i}`, 'master', 'ul', 'up']);
+    await ns.run('ip', ['addr', 'add', `${addr}/24`, 'dev', 'eth0']);
+    await ns.run('ip', ['link', 'set', 'eth0', 'up']);
+    const d = await startDaemonIn(t, ns, ['--cluster-store', `etcd://${STORE}:2379`, '--cluster-advertise', addr, '--cluster-lease-ttl', '3']);
+    hosts.push({ ns, d, addr });
+  }
+  const [h1, h2, h3] = hosts;
+  const joined = await until(async () => (await h1.d.request('GET', `${V}/info`)).body.CnmdCluster?.Nodes?.length === 3);
+  t.ok(joined, 'the three hosts see each other in /info');
+
+  const run = async (h: (typeof hosts)[number], c: string, net: string) => {
+    const r = await h.d.request('POST', `${V}/containers/create?name=${c}`, { Image: 'busybox', Cmd: ['sleep', '600'], HostConfig: { NetworkMode: net } });
+    if (r.status !== 201) throw new Error(r.text);
+    const s = await h.d.request('POST', `${V}/containers/${c}/start`);
+    if (s.status !== 204) throw new Error(s.text);
+    return (await h.d.request('GET', `${V}/containers/${c}/json`)).body.NetworkSettings.Networks[net].IPAddress as string;
+  };
+  const inNs = (ns: string, args: string[]) => execa('ip', ['netns', 'exec', ns, ...args], { reject: false });
+
+  t.test('created on one host, seen on all; containers on two hosts reach each other by name over VXLAN', async (t) => {
+    const r = await h1.d.request('POST', `${V}/networks/create`, { Name: 'ov', Driver: 'overlay', Attachable: true, IPAM: { Config: [{ Subnet: '10.200.0.0/24' }] } });
+    t.equal(r.status, 201, r.text);
+    for (const h of [h2, h3]) {
+      const seen = await until(async () => (await h.d.request('GET', `${V}/networks/ov`)).status === 200, 5000);
+      t.ok(seen, `visible on ${h.addr}`);
+    }
+    const n = (await h2.d.request('GET', `${V}/networks/ov`)).body;
+    t.match(n, { Id: r.body.Id, Driver: 'overlay', Scope: 'global', Options: { 'com.docker.network.driver.overlay.vxlanid_list': '4096' } });
+    t.equal((await h3.d.request('POST', `${V}/networks/create`, { Name: 'ov', Driver: 'overlay' })).status, 409, 'the name is taken cluster-wide');
+    const web = name('web'), client = name('client');
+    const ipWeb = await run(h1, web, 'ov');
+    const ipClient = await run(h2, client, 'ov');
+    t.not(ipWeb, ipClient);
+    const ping = await until(async () => (await inNs(client, ['ping', '-c', '1', '-W', '1', web])).exitCode === 0, 8000);
+    t.ok(ping, 'client on host 2 pings web on host 1 by name');
+    t.equal((await inNs(web, ['ping', '-c', '1', '-W', '1', ipClient])).exitCode, 0, 'and back by address');
+    const link = JSON.parse((await h1.ns.run('ip', ['-json', '-details', 'link', 'show', 'dev', `vx-${r.body.Id.slice(0, 10)}`])).stdout)[0];
+    t.match(link.linkinfo, { info_kind: 'vxlan', info_data: { id: 4096, port: 4789, learning: false, proxy: true } }, 'a VXLAN port: id, port, no learning, ARP from its table');
+    t.equal(link.mtu, 1450, 'MTU leaves room for the 50 bytes of VXLAN');
+    const peers = (await h1.d.request('GET', `${V}/networks/ov`)).body.Peers.map((p: { IP: string }) => p.IP);
+    t.same(peers, ['10.99.0.1', '10.99.0.2'], 'Peers: the hosts with endpoints on it');
+    t.equal((await h3.d.request('DELETE', `${V}/networks/ov`)).status, 403, 'a network with endpoints on other hosts stays');
+  });
+
+  t.test('addresses stay unique when all hosts start containers at once', async (t) => {
+    const started = await Promise.all(hosts.flatMap((h, i) => [0, 1, 2].map((k) => run(h, name(`u${i}${k}`), 'ov'))));
+    t.equal(new Set(started).size, started.length, `${started.length} containers, as many addresses: ${started.join(' ')}`);
+  });
+
+  t.test('a host that dies leaves the others\' data plane when its lease runs out', async (t) => {
+    const id = (await h1.d.request('GET', `${V}/networks/ov`)).body.Id as string;
+    const onH3 = (await h3.d.request('GET', `${V}/containers/json`)).body.map((c: { NetworkSettings: { Networks: { ov: { IPAddress: string } } } }) => c.NetworkSettings.Networks.ov.IPAddress);
+    const neigh = async () => JSON.parse((await h1.ns.run('ip', ['-json', 'neigh', 'show', 'dev', `vx-${id.slice(0, 10)}`])).stdout).map((n: { dst: string }) => n.dst) as string[];
+    t.ok(onH3.length > 0, 'host 3 has containers on the network');
+    const before = await neigh();
+    t.ok(onH3.every((ip: string) => before.includes(ip)), 'each of host 3\'s endpoints has a neighbour entry on host 1');
+    h3.d.signal('SIGKILL');
+    await h3.d.exited();
+    const gone = await until(async () => {
+      const l = await neigh();
+      return onH3.every((ip: string) => !l.includes(ip));
+    }, 12_000);
+    t.ok(gone, 'after the lease (3 s) host 1 has no entry for them any more');
+    const nodes = (await h1.d.request('GET', `${V}/info`)).body.CnmdCluster.Nodes.length;
+    t.equal(nodes, 2, 'and /info shows two hosts');
+  });
+
+  t.test('without etcd: local networks work, overlay changes are 503, and all is well once it is back', async (t) => {
+    await etcd.stop();
+    const local = await h1.d.request('POST', `${V}/networks/create`, { Name: 'local-only' });
+    t.equal(local.status, 201, 'a bridge network needs no cluster store');
+    const down = await until(async () => {
+      const r = await h1.d.request('POST', `${V}/networks/create`, { Name: 'ov2', Driver: 'overlay' });
+      return r.status === 503 && r;
+    }, 15_000);
+    t.ok(down, 'overlay create: 503 while etcd is away');
+    if (down) t.match(down.body.message, 'cluster store is unavailable');
+    await etcd.start();
+    const back = await until(async () => (await h1.d.request('POST', `${V}/networks/create`, { Name: 'ov2', Driver: 'overlay' })).status === 201, 20_000);
+    t.ok(back, 'and 201 once it is back');
+  });
+}
