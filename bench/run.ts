@@ -3,7 +3,8 @@
  * namespace. Prints p50/p90/p99 per operation and how the k-th create's latency grows with k.
  *   BENCH_NETWORKS=1000 (default) networks are created, inspected, listed and deleted;
  *   BENCH_SANDBOXES=50 (default) containers are created and started, connected to and disconnected from a
- *   second network, and removed.
+ *   second network, and removed;
+ *   BENCH_OVERLAY_ROUNDS=20 (default) overlay networks across two hosts (bench/overlay.ts).
  * Traffic stays on a unix socket; nothing outside the namespace is touched. Needs root.
  */
 import { execa } from 'execa';
@@ -12,6 +13,7 @@ import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { unixRequest } from '../test/helpers/host.js';
 import { createRequire } from 'node:module';
+import { overlayBench } from './overlay.js';
 
 const N = Number(process.env.BENCH_NETWORKS ?? 1000);
 const M = Number(process.env.BENCH_SANDBOXES ?? 50);
@@ -190,6 +192,7 @@ s.bind(0,()=>{for(let k=0;k<C;k++)send()});setTimeout(()=>process.exit(1),60000)
   } finally {
     await cleanup();
   }
+  await overlayBench(Number(process.env.BENCH_OVERLAY_ROUNDS ?? 20), row);
 }
 
 main().catch((e) => {

@@ -147,8 +147,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       } else if (!want) await dns.stopSandbox(id);
     };
     containers.sandboxChanged = async (id) => {
-      await syncSandboxDns(id);
-      await cluster?.syncContainer(id);
+      await Promise.all([syncSandboxDns(id), cluster?.syncContainer(id)]);
     };
     await networks.ensurePredefined();
     await reconciler.reconcileAll();
