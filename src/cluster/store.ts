@@ -243,7 +243,8 @@ export class ClusterStore {
   async close(): Promise<void> {
     this.closed = true;
     if (this.retry) clearTimeout(this.retry);
-    await this.watcher?.cancel().catch(() => undefined);
+    // never wait on etcd to stop: it may be the reason we stop
+    void this.watcher?.cancel().catch(() => undefined);
     // a clean stop keeps the registrations until the lease runs out: a restart within it changes nothing
     this.lease?.release();
     this.client.close();

@@ -148,6 +148,9 @@ if (await hostTestsReady(t, why)) {
     }, 15_000);
     t.ok(down, 'overlay create: 503 while etcd is away');
     if (down) t.match(down.body.message, 'cluster store is unavailable');
+    const t0 = Date.now();
+    await h2.d.stop();
+    t.ok(Date.now() - t0 < 5000, `SIGTERM stops a daemon whose cluster store is away, without waiting for it (${Date.now() - t0} ms)`);
     await etcd.start();
     const back = await until(async () => (await h1.d.request('POST', `${V}/networks/create`, { Name: 'ov2', Driver: 'overlay' })).status === 201, 20_000);
     t.ok(back, 'and 201 once it is back');
