@@ -293,3 +293,13 @@ t.test('config-only networks lend their IPAM and options to --config-from networ
   t.equal((await call(d, 'DELETE', '/networks/user')).status, 204);
   t.equal((await call(d, 'DELETE', '/networks/cfg')).status, 204);
 });
+
+t.test('overlay without a cluster store: a 400 that says how to get one, and nothing made', async (t) => {
+  const d = await buildTestDaemon(t);
+  d.exec.clear();
+  const r = await call(d, 'POST', '/v1.48/networks/create', { Name: 'ov', Driver: 'overlay' });
+  t.equal(r.status, 400);
+  t.equal(r.body.message, 'overlay networks need a cluster store: start cnmd with --cluster-store etcd://HOST:PORT --cluster-advertise ADDRESS');
+  t.same(d.exec.lines({ files: false }), [], 'no host step');
+  t.equal((await call(d, 'POST', '/v1.48/networks/create', { Name: 'x', Driver: 'bridge', Scope: 'global' })).body.message, 'scope "global" is not supported by the bridge driver: it is a local-scope driver');
+});

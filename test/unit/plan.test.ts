@@ -236,3 +236,41 @@ t.test('a namespace whose name was removed while its process holds it gets its n
   const noProcess = desiredState([netA], ctx, [{ container: { ...container, pid: 0 }, endpoints: [{ endpoint, network: netA }] }], owned);
   t.match(lines(plan(noProcess, state, all))[0], 'ip netns add app');
 });
+
+t.test('an overlay network: bridge, VXLAN port, and an FDB and neighbour entry per remote endpoint', async (t) => {
+  const remote = [
+    { mac: '02:42:0a:c8:00:03', ipv4: '10.200.0.3/24', vtep: '10.99.0.2' },
+    { mac: '02:42:0a:c8:00:04', ipv4: '10.200.0.4/24', vtep: '10.99.0.3' },
+  ];
+  const octx = { ...ctx, cluster: { vtep: '10.99.0.1', remoteEndpoints: () => remote } };
+  const ov = bridgeNetwork({
+    id: ID_A, driver: 'overlay', scope: 'global', bridgeName: 'ov-aaaaaaaaaa', options: { 'com.docker.network.driver.overlay.vxlanid_list': '4096' },
+    subnets: [{ family: 4, subnet: '10.200.0.0/24', gateway: '10.200.0.1', aux: {}, auto: false, shown: {} }],
+  });
+  const state = emptyHostState();
+  const lines = plan(desiredState([ov], octx), state, all).map(describeStep);
+  const want = [
+    'ip link add name ov-aaaaaaaaaa mtu 1450 address 02:aa:aa:aa:aa:aa type bridge',
+    'ip addr add 10.200.0.1/24 dev ov-aaaaaaaaaa',
+    'ip link add name vx-aaaaaaaaaa mtu 1450 type vxlan id 4096 local 10.99.0.1 dstport 4789 nolearning proxy',
+    'ip link set dev vx-aaaaaaaaaa master ov-aaaaaaaaaa',
+    'ip neigh replace 10.200.0.3 lladdr 02:42:0a:c8:00:03 dev vx-aaaaaaaaaa nud permanent',
+    'ip neigh replace 10.200.0.4 lladdr 02:42:0a:c8:00:04 dev vx-aaaaaaaaaa nud permanent',
+  ];
+  t.same(want.map((l) => lines.indexOf(l) >= 0), want.map(() => true), 'the local gateway on a bridge with room for VXLAN, its VXLAN port, the neighbours');
+  t.ok(lines.indexOf(want[2]) < lines.indexOf(want[4]), 'the port is made before its entries');
+  t.same(toHostSteps(plan(desiredState([ov], octx), state, all)).bridgeLines, [
+    'fdb replace 02:42:0a:c8:00:03 dev vx-aaaaaaaaaa dst 10.99.0.2 self permanent',
+    'fdb replace 02:42:0a:c8:00:04 dev vx-aaaaaaaaaa dst 10.99.0.3 self permanent',
+  ], 'each remote MAC goes to its host');
+  adopt(state, desiredState([ov], octx), all);
+  t.same(plan(desiredState([ov], octx), state, all), [], 'converged');
+  // the second host's lease ran out: its endpoint goes from this host's port
+  remote.pop();
+  t.same(plan(desiredState([ov], octx), state, all).map(describeStep), [
+    'ip neigh del 10.200.0.4 dev vx-aaaaaaaaaa',
+    'bridge fdb del 02:42:0a:c8:00:04 dev vx-aaaaaaaaaa self',
+  ]);
+  // no endpoint here any more: the whole data plane goes, its entries with its port
+  t.notMatch(plan(desiredState([], octx), state, all).map(describeStep).join('\n'), /neigh del|fdb del/);
+});
