@@ -7,6 +7,7 @@ import t, { type Test } from 'tap';
 import { execa } from 'execa';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { dockerCli } from '../helpers/docker.js';
 import { hostTestsReady, hostTestsUnavailable, makeNetns, startDaemonIn, containerNames, type DaemonProcess, type Netns } from '../helpers/host.js';
 
 const ETCD = '/usr/bin/etcd';
@@ -115,6 +116,22 @@ if (await hostTestsReady(t, why)) {
     t.equal((await h3.d.request('DELETE', `${V}/networks/ov`)).status, 403, 'a network with endpoints on other hosts stays');
   });
 
+  t.test('the docker CLI: create on one host, list and run on another', async (t) => {
+    const cfg = mkdtempSync('/tmp/cnmd-docker-config-');
+    t.teardown(() => rmSync(cfg, { recursive: true, force: true }));
+    const [d1, d2] = [dockerCli(h1.d.socket, cfg), dockerCli(h2.d.socket, cfg)];
+    const r = await d1('network', 'create', '-d', 'overlay', '--subnet', '10.201.0.0/24', '--attachable', 'ovcli');
+    t.equal(r.exitCode, 0, r.stderr);
+    const listed = await until(async () => (await d2('network', 'ls', '--filter', 'scope=global', '--format', '{{.Name}} {{.Driver}} {{.Scope}}')).stdout.includes('ovcli overlay global'), 5000);
+    t.ok(listed, 'docker network ls on host 2 shows it, scope global');
+    const c = name('cli');
+    t.equal((await d2('run', '-d', '--name', c, '--network', 'ovcli', 'busybox', 'sleep', '1d')).exitCode, 0);
+    t.equal((await d2('inspect', '-f', '{{.NetworkSettings.Networks.ovcli.IPAddress}}', c)).stdout, '10.201.0.2');
+    t.equal((await d2('rm', '-f', c)).exitCode, 0);
+    t.equal((await d1('network', 'rm', 'ovcli')).exitCode, 0);
+    t.ok(await until(async () => (await d2('network', 'inspect', 'ovcli')).exitCode !== 0, 5000), 'and its removal reaches host 2');
+  });
+
   t.test('addresses stay unique when all hosts start containers at once', async (t) => {
     const started = await Promise.all(hosts.flatMap((h, i) => [0, 1, 2].map((k) => run(h, name(`u${i}${k}`), 'ov'))));
     t.equal(new Set(started).size, started.length, `${started.length} containers, as many addresses: ${started.join(' ')}`);
@@ -129,11 +146,13 @@ if (await hostTestsReady(t, why)) {
     t.ok(onH3.every((ip: string) => before.includes(ip)), 'each of host 3\'s endpoints has a neighbour entry on host 1');
     h3.d.signal('SIGKILL');
     await h3.d.exited();
+    const fdb = async () => (await h1.ns.run('bridge', ['fdb', 'show', 'dev', `vx-${id.slice(0, 10)}`])).stdout;
+    t.match(await fdb(), 'dst 10.99.0.3', 'and FDB entries towards host 3');
     const gone = await until(async () => {
       const l = await neigh();
-      return onH3.every((ip: string) => !l.includes(ip));
+      return onH3.every((ip: string) => !l.includes(ip)) && !(await fdb()).includes('dst 10.99.0.3');
     }, 12_000);
-    t.ok(gone, 'after the lease (3 s) host 1 has no entry for them any more');
+    t.ok(gone, 'after the lease (3 s) host 1 has neither neighbour nor FDB entries for them any more');
     const nodes = (await h1.d.request('GET', `${V}/info`)).body.CnmdCluster.Nodes.length;
     t.equal(nodes, 2, 'and /info shows two hosts');
   });
