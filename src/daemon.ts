@@ -25,6 +25,7 @@ import { buildApp } from './app.js';
 import { Metrics } from './metrics.js';
 import { newId } from './ids.js';
 import { RemoteEndpointRepo } from './store/remote-endpoints.js';
+import { readMtuOf } from './host/readers.js';
 import { ClusterSync } from './cluster/sync.js';
 
 export interface Daemon {
@@ -86,7 +87,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     let containers: ContainerService | undefined;
     const remoteRepo = new RemoteEndpointRepo(db);
     const inCluster = !!config.clusterStore && !config.dryRun;
-    if (inCluster) ctx.cluster = { vtep: config.clusterAdvertise!, remoteEndpoints: (id) => remoteRepo.on(id) };
+    if (inCluster) {
+      const mtu = await readMtuOf(exec, config.clusterAdvertise!);
+      if (mtu === undefined) throw new Error(`--cluster-advertise ${config.clusterAdvertise}: no link of this host has that address`);
+      ctx.cluster = { vtep: config.clusterAdvertise!, mtu, remoteEndpoints: (id) => remoteRepo.on(id) };
+    }
     // a global network's data plane exists on the hosts where it has endpoints
     const hasDataPlane = (n: Network) => n.scope !== 'global' || containersRepo.countEndpointsOn(n.id) > 0;
     const reconciler = new Reconciler({

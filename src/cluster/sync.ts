@@ -130,7 +130,11 @@ export class ClusterSync implements GlobalScope {
   private async republish(): Promise<void> {
     const local = this.d.containers.allEndpoints().filter((e) => this.d.networks.get(e.networkId)?.scope === 'global');
     for (const e of local) {
-      if (e.ipv4) await this.store.claimAddress(e.networkId, e.ipv4.split('/')[0], e.id).catch(() => false);
+      if (!e.ipv4) continue;
+      const ip = e.ipv4.split('/')[0];
+      // only a claim that expired while this host was away can be lost: say so loudly
+      const ours = await this.store.claimAddress(e.networkId, ip, e.id).catch(() => true);
+      if (!ours) this.d.log.warn({ network: e.networkId, address: ip, container: e.containerId }, 'another host took this address while this host was away from the cluster store');
     }
     for (const id of new Set(local.map((e) => e.containerId))) await this.syncContainer(id);
   }

@@ -18,6 +18,8 @@ export interface DriverContext {
   cluster?: {
     /** this host's underlay address */
     vtep: string;
+    /** the MTU of the underlay link (overlay links get 50 less) */
+    mtu: number;
     /** endpoints other hosts have on a global network (from the cluster store's mirror) */
     remoteEndpoints(networkId: string): Array<{ mac: string; ipv4: string | null; vtep: string }>;
   };

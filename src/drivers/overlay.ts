@@ -24,7 +24,7 @@ export const vniOf = (n: Network) => Number(n.options[VNI_OPTION]);
 
 /** The network as the bridge driver sees its local part: its bridge, an MTU that leaves room for VXLAN. */
 function asBridge(n: Network, ctx: DriverContext): Network {
-  const options: Record<string, string> = { [OPT.mtu]: n.options[OPT.mtu] ?? String(ctx.mtu - VXLAN_OVERHEAD) };
+  const options: Record<string, string> = { [OPT.mtu]: n.options[OPT.mtu] ?? String((ctx.cluster?.mtu ?? ctx.mtu) - VXLAN_OVERHEAD) };
   for (const k of GENERIC_OPTIONS) if (k in n.options) options[k] = n.options[k];
   return { ...n, options, bridgeName: overlayLinks(n.id).bridge };
 }

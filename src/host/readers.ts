@@ -74,6 +74,12 @@ export function parseProcNetRoute(text: string): Prefix[] {
   return out;
 }
 
+/** The MTU of the link that has this address (the underlay of overlay networks); undefined when none has. */
+export async function readMtuOf(exec: Executor, address: string): Promise<number | undefined> {
+  const links = parseIpAddrJson((await exec.run('ip', ['-json', '-details', 'addr', 'show'])).stdout);
+  return [...links.values()].find((l) => l.addresses.some((a) => a.split('/')[0] === address))?.mtu;
+}
+
 /** The names of the host's links (one process start). */
 export async function readLinkNames(exec: Executor): Promise<Set<string>> {
   const r = await exec.run('ip', ['-json', 'link', 'show']);

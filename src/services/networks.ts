@@ -45,6 +45,12 @@ export interface CreateNetworkRequest {
   CheckDuplicate?: boolean | null;
 }
 
+/**
+ * Automatic subnets of global networks come from a pool of their own, as Docker's swarm does
+ * (10.0.0.0/8 in /24s): the local pools are per host, and another host's local networks are unknown here.
+ */
+export const GLOBAL_POOLS: AddressPool[] = [{ base: '10.0.0.0/8', size: 24 }];
+
 export const NETWORK_LIST_FILTERS = ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type'] as const;
 export const NETWORK_PRUNE_FILTERS = ['until', 'label', 'label!'] as const;
 
@@ -220,10 +226,12 @@ export class NetworkService {
     if (!g.available) throw storeUnavailable();
     const takenSubnets: Prefix[] = [];
     const triedVnis = new Set<number>();
+    // this host's own routes at least (the underlay is often in 10/8 too)
+    const hostRoutes = config.some((c) => c.Subnet) ? [] : await readOnLinkRoutes(this.d.exec);
     for (let attempt = 0; attempt < 32; attempt++) {
       const subnets = planSubnets(
         { config, enableIPv4: base.enableIPv4, enableIPv6: base.enableIPv6 },
-        { networkSubnets: [...this.usedSubnets(), ...takenSubnets], hostRoutes: [], pools4: this.pools4, pools6: this.pools6 },
+        { networkSubnets: [...this.usedSubnets(), ...takenSubnets], hostRoutes, pools4: GLOBAL_POOLS, pools6: this.pools6 },
       );
       const used = new Set([...g.usedVnis(), ...triedVnis]);
       let vni = Number(base.options[VNI_OPTION] ?? FIRST_VNI);

@@ -242,7 +242,7 @@ t.test('an overlay network: bridge, VXLAN port, and an FDB and neighbour entry p
     { mac: '02:42:0a:c8:00:03', ipv4: '10.200.0.3/24', vtep: '10.99.0.2' },
     { mac: '02:42:0a:c8:00:04', ipv4: '10.200.0.4/24', vtep: '10.99.0.3' },
   ];
-  const octx = { ...ctx, cluster: { vtep: '10.99.0.1', remoteEndpoints: () => remote } };
+  const octx = { ...ctx, cluster: { vtep: '10.99.0.1', mtu: 1500, remoteEndpoints: () => remote } };
   const ov = bridgeNetwork({
     id: ID_A, driver: 'overlay', scope: 'global', bridgeName: 'ov-aaaaaaaaaa', options: { 'com.docker.network.driver.overlay.vxlanid_list': '4096' },
     subnets: [{ family: 4, subnet: '10.200.0.0/24', gateway: '10.200.0.1', aux: {}, auto: false, shown: {} }],
