@@ -45,6 +45,12 @@ const stateOf = async (d: DaemonProcess, c: string) => {
   const r = await d.request('GET', `${V}/containers/${c}/json`);
   return r.status === 404 ? 'gone' : String(r.body.State.Status);
 };
+/** The common setup: networks made, then c created on the first and started. */
+const running = (...nets: string[]) => async (d: DaemonProcess, c: string) => {
+  for (const n of nets) await createNet(d, n);
+  await createCtr(d, c, nets[0]);
+  await start(d, c);
+};
 const exists = async (d: DaemonProcess, net: string) => (await d.request('GET', `${V}/networks/${net}`)).status === 200;
 
 const OPERATIONS: Operation[] = [
@@ -74,11 +80,7 @@ const OPERATIONS: Operation[] = [
   },
   {
     name: 'container stop',
-    setup: async (d, c) => {
-      await createNet(d, 'n1');
-      await createCtr(d, c, 'n1');
-      await start(d, c);
-    },
+    setup: running('n1'),
     run: (d, c) => d.request('POST', `${V}/containers/${c}/stop?t=5`),
     outcome: async (d, c) => {
       const s = await stateOf(d, c);
@@ -87,11 +89,7 @@ const OPERATIONS: Operation[] = [
   },
   {
     name: 'container rm -f',
-    setup: async (d, c) => {
-      await createNet(d, 'n1');
-      await createCtr(d, c, 'n1');
-      await start(d, c);
-    },
+    setup: running('n1'),
     run: (d, c) => d.request('DELETE', `${V}/containers/${c}?force=1`),
     outcome: async (d, c) => {
       const s = await stateOf(d, c);
@@ -100,12 +98,7 @@ const OPERATIONS: Operation[] = [
   },
   {
     name: 'network connect',
-    setup: async (d, c) => {
-      await createNet(d, 'n1');
-      await createNet(d, 'n2');
-      await createCtr(d, c, 'n1');
-      await start(d, c);
-    },
+    setup: running('n1', 'n2'),
     run: (d, c) => d.request('POST', `${V}/networks/n2/connect`, { Container: c }),
     outcome: async (d, c) => {
       const nets = await networksOf(d, c);
@@ -115,10 +108,7 @@ const OPERATIONS: Operation[] = [
   {
     name: 'network disconnect',
     setup: async (d, c) => {
-      await createNet(d, 'n1');
-      await createNet(d, 'n2');
-      await createCtr(d, c, 'n1');
-      await start(d, c);
+      await running('n1', 'n2')(d, c);
       await ok(d.request('POST', `${V}/networks/n2/connect`, { Container: c }), 'connect');
     },
     run: (d, c) => d.request('POST', `${V}/networks/n2/disconnect`, { Container: c }),

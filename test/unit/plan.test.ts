@@ -177,13 +177,22 @@ t.test('with --iptables=false there are no rules at all', async (t) => {
   t.same(toHostSteps(plan(d, emptyHostState(), all)).iptables, []);
 });
 
+/** A running container on netA with one endpoint (.n on 10.50.0.0/24), in a namespace named after it. */
+function onNetA(cid: string, name: string, n: number, hostIfname: string, pid = 0) {
+  const container = {
+    id: cid, name, created: '', config: {}, hostConfig: {}, networkMode: 'net-aaaa', sandboxKey: null, netns: name, state: 'running' as const,
+    pid, exitCode: 0, error: '', startedAt: '', finishedAt: '', sandboxId: 's', restartCount: 0, endpointConfigs: [],
+  };
+  const endpoint = {
+    id: cid.slice(0, 1).repeat(64), containerId: cid, networkId: ID_A, configKey: 'net-aaaa', ifname: 'eth0', hostIfname,
+    mac: `02:42:0a:32:00:0${n}`, ipv4: `10.50.0.${n}/24`, ipv6: null, gwPriority: 0, position: 0,
+  };
+  return { container, endpoint };
+}
+
 t.test('sandboxes: made with their inside, repaired, and only our own namespaces removed', async (t) => {
   const cid = 'c'.repeat(12) + '1'.repeat(52);
-  const container = {
-    id: cid, name: 'web', created: '', config: {}, hostConfig: {}, networkMode: 'net-aaaa', sandboxKey: null, netns: 'web', state: 'running' as const,
-    pid: 0, exitCode: 0, error: '', startedAt: '', finishedAt: '', sandboxId: 's', restartCount: 0, endpointConfigs: [],
-  };
-  const endpoint = { id: 'e'.repeat(64), containerId: cid, networkId: ID_A, configKey: 'net-aaaa', ifname: 'eth0', hostIfname: 'veth1234567', mac: '02:42:0a:32:00:02', ipv4: '10.50.0.2/24', ipv6: null, gwPriority: 0, position: 0 };
+  const { container, endpoint } = onNetA(cid, 'web', 2, 'veth1234567');
   const spec = { container, endpoints: [{ endpoint, network: netA }] };
   const owned = [{ name: 'web', owner: 'cccccccccccc' }];
   const d = desiredState([netA], ctx, [spec], owned);
@@ -220,11 +229,7 @@ t.test('sandboxes: made with their inside, repaired, and only our own namespaces
 
 t.test('a namespace whose name was removed while its process holds it gets its name back, nothing else', async (t) => {
   const cid = 'd'.repeat(12) + '2'.repeat(52);
-  const container = {
-    id: cid, name: 'app', created: '', config: {}, hostConfig: {}, networkMode: 'net-aaaa', sandboxKey: null, netns: 'app', state: 'running' as const,
-    pid: 4242, exitCode: 0, error: '', startedAt: '', finishedAt: '', sandboxId: 's', restartCount: 0, endpointConfigs: [],
-  };
-  const endpoint = { id: 'f'.repeat(64), containerId: cid, networkId: ID_A, configKey: 'net-aaaa', ifname: 'eth0', hostIfname: 'veth7654321', mac: '02:42:0a:32:00:03', ipv4: '10.50.0.3/24', ipv6: null, gwPriority: 0, position: 0 };
+  const { container, endpoint } = onNetA(cid, 'app', 3, 'veth7654321', 4242);
   const owned = [{ name: 'app', owner: 'dddddddddddd' }];
   const alive = desiredState([netA], ctx, [{ container, endpoints: [{ endpoint, network: netA }], pid: 4242 }], owned);
   const state = converged(netA);
