@@ -69,7 +69,7 @@ export async function overlayBench(rounds: number, row: (name: string, xs: numbe
     const crossPing: number[] = [];
     for (let k = 0; k < rounds; k++) {
       const t0 = performance.now();
-      const r = await req(0, 'POST', '/v1.48/networks/create', { Name: `ov${k}`, Driver: 'overlay' });
+      const r = await req(0, 'POST', '/v1.48/networks/create', { Name: `ov${k}`, Driver: 'overlay', Attachable: true });
       if (r.status !== 201) throw new Error(r.text);
       if (!(await until(async () => (await req(1, 'GET', `/v1.48/networks/ov${k}`)).status === 200, 10_000))) throw new Error('never visible');
       visible.push(performance.now() - t0);

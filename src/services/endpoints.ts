@@ -42,6 +42,10 @@ export class EndpointAllocator {
     if (network.driver === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
     if (network.driver === 'null') throw invalid('container cannot be connected to multiple networks with one of the networks in private (none) mode');
     if (!getDriver(network.driver)?.endpoint) throw invalid(`the ${network.driver} driver does not support endpoints in cnmd yet`);
+    if (network.scope === 'global' && !network.attachable) {
+      // Docker's text (its swarm's error, wrapped)
+      throw forbidden(`Could not attach to network ${network.name}: rpc error: code = PermissionDenied desc = network ${network.name} not manually attachable`);
+    }
     const existing = this.d.containers.endpointsOf(c.id);
     if (existing.some((e) => e.networkId === network.id)) throw forbidden(`endpoint with name ${c.name} already exists in network ${network.name}`);
     const prefix = network.options[OPT.ifacePrefix] || 'eth';

@@ -293,7 +293,8 @@ export class NetworkService {
       const deleted: string[] = [];
       const victims = this.d.networks.list().filter(
         (n) =>
-          !n.predefined && !n.configOnly && !this.inUse(n) &&
+          // global networks are the cluster's: not pruned from one host (Docker prunes only local ones too)
+          !n.predefined && !n.configOnly && n.scope !== 'global' && !this.inUse(n) &&
           (until === undefined || Date.parse(n.created) < until) &&
           matchLabels(filters.get('label') ?? [], n.labels) &&
           (filters.get('label!') ?? []).every((l) => !matchLabels([l], n.labels)),

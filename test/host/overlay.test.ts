@@ -173,5 +173,10 @@ if (await hostTestsReady(t, why)) {
     await etcd.start();
     const back = await until(async () => (await h1.d.request('POST', `${V}/networks/create`, { Name: 'ov2', Driver: 'overlay' })).status === 201, 20_000);
     t.ok(back, 'and 201 once it is back');
+    const c = name('na');
+    await h1.d.request('POST', `${V}/containers/create?name=${c}`, { Image: 'busybox', HostConfig: { NetworkMode: 'ov2' } });
+    const refused = await h1.d.request('POST', `${V}/containers/${c}/start`);
+    t.equal(refused.status, 403);
+    t.equal(refused.body.message, 'Could not attach to network ov2: rpc error: code = PermissionDenied desc = network ov2 not manually attachable', 'as Docker: only an --attachable overlay takes standalone containers');
   });
 }
