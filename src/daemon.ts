@@ -12,7 +12,8 @@ import { ContainerService } from './services/containers.js';
 import { sandboxPath } from './reconcile/desired.js';
 import type { Container, Network } from './model.js';
 import { DnsServer } from './dns/server.js';
-import { StoreNameSource, servesDns, dnsAddress, needsSandboxDns, SANDBOX_DNS } from './services/dns.js';
+import { StoreNameSource } from './services/dns.js';
+import { DnsListeners } from './services/dns-listeners.js';
 import { hostNameservers } from './dns/names.js';
 import type { Executor } from './host/executor.js';
 import { Reconciler, type ReconcileReport } from './reconcile/reconciler.js';
@@ -136,23 +137,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       defaultUpstreams: async () => (config.dns.length ? config.dns : hostNameservers((await exec.readFile('/etc/resolv.conf')) ?? '')),
       log: { warn: (obj, msg) => log.warn(obj, msg) },
     });
-    // A sandbox no gateway of ours reaches (macvlan, overlay) gets the server bound inside it, at 127.0.0.11.
-    const syncSandboxDns = async (id: string) => {
-      if (config.dryRun) return;
-      const c = containersRepo.get(id);
-      const spec = c && containers!.sandboxSpec(c);
-      const path = c && !c.networkMode.startsWith('container:') ? sandboxPath(c) : undefined;
-      const want = !!spec && !!path && needsSandboxDns(spec.endpoints.map((e) => e.network));
-      if (want && !dns.servesSandbox(id)) {
-        try {
-          await dns.serveSandbox(id, await exec.bindInNamespace(path!, SANDBOX_DNS, 53));
-        } catch (e) {
-          log.warn({ container: id, err: (e as Error).message }, 'cannot serve DNS inside this sandbox; it cannot resolve names');
-        }
-      } else if (!want) await dns.stopSandbox(id);
-    };
+    const listeners = new DnsListeners({
+      dns, exec, containers: containersRepo, networks: networksRepo, events, sandboxSpec: (c) => containers!.sandboxSpec(c), log: () => log,
+    });
     containers.sandboxChanged = async (id) => {
-      await Promise.all([syncSandboxDns(id), cluster?.syncContainer(id)]);
+      await Promise.all([config.dryRun ? undefined : listeners.syncSandbox(id), cluster?.syncContainer(id)]);
     };
     await networks.ensurePredefined();
     await reconciler.reconcileAll();
@@ -202,24 +191,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       events,
     });
     log = app.log;
-    // One listener per user-defined network's gateway, added and removed with the networks.
-    const served = new Map<string, string>();
-    const serve = async (id: string) => {
-      const n = networksRepo.get(id);
-      const addr = n && servesDns(n) ? dnsAddress(n) : undefined;
-      if (!addr || config.dryRun) return;
-      served.set(id, addr);
-      await dns.add(addr);
-    };
-    for (const n of networksRepo.list()) await serve(n.id);
-    events.subscribe((e) => {
-      if (e.Type !== 'network') return;
-      if (e.Action === 'create') void serve(e.Actor.ID);
-      if (e.Action === 'destroy' && served.has(e.Actor.ID)) {
-        void dns.remove(served.get(e.Actor.ID)!);
-        served.delete(e.Actor.ID);
-      }
-    });
+    if (!config.dryRun) await listeners.start();
     // Drift (iptables -F, a deleted bridge or veth, a removed namespace) is repaired within one interval.
     let lastRepair: ReconcileReport | undefined;
     const periodic = async () => {

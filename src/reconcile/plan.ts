@@ -8,7 +8,7 @@
  * exist. When a scoped plan finds shared state it cannot repair alone, it throws NeedsFullReconcile.
  */
 import type { DesiredState, DesiredChain } from './model.js';
-import { type HostState, type LinkState, type Table, type ChainRules, type RuleState, chainKey, indexRule, neighborKey, ruleOwner } from '../host/state.js';
+import { type HostState, type LinkState, type Table, type ChainRules, type RuleState, chainKey, indexRule, neighborKey } from '../host/state.js';
 import { forbidden } from '../errors.js';
 
 export type Step =

@@ -15,7 +15,7 @@ const toRecord = (r: Row): EndpointRecord => ({
 export class RemoteEndpointRepo {
   private readonly q;
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     this.q = {
       upsert: db.prepare(`INSERT INTO remote_endpoints (id, network_id, container_id, node, vtep, mac, ipv4, ipv6, names)
         VALUES (@id, @network_id, @container_id, @node, @vtep, @mac, @ipv4, @ipv6, @names)

@@ -1,0 +1,67 @@
+/**
+ * Where the DNS server listens: on the gateway of each user-defined bridge network (added and removed
+ * with the networks), and inside each sandbox that no gateway of ours reaches (macvlan, overlay), at
+ * 127.0.0.11, on sockets a helper binds there.
+ */
+import type { DnsServer } from '../dns/server.js';
+import type { Executor } from '../host/executor.js';
+import type { ContainerRepo } from '../store/containers.js';
+import type { NetworkRepo } from '../store/networks.js';
+import type { SandboxSpec } from '../reconcile/model.js';
+import type { Container } from '../model.js';
+import { sandboxPath } from '../reconcile/desired.js';
+import type { EventBus } from './events.js';
+import { servesDns, dnsAddress, needsSandboxDns, SANDBOX_DNS } from './dns.js';
+
+export interface DnsListenerDeps {
+  dns: DnsServer;
+  exec: Executor;
+  containers: ContainerRepo;
+  networks: NetworkRepo;
+  events: EventBus;
+  sandboxSpec: (c: Container) => SandboxSpec | undefined;
+  log: () => { warn(obj: unknown, msg: string): void };
+}
+
+export class DnsListeners {
+  /** gateway address served, by network id */
+  private readonly served = new Map<string, string>();
+
+  constructor(private readonly d: DnsListenerDeps) {}
+
+  /** Serves every gateway now, and follows network creates and removals. */
+  async start(): Promise<void> {
+    for (const n of this.d.networks.list()) await this.serveGateway(n.id);
+    this.d.events.subscribe((e) => {
+      if (e.Type !== 'network') return;
+      if (e.Action === 'create') void this.serveGateway(e.Actor.ID);
+      if (e.Action === 'destroy' && this.served.has(e.Actor.ID)) {
+        void this.d.dns.remove(this.served.get(e.Actor.ID)!);
+        this.served.delete(e.Actor.ID);
+      }
+    });
+  }
+
+  private async serveGateway(id: string): Promise<void> {
+    const n = this.d.networks.get(id);
+    const addr = n && servesDns(n) ? dnsAddress(n) : undefined;
+    if (!addr) return;
+    this.served.set(id, addr);
+    await this.d.dns.add(addr);
+  }
+
+  /** After a container's sandbox changed: serve inside it, or stop, as its networks now need. */
+  async syncSandbox(id: string): Promise<void> {
+    const c = this.d.containers.get(id);
+    const spec = c && this.d.sandboxSpec(c);
+    const path = c && !c.networkMode.startsWith('container:') ? sandboxPath(c) : undefined;
+    const want = !!spec && !!path && needsSandboxDns(spec.endpoints.map((e) => e.network));
+    if (want && !this.d.dns.servesSandbox(id)) {
+      try {
+        await this.d.dns.serveSandbox(id, await this.d.exec.bindInNamespace(path!, SANDBOX_DNS, 53));
+      } catch (e) {
+        this.d.log().warn({ container: id, err: (e as Error).message }, 'cannot serve DNS inside this sandbox; it cannot resolve names');
+      }
+    } else if (!want) await this.d.dns.stopSandbox(id);
+  }
+}
