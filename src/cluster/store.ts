@@ -1,11 +1,11 @@
 /**
  * The cluster store: etcd, shared by the cnmd of every host (--cluster-store). It holds what must be
- * one truth across hosts; everything local stays in SQLite. Keys (all JSON values):
+ * one truth across hosts; everything local stays in SQLite. Keys (records are JSON; claims hold an id):
  *
  *   /cnmd/nodes/<node id>                 a host: id, address (its VTEP), name       (under its lease)
  *   /cnmd/networks/<network id>           a global (overlay) network, as the store's Network
  *   /cnmd/names/<network name>            network id: names are unique cluster-wide (compare-and-swap)
- *   /cnmd/subnets/<subnet>                network id: so are subnets
+ *   /cnmd/subnets/<subnet, / as _>        network id: so are subnets
  *   /cnmd/vnis/<vni>                      network id: and VXLAN ids
  *   /cnmd/addresses/<network id>/<ip>     endpoint id: an address handed out       (under the host's lease)
  *   /cnmd/endpoints/<network id>/<ep id>  an endpoint: node, vtep, mac, ip, names  (under the host's lease)
