@@ -90,6 +90,7 @@ if (await hostTestsReady(t, why)) {
     return (await h.d.request('GET', `${V}/containers/${c}/json`)).body.NetworkSettings.Networks[net].IPAddress as string;
   };
   const inNs = (ns: string, args: string[]) => execa('ip', ['netns', 'exec', ns, ...args], { reject: false });
+  const web = name('web'), client = name('client');
 
   t.test('created on one host, seen on all; containers on two hosts reach each other by name over VXLAN', async (t) => {
     const r = await h1.d.request('POST', `${V}/networks/create`, { Name: 'ov', Driver: 'overlay', Attachable: true, IPAM: { Config: [{ Subnet: '10.200.0.0/24' }] } });
@@ -101,7 +102,6 @@ if (await hostTestsReady(t, why)) {
     const n = (await h2.d.request('GET', `${V}/networks/ov`)).body;
     t.match(n, { Id: r.body.Id, Driver: 'overlay', Scope: 'global', Options: { 'com.docker.network.driver.overlay.vxlanid_list': '4096' } });
     t.equal((await h3.d.request('POST', `${V}/networks/create`, { Name: 'ov', Driver: 'overlay' })).status, 409, 'the name is taken cluster-wide');
-    const web = name('web'), client = name('client');
     const ipWeb = await run(h1, web, 'ov');
     const ipClient = await run(h2, client, 'ov');
     t.not(ipWeb, ipClient);
@@ -178,5 +178,15 @@ if (await hostTestsReady(t, why)) {
     const refused = await h1.d.request('POST', `${V}/containers/${c}/start`);
     t.equal(refused.status, 403);
     t.equal(refused.body.message, 'Could not attach to network ov2: rpc error: code = PermissionDenied desc = network ov2 not manually attachable', 'as Docker: only an --attachable overlay takes standalone containers');
+  });
+
+  t.test('a host that was away (stopped past its lease) rejoins: its running containers are reachable again', async (t) => {
+    const alone = await until(async () => (await h1.d.request('GET', `${V}/info`)).body.CnmdCluster?.Nodes?.length === 1, 15_000);
+    t.ok(alone, 'host 2\'s lease ran out: host 1 sees itself only');
+    t.notOk((await inNs(web, ['ping', '-c', '1', '-W', '1', client])).exitCode === 0, 'and client is out of reach');
+    await h2.d.start();
+    const back = await until(async () => (await inNs(web, ['ping', '-c', '1', '-W', '1', client])).exitCode === 0, 15_000);
+    t.ok(back, 'web on host 1 reaches client on host 2 by name again');
+    t.same((await h2.d.request('GET', '/cnmd/v1/state?plan=1')).body.Plan, [], 'host 2 converged');
   });
 }
