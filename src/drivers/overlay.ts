@@ -14,6 +14,8 @@ import { invalid } from '../errors.js';
 import { bridgeDriver, GENERIC_OPTIONS, OPT } from './bridge.js';
 
 export const VNI_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
+/** Docker's global VXLAN ids start at 4096 (lower ones are left to other users of VXLAN). */
+export const FIRST_VNI = 4096;
 export const VXLAN_PORT = 4789;
 /** VXLAN adds 50 bytes (outer Ethernet, IPv4, UDP and VXLAN headers) */
 export const VXLAN_OVERHEAD = 50;

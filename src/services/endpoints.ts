@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Container, Endpoint, EndpointSettingsInput, Network, PortBinding } from '../model.js';
-import { DomainError, conflict, forbidden, invalid } from '../errors.js';
+import { conflict, forbidden, invalid, unavailable } from '../errors.js';
 import { newId } from '../ids.js';
 import type { ContainerRepo } from '../store/containers.js';
 import type { NetworkRepo } from '../store/networks.js';
@@ -80,7 +80,7 @@ export class EndpointAllocator {
         return `${formatAddr(a.family, a.value)}/${bits}`;
       }
       const a = allocateAddress(subnet, new Set([...inUse, ...reserved]));
-      if (!a) throw unavailableError(`no available IPv${family} addresses on this network's address pools: ${network.name} (${network.id})`);
+      if (!a) throw unavailable(`no available IPv${family} addresses on this network's address pools: ${network.name} (${network.id})`);
       return `${a}/${bits}`;
     };
     const ipv4 = addressFor(4, s.IPAMConfig?.IPv4Address);
@@ -130,10 +130,6 @@ export class EndpointAllocator {
   async releasePorts(ports: PortBinding[]): Promise<void> {
     for (const p of ports) await this.d.exec.releasePort(p.proto, p.hostIp, p.hostPort);
   }
-}
-
-function unavailableError(message: string): DomainError {
-  return new DomainError('unavailable', message);
 }
 
 function randomMac(): string {

@@ -21,8 +21,7 @@ import type { Executor } from '../host/executor.js';
 import { readOnLinkRoutes, readLinkNames } from '../host/readers.js';
 import type { EventBus } from './events.js';
 import type { GlobalScope } from './global-scope.js';
-import { FIRST_VNI } from '../cluster/vni.js';
-import { VNI_OPTION } from '../drivers/overlay.js';
+import { FIRST_VNI, VNI_OPTION } from '../drivers/overlay.js';
 import { findNetwork, type AmbiguityStyle } from './lookup.js';
 import { type Filters, fuzzyMatch, matchLabels, boolFilter, parseTimestamp } from './filters.js';
 import type { AddressPool } from '../config.js';
@@ -166,13 +165,15 @@ export class NetworkService {
     // The one read of the host a create may need, before the synchronous transaction.
     const hostRoutes = needsPool ? await readOnLinkRoutes(this.d.exec) : [];
 
+    /** the network as stored, once its subnets are known */
+    const record = (subnets: Network['subnets']): Network => ({
+      id, name, driver: configOnly ? 'null' : driverName, scope: driver.global && !configOnly ? 'global' : 'local', created: formatRfc3339Nano(nowNs()),
+      enableIPv4, enableIPv6, internal, attachable: !!req.Attachable, ingress: false, configOnly,
+      configFrom, ipamDriver, ipamOptions, options, labels: req.Labels ?? {}, predefined: false,
+      bridgeName: prepared.linkName, subnets,
+    });
     if (driver.global && !configOnly) {
-      const n = await this.createGlobal({
-        id, name, driver: driverName, scope: 'global', created: formatRfc3339Nano(nowNs()),
-        enableIPv4, enableIPv6, internal, attachable: !!req.Attachable, ingress: false, configOnly,
-        configFrom, ipamDriver, ipamOptions, options, labels: req.Labels ?? {}, predefined: false,
-        bridgeName: prepared.linkName, subnets: [],
-      }, ipamConfig.filter((c): c is IpamConfigInput => c !== null));
+      const n = await this.createGlobal(record([]), ipamConfig.filter((c): c is IpamConfigInput => c !== null));
       // the cluster store's watch may have brought it here first, and said so
       if (n) this.d.events.emit('network', 'create', id, { name, type: driverName });
       return { Id: id, Warning: '' };
@@ -194,12 +195,7 @@ export class NetworkService {
               { config: ipamConfig.filter((c) => c !== null), enableIPv4, enableIPv6 },
               { networkSubnets: this.usedSubnets(), hostRoutes, pools4: this.pools4, pools6: this.pools6 },
             );
-      const n: Network = {
-        id, name, driver: configOnly ? 'null' : driverName, scope: 'local', created: formatRfc3339Nano(nowNs()),
-        enableIPv4, enableIPv6, internal, attachable: !!req.Attachable, ingress: false, configOnly,
-        configFrom, ipamDriver, ipamOptions, options, labels: req.Labels ?? {}, predefined: false,
-        bridgeName: prepared.linkName, subnets,
-      };
+      const n = record(subnets);
       this.d.networks.insert(n);
       return n;
     });
