@@ -63,6 +63,15 @@ export const running = (...nets: string[]) => async (d: DaemonProcess, c: string
   await createCtr(d, c, nets[0]);
   await start(d, c);
 };
+/** Outcomes judged by what the API shows of container c: its state, or its networks. */
+export const startedOn = (net: string) => async (d: DaemonProcess, c: string) => {
+  const [s, nets] = [await stateOf(d, c), await networksOf(d, c)];
+  return s === 'running' && nets === net ? 'after' : s === 'created' ? 'before' : `${s} on ${nets}`;
+};
+export const networksBecome = (before: string, after: string) => async (d: DaemonProcess, c: string) => {
+  const nets = await networksOf(d, c);
+  return nets === after ? 'after' : nets === before ? 'before' : nets;
+};
 export const exists = async (d: DaemonProcess, net: string) => (await d.request('GET', `${V}/networks/${net}`)).status === 200;
 
 /** pids of processes whose environment names this container */

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { hostTestsReady } from '../helpers/host.js';
-import { V, createNet, createCtr, networksOf, stateOf, running, withParent, macvlan, crashSuite, type Operation } from '../helpers/crash.js';
+import { V, createNet, createCtr, running, withParent, macvlan, startedOn, networksBecome, crashSuite, type Operation } from '../helpers/crash.js';
 
 const OPERATIONS: Operation[] = [
   {
@@ -15,10 +15,7 @@ const OPERATIONS: Operation[] = [
       await createCtr(d, c, 'n1');
     },
     run: (d, c) => d.request('POST', `${V}/containers/${c}/start`),
-    outcome: async (d, c) => {
-      const [s, nets] = [await stateOf(d, c), await networksOf(d, c)];
-      return s === 'running' && nets === 'n1' ? 'after' : s === 'created' ? 'before' : `${s} on ${nets}`;
-    },
+    outcome: startedOn('n1'),
   },
   {
     name: 'macvlan connect',
@@ -28,10 +25,7 @@ const OPERATIONS: Operation[] = [
       await createNet(d, 'n2', macvlan);
     },
     run: (d, c) => d.request('POST', `${V}/networks/n2/connect`, { Container: c }),
-    outcome: async (d, c) => {
-      const nets = await networksOf(d, c);
-      return nets === 'n1,n2' ? 'after' : nets === 'n1' ? 'before' : nets;
-    },
+    outcome: networksBecome('n1', 'n1,n2'),
   },
 ];
 if (await hostTestsReady(t)) crashSuite(t, OPERATIONS);

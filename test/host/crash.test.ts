@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { hostTestsReady } from '../helpers/host.js';
-import { V, ok, createNet, createCtr, networksOf, stateOf, running, exists, crashSuite, type Operation } from '../helpers/crash.js';
+import { V, ok, createNet, createCtr, stateOf, running, exists, startedOn, networksBecome, crashSuite, type Operation } from '../helpers/crash.js';
 
 const OPERATIONS: Operation[] = [
   {
@@ -26,10 +26,7 @@ const OPERATIONS: Operation[] = [
       await createCtr(d, c, 'n1');
     },
     run: (d, c) => d.request('POST', `${V}/containers/${c}/start`),
-    outcome: async (d, c) => {
-      const [s, nets] = [await stateOf(d, c), await networksOf(d, c)];
-      return s === 'running' && nets === 'n1' ? 'after' : s === 'created' ? 'before' : `${s} on ${nets}`;
-    },
+    outcome: startedOn('n1'),
   },
   {
     name: 'container stop',
@@ -53,10 +50,7 @@ const OPERATIONS: Operation[] = [
     name: 'network connect',
     setup: running('n1', 'n2'),
     run: (d, c) => d.request('POST', `${V}/networks/n2/connect`, { Container: c }),
-    outcome: async (d, c) => {
-      const nets = await networksOf(d, c);
-      return nets === 'n1,n2' ? 'after' : nets === 'n1' ? 'before' : nets;
-    },
+    outcome: networksBecome('n1', 'n1,n2'),
   },
   {
     name: 'network disconnect',
@@ -65,10 +59,7 @@ const OPERATIONS: Operation[] = [
       await ok(d.request('POST', `${V}/networks/n2/connect`, { Container: c }), 'connect');
     },
     run: (d, c) => d.request('POST', `${V}/networks/n2/disconnect`, { Container: c }),
-    outcome: async (d, c) => {
-      const nets = await networksOf(d, c);
-      return nets === 'n1' ? 'after' : nets === 'n1,n2' ? 'before' : nets;
-    },
+    outcome: networksBecome('n1,n2', 'n1'),
   },
 ];
 

@@ -51,3 +51,13 @@ t.test('bad values are refused', async (t) => {
   t.throws(() => loadConfig(['-H', 'http://x'], noFile), { message: /invalid host/ });
   t.throws(() => loadConfig(['--bridge-name', 'a-very-long-bridge-name'], noFile), { message: /at most 15/ });
 });
+
+t.test('the cluster flags: etcd://HOST:PORT, an IPv4 address to advertise, a lease of 2 s or more', async (t) => {
+  const c = loadConfig(['--cluster-store', 'etcd://10.0.0.5:2379', '--cluster-advertise', '10.0.0.11', '--cluster-lease-ttl', '3'], noFile);
+  t.match(c, { clusterStore: 'etcd://10.0.0.5:2379', clusterAdvertise: '10.0.0.11', clusterLeaseTtl: 3 });
+  t.equal(loadConfig([], noFile).clusterLeaseTtl, 10, 'a 10 s lease by default');
+  t.equal(loadConfig([], noFile).clusterStore, undefined, 'no cluster unless asked');
+  t.throws(() => loadConfig(['--cluster-store', 'http://10.0.0.5:2379', '--cluster-advertise', '10.0.0.11'], noFile), { message: /use etcd:\/\/HOST:PORT/ });
+  t.throws(() => loadConfig(['--cluster-store', 'etcd://10.0.0.5:2379'], noFile), { message: /needs --cluster-advertise/ });
+  t.throws(() => loadConfig(['--cluster-lease-ttl', '1'], noFile), { message: /at least 2 seconds/ });
+});
