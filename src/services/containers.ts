@@ -425,12 +425,13 @@ export class ContainerService {
       const gone = this.exited(c.id);
       this.signalled.set(c.id, 128 + signalNumber(sig));
       this.d.exec.signal(-c.pid, sig) || this.d.exec.signal(c.pid, sig);
-      const done = await Promise.race([gone.then(() => true), sleep(seconds * 1000).then(() => false)]);
+      // SIGKILL needs no grace period and no second SIGKILL: one signal, then the wait for the exit
+      const done = sig === 'SIGKILL' || (await Promise.race([gone.then(() => true), sleep(seconds * 1000).then(() => false)]));
       if (!done) {
         this.signalled.set(c.id, 137);
         this.d.exec.signal(-c.pid, 'SIGKILL') || this.d.exec.signal(c.pid, 'SIGKILL');
-        await Promise.race([gone, sleep(5000)]);
       }
+      await Promise.race([gone, sleep(5000)]);
       const now = this.d.containers.get(c.id);
       // not torn down yet by processExited (which clears the pid)
       if (now && isUp(now) && now.pid === c.pid) await this.teardown(now, 137, '');

@@ -169,8 +169,13 @@ async function runCase(t: Test, op: Operation, k: number, check: boolean): Promi
     t.ok(reply.status < 300, `${op.name} succeeds unharmed: ${reply.status} ${reply.text ?? ''}`);
     return stepLines(d.output());
   }
-  await d.exited();
+  // bounded: an operation that took fewer steps this time would otherwise leave the daemon alive
+  const died = await Promise.race([d.exited().then(() => true), new Promise<boolean>((r) => setTimeout(r, 20_000, false).unref())]);
   const steps = stepLines(d.output());
+  if (!died) {
+    t.fail(`the daemon never reached step ${k}: ${op.name} took ${steps.length} steps this time:\n${steps.join('\n')}`);
+    return steps;
+  }
   t.equal(steps.length, k, `the daemon died right after step ${k}`);
   d.env = {};
   await d.start();
@@ -193,7 +198,7 @@ export function crashSuite(t: Test, operations: Operation[]): void {
         t.jobs = 4; // four cases at a time, each in its own test host
         for (let k = 0; k <= steps.length; k++) {
           const what = k ? steps[k - 1].replace(/^cnmd fault step \d+: /, '').slice(0, 70) : '(before any)';
-          void t.test(`killed after step ${k}: ${what}`, { buffered: true }, (t) => runCase(t, op, k, true).then(() => void cases++));
+          void t.test(`killed after step ${k}: ${what}`, { buffered: true, timeout: 120_000 }, (t) => runCase(t, op, k, true).then(() => void cases++));
         }
       });
     });

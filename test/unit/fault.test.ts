@@ -33,6 +33,8 @@ t.test('k counts every kind of host change, in order; k = 0 dies before the firs
   h.exec.signal(p.pid, 0);
   h.exec.signal(p.pid, 'SIGTERM');
   t.equal(h.died(), 0, 'a liveness probe (signal 0) is not a step');
+  t.notOk(h.exec.signal(-p.pid, 'SIGKILL'), 'the process is gone');
+  t.equal(h.log.length, 4, 'a signal that reached no process changed nothing: not a step');
   await h.exec.removePath('/etc/netns/a');
   t.equal(h.died(), 1);
   t.same(h.log.slice(1).map((l) => l.replace(/: .*/, '')), ['cnmd fault step 1', 'cnmd fault step 2', 'cnmd fault step 3', 'cnmd fault step 4']);

@@ -1,10 +1,10 @@
 /**
- * Crash safety, bridge networks and sandboxes: network create and rm, container start, stop and
- * rm -f, connect and disconnect, each killed after every host step it takes (test/helpers/crash.ts).
+ * Crash safety of network operations: create, rm, connect and disconnect, each killed after every
+ * host step it takes (test/helpers/crash.ts). The container operations are in crash-containers.
  */
 import t from 'tap';
 import { hostTestsReady } from '../helpers/host.js';
-import { V, ok, createNet, createCtr, stateOf, running, exists, startedOn, networksBecome, crashSuite, type Operation } from '../helpers/crash.js';
+import { V, ok, createNet, running, exists, networksBecome, crashSuite, type Operation } from '../helpers/crash.js';
 
 const OPERATIONS: Operation[] = [
   {
@@ -18,33 +18,6 @@ const OPERATIONS: Operation[] = [
     setup: async (d) => void (await createNet(d, 'n1')),
     run: (d) => d.request('DELETE', `${V}/networks/n1`),
     outcome: async (d) => ((await exists(d, 'n1')) ? 'before' : 'after'),
-  },
-  {
-    name: 'container start',
-    setup: async (d, c) => {
-      await createNet(d, 'n1');
-      await createCtr(d, c, 'n1');
-    },
-    run: (d, c) => d.request('POST', `${V}/containers/${c}/start`),
-    outcome: startedOn('n1'),
-  },
-  {
-    name: 'container stop',
-    setup: running('n1'),
-    run: (d, c) => d.request('POST', `${V}/containers/${c}/stop?t=5`),
-    outcome: async (d, c) => {
-      const s = await stateOf(d, c);
-      return s === 'exited' ? 'after' : s === 'running' ? 'before' : s;
-    },
-  },
-  {
-    name: 'container rm -f',
-    setup: running('n1'),
-    run: (d, c) => d.request('DELETE', `${V}/containers/${c}?force=1`),
-    outcome: async (d, c) => {
-      const s = await stateOf(d, c);
-      return s === 'gone' ? 'after' : s === 'running' ? 'before' : s;
-    },
   },
   {
     name: 'network connect',
