@@ -111,6 +111,8 @@ function planSandboxes(desired: DesiredState, actual: HostState, o: PlanOptions)
     if (!inside?.links.get('lo')?.up) steps.push(line('link set dev lo up'));
     // interfaces made from the host (macvlan) that are ours but no longer wanted
     const wantedNames = new Set(sb.interfaces.map((i) => i.name));
+    /** interfaces this plan makes anew: their routes went with them, whatever was remembered */
+    const remade = new Set<string>();
     for (const l of inside?.links.values() ?? []) {
       if (l.kind === 'macvlan' && linkOwner(l, o.instance) === sb.owner && !wantedNames.has(l.name)) steps.push(line(`link del dev ${l.name}`));
     }
@@ -122,6 +124,7 @@ function planSandboxes(desired: DesiredState, actual: HostState, o: PlanOptions)
         fresh = true;
       }
       // a link made by this plan is new and unconfigured inside, whatever was remembered
+      if (fresh) remade.add(iface.name);
       const a = fresh ? undefined : inside?.links.get(iface.name);
       for (const addr of a?.addresses ?? []) if (!iface.addresses.includes(addr)) steps.push(line(`addr del ${addr} dev ${iface.name}`));
       for (const addr of iface.addresses) if (!a?.addresses.includes(addr)) steps.push(line(`addr add ${addr} dev ${iface.name}`));
@@ -131,7 +134,7 @@ function planSandboxes(desired: DesiredState, actual: HostState, o: PlanOptions)
     const want4 = sb.gateways.filter((g) => g.family === 4);
     const have4 = inside?.gateways.filter((g) => !g.includes(':'));
     for (const g of sb.gateways) {
-      if (!inside || (g.family === 4 && !(have4?.length === 1 && have4[0] === g.via))) {
+      if (!inside || remade.has(g.dev) || (g.family === 4 && !(have4?.length === 1 && have4[0] === g.via))) {
         steps.push(line(`route replace default via ${g.via} dev ${g.dev}`));
       }
     }

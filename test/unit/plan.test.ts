@@ -221,6 +221,19 @@ t.test('sandboxes: made with their inside, repaired, and only our own namespaces
     'nsenter --net=/run/netns/web ip route replace default via 10.50.0.1 dev eth0',
   ]);
   adopt(state, d, all);
+  // someone deleted the host-side veth (its eth0 went with it): the inside is remembered as it was
+  // from before, yet the new eth0 needs its address, its state and its default route again
+  state.links.delete('veth1234567');
+  t.same(lines(plan(d, state, all)), [
+    'ip link add name veth1234567 mtu 1500 type veth peer name eth0 mtu 1500 address 02:42:0a:32:00:02 netns web',
+    `ip link set dev veth1234567 alias cnmd:${cid}:aaaaaaaaaaaa`,
+    'ip link set dev veth1234567 master cnmd-aaaaaaaaaa',
+    'ip link set dev veth1234567 up',
+    'nsenter --net=/run/netns/web ip addr add 10.50.0.2/24 dev eth0',
+    'nsenter --net=/run/netns/web ip link set dev eth0 up',
+    'nsenter --net=/run/netns/web ip route replace default via 10.50.0.1 dev eth0',
+  ]);
+  adopt(state, d, all);
   // stopped: the endpoint and our namespace go; a namespace we never made stays
   state.netns.add('someone-else');
   const stopped = desiredState([netA], ctx, [], owned);

@@ -1,0 +1,90 @@
+/**
+ * Drift under running containers, repaired by the periodic reconcile within its interval: a bridge's
+ * address, a container's host-side veth, one of our chains flushed and a published port's DNAT rule
+ * deleted. Traffic comes back (ping between containers, the port from another machine), an event
+ * says so, and look-alike objects the test made itself are left as they were.
+ */
+import t from 'tap';
+import { execa } from 'execa';
+import { hostTestsReady, makeNetns, makeWorld, startDaemonIn, containerNames, type Netns } from '../helpers/host.js';
+
+if (await hostTestsReady(t)) {
+  await tests();
+}
+
+const HTTP = `require('http').createServer((q, s) => s.end('up\\n')).listen(80, '0.0.0.0')`;
+const rules = async (host: Netns) => (await host.run('iptables-save', [])).stdout;
+/** links with their aliases (ip link) and addresses (ip addr) */
+const linksOf = async (host: Netns) => {
+  const links = JSON.parse((await host.run('ip', ['-json', 'link', 'show'])).stdout) as Array<{ ifname: string; ifalias?: string }>;
+  const addrs = JSON.parse((await host.run('ip', ['-json', 'addr', 'show'])).stdout) as Array<{ ifname: string; addr_info: Array<{ local: string }> }>;
+  return links.map((l) => ({ ...l, addr_info: addrs.find((a) => a.ifname === l.ifname)?.addr_info ?? [] }));
+};
+const pings = async (ns: string, ip: string) => (await execa('ip', ['netns', 'exec', ns, 'ping', '-c', '1', '-W', '1', ip], { reject: false })).exitCode === 0;
+
+async function tests() {
+  t.test('a bridge address, a host-side veth, a flushed chain and a port rule: back within one interval; look-alikes stay', async (t) => {
+    const name = containerNames(t);
+    const host = await makeNetns(t, 'h');
+    const world = await makeWorld(t, host);
+    const d = await startDaemonIn(t, host, ['--reconcile-interval', '1']);
+    const net = await d.request('POST', '/v1.48/networks/create', { Name: 'drift' });
+    t.equal(net.status, 201, net.text);
+    const br = `cnmd-${(net.body.Id as string).slice(0, 10)}`;
+    const web = name('web'), b = name('b');
+    const run = async (c: string, cmd: string[], ports: Record<string, unknown>) => {
+      const r = await d.request('POST', `/v1.48/containers/create?name=${c}`, { Image: 'x', Cmd: cmd, HostConfig: { NetworkMode: 'drift', PortBindings: ports } });
+      t.equal(r.status, 201, r.text);
+      t.equal((await d.request('POST', `/v1.48/containers/${c}/start`)).status, 204);
+      return (await d.request('GET', `/v1.48/containers/${c}/json`)).body;
+    };
+    const cw = await run(web, [process.execPath, '-e', HTTP], { '80/tcp': [{ HostPort: '8080' }] });
+    const cb = await run(b, ['sleep', '120'], {});
+    const ipW = cw.NetworkSettings.Networks.drift.IPAddress as string;
+    const curl = async () => (await world.run('curl', ['-s', '--max-time', '2', 'http://192.0.2.1:8080/'], { reject: false })).stdout.trim();
+    for (let i = 0; i < 50 && (await curl()) !== 'up'; i++) await new Promise((r) => setTimeout(r, 100));
+    t.equal(await curl(), 'up', 'the published port answers another machine before the drift');
+    t.ok(await pings(b, ipW), 'b reaches web before the drift');
+
+    // look-alikes: a veth, a bridge with an address, a DNAT rule for another port, none made by cnmd
+    await host.run('ip', ['link', 'add', 'vethlook0', 'type', 'veth', 'peer', 'name', 'vethlook1']);
+    await host.run('ip', ['link', 'add', 'cnmd-look', 'type', 'bridge']);
+    await host.run('ip', ['addr', 'add', '10.99.0.1/24', 'dev', 'cnmd-look']);
+    await host.run('iptables', ['-t', 'nat', '-A', 'PREROUTING', '-p', 'tcp', '--dport', '9999', '-j', 'DNAT', '--to-destination', `${ipW}:80`]);
+
+    const since = Math.floor(Date.now() / 1000);
+    const vethB = (await linksOf(host)).find((l) => l.ifalias?.includes(cb.Id))!.ifname;
+    const dnat = (await rules(host)).split('\n').find((l) => l.startsWith('-A CNMD-DNAT') && l.includes('--dport 8080'));
+    t.ok(dnat, 'the port has its DNAT rule');
+    await host.run('ip', ['addr', 'flush', 'dev', br]);
+    await host.run('ip', ['link', 'del', vethB]);
+    await host.run('iptables', ['-t', 'nat', ...dnat!.replace(/^-A /, '-D ').split(' ').map((w) => w.replace(/^"|"$/g, ''))]);
+    await host.run('iptables', ['-t', 'nat', '-F', 'CNMD-POSTROUTING']);
+    t.notOk((await rules(host)).includes('--dport 8080'), 'the DNAT rule is gone');
+
+    const healed = async () => {
+      const links = await linksOf(host);
+      const saved = await rules(host);
+      return (
+        !!links.find((l) => l.ifname === br)?.addr_info.some((a) => a.local === '172.18.0.1') &&
+        links.some((l) => l.ifalias?.includes(cb.Id)) &&
+        saved.includes('--dport 8080') &&
+        /-A CNMD-POSTROUTING -s 172\.18\.0\.0\/16/.test(saved)
+      );
+    };
+    let ok = false;
+    for (let i = 0; i < 50 && !(ok = await healed()); i++) await new Promise((r) => setTimeout(r, 100));
+    t.ok(ok, 'the gateway address, b\'s veth, the masquerade rule and the DNAT rule are back within 5 s');
+    t.ok(await pings(b, ipW), 'b reaches web again: its eth0 was made anew inside');
+    t.ok(await pings(web, cb.NetworkSettings.Networks.drift.IPAddress), 'and web reaches b');
+    t.equal(await curl(), 'up', 'the published port answers another machine again');
+
+    const links = await linksOf(host);
+    t.ok(links.some((l) => l.ifname === 'vethlook0') && links.some((l) => l.ifname === 'vethlook1'), 'a look-alike veth stays');
+    t.ok(links.find((l) => l.ifname === 'cnmd-look')?.addr_info.some((a) => a.local === '10.99.0.1'), 'a look-alike bridge keeps its address');
+    t.match(await rules(host), `-A PREROUTING -p tcp -m tcp --dport 9999 -j DNAT --to-destination ${ipW}:80`, 'a look-alike DNAT rule stays');
+    t.same((await d.request('GET', '/cnmd/v1/state?plan=1')).body.Plan, [], 'nothing is left to do');
+    const ev = await d.request('GET', `/events?since=${since}&until=${Math.floor(Date.now() / 1000) + 1}&filters=${encodeURIComponent('{"type":["cnmd"]}')}`);
+    t.match(ev.text, /"Action":"repair"/, 'the repair is an event');
+  });
+}
