@@ -1,5 +1,5 @@
 import type { Executor } from './executor.js';
-import { type HostState, type RuleState, type SandboxState, emptyRuleState, parseIpAddrJson, parseIptablesSave, parseNeighbors, parseSandboxInside } from './state.js';
+import { type HostState, type NeighborState, type RuleState, type SandboxState, emptyRuleState, parseFdb, parseIpAddrJson, parseIptablesSave, parseNeighbors, parseSandboxInside } from './state.js';
 import { type Prefix, parsePrefix } from '../ipam/cidr.js';
 
 export interface ReadOptions {
@@ -9,11 +9,13 @@ export interface ReadOptions {
   sysctls: string[];
   /** sandbox namespaces (paths) whose inside to read; one process start each */
   sandboxes?: string[];
-  /** read the neighbour entries of VXLAN ports (one process start; only with overlay networks) */
+  /** read the neighbour and FDB entries of VXLAN ports (two process starts; only with overlay networks) */
   neighbors?: boolean;
 }
 
 export const NETNS_DIR = '/run/netns';
+/** VXLAN ports of overlay networks are named vx-<id10> */
+const VXLAN_PREFIX = 'vx-';
 
 /** The inside of one sandbox namespace: its links and default routes. */
 export async function readSandbox(exec: Executor, path: string): Promise<SandboxState | undefined> {
@@ -23,6 +25,12 @@ export async function readSandbox(exec: Executor, path: string): Promise<Sandbox
   } catch {
     return undefined;
   }
+}
+
+/** Permanent neighbour entries on VXLAN ports, each with the host its FDB entry sends to: two process starts. */
+async function readNeighbors(exec: Executor): Promise<Map<string, NeighborState>> {
+  const [neigh, fdb] = await Promise.all([exec.run('ip', ['-json', 'neigh', 'show', 'nud', 'permanent']), exec.run('bridge', ['-json', 'fdb', 'show'])]);
+  return parseNeighbors(neigh.stdout, VXLAN_PREFIX, parseFdb(fdb.stdout, VXLAN_PREFIX));
 }
 
 /** Reads links, our iptables rules and the given sysctls: two process starts, whatever the count of networks. */
@@ -35,7 +43,7 @@ export async function readHostState(exec: Executor, opts: ReadOptions): Promise<
     Promise.all(opts.sysctls.map(async (k) => [k, await exec.readSysctl(k)] as const)),
     exec.listDir(NETNS_DIR),
     Promise.all((opts.sandboxes ?? []).map(async (p) => [p, await readSandbox(exec, p)] as const)),
-    opts.neighbors ? exec.run('ip', ['-json', 'neigh', 'show', 'nud', 'permanent']).then((r) => parseNeighbors(r.stdout, 'vx-')) : Promise.resolve(new Map()),
+    opts.neighbors ? readNeighbors(exec) : Promise.resolve(new Map()),
   ]);
   return {
     links,

@@ -25,7 +25,7 @@ export interface NeighborState {
   dev: string;
   ip: string;
   mac: string;
-  /** the host it was sent to: known when cnmd set it (a read of the host does not tell) */
+  /** the host its MAC is sent to, from its FDB entry ('' when that is missing); unknown when not read */
   vtep?: string;
 }
 
@@ -163,12 +163,30 @@ export function parseSandboxInside(text: string): SandboxState {
 
 export const neighborKey = (dev: string, ip: string) => `${dev} ${ip}`;
 
-/** `ip -json neigh show nud permanent`: the entries on links whose names start with prefix. */
-export function parseNeighbors(text: string, prefix: string): Map<string, NeighborState> {
+/**
+ * `ip -json neigh show nud permanent`: the entries on links whose names start with prefix. With the
+ * FDB read (parseFdb), each carries the host its MAC is sent to, '' when its FDB entry is missing.
+ */
+export function parseNeighbors(text: string, prefix: string, fdb?: Map<string, string>): Map<string, NeighborState> {
   const out = new Map<string, NeighborState>();
   for (const n of JSON.parse(text.trim() || '[]') as Array<{ dst?: string; dev?: string; lladdr?: string }>) {
     if (!n.dst || !n.dev?.startsWith(prefix) || !n.lladdr) continue;
-    out.set(neighborKey(n.dev, n.dst), { dev: n.dev, ip: n.dst, mac: n.lladdr });
+    const vtep = fdb ? { vtep: fdb.get(fdbKey(n.dev, n.lladdr)) ?? '' } : {};
+    out.set(neighborKey(n.dev, n.dst), { dev: n.dev, ip: n.dst, mac: n.lladdr, ...vtep });
+  }
+  return out;
+}
+
+const fdbKey = (dev: string, mac: string) => `${dev} ${mac.toLowerCase()}`;
+
+/** `bridge -json fdb show`: where the unicast entries on links whose names start with prefix send each MAC. */
+export function parseFdb(text: string, prefix: string): Map<string, string> {
+  const out = new Map<string, string>();
+  // newer iproute2 names the link ifname, older dev
+  for (const e of JSON.parse(text.trim() || '[]') as Array<{ mac?: string; ifname?: string; dev?: string; dst?: string }>) {
+    const dev = e.ifname ?? e.dev;
+    if (!e.mac || !e.dst || !dev?.startsWith(prefix) || e.mac === '00:00:00:00:00:00') continue;
+    out.set(fdbKey(dev, e.mac), e.dst);
   }
   return out;
 }

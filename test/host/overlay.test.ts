@@ -116,6 +116,19 @@ if (await hostTestsReady(t, why)) {
     t.equal((await h3.d.request('DELETE', `${V}/networks/ov`)).status, 403, 'a network with endpoints on other hosts stays');
   });
 
+  t.test('an FDB entry deleted by hand is put back by the periodic repair', async (t) => {
+    const vx = `vx-${((await h1.d.request('GET', `${V}/networks/ov`)).body.Id as string).slice(0, 10)}`;
+    const remote = (await h2.d.request('GET', `${V}/containers/${client}/json`)).body.NetworkSettings.Networks.ov;
+    // the VXLAN port's own entry (with a destination), not what the bridge learned on that port
+    const entry = async () =>
+      (JSON.parse((await h1.ns.run('bridge', ['-json', 'fdb', 'show', 'dev', vx])).stdout) as Array<{ mac: string; dst?: string }>).find((e) => e.mac === remote.MacAddress && e.dst);
+    t.equal((await entry())?.dst, h2.addr, 'host 1 sends client\'s MAC to host 2');
+    await h1.ns.run('bridge', ['fdb', 'del', remote.MacAddress, 'dev', vx, 'self']);
+    t.notOk(await entry(), 'deleted by hand');
+    t.ok(await until(async () => (await entry())?.dst === h2.addr, 12_000), 'back within the repair interval (5 s)');
+    t.equal((await inNs(web, ['ping', '-c', '1', '-W', '1', remote.IPAddress])).exitCode, 0, 'web reaches client again');
+  });
+
   t.test('the docker CLI: create on one host, list and run on another', async (t) => {
     const cfg = mkdtempSync('/tmp/cnmd-docker-config-');
     t.teardown(() => rmSync(cfg, { recursive: true, force: true }));

@@ -283,6 +283,14 @@ t.test('an overlay network: bridge, VXLAN port, and an FDB and neighbour entry p
   ], 'each remote MAC goes to its host');
   adopt(state, desiredState([ov], octx), all);
   t.same(plan(desiredState([ov], octx), state, all), [], 'converged');
+  // read back from the host: an FDB entry deleted by hand ('' from the read) or sent elsewhere is set again
+  state.neighbors.get('vx-aaaaaaaaaa 10.200.0.3')!.vtep = '';
+  state.neighbors.get('vx-aaaaaaaaaa 10.200.0.4')!.vtep = '10.99.0.9';
+  t.same(toHostSteps(plan(desiredState([ov], octx), state, all)).bridgeLines, [
+    'fdb replace 02:42:0a:c8:00:03 dev vx-aaaaaaaaaa dst 10.99.0.2 self permanent',
+    'fdb replace 02:42:0a:c8:00:04 dev vx-aaaaaaaaaa dst 10.99.0.3 self permanent',
+  ], 'a missing or wrong FDB entry is repaired');
+  adopt(state, desiredState([ov], octx), all);
   // the second host's lease ran out: its endpoint goes from this host's port
   remote.pop();
   t.same(plan(desiredState([ov], octx), state, all).map(describeStep), [

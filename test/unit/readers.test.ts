@@ -1,6 +1,6 @@
 import t from 'tap';
 import { parseProcNetRoute, checkTools } from '../../src/host/readers.js';
-import { parseIpAddrJson, parseIptablesSave } from '../../src/host/state.js';
+import { parseFdb, parseIpAddrJson, parseIptablesSave, parseNeighbors } from '../../src/host/state.js';
 import { formatPrefix } from '../../src/ipam/cidr.js';
 import { RecordingExecutor } from '../../src/host/recording.js';
 
@@ -37,6 +37,24 @@ t.test('iptables-save: our chains and the hooks into them, nothing else', async 
   t.same([...rules.chains.get('filter CNMD-FORWARD')!], [['-j CNMD-DEST', 1]]);
   t.same([...rules.hooks], [['filter FORWARD', ['-j CNMD-FORWARD']]]);
   t.same([...rules.byOwner.get('0123456789ab')!.get('filter CNMD-DEST')!], [tagged], 'rules are indexed by their owner tag');
+});
+
+t.test('bridge -json fdb and ip -json neigh: each neighbour on a VXLAN port with the host its MAC goes to', async (t) => {
+  const fdb = parseFdb(JSON.stringify([
+    { mac: '02:42:0A:C8:00:03', ifname: 'vx-aaaaaaaaaa', dst: '10.99.0.2', flags: ['self'], state: 'permanent' },
+    { mac: '00:00:00:00:00:00', ifname: 'vx-aaaaaaaaaa', dst: '10.99.0.7', flags: ['self'], state: 'permanent' },
+    { mac: '02:42:0a:c8:00:09', dev: 'vx-bbbbbbbbbb', dst: '10.99.0.3', flags: ['self'] },
+    { mac: '02:42:0a:c8:00:03', ifname: 'vxlan0', dst: '10.1.1.1', flags: ['self'] },
+    { mac: '33:33:00:00:00:01', ifname: 'ov-aaaaaaaaaa', flags: ['self'], state: 'permanent' },
+  ]), 'vx-');
+  t.same([...fdb], [['vx-aaaaaaaaaa 02:42:0a:c8:00:03', '10.99.0.2'], ['vx-bbbbbbbbbb 02:42:0a:c8:00:09', '10.99.0.3']], 'unicast entries on our ports only, either field name');
+  const neigh = JSON.stringify([
+    { dst: '10.200.0.3', dev: 'vx-aaaaaaaaaa', lladdr: '02:42:0a:c8:00:03', state: ['PERMANENT'] },
+    { dst: '10.200.0.4', dev: 'vx-aaaaaaaaaa', lladdr: '02:42:0a:c8:00:04', state: ['PERMANENT'] },
+    { dst: '10.1.1.4', dev: 'eth0', lladdr: '02:42:0a:c8:00:05', state: ['PERMANENT'] },
+  ]);
+  t.same([...parseNeighbors(neigh, 'vx-', fdb).values()].map((n) => [n.ip, n.vtep]), [['10.200.0.3', '10.99.0.2'], ['10.200.0.4', '']], 'a neighbour without its FDB entry says so');
+  t.equal(parseNeighbors(neigh, 'vx-').get('vx-aaaaaaaaaa 10.200.0.3')?.vtep, undefined, 'without the FDB read it is unknown');
 });
 
 t.test('a missing tool names the Debian package to install', async (t) => {
