@@ -56,7 +56,9 @@ export function desiredState(
 /** The IPv4 address published ports lead to: the endpoint that gives the default route. */
 export function publishTarget(gateways: DesiredSandbox['gateways'], spec: SandboxSpec): string | undefined {
   const gw = gateways.find((g) => g.family === 4);
-  return gw && spec.endpoints.find((e) => e.endpoint.ifname === gw.dev)?.endpoint.ipv4?.split('/')[0];
+  const ep = gw && spec.endpoints.find((e) => e.endpoint.ifname === gw.dev);
+  // as Docker: only the gateway endpoint's driver publishes, and macvlan's does not
+  return ep && getDriver(ep.network.driver)?.publishesPorts ? ep.endpoint.ipv4?.split('/')[0] : undefined;
 }
 
 /** The same, worked out from the store's view of a running container. */

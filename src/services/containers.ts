@@ -19,7 +19,7 @@ import type { GlobalScope } from './global-scope.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
 import type { SandboxSpec } from '../reconcile/model.js';
 import { sandboxPath, publishTargetOf } from '../reconcile/desired.js';
-import type { DriverContext } from '../drivers/index.js';
+import { getDriver, type DriverContext } from '../drivers/index.js';
 import { parseAddr } from '../ipam/cidr.js';
 import { findNetwork } from './lookup.js';
 import type { EventBus } from './events.js';
@@ -310,8 +310,8 @@ export class ContainerService {
     }
     // Resolve networks first: a missing one fails the start with nothing changed, as in Docker.
     const targets = c.endpointConfigs.map((ec) => ({ ec, network: findNetwork(this.d.networks, ec.network) }));
-    // Ports are published through networks that lead out (Docker does not publish on internal ones).
-    const publishes = !sharedWith && c.networkMode !== 'host' && targets.some((x) => !x.network.internal && x.network.driver === 'bridge');
+    // Ports are published through networks that lead out through this host (Docker does not publish on internal ones).
+    const publishes = !sharedWith && c.networkMode !== 'host' && targets.some((x) => !x.network.internal && getDriver(x.network.driver)?.publishesPorts);
     const ports = publishes ? await this.endpoints.reservePorts(portRequests(c.hostConfig, c.config.ExposedPorts)) : [];
     const started = formatRfc3339Nano(nowNs());
     try {

@@ -102,3 +102,22 @@ t.test('no parent: an isolated segment on dm-<id>; endpoints are macvlan links m
   t.equal((await call(d, 'POST', '/v1.48/networks/iso/disconnect', { Container: 'm1' })).status, 200);
   t.match(d.exec.lines({ files: false }).join('\n'), /nsenter --net=\/run\/netns\/m1 ip -batch -\nlink del dev eth0/, 'disconnect removes the link inside');
 });
+
+t.test('ports are not published on a macvlan network, as in Docker: the container starts, no NAT rule is made', async (t) => {
+  const d = await daemon(t);
+  t.equal((await create(d, { Name: 'pub', Options: { parent: 'eth0' } })).status, 201);
+  t.equal((await call(d, 'POST', '/v1.48/networks/create', { Name: 'br2' })).status, 201);
+  const ports = { ExposedPorts: { '80/tcp': {} }, HostConfig: { NetworkMode: 'pub', PortBindings: { '80/tcp': [{ HostPort: '8080' }] } } };
+  t.equal((await call(d, 'POST', '/v1.48/containers/create?name=m2', { Image: 'x', ...ports })).status, 201);
+  d.exec.clear();
+  t.equal((await call(d, 'POST', '/v1.48/containers/m2/start')).status, 204);
+  t.notMatch(d.exec.lines({ files: false }).join('\n'), /DNAT|iptables-restore/, 'no DNAT rule, no rule at all');
+  // on macvlan and a bridge network, the default route is macvlan's: no DNAT towards an address the host cannot reach
+  const both = { NetworkingConfig: { EndpointsConfig: { pub: {}, br2: {} } } };
+  t.equal((await call(d, 'POST', '/v1.48/containers/create?name=m3', { Image: 'x', ...ports, ...both })).status, 201);
+  d.exec.clear();
+  t.equal((await call(d, 'POST', '/v1.48/containers/m3/start')).status, 204);
+  const c = (await call(d, 'GET', '/v1.48/containers/m3/json')).body;
+  t.same(Object.keys(c.NetworkSettings.Networks).sort(), ['br2', 'pub'], 'on both networks');
+  t.notMatch(d.exec.lines({ files: false }).join('\n'), /DNAT/, 'no DNAT rule');
+});

@@ -129,6 +129,19 @@ if (await hostTestsReady(t, why)) {
     t.equal((await inNs(web, ['ping', '-c', '1', '-W', '1', remote.IPAddress])).exitCode, 0, 'web reaches client again');
   });
 
+  t.test('a port published by an overlay container answers on its host\'s address', async (t) => {
+    const srv = name('srv');
+    const http = `require('http').createServer((q, s) => s.end('overlay port\\n')).listen(80)`;
+    const r = await h1.d.request('POST', `${V}/containers/create?name=${srv}`, {
+      Image: 'x', Cmd: [process.execPath, '-e', http], HostConfig: { NetworkMode: 'ov', PortBindings: { '80/tcp': [{ HostPort: '8080' }] } },
+    });
+    t.equal(r.status, 201, r.text);
+    t.equal((await h1.d.request('POST', `${V}/containers/${srv}/start`)).status, 204);
+    const curl = async () => (await h2.ns.run('curl', ['-s', '--max-time', '2', `http://${h1.addr}:8080/`], { reject: false })).stdout.trim();
+    t.equal(await until(async () => (await curl()) === 'overlay port' && 'overlay port', 5000), 'overlay port', 'host 2 reaches it through host 1\'s underlay address');
+    t.equal((await h1.d.request('DELETE', `${V}/containers/${srv}?force=1`)).status, 204);
+  });
+
   t.test('the docker CLI: create on one host, list and run on another', async (t) => {
     const cfg = mkdtempSync('/tmp/cnmd-docker-config-');
     t.teardown(() => rmSync(cfg, { recursive: true, force: true }));
