@@ -139,6 +139,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     });
     const listeners = new DnsListeners({
       dns, exec, containers: containersRepo, networks: networksRepo, events, sandboxSpec: (c) => containers!.sandboxSpec(c), log: () => log,
+      hasLocalEndpoints: (id) => containersRepo.countEndpointsOn(id) > 0,
     });
     containers.sandboxChanged = async (id) => {
       await Promise.all([config.dryRun ? undefined : listeners.syncSandbox(id), cluster?.syncContainer(id)]);

@@ -121,13 +121,22 @@ export class ClusterSync implements GlobalScope {
         id, networkId: e.networkId, containerId, node: this.d.nodeId, vtep: this.d.address, mac: e.mac,
         ipv4: e.ipv4, ipv6: e.ipv6, names: this.d.namesOf(containerId, e.networkId),
       };
+      // a start publishes while the sandbox is made, and again when it is done: once is enough
+      if (JSON.stringify(this.published.get(id)) === JSON.stringify(rec)) continue;
+      // without the store, the next join publishes it (republish)
+      if (!this.store.available) continue;
       this.published.set(id, rec);
-      if (this.store.available) await this.store.publishEndpoint(rec).catch((err) => this.d.log.warn({ err: err.message }, 'cannot publish an endpoint'));
+      await this.store.publishEndpoint(rec).catch((err) => {
+        this.published.delete(id); // tried again at the next sync
+        this.d.log.warn({ err: err.message }, 'cannot publish an endpoint');
+      });
     }
   }
 
   /** After (re)joining: this host's endpoints and their addresses, under the new lease. */
   private async republish(): Promise<void> {
+    // what was published went with the old lease
+    this.published.clear();
     const local = this.d.containers.allEndpoints().filter((e) => this.d.networks.get(e.networkId)?.scope === 'global');
     for (const e of local) {
       if (!e.ipv4) continue;

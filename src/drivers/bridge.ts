@@ -200,7 +200,7 @@ export const bridgeDriver: Driver = {
   name: 'bridge',
   ipam: true,
   multiple: true,
-  publishesPorts: true,
+  localGateway: true,
   prepare(req: CreateRequest, ctx: DriverContext) {
     bridgeSettings(req.options, req.predefined, ctx);
     const linkName = req.options[OPT.name] || (req.predefined ? ctx.defaultBridgeName : defaultLinkName(req.id, ctx));

@@ -48,8 +48,12 @@ export interface Driver {
   readonly multiple: boolean;
   /** networks of this driver are global: shared by every host through the cluster store */
   readonly global?: boolean;
-  /** published ports reach its endpoints through this host's NAT (not so where containers sit on the wire itself) */
-  readonly publishesPorts?: boolean;
+  /**
+   * The network's gateway is an address of this host, on a bridge its endpoints are ports of (where it
+   * has endpoints, for a global network): published ports are DNATed there and DNS is served there. Not
+   * so where containers sit on the wire themselves (macvlan).
+   */
+  readonly localGateway?: boolean;
   /** Validates driver options (throws DomainError); returns the host link the network will own, if any. */
   prepare(req: CreateRequest, ctx: DriverContext, host?: HostLinks): { linkName: string | null };
   /** Why this new network cannot coexist with the driver's other networks (checked in the store's transaction). */

@@ -36,8 +36,8 @@ export const overlayDriver: Driver = {
   ipam: true,
   multiple: true,
   global: true,
-  // each host is the gateway of its own containers, with NAT out: ports are published there
-  publishesPorts: true,
+  // each host with endpoints is the gateway of its own containers, on ov-<id10>
+  localGateway: true,
 
   prepare(req: CreateRequest, ctx: DriverContext) {
     for (const key of Object.keys(req.options)) {

@@ -58,7 +58,7 @@ export function publishTarget(gateways: DesiredSandbox['gateways'], spec: Sandbo
   const gw = gateways.find((g) => g.family === 4);
   const ep = gw && spec.endpoints.find((e) => e.endpoint.ifname === gw.dev);
   // as Docker: only the gateway endpoint's driver publishes, and macvlan's does not
-  return ep && getDriver(ep.network.driver)?.publishesPorts ? ep.endpoint.ipv4?.split('/')[0] : undefined;
+  return ep && getDriver(ep.network.driver)?.localGateway ? ep.endpoint.ipv4?.split('/')[0] : undefined;
 }
 
 /** The same, worked out from the store's view of a running container. */

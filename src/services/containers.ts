@@ -16,7 +16,7 @@ import type { NetworkRepo } from '../store/networks.js';
 import type { Executor } from '../host/executor.js';
 import { NETNS_DIR } from '../host/readers.js';
 import type { GlobalScope } from './global-scope.js';
-import type { Reconciler } from '../reconcile/reconciler.js';
+import type { Reconciler, Scope } from '../reconcile/reconciler.js';
 import type { SandboxSpec } from '../reconcile/model.js';
 import { sandboxPath, publishTargetOf } from '../reconcile/desired.js';
 import { getDriver, type DriverContext } from '../drivers/index.js';
@@ -311,7 +311,7 @@ export class ContainerService {
     // Resolve networks first: a missing one fails the start with nothing changed, as in Docker.
     const targets = c.endpointConfigs.map((ec) => ({ ec, network: findNetwork(this.d.networks, ec.network) }));
     // Ports are published through networks that lead out through this host (Docker does not publish on internal ones).
-    const publishes = !sharedWith && c.networkMode !== 'host' && targets.some((x) => !x.network.internal && getDriver(x.network.driver)?.publishesPorts);
+    const publishes = !sharedWith && c.networkMode !== 'host' && targets.some((x) => !x.network.internal && getDriver(x.network.driver)?.localGateway);
     const ports = publishes ? await this.endpoints.reservePorts(portRequests(c.hostConfig, c.config.ExposedPorts)) : [];
     const started = formatRfc3339Nano(nowNs());
     try {
@@ -326,8 +326,7 @@ export class ContainerService {
     }
     const scope = this.scopeOf(c.id, joins.map((j) => j.network));
     try {
-      await this.claimGlobalAddresses(c, joins);
-      await this.d.reconciler.reconcile(scope);
+      await this.joinHost(c, joins, scope);
     } catch (e) {
       // Undo: no endpoint, address or port stays; the namespace (still recorded) is removed by the next reconcile.
       await this.releaseGlobalAddresses(joins.map((j) => j.endpoint));
@@ -336,6 +335,7 @@ export class ContainerService {
         this.d.containers.deletePortBindingsOf(c.id);
         this.d.containers.setState({ ...c, netns });
       });
+      await this.withdrawGlobal(c, joins);
       await this.endpoints.releasePorts(ports);
       await this.d.reconciler.reconcile(scope).catch(() => undefined);
       tx(this.d.db, () => this.d.containers.setState({ ...c, netns: null, error: (e as Error).message }));
@@ -647,14 +647,14 @@ export class ContainerService {
     });
     const joined = [{ endpoint: endpoint!, network }];
     try {
-      await this.claimGlobalAddresses(c, joined);
-      await this.d.reconciler.reconcile(this.scopeOf(c.id, [network]));
+      await this.joinHost(c, joined, this.scopeOf(c.id, [network]));
     } catch (e) {
       await this.releaseGlobalAddresses(joined.map((j) => j.endpoint));
       tx(this.d.db, () => {
         this.d.containers.deleteEndpoint(joined[0].endpoint.id);
         this.d.containers.removeEndpointConfig(c.id, network.name);
       });
+      await this.withdrawGlobal(c, joined);
       await this.d.reconciler.reconcile(this.scopeOf(c.id, [network])).catch(() => undefined);
       throw e instanceof DomainError ? e : systemError(`failed to connect ${c.name} to ${network.name}: ${(e as Error).message}`);
     }
@@ -706,6 +706,23 @@ export class ContainerService {
    * An address on a global network is claimed in the cluster store before the sandbox is made: when
    * another host took it meanwhile (our mirror had not seen it yet), the next free one is tried.
    */
+  /**
+   * New endpoints on the host: their addresses on global networks are claimed, then made known to the
+   * other hosts while this host builds the sandbox, so their data plane (FDB and neighbour entries) is
+   * ready about when ours is, and a peer's first packet does not wait for an ARP retry.
+   */
+  private async joinHost(c: Container, joins: Array<{ endpoint: Endpoint; network: Network }>, scope: Scope): Promise<void> {
+    await this.claimGlobalAddresses(c, joins);
+    const publish = joins.some((j) => j.network.scope === 'global') ? this.d.global?.syncContainer(c.id) : undefined;
+    const [made] = await Promise.allSettled([this.d.reconciler.reconcile(scope), publish]);
+    if (made.status === 'rejected') throw made.reason;
+  }
+
+  /** After a failed join was undone in the store: what joinHost published of it is withdrawn. */
+  private async withdrawGlobal(c: Container, joins: Array<{ network: Network }>): Promise<void> {
+    if (joins.some((j) => j.network.scope === 'global')) await this.d.global?.syncContainer(c.id).catch(() => undefined);
+  }
+
   private async claimGlobalAddresses(c: Container, joins: Array<{ endpoint: Endpoint; network: Network }>): Promise<void> {
     for (const j of joins) {
       if (j.network.scope !== 'global' || !j.endpoint.ipv4) continue;

@@ -1,7 +1,8 @@
 /**
  * Where the DNS server listens: on the gateway of each user-defined bridge network (added and removed
- * with the networks), and inside each sandbox that no gateway of ours reaches (macvlan, overlay), at
- * 127.0.0.11, on sockets a helper binds there.
+ * with the networks) and of each overlay network once this host has endpoints on it (its bridge is
+ * made then), and inside each sandbox that no gateway of ours reaches (macvlan), at 127.0.0.11, on
+ * sockets a helper binds there.
  */
 import type { DnsServer } from '../dns/server.js';
 import type { Executor } from '../host/executor.js';
@@ -10,6 +11,7 @@ import type { NetworkRepo } from '../store/networks.js';
 import type { SandboxSpec } from '../reconcile/model.js';
 import type { Container } from '../model.js';
 import { sandboxPath } from '../reconcile/desired.js';
+import { getDriver } from '../drivers/index.js';
 import type { EventBus } from './events.js';
 import { servesDns, dnsAddress, needsSandboxDns, SANDBOX_DNS } from './dns.js';
 
@@ -20,6 +22,8 @@ export interface DnsListenerDeps {
   networks: NetworkRepo;
   events: EventBus;
   sandboxSpec: (c: Container) => SandboxSpec | undefined;
+  /** whether a container of this host has an endpoint on the network */
+  hasLocalEndpoints: (networkId: string) => boolean;
   log: () => { warn(obj: unknown, msg: string): void };
 }
 
@@ -45,7 +49,9 @@ export class DnsListeners {
   private async serveGateway(id: string): Promise<void> {
     const n = this.d.networks.get(id);
     const addr = n && servesDns(n) ? dnsAddress(n) : undefined;
-    if (!addr) return;
+    if (!n || !addr) return;
+    // a global network's bridge, and so its gateway, is on this host only while it has endpoints here
+    if (getDriver(n.driver)?.global && !this.d.hasLocalEndpoints(id)) return;
     this.served.set(id, addr);
     await this.d.dns.add(addr);
   }
@@ -55,6 +61,7 @@ export class DnsListeners {
     const c = this.d.containers.get(id);
     const spec = c && this.d.sandboxSpec(c);
     const path = c && !c.networkMode.startsWith('container:') ? sandboxPath(c) : undefined;
+    for (const { network } of spec?.endpoints ?? []) await this.serveGateway(network.id);
     const want = !!spec && !!path && needsSandboxDns(spec.endpoints.map((e) => e.network));
     if (want && !this.d.dns.servesSandbox(id)) {
       try {

@@ -5,17 +5,17 @@
 import type { ContainerRepo } from '../store/containers.js';
 import type { NetworkRepo } from '../store/networks.js';
 import type { Container, Network } from '../model.js';
+import { getDriver } from '../drivers/index.js';
 import type { Member, NameSource, Requester } from '../dns/names.js';
 import { resolvConf, hostsFile, hostNameservers } from '../dns/names.js';
 
-/** Networks with a DNS server on their gateway: the user-defined bridge networks (as in Docker). */
 /** Whether containers of this network resolve each other's names (user-defined bridge and macvlan networks). */
 export function servesDns(n: Network): boolean {
   return !n.predefined && ['bridge', 'macvlan', 'overlay'].includes(n.driver) && n.enableIPv4 && n.options['com.docker.network.bridge.inhibit_ipv4'] !== 'true';
 }
 
-/** The address the server listens on for a network: its gateway on the host's bridge (bridge networks only). */
-export const dnsAddress = (n: Network) => (n.driver === 'bridge' ? n.subnets.find((s) => s.family === 4)?.gateway : undefined);
+/** The address the server listens on for a network: its gateway, where that is on a bridge of this host (bridge, overlay). */
+export const dnsAddress = (n: Network) => (getDriver(n.driver)?.localGateway ? n.subnets.find((s) => s.family === 4)?.gateway : undefined);
 
 /** Where a sandbox that no gateway of ours reaches finds the server: bound inside it, as Docker's 127.0.0.11. */
 export const SANDBOX_DNS = '127.0.0.11';

@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap';
 import { execa } from 'execa';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { dockerCli } from '../helpers/docker.js';
 import { hostTestsReady, hostTestsUnavailable, makeNetns, startDaemonIn, containerNames, type DaemonProcess, type Netns } from '../helpers/host.js';
 
@@ -140,6 +140,20 @@ if (await hostTestsReady(t, why)) {
     const curl = async () => (await h2.ns.run('curl', ['-s', '--max-time', '2', `http://${h1.addr}:8080/`], { reject: false })).stdout.trim();
     t.equal(await until(async () => (await curl()) === 'overlay port' && 'overlay port', 5000), 'overlay port', 'host 2 reaches it through host 1\'s underlay address');
     t.equal((await h1.d.request('DELETE', `${V}/containers/${srv}?force=1`)).status, 204);
+  });
+
+  t.test('names are served on the overlay gateway of each host, also after its last local container left', async (t) => {
+    const links = async () => (JSON.parse((await h3.ns.run('ip', ['-json', 'link', 'show'])).stdout) as Array<{ ifname: string }>).map((l) => l.ifname);
+    t.notOk((await links()).some((l) => l.startsWith('ov-')), 'host 3 has no endpoint on ov, so no bridge for it');
+    for (const round of [1, 2]) {
+      const c = name(`dn${round}`);
+      await run(h3, c, 'ov');
+      t.match(readFileSync(`/etc/netns/${c}/resolv.conf`, 'utf8'), /^nameserver 10\.200\.0\.1$/m, `round ${round}: resolv.conf names the gateway, no helper inside`);
+      const ping = await until(async () => (await inNs(c, ['ping', '-c', '1', '-W', '1', web])).exitCode === 0, 5000);
+      t.ok(ping, `round ${round}: a container on host 3 pings web on host 1 by name`);
+      t.equal((await h3.d.request('DELETE', `${V}/containers/${c}?force=1`)).status, 204);
+      t.ok(await until(async () => !(await links()).some((l) => l.startsWith('ov-')), 5000), `round ${round}: its last container gone, host 3's bridge goes`);
+    }
   });
 
   t.test('the docker CLI: create on one host, list and run on another', async (t) => {
