@@ -86,5 +86,9 @@ async function tests() {
     t.same((await d.request('GET', '/cnmd/v1/state?plan=1')).body.Plan, [], 'nothing is left to do');
     const ev = await d.request('GET', `/events?since=${since}&until=${Math.floor(Date.now() / 1000) + 1}&filters=${encodeURIComponent('{"type":["cnmd"]}')}`);
     t.match(ev.text, /"Action":"repair"/, 'the repair is an event');
+    const metrics = (await d.request('GET', '/metrics')).text;
+    const value = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? 0);
+    t.ok(value(/^cnmd_drift_repaired_total (\d+)/m) >= 4, 'and counted in /metrics');
+    t.ok(value(/^cnmd_host_command_duration_seconds_count\{tool="iptables-restore",ok="true"\} (\d+)/m) > 0, 'with the host commands that did it, by tool');
   });
 }
