@@ -3,7 +3,6 @@
  * Every state change is written to the store in one transaction, then the host is converged for that
  * container; when the host steps fail the store is put back and the host converged again.
  */
-import { storeUnavailable } from '../errors.js';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Container, Endpoint, EndpointSettingsInput, Network } from '../model.js';
@@ -16,7 +15,7 @@ import type { NetworkRepo } from '../store/networks.js';
 import type { Executor } from '../host/executor.js';
 import { NETNS_DIR } from '../host/readers.js';
 import type { GlobalScope } from './global-scope.js';
-import type { Reconciler, Scope } from '../reconcile/reconciler.js';
+import type { Reconciler } from '../reconcile/reconciler.js';
 import type { SandboxSpec } from '../reconcile/model.js';
 import { sandboxPath, publishTargetOf } from '../reconcile/desired.js';
 import { getDriver, type DriverContext } from '../drivers/index.js';
@@ -26,6 +25,8 @@ import type { EventBus } from './events.js';
 import { type Filters, fuzzyMatch, matchLabels } from './filters.js';
 import { randomName } from './names.js';
 import { EndpointAllocator } from './endpoints.js';
+import { HostJoins } from './host-joins.js';
+import { normalizeSignal, signalNumber } from './signals.js';
 import { portRequests, type PortBinding } from './ports.js';
 import { sandboxFiles } from './dns.js';
 
@@ -78,9 +79,11 @@ export class ContainerService {
   private readonly signalled = new Map<string, number>();
 
   private readonly endpoints: EndpointAllocator;
+  private readonly joins: HostJoins;
 
   constructor(private readonly d: ContainerServiceDeps) {
     this.endpoints = new EndpointAllocator({ ...d, remoteAddresses: d.global && ((id) => d.global!.remoteAddresses(id)) });
+    this.joins = new HostJoins({ ...d, endpoints: this.endpoints });
   }
 
   // ---- lookup ----------------------------------------------------------------------------------
@@ -326,16 +329,16 @@ export class ContainerService {
     }
     const scope = this.scopeOf(c.id, joins.map((j) => j.network));
     try {
-      await this.joinHost(c, joins, scope);
+      await this.joins.join(c, joins, scope);
     } catch (e) {
       // Undo: no endpoint, address or port stays; the namespace (still recorded) is removed by the next reconcile.
-      await this.releaseGlobalAddresses(joins.map((j) => j.endpoint));
+      await this.joins.release(joins.map((j) => j.endpoint));
       tx(this.d.db, () => {
         this.d.containers.deleteEndpointsOf(c.id);
         this.d.containers.deletePortBindingsOf(c.id);
         this.d.containers.setState({ ...c, netns });
       });
-      await this.withdrawGlobal(c, joins);
+      await this.joins.withdraw(c, joins);
       await this.endpoints.releasePorts(ports);
       await this.d.reconciler.reconcile(scope).catch(() => undefined);
       tx(this.d.db, () => this.d.containers.setState({ ...c, netns: null, error: (e as Error).message }));
@@ -647,14 +650,14 @@ export class ContainerService {
     });
     const joined = [{ endpoint: endpoint!, network }];
     try {
-      await this.joinHost(c, joined, this.scopeOf(c.id, [network]));
+      await this.joins.join(c, joined, this.scopeOf(c.id, [network]));
     } catch (e) {
-      await this.releaseGlobalAddresses(joined.map((j) => j.endpoint));
+      await this.joins.release(joined.map((j) => j.endpoint));
       tx(this.d.db, () => {
         this.d.containers.deleteEndpoint(joined[0].endpoint.id);
         this.d.containers.removeEndpointConfig(c.id, network.name);
       });
-      await this.withdrawGlobal(c, joined);
+      await this.joins.withdraw(c, joined);
       await this.d.reconciler.reconcile(this.scopeOf(c.id, [network])).catch(() => undefined);
       throw e instanceof DomainError ? e : systemError(`failed to connect ${c.name} to ${network.name}: ${(e as Error).message}`);
     }
@@ -702,54 +705,6 @@ export class ContainerService {
     return { containers: [id], networks: networks.filter((n): n is Network => n?.scope === 'global').map((n) => n.id) };
   }
 
-  /**
-   * An address on a global network is claimed in the cluster store before the sandbox is made: when
-   * another host took it meanwhile (our mirror had not seen it yet), the next free one is tried.
-   */
-  /**
-   * New endpoints on the host: their addresses on global networks are claimed, then made known to the
-   * other hosts while this host builds the sandbox, so their data plane (FDB and neighbour entries) is
-   * ready about when ours is, and a peer's first packet does not wait for an ARP retry.
-   */
-  private async joinHost(c: Container, joins: Array<{ endpoint: Endpoint; network: Network }>, scope: Scope): Promise<void> {
-    await this.claimGlobalAddresses(c, joins);
-    const publish = joins.some((j) => j.network.scope === 'global') ? this.d.global?.syncContainer(c.id) : undefined;
-    const [made] = await Promise.allSettled([this.d.reconciler.reconcile(scope), publish]);
-    if (made.status === 'rejected') throw made.reason;
-  }
-
-  /** After a failed join was undone in the store: what joinHost published of it is withdrawn. */
-  private async withdrawGlobal(c: Container, joins: Array<{ network: Network }>): Promise<void> {
-    if (joins.some((j) => j.network.scope === 'global')) await this.d.global?.syncContainer(c.id).catch(() => undefined);
-  }
-
-  private async claimGlobalAddresses(c: Container, joins: Array<{ endpoint: Endpoint; network: Network }>): Promise<void> {
-    for (const j of joins) {
-      if (j.network.scope !== 'global' || !j.endpoint.ipv4) continue;
-      if (!this.d.global?.available) throw storeUnavailable();
-      const key = j.endpoint.configKey;
-      const settings = c.endpointConfigs.find((e) => e.network === key)?.settings ?? {};
-      const taken: string[] = [];
-      for (;;) {
-        const ip = j.endpoint.ipv4!.split('/')[0];
-        if (await this.d.global.claimAddress(j.network.id, ip, j.endpoint.id)) break;
-        if (settings.IPAMConfig?.IPv4Address) throw forbidden('Address already in use');
-        if (taken.push(ip) > 64) throw storeUnavailable(`no free address found on ${j.network.name}: try again`);
-        tx(this.d.db, () => {
-          this.d.containers.deleteEndpoint(j.endpoint.id);
-          j.endpoint = this.endpoints.allocate(c, j.network, key, settings, taken);
-        });
-      }
-    }
-  }
-
-  private async releaseGlobalAddresses(eps: Endpoint[]): Promise<void> {
-    for (const e of eps) {
-      const n = this.d.networks.get(e.networkId);
-      if (n?.scope === 'global' && e.ipv4) await this.d.global?.releaseAddress(n.id, e.ipv4.split('/')[0]).catch(() => undefined);
-    }
-  }
-
   // ---- for the reconciler ----------------------------------------------------------------------
 
   sandboxSpec(c: Container): SandboxSpec | undefined {
@@ -774,23 +729,6 @@ export const PROCESS_MARKER = 'CNMD_CONTAINER_ID';
 const isUp = (c: Container) => c.state === 'running' || c.state === 'removing';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
-
-const SIGNALS: Record<string, number> = {
-  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGCONT: 18, SIGSTOP: 19, SIGWINCH: 28,
-};
-
-export function normalizeSignal(s: string): NodeJS.Signals {
-  if (/^\d+$/.test(s)) {
-    const name = Object.entries(SIGNALS).find(([, n]) => n === Number(s))?.[0];
-    if (!name) throw invalid(`Invalid signal: ${s}`);
-    return name as NodeJS.Signals;
-  }
-  const name = s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`;
-  if (!(name in SIGNALS)) throw invalid(`Invalid signal: ${s}`);
-  return name as NodeJS.Signals;
-}
-
-export const signalNumber = (s: NodeJS.Signals) => SIGNALS[s] ?? 0;
 
 function validateExtraHosts(v: unknown): void {
   for (const h of asList(v as string[] | null)) {
