@@ -123,6 +123,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
           db, networks: networksRepo, containers: containersRepo, remote: remoteRepo, reconciler,
           namesOf: (c, n) => names.namesOn(c, n),
           onNetwork: (action, n) => events.emit('network', action, n.id, { name: n.name, type: n.driver }),
+          onAddressLost: (e) => containers!.readdress(e),
           log: { warn: (o, m) => log.warn(o, m), info: (o, m) => log.info(o, m) },
         })
       : undefined;

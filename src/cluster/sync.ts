@@ -5,7 +5,7 @@
  * services use.
  */
 import { hostname } from 'node:os';
-import type { Network } from '../model.js';
+import type { Endpoint, Network } from '../model.js';
 import type { NetworkRepo } from '../store/networks.js';
 import type { ContainerRepo } from '../store/containers.js';
 import type { RemoteEndpointRepo } from '../store/remote-endpoints.js';
@@ -29,6 +29,11 @@ export interface ClusterSyncDeps {
   namesOf: (containerId: string, networkId: string) => string[];
   /** a global network arrived or left (another host created or removed it) */
   onNetwork: (action: 'create' | 'destroy', n: Network) => void;
+  /**
+   * An endpoint of this host whose address another host claimed while this host was away (its lease
+   * ran out): it must move to a free address (it fails when it cannot, e.g. a requested address).
+   */
+  onAddressLost?: (e: Endpoint) => Promise<void>;
   log: { warn(obj: unknown, msg: string): void; info(obj: unknown, msg: string): void };
 }
 
@@ -37,6 +42,8 @@ export class ClusterSync implements GlobalScope {
   private readonly nodes = new Map<string, NodeRecord>();
   /** this host's endpoints as published, by endpoint id */
   private readonly published = new Map<string, EndpointRecord>();
+  /** endpoints whose address another host holds and that could not move: never published */
+  private readonly unclaimed = new Set<string>();
 
   constructor(private readonly d: ClusterSyncDeps) {
     this.store = new ClusterStore({
@@ -107,7 +114,7 @@ export class ClusterSync implements GlobalScope {
     const running = c?.state === 'running';
     const current = new Map(
       (running ? this.d.containers.endpointsOf(containerId) : [])
-        .filter((e) => this.d.networks.get(e.networkId)?.scope === 'global')
+        .filter((e) => this.d.networks.get(e.networkId)?.scope === 'global' && !this.unclaimed.has(e.id))
         .map((e) => [e.id, e]),
     );
     for (const [id, rec] of this.published) {
@@ -138,12 +145,23 @@ export class ClusterSync implements GlobalScope {
     // what was published went with the old lease
     this.published.clear();
     const local = this.d.containers.allEndpoints().filter((e) => this.d.networks.get(e.networkId)?.scope === 'global');
+    const lost: Endpoint[] = [];
     for (const e of local) {
       if (!e.ipv4) continue;
       const ip = e.ipv4.split('/')[0];
-      // only a claim that expired while this host was away can be lost: say so loudly
-      const ours = await this.store.claimAddress(e.networkId, ip, e.id).catch(() => true);
-      if (!ours) this.d.log.warn({ network: e.networkId, address: ip, container: e.containerId }, 'another host took this address while this host was away from the cluster store');
+      // only a claim that expired while this host was away can be lost
+      if (!(await this.store.claimAddress(e.networkId, ip, e.id).catch(() => true))) lost.push(e);
+    }
+    // an address another host took meanwhile: the endpoint moves, so that no two hosts use one address
+    for (const e of lost) {
+      const where = { network: e.networkId, address: e.ipv4, container: e.containerId };
+      try {
+        await this.d.onAddressLost?.(e);
+        this.d.log.warn(where, 'another host took this address while this host was away from the cluster store: the endpoint moved to a free one');
+      } catch (err) {
+        this.unclaimed.add(e.id);
+        this.d.log.warn({ ...where, err: (err as Error).message }, 'another host took this address while this host was away from the cluster store, and it cannot move: it is not published, other hosts cannot reach it');
+      }
     }
     for (const id of new Set(local.map((e) => e.containerId))) await this.syncContainer(id);
   }

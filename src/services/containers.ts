@@ -705,6 +705,23 @@ export class ContainerService {
     return { containers: [id], networks: networks.filter((n): n is Network => n?.scope === 'global').map((n) => n.id) };
   }
 
+  /**
+   * An endpoint whose address another host claimed while this host was away from the cluster store:
+   * it moves to a free address (a new interface in the sandbox), so that no two hosts use one address.
+   * A requested address (--ip) cannot move: that fails, and the caller says so.
+   */
+  async readdress(ep: Endpoint): Promise<void> {
+    const c = this.d.containers.get(ep.containerId);
+    const network = this.d.networks.get(ep.networkId);
+    if (!c || !network || c.state !== 'running') return;
+    const joins = [{ endpoint: ep, network }];
+    await this.joins.join(c, joins, this.scopeOf(c.id, [network]));
+    await this.writeFiles(c.id);
+    await this.sandboxChanged?.(c.id);
+    const to = joins[0].endpoint.ipv4 ?? '';
+    this.d.events.emit('cnmd', 'readdress', c.id, { name: c.name, network: network.name, from: ep.ipv4 ?? '', to });
+  }
+
   // ---- for the reconciler ----------------------------------------------------------------------
 
   sandboxSpec(c: Container): SandboxSpec | undefined {

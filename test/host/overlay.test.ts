@@ -220,13 +220,30 @@ if (await hostTestsReady(t, why)) {
     t.equal(refused.body.message, 'Could not attach to network ov2: rpc error: code = PermissionDenied desc = network ov2 not manually attachable', 'as Docker: only an --attachable overlay takes standalone containers');
   });
 
-  t.test('a host that was away (stopped past its lease) rejoins: its running containers are reachable again', async (t) => {
+  t.test('a host that was away (stopped past its lease) rejoins: its running containers are reachable again, none on a taken address', async (t) => {
     const alone = await until(async () => (await h1.d.request('GET', `${V}/info`)).body.CnmdCluster?.Nodes?.length === 1, 15_000);
     t.ok(alone, 'host 2\'s lease ran out: host 1 sees itself only');
     t.notOk((await inNs(web, ['ping', '-c', '1', '-W', '1', client])).exitCode === 0, 'and client is out of reach');
+    const addressOf = async (c: string) => /inet (\S+)\//.exec((await inNs(c, ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout)?.[1];
+    const old = await addressOf(client);
+    t.ok(old, `client had ${old}`);
+    // meanwhile a container on host 1 asks for client's address, which host 2's lapsed claim no longer holds
+    const thief = name('thief');
+    const r = await h1.d.request('POST', `${V}/containers/create?name=${thief}`, {
+      Image: 'busybox', Cmd: ['sleep', '600'], HostConfig: { NetworkMode: 'ov' }, NetworkingConfig: { EndpointsConfig: { ov: { IPAMConfig: { IPv4Address: old } } } },
+    });
+    t.equal(r.status, 201, r.text);
+    t.equal((await h1.d.request('POST', `${V}/containers/${thief}/start`)).status, 204, 'host 1 gives it that address');
+    const since = Math.floor(Date.now() / 1000);
     await h2.d.start();
     const back = await until(async () => (await inNs(web, ['ping', '-c', '1', '-W', '1', client])).exitCode === 0, 15_000);
     t.ok(back, 'web on host 1 reaches client on host 2 by name again');
+    const now = await addressOf(client);
+    t.ok(now && now !== old, `client moved off the taken address to ${now}`);
+    t.equal((await h2.d.request('GET', `${V}/containers/${client}/json`)).body.NetworkSettings.Networks.ov.IPAddress, now, 'inspect shows the new address');
+    t.equal((await inNs(web, ['ping', '-c', '1', '-W', '1', old!])).exitCode, 0, 'and the taken address leads to host 1\'s container');
+    const ev = await h2.d.request('GET', `${V}/events?since=${since}&until=${Math.floor(Date.now() / 1000) + 1}&filters=${encodeURIComponent('{"type":["cnmd"]}')}`);
+    t.match(ev.text, `"Action":"readdress"`, 'an event says so');
     t.same((await h2.d.request('GET', '/cnmd/v1/state?plan=1')).body.Plan, [], 'host 2 converged');
   });
 }
