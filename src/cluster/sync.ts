@@ -142,8 +142,9 @@ export class ClusterSync implements GlobalScope {
 
   /** After (re)joining: this host's endpoints and their addresses, under the new lease. */
   private async republish(): Promise<void> {
-    // what was published went with the old lease
+    // what was published went with the old lease; what could not be claimed is tried again
     this.published.clear();
+    this.unclaimed.clear();
     const local = this.d.containers.allEndpoints().filter((e) => this.d.networks.get(e.networkId)?.scope === 'global');
     const lost: Endpoint[] = [];
     for (const e of local) {
