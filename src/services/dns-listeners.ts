@@ -11,7 +11,6 @@ import type { NetworkRepo } from '../store/networks.js';
 import type { SandboxSpec } from '../reconcile/model.js';
 import type { Container } from '../model.js';
 import { sandboxPath } from '../reconcile/desired.js';
-import { getDriver } from '../drivers/index.js';
 import type { EventBus } from './events.js';
 import { servesDns, dnsAddress, needsSandboxDns, SANDBOX_DNS } from './dns.js';
 
@@ -51,7 +50,7 @@ export class DnsListeners {
     const addr = n && servesDns(n) ? dnsAddress(n) : undefined;
     if (!n || !addr) return;
     // a global network's bridge, and so its gateway, is on this host only while it has endpoints here
-    if (getDriver(n.driver)?.global && !this.d.hasLocalEndpoints(id)) return;
+    if (n.scope === 'global' && !this.d.hasLocalEndpoints(id)) return;
     this.served.set(id, addr);
     await this.d.dns.add(addr);
   }

@@ -9,7 +9,7 @@ import { getDriver } from '../drivers/index.js';
 import type { Member, NameSource, Requester } from '../dns/names.js';
 import { resolvConf, hostsFile, hostNameservers } from '../dns/names.js';
 
-/** Whether containers of this network resolve each other's names (user-defined bridge and macvlan networks). */
+/** Whether containers of this network resolve each other's names (user-defined bridge, macvlan and overlay networks). */
 export function servesDns(n: Network): boolean {
   return !n.predefined && ['bridge', 'macvlan', 'overlay'].includes(n.driver) && n.enableIPv4 && n.options['com.docker.network.bridge.inhibit_ipv4'] !== 'true';
 }

@@ -138,7 +138,7 @@ if (await hostTestsReady(t, why)) {
     t.equal(r.status, 201, r.text);
     t.equal((await h1.d.request('POST', `${V}/containers/${srv}/start`)).status, 204);
     const curl = async () => (await h2.ns.run('curl', ['-s', '--max-time', '2', `http://${h1.addr}:8080/`], { reject: false })).stdout.trim();
-    t.equal(await until(async () => (await curl()) === 'overlay port' && 'overlay port', 5000), 'overlay port', 'host 2 reaches it through host 1\'s underlay address');
+    t.ok(await until(async () => (await curl()) === 'overlay port', 5000), 'host 2 reaches it through host 1\'s underlay address');
     t.equal((await h1.d.request('DELETE', `${V}/containers/${srv}?force=1`)).status, 204);
   });
 
@@ -241,7 +241,11 @@ if (await hostTestsReady(t, why)) {
     const now = await addressOf(client);
     t.ok(now && now !== old, `client moved off the taken address to ${now}`);
     t.equal((await h2.d.request('GET', `${V}/containers/${client}/json`)).body.NetworkSettings.Networks.ov.IPAddress, now, 'inspect shows the new address');
-    t.equal((await inNs(web, ['ping', '-c', '1', '-W', '1', old!])).exitCode, 0, 'and the taken address leads to host 1\'s container');
+    // host 1's VXLAN port knows client by its new address only: the taken one stays host 1's own
+    const vx = `vx-${((await h1.d.request('GET', `${V}/networks/ov`)).body.Id as string).slice(0, 10)}`;
+    const neigh = JSON.parse((await h1.ns.run('ip', ['-json', 'neigh', 'show', 'nud', 'permanent', 'dev', vx])).stdout) as Array<{ dst: string }>;
+    t.notOk(neigh.some((n) => n.dst === old), 'host 1 has no entry sending the taken address to host 2');
+    t.ok(neigh.some((n) => n.dst === now), 'and one for client\'s new address');
     const ev = await h2.d.request('GET', `${V}/events?since=${since}&until=${Math.floor(Date.now() / 1000) + 1}&filters=${encodeURIComponent('{"type":["cnmd"]}')}`);
     t.match(ev.text, `"Action":"readdress"`, 'an event says so');
     t.same((await h2.d.request('GET', '/cnmd/v1/state?plan=1')).body.Plan, [], 'host 2 converged');
