@@ -3,6 +3,8 @@
  * main.ts listens; tests call inject().
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
+import { acceptUpgrades, upgradedBody } from './api/hijack.js';
 import swagger from '@fastify/swagger';
 import type { IncomingMessage } from 'node:http';
 import { splitVersionPrefix, checkVersion, API_VERSION, CNMD_VERSION } from './api/version.js';
@@ -32,15 +34,18 @@ export interface AppDeps {
   /** the reconciler's last run, and with plan=true what a full run would do now */
   state?: (withPlan: boolean) => Promise<Record<string, unknown>>;
   metrics?: { registry: Registry; requests: Histogram<'method' | 'route' | 'status'>; refresh: () => void };
-  logger?: FastifyServerOptions['logger'];
+  logger?: FastifyBaseLogger;
   serverFactory?: FastifyServerOptions['serverFactory'];
   logRequests?: boolean;
 }
 
+/** Docker's names are not limited in length: path parameters as long as a URL may be. */
+const MAX_PARAM_LENGTH = 65_536;
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const requestedVersion = new WeakMap<IncomingMessage, string>();
   const app = Fastify({
-    logger: deps.logger ?? false,
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     logController: new LogController({ disableRequestLogging: deps.logRequests !== true }),
     serverFactory: deps.serverFactory,
     // Docker clients send "/v1.41/networks"; strip the prefix before routing and remember it.
@@ -50,7 +55,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return path;
     },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     return503OnClosing: true,
     forceCloseConnections: true,
   });
@@ -87,8 +92,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       done(e as Error, undefined);
     }
   });
+  // Any other Content-Type is fine without a body (the docker CLI sends text/plain with attach); with one, Docker's 400.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body, done) => {
+    if (!(body as Buffer).length) return done(null, undefined);
+    done(Object.assign(new Error(`Content-Type specified (${req.headers['content-type'] ?? ''}) must be 'application/json'`), { statusCode: 400 }), undefined);
+  });
 
   installErrorHandling(app);
+  // attach and exec start upgrade their connection: through the same routing as every request
+  acceptUpgrades(app.server, (req, res) => app.routing(req, res));
+  app.addHook('preParsing', async (req, _reply, payload) => upgradedBody(req, payload));
   // Response schemas document the API; bodies are written with JSON.stringify so that field order
   // (Docker's) and version-dependent fields stay exactly as the handlers build them.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
@@ -103,7 +116,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           'Every route is also served under /v{version}/ (1.24 to ' + API_VERSION + ').',
         version: API_VERSION,
       },
-      tags: [{ name: 'System' }, { name: 'Network' }, { name: 'Container' }],
+      tags: [{ name: 'System' }, { name: 'Network' }, { name: 'Container' }, { name: 'Exec' }],
     },
     // Shared schemas keep Docker's definition names (Network, IPAM, …) in the document.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },

@@ -9,6 +9,8 @@ export interface Config {
   hosts: string[];
   configFile: string;
   dataRoot: string;
+  /** runtime state: containers' namespace files, their shims' sockets (dockerd's --exec-root) */
+  execRoot: string;
   /** Distinguishes two daemons on one host: names our chains (CNMD-), rule comments and link aliases. */
   instance: string;
   bridgeName: string;
@@ -46,6 +48,7 @@ const FLAGS: FlagSpec[] = [
   { key: 'hosts', fileKey: 'hosts', kind: 'list', short: 'H' },
   { key: 'configFile', fileKey: '', kind: 'string' },
   { key: 'dataRoot', fileKey: 'data-root', kind: 'string' },
+  { key: 'execRoot', fileKey: 'exec-root', kind: 'string' },
   { key: 'instance', fileKey: 'instance', kind: 'string' },
   { key: 'bridgeName', fileKey: 'bridge-name', kind: 'string' },
   { key: 'bip', fileKey: 'bip', kind: 'string' },
@@ -184,6 +187,7 @@ export function loadConfig(argv: string[], readFile: (p: string) => string | und
     hosts: merged.hosts?.length ? merged.hosts : [`unix:///run/${instance}.sock`],
     configFile,
     dataRoot: merged.dataRoot ?? `/var/lib/${instance}`,
+    execRoot: merged.execRoot ?? `/run/${instance}`,
     instance,
     bridgeName: merged.bridgeName ?? `${instance}0`,
     bip: merged.bip,
@@ -206,6 +210,9 @@ export function loadConfig(argv: string[], readFile: (p: string) => string | und
     if (!cfg.clusterAdvertise || !/^\d+\.\d+\.\d+\.\d+$/.test(cfg.clusterAdvertise)) {
       throw new ConfigError('--cluster-store needs --cluster-advertise ADDRESS: this host\'s IPv4 address on the underlay');
     }
+  }
+  for (const [flag, dir] of [['data-root', cfg.dataRoot], ['exec-root', cfg.execRoot]]) {
+    if (!dir.startsWith('/') || /[\0\n]/.test(dir)) throw new ConfigError(`invalid --${flag} "${dir}": an absolute path`);
   }
   if (cfg.clusterLeaseTtl < 2) throw new ConfigError(`invalid --cluster-lease-ttl ${cfg.clusterLeaseTtl}: at least 2 seconds`);
   if (cfg.reconcileInterval < 0) throw new ConfigError(`invalid --reconcile-interval ${cfg.reconcileInterval}: seconds, 0 to turn it off`);

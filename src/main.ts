@@ -11,6 +11,8 @@ import { CrashingExecutor } from './host/fault.js';
 import { checkTools } from './host/readers.js';
 import { startDaemon } from './daemon.js';
 import { Metrics } from './metrics.js';
+import pino from 'pino';
+import { acceptUpgrades } from './api/hijack.js';
 
 async function main(): Promise<void> {
   let config;
@@ -38,7 +40,7 @@ async function main(): Promise<void> {
     config,
     exec,
     metrics,
-    logger: { level: config.logLevel },
+    logger: pino({ level: config.logLevel }),
     serverFactory: (h) => {
       handler = h as RequestListener;
       return http.createServer(h);
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
   const sockets: string[] = [];
   for (const host of config.hosts) {
     const server = servers.length === 0 ? daemon.app.server : http.createServer(handler!);
+    if (server !== daemon.app.server) acceptUpgrades(server, handler!);
     if (host.startsWith('unix://')) {
       const path = host.slice('unix://'.length);
       mkdirSync(dirname(path), { recursive: true });

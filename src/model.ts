@@ -49,8 +49,11 @@ export interface EndpointSettingsInput {
   GwPriority?: number | null;
 }
 
-/** removing: `rm -f` recorded its intent; a start-up after a crash finishes the removal. */
-export type ContainerState = 'created' | 'running' | 'exited' | 'removing';
+/**
+ * removing: `rm -f` recorded its intent; a start-up after a crash finishes the removal.
+ * restarting: its command ended and its restart policy brings it back after a delay (no sandbox meanwhile).
+ */
+export type ContainerState = 'created' | 'running' | 'exited' | 'removing' | 'restarting';
 
 export interface Container {
   id: string;
@@ -63,7 +66,7 @@ export interface Container {
   networkMode: string;
   /** an adopted namespace (path); null when cnmd makes the namespace */
   sandboxKey: string | null;
-  /** the /run/netns name cnmd made, while running */
+  /** the /run/netns name cnmd made (<instance>-<12 hex of the id>), while running */
   netns: string | null;
   state: ContainerState;
   pid: number;
@@ -73,6 +76,14 @@ export interface Container {
   finishedAt: string;
   sandboxId: string;
   restartCount: number;
+  /** its processes are stopped (SIGSTOP) by `docker pause` */
+  paused: boolean;
+  /** the shim that holds the command's terminal or stdin (0: the command runs without one) */
+  monitorPid: number;
+  /** its mount and UTS namespaces exist while it runs (made for its command, or by a first exec) */
+  hasInside: boolean;
+  /** stopped by the user: a restart policy leaves it alone */
+  manuallyStopped: boolean;
   endpointConfigs: Array<{ network: string; settings: EndpointSettingsInput }>;
 }
 

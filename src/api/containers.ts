@@ -1,9 +1,8 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { open } from 'node:fs/promises';
 import type { ContainerService, CreateContainerRequest } from '../services/containers.js';
 import { CONTAINER_LIST_FILTERS } from '../services/containers.js';
-import type { NetworkService } from '../services/networks.js';
+import type { Attachments } from '../services/container-network.js';
 import type { Container } from '../model.js';
 import { parseFilters } from '../services/filters.js';
 import { invalid } from '../errors.js';
@@ -11,14 +10,15 @@ import { boolValue } from './query.js';
 import { renderInspect, renderSummary, type ContainerView } from './render-container.js';
 import { errorResponses } from './schemas/common.js';
 import { dockerHeaders } from './version.js';
+import { containerIoRoutes, type ContainerIoOptions } from './container-io.js';
 
-export interface ContainerRouteOptions {
+export interface ContainerRouteOptions extends ContainerIoOptions {
   containers: ContainerService;
-  networks: NetworkService;
+  attachments: Attachments;
   view: (c: Container) => ContainerView;
 }
 
-const IdParam = Type.Object({ id: Type.String({ description: 'container id, unique id prefix, or name' }) });
+export const IdParam = Type.Object({ id: Type.String({ description: 'container id, unique id prefix, or name' }) });
 type Id = Static<typeof IdParam>;
 const Body = Type.Object({}, { additionalProperties: true });
 
@@ -103,67 +103,12 @@ export const containerRoutes: FastifyPluginAsync<ContainerRouteOptions> = async 
     },
   );
 
-  app.get<{ Params: Id; Querystring: Record<string, string | undefined> }>(
-    '/containers/:id/logs',
-    { schema: { tags, summary: "The command's output, in Docker's stream format", params: IdParam } },
-    async (req, reply) => {
-      const c = svc.get(req.params.id);
-      const streams = [boolValue(req.query.stdout) ? 1 : 0, boolValue(req.query.stderr) ? 2 : 0].filter((s) => s > 0);
-      if (!streams.length) throw invalid('Bad parameters: you must choose at least one stream');
-      const tty = !!c.config.Tty;
-      const paths = svc.logPaths(c.id);
-      const follow = boolValue(req.query.follow);
-      const tail = req.query.tail && req.query.tail !== 'all' ? Number(req.query.tail) : undefined;
-      reply.raw.writeHead(200, dockerHeaders(tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream'));
-      const frame = (stream: number, data: Buffer) => {
-        if (!data.length) return;
-        if (tty) return void reply.raw.write(data);
-        const head = Buffer.alloc(8);
-        head[0] = stream;
-        head.writeUInt32BE(data.length, 4);
-        reply.raw.write(Buffer.concat([head, data]));
-      };
-      const offsets = new Map<number, number>();
-      const readNew = async (first: boolean) => {
-        for (const stream of streams) {
-          const file = await open(stream === 1 ? paths.stdoutPath : paths.stderrPath, 'r').catch(() => undefined);
-          if (!file) continue;
-          try {
-            const { size } = await file.stat();
-            const from = offsets.get(stream) ?? 0;
-            if (size <= from) continue;
-            const buf = Buffer.alloc(size - from);
-            await file.read(buf, 0, buf.length, from);
-            offsets.set(stream, size);
-            let data = buf;
-            if (first && tail !== undefined) {
-              const lines = buf.toString('utf8').split(/(?<=\n)/);
-              data = Buffer.from(lines.slice(Math.max(0, lines.length - tail)).join(''));
-            }
-            frame(stream, data);
-          } finally {
-            await file.close();
-          }
-        }
-      };
-      await readNew(true);
-      while (follow && !reply.raw.destroyed) {
-        const now = svc.get(c.id);
-        await new Promise((r) => setTimeout(r, 200));
-        await readNew(false);
-        if (now.state !== 'running') break;
-      }
-      reply.raw.end();
-      return reply.hijack();
-    },
-  );
-
   const ConnectBody = Type.Object({ Network: Type.Optional(Type.String()), EndpointConfig: Type.Optional(Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])) }, { additionalProperties: true });
   app.post<{ Params: Id; Body: { Network?: string; EndpointConfig?: Record<string, unknown> | null } }>(
     '/containers/:id/connect',
     { schema: { tags, summary: 'cnmd extension: connect this container to a network (body: Network, EndpointConfig)', params: IdParam, body: ConnectBody } },
     async (req) => {
-      await svc.connect(req.body?.Network ?? '', req.params.id, (req.body?.EndpointConfig ?? null) as never, req.apiVersion);
+      await opts.attachments.connect(req.body?.Network ?? '', req.params.id, (req.body?.EndpointConfig ?? null) as never, req.apiVersion);
       return '';
     },
   );
@@ -171,13 +116,37 @@ export const containerRoutes: FastifyPluginAsync<ContainerRouteOptions> = async 
     '/containers/:id/disconnect',
     { schema: { tags, summary: 'cnmd extension: disconnect this container from a network (body: Network, Force)', params: IdParam, body: Body } },
     async (req) => {
-      await svc.disconnect(req.body?.Network ?? '', req.params.id, !!req.body?.Force);
+      await opts.attachments.disconnect(req.body?.Network ?? '', req.params.id, !!req.body?.Force);
       return '';
     },
+  );
+
+  app.post<{ Params: Id }>('/containers/:id/pause', { schema: { tags, summary: 'Pause: SIGSTOP to every process of the container', params: IdParam } }, async (req, reply) => {
+    await svc.pause(req.params.id);
+    return noContent(reply);
+  });
+  app.post<{ Params: Id }>('/containers/:id/unpause', { schema: { tags, summary: 'Unpause: SIGCONT', params: IdParam } }, async (req, reply) => {
+    await svc.unpause(req.params.id);
+    return noContent(reply);
+  });
+  app.post<{ Params: Id; Querystring: { name?: string } }>(
+    '/containers/:id/rename',
+    { schema: { tags, summary: 'Rename; DNS answers the new name at once', params: IdParam, querystring: Type.Object({ name: Type.Optional(Type.String()) }) } },
+    async (req, reply) => {
+      await svc.rename(req.params.id, req.query.name ?? '');
+      return noContent(reply);
+    },
+  );
+  app.post<{ Params: Id; Body: Record<string, unknown> }>(
+    '/containers/:id/update',
+    { schema: { tags, summary: 'Update the restart policy (resource limits are recorded, not enforced)', params: IdParam, body: Body } },
+    async (req) => svc.update(req.params.id, req.body ?? {}),
   );
 
   // The docker CLI looks for an image when `docker inspect NAME` finds no container: there are none here.
   app.get<{ Params: { name: string } }>('/images/:name/json', { schema: { hide: true } }, async (req) => {
     throw Object.assign(new Error(`No such image: ${req.params.name}`), { statusCode: 404 });
   });
+
+  await app.register(containerIoRoutes, opts);
 };

@@ -1,5 +1,16 @@
 /** Containers in Docker's JSON shapes (inspect, list), by API version. */
 import type { Container, Endpoint, EndpointSettingsInput, Network, PortBinding } from '../model.js';
+import { statusOf } from '../services/containers.js';
+
+/**
+ * HostConfig.NetworkMode: a container created without one says `default` up to API 1.44, as Docker
+ * 20.10 stores it; from 1.45 (Docker 26.1) it shows the network it means, `bridge`.
+ */
+export function networkModeShown(c: Container, api: number): string {
+  const given = String(c.hostConfig.NetworkMode ?? '');
+  if (api < 1.45 && (given === 'default' || given === '')) return 'default';
+  return c.networkMode;
+}
 
 export interface ContainerView {
   container: Container;
@@ -11,8 +22,10 @@ export interface ContainerView {
   sandboxKey: string;
   /** published ports, when running */
   ports: PortBinding[];
-  /** resolv.conf and hosts written for it */
-  files?: { resolvConf: string[]; hosts: string[] };
+  /** its resolv.conf, hosts, hostname and log, once it was started */
+  files?: { resolvConf: string; hosts: string; hostname: string; log: string };
+  /** exec instances (null when none) */
+  execIds: string[] | null;
 }
 
 const split = (cidr: string | null) => (cidr ? { ip: cidr.split('/')[0], bits: Number(cidr.split('/')[1]) } : { ip: '', bits: 0 });
@@ -118,10 +131,10 @@ export function renderInspect(v: ContainerView, api: number): Record<string, unk
     Path: argv[0] ?? '',
     Args: argv.slice(1),
     State: {
-      Status: c.state,
+      Status: statusOf(c),
       Running: running,
-      Paused: false,
-      Restarting: false,
+      Paused: running && c.paused,
+      Restarting: c.state === 'restarting',
       OOMKilled: false,
       Dead: false,
       Pid: running ? c.pid : 0,
@@ -131,10 +144,10 @@ export function renderInspect(v: ContainerView, api: number): Record<string, unk
       FinishedAt: c.finishedAt,
     },
     Image: c.config.Image,
-    ResolvConfPath: v.files?.resolvConf[0] ?? '',
-    HostnamePath: '',
-    HostsPath: v.files?.hosts[0] ?? '',
-    LogPath: '',
+    ResolvConfPath: v.files?.resolvConf ?? '',
+    HostnamePath: v.files?.hostname ?? '',
+    HostsPath: v.files?.hosts ?? '',
+    LogPath: v.files?.log ?? '',
     Name: `/${c.name}`,
     RestartCount: c.restartCount,
     Driver: '',
@@ -142,28 +155,30 @@ export function renderInspect(v: ContainerView, api: number): Record<string, unk
     MountLabel: '',
     ProcessLabel: '',
     AppArmorProfile: '',
-    ExecIDs: null,
-    HostConfig: { ...c.hostConfig, NetworkMode: c.networkMode },
+    ExecIDs: v.execIds,
+    HostConfig: { ...c.hostConfig, NetworkMode: networkModeShown(c, api) },
     Mounts: [],
     Config: {
       Hostname: c.config.Hostname,
       Domainname: c.config.Domainname,
-      User: '',
-      AttachStdin: false,
-      AttachStdout: false,
-      AttachStderr: false,
+      User: c.config.User ?? '',
+      AttachStdin: !!c.config.AttachStdin,
+      AttachStdout: !!c.config.AttachStdout,
+      AttachStderr: !!c.config.AttachStderr,
       ExposedPorts: c.config.ExposedPorts ?? undefined,
-      Tty: c.config.Tty,
-      OpenStdin: c.config.OpenStdin,
-      StdinOnce: false,
+      Tty: !!c.config.Tty,
+      OpenStdin: !!c.config.OpenStdin,
+      StdinOnce: !!c.config.StdinOnce,
       Env: c.config.Env,
       Cmd: c.config.Cmd,
       Image: c.config.Image,
       Volumes: null,
-      WorkingDir: '',
+      WorkingDir: c.config.WorkingDir ?? '',
       Entrypoint: c.config.Entrypoint,
       OnBuild: null,
       Labels: c.config.Labels ?? {},
+      ...(c.config.StopSignal ? { StopSignal: c.config.StopSignal } : {}),
+      ...(c.config.StopTimeout != null ? { StopTimeout: c.config.StopTimeout } : {}),
     },
     NetworkSettings: networkSettings,
   };
@@ -187,7 +202,8 @@ export function humanDuration(seconds: number): string {
 }
 
 export function statusText(c: Container, now = Date.now()): string {
-  if (c.state === 'running') return `Up ${humanDuration((now - Date.parse(c.startedAt)) / 1000)}`;
+  if (c.state === 'running') return `Up ${humanDuration((now - Date.parse(c.startedAt)) / 1000)}${c.paused ? ' (Paused)' : ''}`;
+  if (c.state === 'restarting') return `Restarting (${c.exitCode}) ${humanDuration((now - Date.parse(c.finishedAt)) / 1000)} ago`;
   if (c.state === 'exited') return `Exited (${c.exitCode}) ${humanDuration((now - Date.parse(c.finishedAt)) / 1000)} ago`;
   if (c.state === 'removing') return 'Removal In Progress';
   return 'Created';
@@ -208,9 +224,9 @@ export function renderSummary(v: ContainerView, api: number): Record<string, unk
       return list ? list.map((b) => ({ IP: b.HostIp, PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type })) : [{ PrivatePort: Number(port), Type: type }];
     }),
     Labels: c.config.Labels ?? {},
-    State: c.state,
+    State: statusOf(c),
     Status: statusText(c),
-    HostConfig: { NetworkMode: c.networkMode },
+    HostConfig: { NetworkMode: networkModeShown(c, api) },
     NetworkSettings: { Networks: renderNetworks(v, api) },
     Mounts: [],
   };

@@ -44,6 +44,12 @@ export class ClusterSync implements GlobalScope {
   private readonly published = new Map<string, EndpointRecord>();
   /** endpoints whose address another host holds and that could not move: never published */
   private readonly unclaimed = new Set<string>();
+  private addressLost?: (e: Endpoint) => Promise<void>;
+
+  /** Who moves an endpoint whose address another host took while this host was away (the containers' attachments). */
+  whenAddressLost(fn: (e: Endpoint) => Promise<void>): void {
+    this.addressLost = fn;
+  }
 
   constructor(private readonly d: ClusterSyncDeps) {
     this.store = new ClusterStore({
@@ -157,7 +163,7 @@ export class ClusterSync implements GlobalScope {
     for (const e of lost) {
       const where = { network: e.networkId, address: e.ipv4, container: e.containerId };
       try {
-        await this.d.onAddressLost?.(e);
+        await (this.d.onAddressLost ?? this.addressLost)?.(e);
         this.d.log.warn(where, 'another host took this address while this host was away from the cluster store: the endpoint moved to a free one');
       } catch (err) {
         this.unclaimed.add(e.id);

@@ -113,6 +113,7 @@ export const chainNames = (ctx: DriverContext) => ({
   input: `${ctx.chainPrefix}-INPUT`,
   dnat: `${ctx.chainPrefix}-DNAT`,
   dnatLocal: `${ctx.chainPrefix}-DNAT-LO`,
+  dns: `${ctx.chainPrefix}-DNS`,
   network: (id: string) => `${ctx.chainPrefix}-N-${id.slice(0, 12)}`,
 });
 
@@ -131,6 +132,8 @@ export function bridgeBase(ctx: DriverContext): { chains: DesiredChain[]; hooks:
       { table: 'nat', name: c.postrouting, head: [], body: [] },
       { table: 'nat', name: c.dnat, head: [], body: [] },
       { table: 'nat', name: c.dnatLocal, head: [], body: [] },
+      // queries to 127.0.0.11 arrive from sandboxes on their gateway: to the server on that gateway
+      { table: 'nat', name: c.dns, head: ['-p udp -m udp --dport 53 -j REDIRECT', '-p tcp -m tcp --dport 53 -j REDIRECT'], body: [] },
     ],
     hooks: [
       { table: 'filter', chain: 'FORWARD', spec: `-j ${c.forward}` },
@@ -138,7 +141,9 @@ export function bridgeBase(ctx: DriverContext): { chains: DesiredChain[]; hooks:
       { table: 'filter', chain: 'INPUT', spec: `-j ${c.input}` },
       { table: 'nat', chain: 'POSTROUTING', spec: `-j ${c.postrouting}` },
       // published ports: from other machines and from the host itself (127.0.0.1 included) …
-      { table: 'nat', chain: 'PREROUTING', spec: `-m addrtype --dst-type LOCAL -j ${c.dnat}` },
+      { table: 'nat', chain: 'PREROUTING', spec: `! -d 127.0.0.11/32 -m addrtype --dst-type LOCAL -j ${c.dnat}` },
+      // … except DNS queries of sandboxes, even when a container publishes port 53
+      { table: 'nat', chain: 'PREROUTING', spec: `-d 127.0.0.11/32 -j ${c.dns}` },
       { table: 'nat', chain: 'OUTPUT', spec: `-m addrtype --dst-type LOCAL -j ${c.dnat}` },
       // … and ports bound to a loopback address, from the host only: never reachable from outside
       { table: 'nat', chain: 'OUTPUT', spec: `-d 127.0.0.0/8 -j ${c.dnatLocal}` },

@@ -4,7 +4,24 @@ import { hostDriver, nullDriver } from './simple.js';
 import { macvlanDriver } from './macvlan.js';
 import { overlayDriver } from './overlay.js';
 
+import type { DriverContext } from './driver.js';
+import type { Config } from '../config.js';
+
 export type { Driver, DriverContext } from './driver.js';
+
+/** The daemon settings the drivers need, derived from the Config once. */
+export function driverContext(config: Config): DriverContext {
+  return {
+    instance: config.instance,
+    chainPrefix: config.instance.toUpperCase(),
+    iptables: config.iptables,
+    ipForward: config.ipForward,
+    ipMasq: config.ipMasq,
+    icc: config.icc,
+    mtu: config.mtu,
+    defaultBridgeName: config.bridgeName,
+  };
+}
 
 const DRIVERS: Driver[] = [bridgeDriver, hostDriver, nullDriver, macvlanDriver, overlayDriver];
 

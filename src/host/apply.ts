@@ -1,7 +1,9 @@
 /**
- * Applies a plan: sysctls as file writes, every link change in one `ip -batch`, every rule change in
- * one `iptables-restore --noflush`, which run at the same time (rules name interfaces, they do not
- * need them to exist); then one `ip -batch` inside each sandbox namespace that needs changes.
+ * Applies a plan: containers' files first; sysctls as file writes, every link change in one
+ * `ip -batch`, every rule change in one `iptables-restore --noflush`, which run at the same time
+ * (rules name interfaces, they do not need them to exist); then one `ip -batch` inside each sandbox
+ * namespace that needs changes, beside the making of containers' mount and UTS namespaces; last,
+ * namespace files and directories that go.
  */
 import type { Executor } from './executor.js';
 import type { Table } from './state.js';
@@ -16,6 +18,35 @@ export interface HostSteps {
   insideSysctls: Map<string, string[]>;
   /** `bridge -batch` lines (FDB entries of VXLAN ports), after the host's ip batch */
   bridgeLines: string[];
+  /** files written in place, before everything else */
+  files?: Array<{ path: string; content: string }>;
+  /** containers' namespaces to make (or bind again to a live process's) */
+  namespaces?: Array<
+    | { kind: 'mnt'; path: string; fstab: string; holderPid?: number }
+    | { kind: 'uts'; path: string; hostname: string; domainname: string; holderPid?: number }
+  >;
+  /** namespace files to unmount, then directories to remove, after the rest */
+  umounts?: string[];
+  removals?: string[];
+}
+
+/**
+ * A namespace persisted at path (a bind mount of its nsfs file, as `ip netns add` does): a live
+ * process's again, or a new one made by unshare running its first command there.
+ */
+async function makeNamespace(exec: Executor, n: NonNullable<HostSteps['namespaces']>[number]): Promise<void> {
+  await exec.writeFile(n.path, '');
+  if (n.holderPid) {
+    await exec.run('mount', ['--bind', `/proc/${n.holderPid}/ns/${n.kind}`, n.path]);
+    return;
+  }
+  if (n.kind === 'mnt') {
+    // slave: mounts the host makes later (namespaces, volumes of others) reach it; its own stay inside
+    await exec.run('unshare', [`--mount=${n.path}`, '--propagation', 'slave', 'mount', '-a', '--fstab', n.fstab]);
+    return;
+  }
+  await exec.run('unshare', [`--uts=${n.path}`, 'hostname', '--', n.hostname]);
+  if (n.domainname) await exec.run('nsenter', [`--uts=${n.path}`, 'domainname', '--', n.domainname]);
 }
 
 /** The iptables-restore input for the rule steps: per table, declarations, deletions, additions, removals. */
@@ -32,6 +63,8 @@ export function restoreInput(steps: HostSteps['iptables']): string {
 }
 
 export async function applySteps(exec: Executor, steps: HostSteps): Promise<void> {
+  await Promise.all((steps.files ?? []).map((f) => exec.writeFile(f.path, f.content)));
+  const namespaces = Promise.all((steps.namespaces ?? []).map((n) => makeNamespace(exec, n)));
   const ipRun = (steps.ipLines.length ? exec.run('ip', ['-batch', '-'], { input: steps.ipLines.join('\n') + '\n' }) : Promise.resolve()).then(async () => {
     // after the links: some keys belong to an interface the batch has just made
     for (const s of steps.sysctls) await exec.writeSysctl(s.key, s.value);
@@ -46,7 +79,9 @@ export async function applySteps(exec: Executor, steps: HostSteps): Promise<void
       ...[...steps.insideSysctls].map(([path, kv]) => exec.run('nsenter', [`--net=${path}`, 'sysctl', '-q', '-w', ...kv])),
     ]),
   );
-  const results = await Promise.allSettled([...runs, insideRuns]);
+  const results = await Promise.allSettled([...runs, insideRuns, namespaces]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
+  if (steps.umounts?.length) await exec.run('umount', steps.umounts);
+  for (const p of steps.removals ?? []) await exec.removePath(p);
 }

@@ -9,7 +9,14 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer, connect, Server, type AddressInfo } from 'node:net';
 import { createSocket, type Socket } from 'node:dgram';
-import { readFile, readdir, writeFile, mkdir, rm } from 'node:fs/promises';
+import { readFile, readdir, writeFile, mkdir, rm, rmdir, stat, access, readlink } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { spawnChild, type Child, type ChildOptions } from './child.js';
+import { startShim, connectShim, type ShimHandle, type ShimSpec } from './shim-client.js';
+import { parseProcNetSockets } from './state.js';
+
+export type { Child, ChildOptions } from './child.js';
+export type { ShimHandle, ShimSpec, ProcessInput } from './shim-client.js';
 
 export interface RunResult {
   stdout: string;
@@ -46,6 +53,11 @@ export interface Executor {
    */
   reservePort(proto: 'tcp' | 'udp', ip: string, port: number): Promise<number>;
   releasePort(proto: 'tcp' | 'udp', ip: string, port: number): Promise<void>;
+  /**
+   * Held ports whose socket is gone (closed by hand, `ss -K`): bound again, their relays with them.
+   * Read from /proc/net; returns the ports repaired ("tcp/0.0.0.0/8080").
+   */
+  repairHeldPorts(): Promise<string[]>;
   /** Relays what reaches a held port to ip:port (the userland proxy for IPv6 host addresses). */
   forwardPort(proto: 'tcp' | 'udp', ip: string, port: number, to: { ip: string; port: number }): void;
   /** Sends a signal; false when there is no such process. */
@@ -58,6 +70,30 @@ export interface Executor {
   findProcess(envEntry: string): Promise<number | undefined>;
   /** A UDP socket and a TCP listener bound to ip:port inside the namespace at path, held by the daemon. */
   bindInNamespace(path: string, ip: string, port: number): Promise<NamespaceSockets>;
+  /**
+   * Starts a container's command with a terminal or an open stdin under a shim (shim.ts): the shim
+   * holds them, so the command outlives the daemon. Resolves once the command runs.
+   */
+  startShim(spec: ShimSpec): Promise<ShimHandle>;
+  /** The shim of a command started before this daemon; undefined when it is gone. */
+  connectShim(socketPath: string, statusPath: string): Promise<ShimHandle | undefined>;
+  /** A process whose input and output the daemon holds (an exec session): on pipes or a terminal. */
+  spawnChild(file: string, args: string[], opts: ChildOptions): Child;
+  /** The pids of the processes in the namespace (of that kind) whose file (a /proc/PID/ns entry or a bind-mounted one) is at path. */
+  processesIn(path: string, kind: 'mnt' | 'net'): Promise<number[]>;
+  /** The first executable named name in these directories (name itself when it has a slash); undefined when none. */
+  findExecutable(name: string, dirs: string[]): Promise<string | undefined>;
+  /** Whether path exists (following links). */
+  exists(path: string): Promise<boolean>;
+  /** mkdir -p; returns the directories it made, outermost first. */
+  makeDirs(path: string): Promise<string[]>;
+  /** Removes each directory if it is empty (innermost first); one that is not is left. */
+  removeEmptyDirs(paths: string[]): Promise<void>;
+  /**
+   * Makes dir a private mount point (bound on itself), as `ip netns` does for /run/netns: namespace
+   * files can be bound in it without their mounts reaching the namespaces themselves.
+   */
+  makePrivateMount(dir: string): Promise<void>;
 }
 
 export interface NamespaceSockets {
@@ -100,6 +136,8 @@ export interface CommandObserver {
 
 export class ExecaExecutor implements Executor {
   private readonly held = new Map<string, Server | Socket>();
+  /** relay targets of held ports (IPv6 host addresses), to set again on a socket bound anew */
+  private readonly relays = new Map<string, { ip: string; port: number }>();
 
   constructor(private readonly observe?: CommandObserver) {}
 
@@ -132,12 +170,35 @@ export class ExecaExecutor implements Executor {
     const key = `${proto}/${ip}/${port}`;
     const h = this.held.get(key);
     this.held.delete(key);
+    this.relays.delete(key);
     if (h) await new Promise<void>((r) => (h as { close(cb: () => void): void }).close(() => r()));
+  }
+
+  async repairHeldPorts(): Promise<string[]> {
+    const read = async (f: string) => parseProcNetSockets((await this.readFile(`/proc/net/${f}`)) ?? '');
+    const [t4, t6, u4, u6] = await Promise.all(['tcp', 'tcp6', 'udp', 'udp6'].map(read));
+    const listening = { tcp: [...t4, ...t6].filter((x) => x.state === '0A'), udp: [...u4, ...u6] };
+    const repaired: string[] = [];
+    for (const key of [...this.held.keys()]) {
+      const [proto, ip, port] = key.split('/') as ['tcp' | 'udp', string, string];
+      if (listening[proto].some((x) => x.port === Number(port) && x.ip === ip)) continue;
+      const relay = this.relays.get(key);
+      await this.releasePort(proto, ip, Number(port)).catch(() => undefined);
+      try {
+        await this.reservePort(proto, ip, Number(port));
+        if (relay) this.forwardPort(proto, ip, Number(port), relay);
+        repaired.push(key);
+      } catch {
+        // taken by someone else meanwhile: the DNAT rules still serve it
+      }
+    }
+    return repaired;
   }
 
   forwardPort(proto: 'tcp' | 'udp', ip: string, port: number, to: { ip: string; port: number }): void {
     const h = this.held.get(`${proto}/${ip}/${port}`);
     if (!h) return;
+    this.relays.set(`${proto}/${ip}/${port}`, to);
     if (h instanceof Server) {
       h.removeAllListeners('connection');
       h.on('connection', (client) => {
@@ -297,6 +358,69 @@ export class ExecaExecutor implements Executor {
         else reject(new HostCommandError('nsenter', [`--net=${path}`, 'bind', `${ip}:${port}`], stderr || `exit status ${code}`, code ?? undefined));
       });
     });
+  }
+
+  startShim(spec: ShimSpec): Promise<ShimHandle> {
+    return startShim(spec);
+  }
+
+  connectShim(socketPath: string, statusPath: string): Promise<ShimHandle | undefined> {
+    return connectShim(socketPath, statusPath);
+  }
+
+  spawnChild(file: string, args: string[], opts: ChildOptions): Child {
+    return spawnChild(file, args, opts);
+  }
+
+  async processesIn(path: string, kind: 'mnt' | 'net'): Promise<number[]> {
+    const target = await stat(path).catch(() => undefined);
+    if (!target) return [];
+    const out: number[] = [];
+    for (const name of await this.listDir('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      const link = await readlink(`/proc/${name}/ns/${kind}`).catch(() => '');
+      if (link.endsWith(`[${target.ino}]`)) out.push(Number(name));
+    }
+    return out;
+  }
+
+  async findExecutable(name: string, dirs: string[]): Promise<string | undefined> {
+    const candidates = name.includes('/') ? [name] : dirs.filter((d) => d.startsWith('/')).map((d) => `${d.replace(/\/$/, '')}/${name}`);
+    for (const c of candidates) {
+      const s = await stat(c).catch(() => undefined);
+      if (s?.isFile() && (await access(c, fsConstants.X_OK).then(() => true, () => false))) return c;
+    }
+    return undefined;
+  }
+
+  async exists(path: string): Promise<boolean> {
+    return stat(path).then(() => true, () => false);
+  }
+
+  async makeDirs(path: string): Promise<string[]> {
+    const made: string[] = [];
+    const parts = path.split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const dir = '/' + parts.slice(0, i).join('/');
+      if (await this.exists(dir)) continue;
+      await mkdir(dir).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      });
+      made.push(dir);
+    }
+    return made;
+  }
+
+  async removeEmptyDirs(paths: string[]): Promise<void> {
+    for (const p of [...paths].sort((a, b) => b.length - a.length)) await rmdir(p).catch(() => undefined);
+  }
+
+  async makePrivateMount(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const line = ((await this.readFile('/proc/self/mountinfo')) ?? '').split('\n').filter((l) => l.split(' ')[4] === dir).pop();
+    if (!line) await this.run('mount', ['--bind', dir, dir]);
+    const tags = line ? line.slice(0, line.indexOf(' - ')).split(' ').slice(6) : [];
+    if (!line || tags.some((t) => t.startsWith('shared:') || t.startsWith('master:'))) await this.run('mount', ['--make-private', dir]);
   }
 
   async writeSysctl(key: string, value: string): Promise<void> {

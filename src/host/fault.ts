@@ -7,7 +7,7 @@
  * after step k completes (k = 0: right before the first step, i.e. after the store transaction).
  * Reads (`ip -json`, `iptables-save`, version checks) are not steps.
  */
-import type { Executor, RunOptions, SpawnOptions } from './executor.js';
+import type { ChildOptions, Executor, RunOptions, ShimSpec, SpawnOptions } from './executor.js';
 
 export function isHostRead(file: string, args: string[]): boolean {
   return file === 'iptables-save' || args.includes('-json') || args.includes('-V') || args.includes('--version');
@@ -68,6 +68,21 @@ export class CrashingExecutor implements Executor {
     this.after(`spawn ${file} ${args.join(' ')}`);
     return p;
   }
+  startShim(spec: ShimSpec) {
+    return this.step(`shim ${spec.file} ${spec.args.join(' ')}`, () => this.inner.startShim(spec));
+  }
+  spawnChild(file: string, args: string[], opts: ChildOptions) {
+    this.before();
+    const c = this.inner.spawnChild(file, args, opts);
+    this.after(`spawn ${file} ${args.join(' ')}`);
+    return c;
+  }
+  makeDirs(path: string) {
+    return this.step(`mkdir ${path}`, () => this.inner.makeDirs(path));
+  }
+  removeEmptyDirs(paths: string[]) {
+    return this.step(`rmdir ${paths.join(' ')}`, () => this.inner.removeEmptyDirs(paths));
+  }
   signal(pid: number, sig: NodeJS.Signals | number) {
     if (sig === 0) return this.inner.signal(pid, sig);
     this.before();
@@ -98,10 +113,28 @@ export class CrashingExecutor implements Executor {
   releasePort(proto: 'tcp' | 'udp', ip: string, port: number) {
     return this.inner.releasePort(proto, ip, port);
   }
+  repairHeldPorts() {
+    return this.inner.repairHeldPorts();
+  }
   forwardPort(proto: 'tcp' | 'udp', ip: string, port: number, to: { ip: string; port: number }) {
     this.inner.forwardPort(proto, ip, port, to);
   }
   isAlive(pid: number) {
     return this.inner.isAlive(pid);
+  }
+  connectShim(socketPath: string, statusPath: string) {
+    return this.inner.connectShim(socketPath, statusPath);
+  }
+  processesIn(path: string, kind: 'mnt' | 'net') {
+    return this.inner.processesIn(path, kind);
+  }
+  findExecutable(name: string, dirs: string[]) {
+    return this.inner.findExecutable(name, dirs);
+  }
+  exists(path: string) {
+    return this.inner.exists(path);
+  }
+  makePrivateMount(dir: string) {
+    return this.inner.makePrivateMount(dir);
   }
 }

@@ -1,5 +1,5 @@
 import type { Executor } from './executor.js';
-import { type HostState, type NeighborState, type RuleState, type SandboxState, emptyRuleState, parseFdb, parseIpAddrJson, parseIptablesSave, parseNeighbors, parseSandboxInside } from './state.js';
+import { type HostState, type NeighborState, type RuleState, type SandboxState, emptyRuleState, parseFdb, parseIpAddrJson, parseIptablesSave, parseNeighbors, parseNsMounts, parseSandboxInside } from './state.js';
 import { type Prefix, parsePrefix } from '../ipam/cidr.js';
 
 export interface ReadOptions {
@@ -11,7 +11,14 @@ export interface ReadOptions {
   sandboxes?: string[];
   /** read the neighbour and FDB entries of VXLAN ports (two process starts; only with overlay networks) */
   neighbors?: boolean;
+  /** files cnmd keeps whose contents to read (no process starts) */
+  files?: string[];
+  /** where containers' directories are: their namespace files are looked for under runRoot */
+  roots?: { dataRoot: string; runRoot: string };
 }
+
+/** iproute2's per-namespace files (`ip netns exec` mounts them over /etc) */
+export const NETNS_ETC_DIR = '/etc/netns';
 
 export const NETNS_DIR = '/run/netns';
 /** VXLAN ports of overlay networks are named vx-<id10> */
@@ -20,7 +27,9 @@ const VXLAN_PREFIX = 'vx-';
 /** The inside of one sandbox namespace: its links and default routes. */
 export async function readSandbox(exec: Executor, path: string): Promise<SandboxState | undefined> {
   try {
-    const r = await exec.run('nsenter', [`--net=${path}`, 'ip', '-json', '-details', '-batch', '-'], { input: 'addr show\nroute show default\n' });
+    const r = await exec.run('nsenter', [`--net=${path}`, 'ip', '-json', '-details', '-batch', '-'], {
+      input: 'addr show\nroute show default\nroute show table local 127.0.0.11/32\n',
+    });
     return parseSandboxInside(r.stdout);
   } catch {
     return undefined;
@@ -35,7 +44,8 @@ async function readNeighbors(exec: Executor): Promise<Map<string, NeighborState>
 
 /** Reads links, our iptables rules and the given sysctls: two process starts, whatever the count of networks. */
 export async function readHostState(exec: Executor, opts: ReadOptions): Promise<HostState> {
-  const [links, rules, sysctls, netns, sandboxes, neighbors] = await Promise.all([
+  const roots = opts.roots;
+  const [links, rules, sysctls, netns, sandboxes, neighbors, files, mounts, netnsDirs, dataDirs, runDirs] = await Promise.all([
     exec.run('ip', ['-json', '-details', 'addr', 'show']).then((r) => parseIpAddrJson(r.stdout)),
     opts.iptables
       ? exec.run('iptables-save', []).then((r) => parseIptablesSave(r.stdout, opts.chainPrefix, opts.instance))
@@ -44,6 +54,11 @@ export async function readHostState(exec: Executor, opts: ReadOptions): Promise<
     exec.listDir(NETNS_DIR),
     Promise.all((opts.sandboxes ?? []).map(async (p) => [p, await readSandbox(exec, p)] as const)),
     opts.neighbors ? readNeighbors(exec) : Promise.resolve(new Map()),
+    Promise.all((opts.files ?? []).map(async (p) => [p, await exec.readFile(p)] as const)),
+    roots ? exec.readFile('/proc/self/mountinfo').then((t) => parseNsMounts(t ?? '', roots.runRoot)) : Promise.resolve(new Set<string>()),
+    exec.listDir(NETNS_ETC_DIR),
+    roots ? exec.listDir(`${roots.dataRoot}/containers`) : Promise.resolve([]),
+    roots ? exec.listDir(roots.runRoot) : Promise.resolve([]),
   ]);
   return {
     links,
@@ -52,6 +67,11 @@ export async function readHostState(exec: Executor, opts: ReadOptions): Promise<
     netns: new Set(netns),
     sandboxes: new Map(sandboxes.filter((e): e is [string, SandboxState] => e[1] !== undefined)),
     neighbors,
+    files: new Map(files.filter((e): e is [string, string] => e[1] !== undefined)),
+    mounts,
+    netnsDirs: new Set(netnsDirs),
+    dataDirs: new Set(dataDirs.filter((d) => /^[0-9a-f]{64}$/.test(d))),
+    runDirs: new Set(runDirs.filter((d) => /^[0-9a-f]{12}$/.test(d))),
   };
 }
 

@@ -2,7 +2,7 @@
  * An executor that changes nothing: it records every command (for tests and --dry-run) and answers
  * reads with scripted output. failOn() makes a matching command fail, to test rollbacks.
  */
-import { type Executor, type NamespaceSockets, type RunOptions, type RunResult, type SpawnOptions, type SpawnedProcess, HostCommandError, PortInUseError } from './executor.js';
+import { type Child, type ChildOptions, type Executor, type NamespaceSockets, type RunOptions, type RunResult, type ShimHandle, type ShimSpec, type SpawnOptions, type SpawnedProcess, HostCommandError, PortInUseError } from './executor.js';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { constants } from 'node:os';
@@ -111,6 +111,10 @@ export class RecordingExecutor implements Executor {
     this.heldPorts.delete(`${proto}/${ip}/${port}`);
   }
 
+  async repairHeldPorts(): Promise<string[]> {
+    return [];
+  }
+
   forwardPort(proto: 'tcp' | 'udp', ip: string, port: number, to: { ip: string; port: number }): void {
     this.calls.push({ file: 'proxy', args: [`${proto}/[${ip}]:${port}`, `${to.ip}:${to.port}`] });
   }
@@ -138,6 +142,71 @@ export class RecordingExecutor implements Executor {
   async findProcess(envEntry: string): Promise<number | undefined> {
     const [k, v] = [envEntry.slice(0, envEntry.indexOf('=')), envEntry.slice(envEntry.indexOf('=') + 1)];
     return [...this.processes.keys()].find((pid) => this.processEnv.get(pid)?.[k] === v);
+  }
+
+  /** input written to pretend processes with a shim or an exec session, by pid */
+  readonly input = new Map<number, Buffer[]>();
+
+  async startShim(spec: ShimSpec): Promise<ShimHandle> {
+    this.calls.push({ file: 'shim', args: [spec.file, ...spec.args] });
+    const p = this.spawnProcess(spec.file, spec.args, { env: spec.env, stdoutPath: spec.stdoutPath, stderrPath: spec.stderrPath });
+    return { pid: p.pid, shimPid: 0, input: this.inputOf(p.pid), exit: p.exit };
+  }
+
+  async connectShim(): Promise<ShimHandle | undefined> {
+    return undefined;
+  }
+
+  /** A pretend process that prints nothing and ends when signalled or exitProcess()ed. */
+  spawnChild(file: string, args: string[], opts: ChildOptions): Child {
+    const p = this.spawnProcess(file, args, { env: opts.env, stdoutPath: '', stderrPath: '' });
+    return { pid: p.pid, onOutput: () => undefined, ...this.inputOf(p.pid), exit: p.exit };
+  }
+
+  private inputOf(pid: number) {
+    const list: Buffer[] = [];
+    this.input.set(pid, list);
+    return { write: (d: Buffer) => void list.push(d), closeStdin: () => undefined, resize: () => undefined };
+  }
+
+  async processesIn(): Promise<number[]> {
+    return [];
+  }
+
+  /** executables on the pretend host: every name, unless listed as missing */
+  readonly missingExecutables = new Set<string>();
+
+  async findExecutable(name: string, dirs: string[]): Promise<string | undefined> {
+    if (this.missingExecutables.has(name)) return undefined;
+    return name.includes('/') ? name : `${dirs[0] ?? '/usr/bin'}/${name}`;
+  }
+
+  /** paths that exist on the pretend host (besides files written) */
+  readonly paths = new Set<string>(['/', '/tmp', '/etc', '/root', '/etc/resolv.conf', '/etc/hosts', '/etc/hostname']);
+
+  async exists(path: string): Promise<boolean> {
+    return this.paths.has(path) || this.files.has(path);
+  }
+
+  async makeDirs(path: string): Promise<string[]> {
+    this.calls.push({ file: 'mkdir', args: [path] });
+    const made: string[] = [];
+    const parts = path.split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const dir = '/' + parts.slice(0, i).join('/');
+      if (!this.paths.has(dir)) made.push(dir);
+      this.paths.add(dir);
+    }
+    return made;
+  }
+
+  async makePrivateMount(dir: string): Promise<void> {
+    this.paths.add(dir);
+  }
+
+  async removeEmptyDirs(paths: string[]): Promise<void> {
+    this.calls.push({ file: 'rmdir', args: paths });
+    for (const p of paths) this.paths.delete(p);
   }
 
   /** Ends a pretend process as if it exited by itself. */

@@ -33,6 +33,8 @@ export interface SandboxState {
   links: Map<string, LinkState>;
   /** gateways of the default routes (IPv4 and IPv6) */
   gateways: string[];
+  /** the gateway of the route to 127.0.0.11 in the local table, when there is one */
+  dnsVia?: string;
 }
 
 export type Table = 'filter' | 'nat';
@@ -72,12 +74,38 @@ export interface HostState {
   sandboxes: Map<string, SandboxState>;
   /** permanent neighbour entries on VXLAN ports, by "dev ip" */
   neighbors: Map<string, NeighborState>;
+  /** mount points of namespace files (nsfs) under the exec root */
+  mounts: Set<string>;
+  /** contents of the files cnmd keeps that were read (absent: missing, or not read) */
+  files: Map<string, string>;
+  /** names under /etc/netns (iproute2's per-namespace files) */
+  netnsDirs: Set<string>;
+  /** container directories under the data root (full ids) and the exec root (12 hex) */
+  dataDirs: Set<string>;
+  runDirs: Set<string>;
 }
 
 export const chainKey = (table: string, chain: string) => `${table} ${chain}`;
 
 export function emptyHostState(): HostState {
-  return { links: new Map(), rules: emptyRuleState(), sysctls: new Map(), netns: new Set(), sandboxes: new Map(), neighbors: new Map() };
+  return {
+    links: new Map(), rules: emptyRuleState(), sysctls: new Map(), netns: new Set(), sandboxes: new Map(), neighbors: new Map(),
+    mounts: new Set(), files: new Map(), netnsDirs: new Set(), dataDirs: new Set(), runDirs: new Set(),
+  };
+}
+
+/** /proc/self/mountinfo -> the mount points of namespace files (nsfs) below root. Octal escapes (\040) are decoded. */
+export function parseNsMounts(text: string, root: string): Set<string> {
+  const out = new Set<string>();
+  const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  for (const line of text.split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const fstype = line.slice(sep + 3).split(' ')[0];
+    const point = unescape(line.slice(0, sep).split(' ')[4] ?? '');
+    if (fstype === 'nsfs' && root && point.startsWith(root + '/')) out.add(point);
+  }
+  return out;
 }
 
 interface IpAddrJson {
@@ -154,11 +182,15 @@ export function parseIptablesSave(text: string, prefix: string, instance: string
   return rules;
 }
 
-/** `ip -json -batch -` with "addr show" and "route show default": two JSON arrays, one per line. */
+/**
+ * `ip -json -batch -` with "addr show", "route show default" and "route show table local 127.0.0.11/32":
+ * three JSON arrays, one per line.
+ */
 export function parseSandboxInside(text: string): SandboxState {
-  const [addrs = '[]', routes = '[]'] = text.split('\n').filter((l) => l.trim().startsWith('['));
+  const [addrs = '[]', routes = '[]', local = '[]'] = text.split('\n').filter((l) => l.trim().startsWith('['));
   const gateways = (JSON.parse(routes) as Array<{ gateway?: string }>).map((r) => r.gateway).filter((g): g is string => !!g);
-  return { links: parseIpAddrJson(addrs), gateways };
+  const dnsVia = (JSON.parse(local) as Array<{ gateway?: string }>).find((r) => r.gateway)?.gateway;
+  return { links: parseIpAddrJson(addrs), gateways, ...(dnsVia ? { dnsVia } : {}) };
 }
 
 export const neighborKey = (dev: string, ip: string) => `${dev} ${ip}`;
@@ -189,4 +221,47 @@ export function parseFdb(text: string, prefix: string): Map<string, string> {
     out.set(fdbKey(dev, e.mac), e.dst);
   }
   return out;
+}
+
+/** A socket of /proc/net/{tcp,tcp6,udp,udp6}: its local address, port and state (0A: a TCP listener). */
+export interface SocketEntry {
+  ip: string;
+  port: number;
+  state: string;
+}
+
+/** /proc/net/tcp and friends: local addresses are hex, in the kernel's byte order (per 32-bit word). */
+export function parseProcNetSockets(text: string): SocketEntry[] {
+  const out: SocketEntry[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 4) continue;
+    const [hexIp, hexPort] = f[1].split(':');
+    if (!hexIp || !hexPort) continue;
+    out.push({ ip: hexIp.length === 8 ? ipv4FromHex(hexIp) : ipv6FromHex(hexIp), port: parseInt(hexPort, 16), state: f[3] });
+  }
+  return out;
+}
+
+const word = (hex: string) => (hex.match(/../g) ?? []).reverse().join('');
+
+function ipv4FromHex(hex: string): string {
+  return (word(hex).match(/../g) ?? []).map((b) => parseInt(b, 16)).join('.');
+}
+
+function ipv6FromHex(hex: string): string {
+  const bytes = (hex.match(/.{8}/g) ?? []).map(word).join('');
+  const groups = (bytes.match(/.{4}/g) ?? []).map((g) => parseInt(g, 16).toString(16));
+  const v4mapped = groups.slice(0, 5).every((g) => g === '0') && groups[5] === 'ffff';
+  if (v4mapped) return `::ffff:${ipv4FromHex(word(hex.slice(24)))}`;
+  // the longest run of zero groups becomes ::
+  let best = { at: -1, len: 0 };
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > best.len && j - i > 1) best = { at: i, len: j - i };
+    i = j > i ? j : i + 1;
+  }
+  if (best.at < 0) return groups.join(':');
+  return `${groups.slice(0, best.at).join(':')}::${groups.slice(best.at + best.len).join(':')}`;
 }

@@ -9,15 +9,25 @@ export function sandboxPath(c: SandboxSpec['container']): string | undefined {
   return c.sandboxKey ?? (c.netns ? `${NETNS_DIR}/${c.netns}` : undefined);
 }
 
+/** Which containers' directories the plan looks after, and where they are. */
+export interface ContainerDirs {
+  dataRoot: string;
+  runRoot: string;
+  /** full ids of the containers in the store (in scope) */
+  ids: string[];
+}
+
 /**
  * Desired host state for the given networks and running sandboxes, plus the shared base. Pure.
  * ownedNetns: the namespaces the store says cnmd made, which it may remove when no sandbox wants them.
+ * dirs: the containers whose directories exist (those of other containers in scope go).
  */
 export function desiredState(
   networks: Network[],
   ctx: DriverContext,
   sandboxes: SandboxSpec[] = [],
   ownedNetns: DesiredState['ownedNetns'] = [],
+  dirs?: ContainerDirs,
 ): DesiredState {
   const base = bridgeBase(ctx);
   const state: DesiredState = {
@@ -28,6 +38,11 @@ export function desiredState(
     sandboxes: [],
     neighbors: [],
     ownedNetns,
+    insides: [],
+    files: [],
+    dirs: dirs
+      ? { dataRoot: dirs.dataRoot, runRoot: dirs.runRoot, data: dirs.ids, run: sandboxes.filter((s) => s.inside).map((s) => s.container.id.slice(0, 12)) }
+      : { dataRoot: '', runRoot: '', data: [], run: [] },
   };
   const shared = new Map(state.chains.map((c) => [`${c.table} ${c.name}`, c]));
   for (const n of networks) {
@@ -42,11 +57,13 @@ export function desiredState(
     for (const r of o.rules) shared.get(`${r.table} ${r.chain}`)?.body.push({ spec: r.spec, owner });
   }
   for (const spec of sandboxes) {
+    const owner = spec.container.id.slice(0, 12);
+    for (const f of spec.files ?? []) state.files.push({ ...f, owner });
+    if (spec.inside) state.insides.push({ ...spec.inside, owner, ...(spec.pid ? { holderPid: spec.pid } : {}) });
     const sb = sandbox(spec, ctx);
     if (!sb) continue;
     state.sandboxes.push(sb.sandbox);
     state.links.push(...sb.links);
-    const owner = spec.container.id.slice(0, 12);
     for (const r of sb.rules) shared.get(`${r.table} ${r.chain}`)?.body.push({ spec: r.spec, owner });
     if (sb.rules.length) state.sysctls.push({ key: 'net.bridge.bridge-nf-call-iptables', value: '1' });
   }
@@ -70,6 +87,21 @@ export function publishTargetOf(spec: SandboxSpec, ctx: DriverContext): string |
 export const CONTAINER_SYSCTLS = [
   { key: 'net.ipv4.ip_unprivileged_port_start', value: '0' },
   { key: 'net.ipv4.ping_group_range', value: '0 2147483647' },
+  // replies from 127.0.0.11 (the DNS server, reached through the gateway) arrive on eth0; the sandbox's
+  // routing rules keep anything else addressed to 127.0.0.0/8 from coming in (see LOOPBACK_GUARD)
+  { key: 'net.ipv4.conf.all.route_localnet', value: '1' },
+];
+
+/**
+ * Routing rules of a namespace cnmd makes: with route_localnet, a neighbour could send packets to the
+ * container's 127.0.0.1 services; these drop anything for 127.0.0.0/8 that does not come from the
+ * container itself (the local table is consulted for local traffic first, then after the drop).
+ */
+export const LOOPBACK_GUARD = [
+  'rule add pref 10 iif lo lookup local',
+  'rule add pref 11 to 127.0.0.0/8 blackhole',
+  'rule add pref 12 lookup local',
+  'rule del pref 0',
 ];
 
 function sandbox(spec: SandboxSpec, ctx: DriverContext) {
@@ -98,6 +130,11 @@ function sandbox(spec: SandboxSpec, ctx: DriverContext) {
     const best = candidates.filter((g) => g.family === family).sort((a, b) => b.priority - a.priority || a.position - b.position)[0];
     if (best) sandbox.gateways.push({ via: best.via, dev: best.dev, family });
   }
+  // 127.0.0.11 (Docker's resolver address) goes to the gateway of the network that serves it DNS, where
+  // the host redirects it to the embedded server; only in namespaces cnmd made (route_localnet is set there)
+  const dnsEp = sandbox.netns && spec.dnsNetworkId ? spec.endpoints.find((e) => e.network.id === spec.dnsNetworkId) : undefined;
+  const dnsVia = dnsEp?.network.subnets.find((x) => x.family === 4)?.gateway;
+  if (dnsEp && dnsVia && dnsEp.endpoint.ipv4 && ctx.iptables) sandbox.dnsRoute = { via: dnsVia, dev: dnsEp.endpoint.ifname };
   // Published ports lead to the endpoint that gives the IPv4 default route; IPv6 host addresses are
   // served by the daemon's own proxy (see ContainerService), not by NAT.
   const rules: Array<{ table: 'nat'; chain: string; spec: string }> = [];

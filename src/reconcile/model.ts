@@ -61,6 +61,36 @@ export interface DesiredSandbox {
    * than a new, empty namespace made.
    */
   holderPid?: number;
+  /** the route that takes 127.0.0.11 to the embedded DNS server, through this gateway (Docker's resolver address) */
+  dnsRoute?: { via: string; dev: string };
+}
+
+/**
+ * A running container's mount and UTS namespaces, for the processes cnmd runs in it: in the mount
+ * namespace /etc/resolv.conf, /etc/hosts, /etc/hostname and its volumes are its own (the binds of
+ * its fstab); the UTS namespace has its hostname. Persisted as bind-mounted namespace files under the
+ * exec root, like `ip netns` does, so every exec joins the same ones.
+ */
+export interface DesiredInside {
+  /** 12 hex of the container id */
+  owner: string;
+  mnt: string;
+  /** absent: the host's UTS namespace (host network mode) */
+  uts?: string;
+  hostname: string;
+  domainname: string;
+  /** the fstab whose binds are made in a new mount namespace (a DesiredFile) */
+  fstab: string;
+  /** a live process in them: a lost namespace file is bound to its namespaces again */
+  holderPid?: number;
+}
+
+/** A file cnmd keeps for a container (resolv.conf, hosts, hostname, fstab), rewritten when it differs. */
+export interface DesiredFile {
+  path: string;
+  content: string;
+  /** 12 hex of the container id */
+  owner: string;
 }
 
 /** A chain of ours. head: fixed rules first, in order; body: rules of any order, each with an owner. */
@@ -89,6 +119,14 @@ export interface DesiredState {
   neighbors: DesiredNeighbor[];
   /** namespaces the store says cnmd made (running or being torn down), by owner: the only ones it may remove */
   ownedNetns: Array<{ name: string; owner: string }>;
+  insides: DesiredInside[];
+  files: DesiredFile[];
+  /**
+   * Directories that belong to containers by where they are: one per container under the data root
+   * (its files and logs, as long as it exists) and one per running container under the exec root
+   * (namespace files, the shim's socket). Those of a container in scope that is not listed go.
+   */
+  dirs: { dataRoot: string; runRoot: string; data: string[]; run: string[] };
 }
 
 /** What one network contributes: its links, its own chains, and rules in the shared chains. */
@@ -110,6 +148,12 @@ export interface SandboxSpec {
   ports?: PortBinding[];
   /** the container's command, when it is alive */
   pid?: number;
+  /** its mount and UTS namespaces, while it has processes (or may get them: exec) */
+  inside?: Omit<DesiredInside, 'owner' | 'holderPid'>;
+  /** resolv.conf, hosts, hostname, fstab */
+  files?: Array<Omit<DesiredFile, 'owner'>>;
+  /** the network whose gateway serves it DNS at 127.0.0.11 (a route in its namespace) */
+  dnsNetworkId?: string;
 }
 
 /** An interface made from the host directly inside a sandbox: an ip batch line, and its alias. */

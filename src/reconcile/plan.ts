@@ -8,6 +8,9 @@
  * exist. When a scoped plan finds shared state it cannot repair alone, it throws NeedsFullReconcile.
  */
 import type { DesiredState, DesiredChain } from './model.js';
+import { LOOPBACK_GUARD } from './desired.js';
+import { SANDBOX_DNS } from './dns-address.js';
+import { NETNS_ETC_DIR } from '../host/readers.js';
 import { type HostState, type LinkState, type Table, type ChainRules, type RuleState, chainKey, indexRule, neighborKey } from '../host/state.js';
 import { forbidden } from '../errors.js';
 
@@ -22,7 +25,17 @@ export type Step =
   /** phase: 0 declare (creates, or flushes an existing chain), 1 delete rules, 2 add rules, 3 flush and delete chains */
   | { kind: 'iptables'; table: Table; phase: 0 | 1 | 2 | 3; line: string }
   /** a line of one `bridge -batch` (FDB entries), after the host's ip batch */
-  | { kind: 'bridge'; line: string };
+  | { kind: 'bridge'; line: string }
+  /** a file cnmd keeps, written in place (so that bind mounts of it see the change), before the rest */
+  | { kind: 'file'; path: string; content: string }
+  /** a container's mount namespace persisted at path: new, with the binds of fstab; or a live process's again */
+  | { kind: 'mntns'; path: string; fstab: string; holderPid?: number }
+  /** a container's UTS namespace persisted at path, with its hostname; or a live process's again */
+  | { kind: 'utsns'; path: string; hostname: string; domainname: string; holderPid?: number }
+  /** a namespace file of ours that is not wanted, after the rest */
+  | { kind: 'umount'; path: string }
+  /** a directory of ours that goes (a removed container's, /etc/netns/NAME), last */
+  | { kind: 'rm'; path: string };
 
 export interface PlanOptions {
   instance: string;
@@ -108,6 +121,7 @@ function planSandboxes(desired: DesiredState, actual: HostState, o: PlanOptions)
       inside = undefined;
     }
     const line = (l: string): Step => ({ kind: 'ipns', path: sb.path, line: l });
+    if (sb.netns && !inside) for (const rule of LOOPBACK_GUARD) steps.push(line(rule));
     if (!inside?.links.get('lo')?.up) steps.push(line('link set dev lo up'));
     // interfaces made from the host (macvlan) that are ours but no longer wanted
     const wantedNames = new Set(sb.interfaces.map((i) => i.name));
@@ -139,12 +153,45 @@ function planSandboxes(desired: DesiredState, actual: HostState, o: PlanOptions)
       }
     }
     if (inside && want4.length === 0) for (const g of have4 ?? []) steps.push(line(`route del default via ${g}`));
+    const dns = sb.dnsRoute;
+    if (dns && (!inside || remade.has(dns.dev) || inside.dnsVia !== dns.via)) {
+      steps.push(line(`route replace ${SANDBOX_DNS}/32 via ${dns.via} dev ${dns.dev} table local`));
+    } else if (!dns && inside?.dnsVia) steps.push(line(`route del ${SANDBOX_DNS}/32 table local`));
   }
   for (const { name, owner } of desired.ownedNetns) {
-    if (inScope(o.owners, owner) && !wantedNetns.has(name) && actual.netns.has(name)) {
-      steps.push({ kind: 'ip', order: 3, line: `netns del ${name}` });
+    if (!inScope(o.owners, owner) || wantedNetns.has(name)) continue;
+    if (actual.netns.has(name)) steps.push({ kind: 'ip', order: 3, line: `netns del ${name}` });
+    if (actual.netnsDirs.has(name)) steps.push({ kind: 'rm', path: `${NETNS_ETC_DIR}/${name}` });
+  }
+  return steps;
+}
+
+/** Files, mount and UTS namespaces of containers, and the directories of containers that are gone. */
+function planContainers(desired: DesiredState, actual: HostState, o: PlanOptions): Step[] {
+  const steps: Step[] = [];
+  for (const f of desired.files) {
+    if (inScope(o.owners, f.owner) && actual.files.get(f.path) !== f.content) steps.push({ kind: 'file', path: f.path, content: f.content });
+  }
+  const wanted = new Set<string>();
+  for (const i of desired.insides) {
+    wanted.add(i.mnt);
+    if (i.uts) wanted.add(i.uts);
+    if (!inScope(o.owners, i.owner)) continue;
+    if (!actual.mounts.has(i.mnt)) steps.push({ kind: 'mntns', path: i.mnt, fstab: i.fstab, ...(i.holderPid ? { holderPid: i.holderPid } : {}) });
+    if (i.uts && !actual.mounts.has(i.uts)) {
+      steps.push({ kind: 'utsns', path: i.uts, hostname: i.hostname, domainname: i.domainname, ...(i.holderPid ? { holderPid: i.holderPid } : {}) });
     }
   }
+  const { dataRoot, runRoot } = desired.dirs;
+  if (!runRoot) return steps;
+  const ownerOfRun = (path: string) => path.slice(runRoot.length + 1, runRoot.length + 13);
+  for (const m of actual.mounts) {
+    if (!wanted.has(m) && inScope(o.owners, ownerOfRun(m))) steps.push({ kind: 'umount', path: m });
+  }
+  const run = new Set(desired.dirs.run);
+  for (const d of actual.runDirs) if (!run.has(d) && inScope(o.owners, d)) steps.push({ kind: 'rm', path: `${runRoot}/${d}` });
+  const data = new Set(desired.dirs.data);
+  for (const d of actual.dataDirs) if (!data.has(d) && inScope(o.owners, d.slice(0, 12))) steps.push({ kind: 'rm', path: `${dataRoot}/containers/${d}` });
   return steps;
 }
 
@@ -250,10 +297,10 @@ export function plan(desired: DesiredState, actual: HostState, o: PlanOptions): 
       sysctls.push({ kind: 'sysctl', ...s });
     }
   }
-  const ip: Step[] = [...planLinks(desired, actual, o), ...planNeighbors(desired, actual, o), ...planSandboxes(desired, actual, o)];
+  const ip: Step[] = [...planLinks(desired, actual, o), ...planNeighbors(desired, actual, o), ...planSandboxes(desired, actual, o), ...planContainers(desired, actual, o)];
   const host = [0, 1, 2, 3].flatMap((n) => ip.filter((x) => x.kind === 'ip' && x.order === n));
-  const rest = ip.filter((x) => x.kind === 'ipns' || x.kind === 'nssysctl' || x.kind === 'bridge');
-  return [...sysctls, ...host, ...rest, ...planRules(desired, actual, o)];
+  const of = (...kinds: Step['kind'][]) => ip.filter((x) => kinds.includes(x.kind));
+  return [...of('file'), ...sysctls, ...host, ...of('ipns', 'nssysctl', 'bridge', 'mntns', 'utsns'), ...planRules(desired, actual, o), ...of('umount', 'rm')];
 }
 
 /**
@@ -319,7 +366,7 @@ export function adopt(state: HostState, desired: DesiredState, o: PlanOptions): 
     for (const i of sb.interfaces) {
       links.set(i.name, { name: i.name, kind: i.make ? 'macvlan' : 'veth', mtu: 0, up: true, addresses: [...i.addresses], ...(i.make ? { alias: i.make.alias } : {}) });
     }
-    state.sandboxes.set(sb.path, { links, gateways: sb.gateways.filter((g) => g.family === 4).map((g) => g.via) });
+    state.sandboxes.set(sb.path, { links, gateways: sb.gateways.filter((g) => g.family === 4).map((g) => g.via), ...(sb.dnsRoute ? { dnsVia: sb.dnsRoute.via } : {}) });
   }
   const rules = state.rules;
   if (o.owners === null) {
@@ -354,4 +401,30 @@ export function adopt(state: HostState, desired: DesiredState, o: PlanOptions): 
     rules.hooks.set(key, [...(rules.hooks.get(key) ?? []), h.spec]);
   }
   for (const s of desired.sysctls) state.sysctls.set(s.key, s.value);
+  adoptContainers(state, desired, o);
+}
+
+function adoptContainers(state: HostState, desired: DesiredState, o: PlanOptions): void {
+  for (const f of desired.files) if (inScope(o.owners, f.owner)) state.files.set(f.path, f.content);
+  const wantedNetns = new Set(desired.sandboxes.map((sb) => sb.netns).filter((n): n is string => !!n));
+  for (const { name, owner } of desired.ownedNetns) if (inScope(o.owners, owner) && !wantedNetns.has(name)) state.netnsDirs.delete(name);
+  for (const sb of desired.sandboxes) if (sb.netns && inScope(o.owners, sb.owner) && desired.files.some((f) => f.path.startsWith(`${NETNS_ETC_DIR}/${sb.netns}/`))) state.netnsDirs.add(sb.netns);
+  const { runRoot } = desired.dirs;
+  if (!runRoot) return;
+  const ownerOfRun = (path: string) => path.slice(runRoot.length + 1, runRoot.length + 13);
+  for (const m of [...state.mounts]) if (inScope(o.owners, ownerOfRun(m))) state.mounts.delete(m);
+  for (const i of desired.insides) {
+    if (!inScope(o.owners, i.owner)) continue;
+    state.mounts.add(i.mnt);
+    if (i.uts) state.mounts.add(i.uts);
+  }
+  for (const d of [...state.runDirs]) if (inScope(o.owners, d)) state.runDirs.delete(d);
+  for (const d of desired.dirs.run) if (inScope(o.owners, d)) state.runDirs.add(d);
+  for (const d of [...state.dataDirs]) if (inScope(o.owners, d.slice(0, 12))) state.dataDirs.delete(d);
+  for (const d of desired.dirs.data) if (inScope(o.owners, d.slice(0, 12))) state.dataDirs.add(d);
+  // a removed directory takes its files with it (every path of a container's names its 12 hex)
+  const kept = new Set(desired.files.map((f) => f.path));
+  for (const p of [...state.files.keys()]) {
+    if (!kept.has(p) && (o.owners === null || [...o.owners].some((x) => p.includes(x)))) state.files.delete(p);
+  }
 }

@@ -10,7 +10,7 @@ import type { Executor } from '../host/executor.js';
 import type { HostState } from '../host/state.js';
 import { readHostState } from '../host/readers.js';
 import { applySteps, type HostSteps } from '../host/apply.js';
-import { desiredState, sandboxPath } from './desired.js';
+import { desiredState, sandboxPath, type ContainerDirs } from './desired.js';
 import type { SandboxSpec } from './model.js';
 import { plan, adopt, NeedsFullReconcile, type Step, type PlanOptions } from './plan.js';
 
@@ -33,6 +33,8 @@ export interface ReconcilerDeps {
   getSandbox?: (containerId: string) => SandboxSpec | undefined;
   /** namespaces the store says cnmd made: name and owning container id */
   ownedNetns?: () => Array<{ name: string; owner: string }>;
+  /** the containers whose directories stay (all, or those of these ids that exist), and where they are */
+  containerDirs?: (ids?: string[]) => ContainerDirs;
   onReport?: (r: ReconcileReport) => void;
 }
 
@@ -50,17 +52,29 @@ export function describeStep(s: Step): string {
     case 'nssysctl': return `nsenter --net=${s.path} sysctl -w ${s.key}=${s.value}`;
     case 'bridge': return `bridge ${s.line}`;
     case 'iptables': return s.line.startsWith(':') ? `iptables -t ${s.table} -N ${s.line.slice(1).split(' ')[0]}` : `iptables -t ${s.table} ${s.line}`;
+    case 'file': return `write ${s.path}`;
+    case 'mntns': return s.holderPid ? `mount --bind /proc/${s.holderPid}/ns/mnt ${s.path}` : `unshare --mount=${s.path} mount -a --fstab ${s.fstab}`;
+    case 'utsns': return s.holderPid ? `mount --bind /proc/${s.holderPid}/ns/uts ${s.path}` : `unshare --uts=${s.path} hostname ${s.hostname}`;
+    case 'umount': return `umount ${s.path}`;
+    case 'rm': return `rm -r ${s.path}`;
   }
 }
 
 export function toHostSteps(steps: Step[]): HostSteps {
-  const out: HostSteps = { sysctls: [], ipLines: [], iptables: [], inside: new Map(), insideSysctls: new Map(), bridgeLines: [] };
+  const out: Required<HostSteps> = {
+    sysctls: [], ipLines: [], iptables: [], inside: new Map(), insideSysctls: new Map(), bridgeLines: [], files: [], namespaces: [], umounts: [], removals: [],
+  };
   for (const s of steps) {
     if (s.kind === 'sysctl') out.sysctls.push({ key: s.key, value: s.value });
     else if (s.kind === 'ip') out.ipLines.push(s.line);
     else if (s.kind === 'ipns') out.inside.set(s.path, [...(out.inside.get(s.path) ?? []), s.line]);
     else if (s.kind === 'nssysctl') out.insideSysctls.set(s.path, [...(out.insideSysctls.get(s.path) ?? []), `${s.key}=${s.value}`]);
     else if (s.kind === 'bridge') out.bridgeLines.push(s.line);
+    else if (s.kind === 'file') out.files.push({ path: s.path, content: s.content });
+    else if (s.kind === 'mntns') out.namespaces.push({ kind: 'mnt', path: s.path, fstab: s.fstab, ...(s.holderPid ? { holderPid: s.holderPid } : {}) });
+    else if (s.kind === 'utsns') out.namespaces.push({ kind: 'uts', path: s.path, hostname: s.hostname, domainname: s.domainname, ...(s.holderPid ? { holderPid: s.holderPid } : {}) });
+    else if (s.kind === 'umount') out.umounts.push(s.path);
+    else if (s.kind === 'rm') out.removals.push(s.path);
     else out.iptables.push({ table: s.table, phase: s.phase, line: s.line });
   }
   return out;
@@ -128,15 +142,14 @@ export class Reconciler {
     this.deferred = 0;
     const gen = this.generation;
     const started = Date.now();
-    const sandboxes = this.deps.listSandboxes?.() ?? [];
-    const before = desiredState(this.deps.listNetworks(), this.deps.ctx, sandboxes, this.deps.ownedNetns?.() ?? []);
+    const before = this.desiredAll();
     const state = await this.readHost([], before);
     if (this.pending > 0 || gen !== this.generation) return undefined;
     return this.serialize(() =>
       this.run('all', async () => {
         if (gen + 1 !== this.generation || !this.state) return [];
         state.sandboxes = this.state.sandboxes;
-        const desired = desiredState(this.deps.listNetworks(), this.deps.ctx, this.deps.listSandboxes?.() ?? [], this.deps.ownedNetns?.() ?? []);
+        const desired = this.desiredAll();
         const o = this.options(null);
         const steps = plan(desired, state, o);
         this.state = state;
@@ -167,9 +180,16 @@ export class Reconciler {
     return { instance: this.deps.ctx.instance, chainPrefix: this.deps.ctx.chainPrefix, owners };
   }
 
-  private readHost(sandboxes: SandboxSpec[], desired: { sysctls: Array<{ key: string }>; links: Array<{ kind: string }> }): Promise<HostState> {
+  private desiredAll() {
+    return desiredState(this.deps.listNetworks(), this.deps.ctx, this.deps.listSandboxes?.() ?? [], this.deps.ownedNetns?.() ?? [], this.deps.containerDirs?.());
+  }
+
+  private readHost(sandboxes: SandboxSpec[], desired: ReturnType<typeof desiredState>): Promise<HostState> {
     const sysctls = desired.sysctls.map((x) => x.key);
+    const dirs = this.deps.containerDirs?.([]);
     return readHostState(this.deps.exec, {
+      files: desired.files.map((f) => f.path),
+      ...(dirs ? { roots: { dataRoot: dirs.dataRoot, runRoot: dirs.runRoot } } : {}),
       neighbors: desired.links.some((l) => l.kind === 'vxlan'),
       chainPrefix: this.deps.ctx.chainPrefix,
       instance: this.deps.ctx.instance,
@@ -181,7 +201,7 @@ export class Reconciler {
 
   private async readAll() {
     const sandboxes = this.deps.listSandboxes?.() ?? [];
-    const desired = desiredState(this.deps.listNetworks(), this.deps.ctx, sandboxes, this.deps.ownedNetns?.() ?? []);
+    const desired = this.desiredAll();
     const state = await this.readHost(sandboxes, desired);
     return { desired, state, o: this.options(null) };
   }
@@ -201,7 +221,7 @@ export class Reconciler {
     const sandboxes = (scope.containers ?? []).map((id) => this.deps.getSandbox?.(id)).filter((s): s is SandboxSpec => !!s);
     const containerOwners = new Set((scope.containers ?? []).map((id) => id.slice(0, 12)));
     const owned = (this.deps.ownedNetns?.() ?? []).filter((n) => containerOwners.has(n.owner));
-    const desired = desiredState(networks, this.deps.ctx, sandboxes, owned);
+    const desired = desiredState(networks, this.deps.ctx, sandboxes, owned, this.deps.containerDirs?.(scope.containers ?? []));
     const ids = [...(scope.networks ?? []), ...(scope.containers ?? [])];
     const o = this.options(new Set(ids.map((id) => id.slice(0, 12))));
     const attempt = async (state: HostState) => {

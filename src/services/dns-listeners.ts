@@ -13,6 +13,7 @@ import type { Container } from '../model.js';
 import { sandboxPath } from '../reconcile/desired.js';
 import type { EventBus } from './events.js';
 import { servesDns, dnsAddress, needsSandboxDns, SANDBOX_DNS } from './dns.js';
+import { parseProcNetSockets } from '../host/state.js';
 
 export interface DnsListenerDeps {
   dns: DnsServer;
@@ -53,6 +54,25 @@ export class DnsListeners {
     if (n.scope === 'global' && !this.d.hasLocalEndpoints(id)) return;
     this.served.set(id, addr);
     await this.d.dns.add(addr);
+  }
+
+  /**
+   * Gateway listeners whose socket is gone (closed by hand, `ss -K`) listen again: drift, like a
+   * deleted rule. Read from /proc/net; returns the addresses repaired.
+   */
+  async repair(): Promise<string[]> {
+    const read = async (f: string) => parseProcNetSockets((await this.d.exec.readFile(`/proc/net/${f}`)) ?? '');
+    const [tcp, udp] = await Promise.all([read('tcp'), read('udp')]);
+    const up = (list: typeof tcp, addr: string, state?: string) => list.some((x) => x.port === 53 && x.ip === addr && (!state || x.state === state));
+    const repaired: string[] = [];
+    for (const [id, addr] of this.served) {
+      if (up(tcp, addr, '0A') && up(udp, addr)) continue;
+      await this.d.dns.remove(addr);
+      this.served.delete(id);
+      await this.serveGateway(id);
+      repaired.push(`dns/${addr}`);
+    }
+    return repaired;
   }
 
   /** After a container's sandbox changed: serve inside it, or stop, as its networks now need. */

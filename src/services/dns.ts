@@ -17,8 +17,10 @@ export function servesDns(n: Network): boolean {
 /** The address the server listens on for a network: its gateway, where that is on a bridge of this host (bridge, overlay). */
 export const dnsAddress = (n: Network) => (getDriver(n.driver)?.localGateway ? n.subnets.find((s) => s.family === 4)?.gateway : undefined);
 
-/** Where a sandbox that no gateway of ours reaches finds the server: bound inside it, as Docker's 127.0.0.11. */
-export const SANDBOX_DNS = '127.0.0.11';
+import { SANDBOX_DNS } from '../reconcile/dns-address.js';
+
+/** Docker's resolver address: every sandbox on a DNS network finds the server there. */
+export { SANDBOX_DNS };
 
 /** Whether this running container needs the server bound inside its sandbox (a DNS network, none with a gateway of ours). */
 export function needsSandboxDns(networks: Network[]): boolean {
@@ -83,13 +85,15 @@ export function sandboxFiles(
   endpoints: Array<{ network: Network; ipv4: string | null }>,
   daemonDns: string[],
   hostResolvConf: string,
+  /** its namespace routes 127.0.0.11 to the server on the gateway (else it is named by its gateway address) */
+  viaRoute = false,
 ): SandboxFiles {
   const hc = c.hostConfig;
   const dnsNet = endpoints.find((e) => servesDns(e.network) && dnsAddress(e.network)) ?? endpoints.find((e) => servesDns(e.network));
   const search: string[] = hc.DnsSearch ?? [];
   const options: string[] = hc.DnsOptions ?? [];
   let nameservers: string[];
-  if (dnsNet) nameservers = [dnsAddress(dnsNet.network) ?? SANDBOX_DNS];
+  if (dnsNet) nameservers = [viaRoute ? SANDBOX_DNS : (dnsAddress(dnsNet.network) ?? SANDBOX_DNS)];
   else {
     // the default bridge has no embedded DNS: the container asks the upstream servers itself
     nameservers = (hc.Dns ?? []).length ? hc.Dns : daemonDns.length ? daemonDns : hostNameservers(hostResolvConf);

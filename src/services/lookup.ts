@@ -1,5 +1,5 @@
-/** Docker's name / id / id-prefix resolution for networks. */
-import type { Network } from '../model.js';
+/** Docker's name / id / id-prefix resolution for networks and containers. */
+import type { Container, Network } from '../model.js';
 import { invalid, notFound } from '../errors.js';
 
 export interface NetworkFinder {
@@ -31,4 +31,27 @@ export function findNetwork(repo: NetworkFinder, term: string, style: AmbiguityS
     }
   }
   throw notFound(`network ${term} not found`);
+}
+
+export interface ContainerFinder {
+  get(id: string): Container | undefined;
+  getByName(name: string): Container | undefined;
+  getByIdPrefix(prefix: string): Container[];
+}
+
+/** Docker's container lookup: full id, then exact name (with or without '/'), then unique id prefix. */
+export function findContainer(repo: ContainerFinder, term: string): Container {
+  if (!term) throw invalid('invalid name or ID supplied: ""');
+  if (/^[0-9a-f]{64}$/.test(term)) {
+    const byId = repo.get(term);
+    if (byId) return byId;
+  }
+  const byName = repo.getByName(term.replace(/^\//, ''));
+  if (byName) return byName;
+  if (/^[0-9a-f]+$/.test(term)) {
+    const matches = repo.getByIdPrefix(term);
+    if (matches.length === 1) return matches[0];
+    if (matches.length > 1) throw invalid(`multiple IDs found with provided prefix: ${term}`);
+  }
+  throw notFound(`No such container: ${term}`);
 }

@@ -1,11 +1,24 @@
+import type Database from 'better-sqlite3';
 import type { Db } from './db.js';
 import type { Container, ContainerState, Endpoint, EndpointSettingsInput, PortBinding } from '../model.js';
 
 interface ContainerRow {
   id: string; name: string; created: string; config: string; host_config: string; network_mode: string;
   sandbox_key: string | null; netns: string | null; state: string; pid: number; exit_code: number; error: string;
-  started_at: string; finished_at: string; sandbox_id: string; restart_count: number;
+  started_at: string; finished_at: string; sandbox_id: string; restart_count: number; paused: number;
+  monitor_pid: number; has_inside: number; manually_stopped: number;
 }
+
+/** The part of a container that changes while it lives: its state and what its sandbox and process are. */
+export type RunState = Pick<Container, 'state' | 'pid' | 'exitCode' | 'error' | 'startedAt' | 'finishedAt' | 'sandboxId' | 'netns'
+  | 'restartCount' | 'paused' | 'monitorPid' | 'hasInside' | 'manuallyStopped'>;
+
+const COLUMNS: Record<keyof RunState, string> = {
+  state: 'state', pid: 'pid', exitCode: 'exit_code', error: 'error', startedAt: 'started_at', finishedAt: 'finished_at',
+  sandboxId: 'sandbox_id', netns: 'netns', restartCount: 'restart_count', paused: 'paused', monitorPid: 'monitor_pid',
+  hasInside: 'has_inside', manuallyStopped: 'manually_stopped',
+};
+const toColumn = (v: unknown) => (typeof v === 'boolean' ? Number(v) : v);
 
 interface EndpointRow {
   id: string; container_id: string; network_id: string; config_key: string; ifname: string; host_ifname: string;
@@ -32,8 +45,8 @@ export class ContainerRepo {
       running: db.prepare("SELECT * FROM containers WHERE state = 'running' ORDER BY created, id"),
       withNetns: db.prepare('SELECT netns FROM containers WHERE netns IS NOT NULL'),
       delete: db.prepare('DELETE FROM containers WHERE id = ?'),
-      setState: db.prepare(`UPDATE containers SET state = @state, pid = @pid, exit_code = @exit_code, error = @error,
-        started_at = @started_at, finished_at = @finished_at, sandbox_id = @sandbox_id, netns = @netns, restart_count = @restart_count WHERE id = @id`),
+      rename: db.prepare('UPDATE containers SET name = ? WHERE id = ?'),
+      setHostConfig: db.prepare('UPDATE containers SET host_config = ? WHERE id = ?'),
       configs: db.prepare('SELECT network, settings FROM endpoint_configs WHERE container_id = ? ORDER BY position'),
       addConfig: db.prepare(`INSERT INTO endpoint_configs (container_id, network, position, settings)
         VALUES (?, ?, (SELECT coalesce(max(position), -1) + 1 FROM endpoint_configs WHERE container_id = ?), ?)`),
@@ -102,11 +115,30 @@ export class ContainerRepo {
     return { total: r.total, running: r.running ?? 0 };
   }
 
-  setState(c: Pick<Container, 'id' | 'state' | 'pid' | 'exitCode' | 'error' | 'startedAt' | 'finishedAt' | 'sandboxId' | 'netns' | 'restartCount'>): void {
-    this.q.setState.run({
-      id: c.id, state: c.state, pid: c.pid, exit_code: c.exitCode, error: c.error, started_at: c.startedAt,
-      finished_at: c.finishedAt, sandbox_id: c.sandboxId, netns: c.netns, restart_count: c.restartCount,
-    });
+  private readonly updates = new Map<string, Database.Statement<unknown[]>>();
+
+  /**
+   * Changes these fields of a container's run state, only while it is in one of the states `from`
+   * (any state when omitted): a guarded transition. False when the container is gone or was not in
+   * one of those states, so that two requests racing for one transition cannot both make it.
+   */
+  update(id: string, patch: Partial<RunState>, from?: ContainerState[]): boolean {
+    const keys = (Object.keys(patch) as Array<keyof RunState>).filter((k) => patch[k] !== undefined).sort();
+    if (!keys.length) return false;
+    const sql = `UPDATE containers SET ${keys.map((k) => `${COLUMNS[k]} = ?`).join(', ')} WHERE id = ?` +
+      (from ? ` AND state IN (${from.map(() => '?').join(', ')})` : '');
+    let stmt = this.updates.get(sql);
+    if (!stmt) this.updates.set(sql, (stmt = this.db.prepare(sql)));
+    const args: unknown[] = [...keys.map((k) => toColumn(patch[k])), id, ...(from ?? [])];
+    return stmt.run(...args).changes > 0;
+  }
+
+  rename(id: string, name: string): void {
+    this.q.rename.run(name, id);
+  }
+
+  setHostConfig(id: string, hostConfig: Record<string, unknown>): void {
+    this.q.setHostConfig.run(JSON.stringify(hostConfig), id);
   }
 
   addEndpointConfig(containerId: string, network: string, settings: EndpointSettingsInput): void {
@@ -186,7 +218,8 @@ export class ContainerRepo {
       id: r.id, name: r.name, created: r.created, config: JSON.parse(r.config), hostConfig: JSON.parse(r.host_config),
       networkMode: r.network_mode, sandboxKey: r.sandbox_key, netns: r.netns, state: r.state as ContainerState, pid: r.pid,
       exitCode: r.exit_code, error: r.error, startedAt: r.started_at, finishedAt: r.finished_at, sandboxId: r.sandbox_id,
-      restartCount: r.restart_count,
+      restartCount: r.restart_count, paused: r.paused === 1, monitorPid: r.monitor_pid, hasInside: r.has_inside === 1,
+      manuallyStopped: r.manually_stopped === 1,
       endpointConfigs: (this.q.configs.all(r.id) as Array<{ network: string; settings: string }>).map((c) => ({ network: c.network, settings: JSON.parse(c.settings) })),
     };
   }

@@ -84,15 +84,17 @@ t.test('no parent: an isolated segment on dm-<id>; endpoints are macvlan links m
   const r = await create(d, { Name: 'iso', Options: { macvlan_mode: 'private' } });
   const id = r.body.Id as string;
   t.match(d.exec.lines({ files: false }).join('\n'), `link add name dm-${id.slice(0, 12)} mtu 1500 type bridge`);
-  await call(d, 'POST', '/v1.48/containers/create?name=m1', { Image: 'x', HostConfig: { NetworkMode: 'iso' } });
+  const m1 = (await call(d, 'POST', '/v1.48/containers/create?name=m1', { Image: 'x', HostConfig: { NetworkMode: 'iso' } })).body.Id as string;
+  const ns = `cnmd-${m1.slice(0, 12)}`;
   d.exec.clear();
   t.equal((await call(d, 'POST', '/v1.48/containers/m1/start')).status, 204);
   const lines = d.exec.lines({ files: false }).join('\n');
-  t.match(lines, `link add link dm-${id.slice(0, 12)} name eth0 netns m1 address 02:42:ac:12:00:02 type macvlan mode private`);
-  t.match(lines, /nsenter --net=\/run\/netns\/m1 ip -batch -\n(.*\n)*link set dev eth0 alias cnmd:[0-9a-f]{64}:/);
+  t.match(lines, `link add link dm-${id.slice(0, 12)} name eth0 netns ${ns} address 02:42:ac:12:00:02 type macvlan mode private`);
+  t.match(lines, new RegExp(`nsenter --net=/run/netns/${ns} ip -batch -\\n(.*\\n)*link set dev eth0 alias cnmd:[0-9a-f]{64}:`));
   t.notMatch(lines, /type veth|iptables-restore/, 'no veth, no rule');
-  t.match(lines, 'bind /run/netns/m1 127.0.0.11:53', 'the DNS server is bound inside the sandbox');
-  const files = [...d.exec.files.entries()].find(([p]) => p.endsWith('/etc/netns/m1/resolv.conf'));
+  t.notMatch(lines, /127\.0\.0\.11\/32/, 'no route to 127.0.0.11: no gateway of ours is there');
+  t.match(lines, `bind /run/netns/${ns} 127.0.0.11:53`, 'the DNS server is bound inside the sandbox');
+  const files = [...d.exec.files.entries()].find(([p]) => p.endsWith(`/etc/netns/${ns}/resolv.conf`));
   t.match(files?.[1], /^nameserver 127\.0\.0\.11$/m, 'and resolv.conf points there');
   const c = (await call(d, 'GET', '/v1.48/containers/m1/json')).body;
   t.match(c.NetworkSettings.Networks.iso, { IPAddress: '172.18.0.2', Gateway: '172.18.0.1', MacAddress: '02:42:ac:12:00:02' });
@@ -100,7 +102,7 @@ t.test('no parent: an isolated segment on dm-<id>; endpoints are macvlan links m
   await call(d, 'POST', '/v1.48/networks/br/connect', { Container: 'm1' });
   d.exec.clear();
   t.equal((await call(d, 'POST', '/v1.48/networks/iso/disconnect', { Container: 'm1' })).status, 200);
-  t.match(d.exec.lines({ files: false }).join('\n'), /nsenter --net=\/run\/netns\/m1 ip -batch -\nlink del dev eth0/, 'disconnect removes the link inside');
+  t.match(d.exec.lines({ files: false }).join('\n'), new RegExp(`nsenter --net=/run/netns/${ns} ip -batch -\\nlink del dev eth0`), 'disconnect removes the link inside');
 });
 
 t.test('ports are not published on a macvlan network, as in Docker: the container starts, no NAT rule is made', async (t) => {

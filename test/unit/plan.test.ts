@@ -46,10 +46,14 @@ COMMIT
 :CNMD-POSTROUTING - [0:0]
 :CNMD-DNAT - [0:0]
 :CNMD-DNAT-LO - [0:0]
+:CNMD-DNS - [0:0]
 -A CNMD-POSTROUTING -s 10.50.0.0/24 ! -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j MASQUERADE
 -A CNMD-POSTROUTING -o cnmd-aaaaaaaaaa -m addrtype --src-type LOCAL -m comment --comment "cnmd:aaaaaaaaaaaa" -j MASQUERADE
+-A CNMD-DNS -p udp -m udp --dport 53 -j REDIRECT
+-A CNMD-DNS -p tcp -m tcp --dport 53 -j REDIRECT
 -I POSTROUTING -j CNMD-POSTROUTING
--I PREROUTING -m addrtype --dst-type LOCAL -j CNMD-DNAT
+-I PREROUTING ! -d 127.0.0.11/32 -m addrtype --dst-type LOCAL -j CNMD-DNAT
+-I PREROUTING -d 127.0.0.11/32 -j CNMD-DNS
 -I OUTPUT -m addrtype --dst-type LOCAL -j CNMD-DNAT
 -I OUTPUT -d 127.0.0.0/8 -j CNMD-DNAT-LO
 COMMIT
@@ -181,7 +185,7 @@ t.test('with --iptables=false there are no rules at all', async (t) => {
 function onNetA(cid: string, name: string, n: number, hostIfname: string, pid = 0) {
   const container = {
     id: cid, name, created: '', config: {}, hostConfig: {}, networkMode: 'net-aaaa', sandboxKey: null, netns: name, state: 'running' as const,
-    pid, exitCode: 0, error: '', startedAt: '', finishedAt: '', sandboxId: 's', restartCount: 0, endpointConfigs: [],
+    pid, exitCode: 0, error: '', startedAt: '', finishedAt: '', sandboxId: 's', restartCount: 0, paused: false, monitorPid: 0, hasInside: false, manuallyStopped: false, endpointConfigs: [],
   };
   const endpoint = {
     id: cid.slice(0, 1).repeat(64), containerId: cid, networkId: ID_A, configKey: 'net-aaaa', ifname: 'eth0', hostIfname,
@@ -206,6 +210,11 @@ t.test('sandboxes: made with their inside, repaired, and only our own namespaces
     'ip link set dev veth1234567 up',
     'nsenter --net=/run/netns/web sysctl -w net.ipv4.ip_unprivileged_port_start=0',
     'nsenter --net=/run/netns/web sysctl -w net.ipv4.ping_group_range=0 2147483647',
+    'nsenter --net=/run/netns/web sysctl -w net.ipv4.conf.all.route_localnet=1',
+    'nsenter --net=/run/netns/web ip rule add pref 10 iif lo lookup local',
+    'nsenter --net=/run/netns/web ip rule add pref 11 to 127.0.0.0/8 blackhole',
+    'nsenter --net=/run/netns/web ip rule add pref 12 lookup local',
+    'nsenter --net=/run/netns/web ip rule del pref 0',
     'nsenter --net=/run/netns/web ip link set dev lo up',
     'nsenter --net=/run/netns/web ip addr add 10.50.0.2/24 dev eth0',
     'nsenter --net=/run/netns/web ip link set dev eth0 up',

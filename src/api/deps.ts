@@ -1,0 +1,88 @@
+/** What the HTTP application is given: the routes' options, built from the daemon's parts. */
+import type { FastifyServerOptions } from 'fastify';
+import type { AppDeps } from '../app.js';
+import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import type { EventBus } from '../services/events.js';
+import type { NetworkService } from '../services/networks.js';
+import type { containerStack } from '../services/container-stack.js';
+import type { Sandboxes } from '../services/sandboxes.js';
+import type { Reconciler } from '../reconcile/reconciler.js';
+import type { RepairLoop } from '../reconcile/repair-loop.js';
+import type { ClusterSync } from '../cluster/sync.js';
+import type { ContainerRepo } from '../store/containers.js';
+import type { NetworkRepo } from '../store/networks.js';
+import type { Executor } from '../host/executor.js';
+import { versionInfo, systemInfo } from '../services/system.js';
+import { DEFAULT_POOLS } from '../ipam/pools.js';
+import { containerViews } from './views.js';
+
+export interface AppParts {
+  config: Config;
+  daemonId: string;
+  metrics: Metrics;
+  events: EventBus;
+  networks: NetworkService;
+  stack: ReturnType<typeof containerStack>;
+  sandboxes: Sandboxes;
+  reconciler: Reconciler;
+  repair: RepairLoop;
+  cluster?: ClusterSync;
+  containers: ContainerRepo;
+  networksRepo: NetworkRepo;
+  exec: Executor;
+  logger?: import('fastify').FastifyBaseLogger;
+  serverFactory?: FastifyServerOptions['serverFactory'];
+}
+
+export function appDeps(p: AppParts): AppDeps {
+  const { config, stack, containers } = p;
+  const countObjects = () => {
+    const c = containers.counts();
+    p.metrics.objects.set({ kind: 'network' }, p.networksRepo.count());
+    p.metrics.objects.set({ kind: 'container' }, c.total);
+    p.metrics.objects.set({ kind: 'container_running' }, c.running);
+    p.metrics.objects.set({ kind: 'endpoint' }, containers.allEndpoints().length);
+  };
+  return {
+    state: async (withPlan) => ({
+      Last: p.reconciler.last ?? null,
+      LastRepair: p.repair.last ?? null,
+      IntervalSeconds: config.reconcileInterval,
+      ...(withPlan ? { Plan: await p.reconciler.planAll() } : {}),
+    }),
+    metrics: { registry: p.metrics.registry, requests: p.metrics.requests, refresh: countObjects },
+    logger: p.logger,
+    logRequests: config.logLevel === 'debug' || config.logLevel === 'trace',
+    serverFactory: p.serverFactory,
+    system: {
+      version: versionInfo,
+      info: () => {
+        const n = containers.counts();
+        const clusterInfo = p.cluster && { available: p.cluster.available, nodes: p.cluster.peers() };
+        return systemInfo(config, p.daemonId, { containers: n.total, running: n.running, stopped: n.total - n.running }, config.defaultAddressPools ?? DEFAULT_POOLS, clusterInfo);
+      },
+    },
+    networks: {
+      networks: p.networks,
+      attach: stack.attachments,
+      peersOf: p.cluster && ((id) => p.cluster!.peersOf(id).map((x) => ({ Name: x.name, IP: x.address }))),
+      endpointsOf: (id) =>
+        containers.endpointsOn(id).map((e) => {
+          const c = containers.get(e.containerId)!;
+          return { containerId: e.containerId, Name: c.name, EndpointID: e.id, MacAddress: e.mac, IPv4Address: e.ipv4 ?? '', IPv6Address: e.ipv6 ?? '' };
+        }),
+    },
+    containers: {
+      containers: stack.service,
+      attachments: stack.attachments,
+      view: containerViews({ sandboxes: p.sandboxes, networks: p.networksRepo, execIds: (id) => stack.execs.of(id) }),
+      processes: stack.processes,
+      execs: stack.execs,
+      exec: p.exec,
+      logPaths: (c) => p.sandboxes.paths(c),
+      statsSource: stack.statsSource,
+    },
+    events: p.events,
+  };
+}

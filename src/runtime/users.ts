@@ -1,0 +1,53 @@
+/**
+ * `--user` as runc resolves it, against the host's passwd and group files (a cnmd container sees the
+ * host's filesystem): name or uid, optionally :group or :gid. Pure.
+ */
+import { invalid } from '../errors.js';
+
+export interface ExecUser {
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+interface PasswdEntry { name: string; uid: number; gid: number; home: string }
+
+function parsePasswd(text: string): PasswdEntry[] {
+  return text.split('\n').flatMap((l) => {
+    const f = l.split(':');
+    return f.length >= 7 && /^\d+$/.test(f[2]) && /^\d+$/.test(f[3]) ? [{ name: f[0], uid: Number(f[2]), gid: Number(f[3]), home: f[5] }] : [];
+  });
+}
+
+function parseGroup(text: string): Array<{ name: string; gid: number }> {
+  return text.split('\n').flatMap((l) => {
+    const f = l.split(':');
+    return f.length >= 3 && /^\d+$/.test(f[2]) ? [{ name: f[0], gid: Number(f[2]) }] : [];
+  });
+}
+
+/** Resolves a user spec; throws a 400 with runc's text when a name is unknown. */
+export function resolveUser(spec: string, passwd: string, group: string): ExecUser {
+  const [user = '', grp] = spec.split(':');
+  const users = parsePasswd(passwd);
+  let found: PasswdEntry | undefined;
+  let uid = 0;
+  if (user === '' || /^\d+$/.test(user)) {
+    uid = user === '' ? 0 : Number(user);
+    found = users.find((u) => u.uid === uid);
+  } else {
+    found = users.find((u) => u.name === user);
+    if (!found) throw invalid(`unable to find user ${user}: no matching entries in passwd file`);
+    uid = found.uid;
+  }
+  let gid = found?.gid ?? 0;
+  if (grp !== undefined && grp !== '') {
+    if (/^\d+$/.test(grp)) gid = Number(grp);
+    else {
+      const g = parseGroup(group).find((x) => x.name === grp);
+      if (!g) throw invalid(`unable to find group ${grp}: no matching entries in group file`);
+      gid = g.gid;
+    }
+  }
+  return { uid, gid, home: found?.home || '/' };
+}

@@ -1,0 +1,91 @@
+/**
+ * The container side of the daemon, wired in one place: processes, runs, attachments, the service,
+ * exec sessions and start-up recovery, with the one lock and the waiters they share.
+ */
+import type { Config } from '../config.js';
+import type { Container, Endpoint } from '../model.js';
+import type { Db } from '../store/db.js';
+import type { ContainerRepo } from '../store/containers.js';
+import type { NetworkRepo } from '../store/networks.js';
+import type { Executor } from '../host/executor.js';
+import type { Reconciler } from '../reconcile/reconciler.js';
+import type { DriverContext } from '../drivers/index.js';
+import { Processes } from '../runtime/processes.js';
+import { Execs } from '../runtime/exec.js';
+import type { StatsSource } from '../runtime/info.js';
+import type { EventBus } from './events.js';
+import type { GlobalScope } from './global-scope.js';
+import { EndpointAllocator } from './endpoints.js';
+import { HostJoins } from './host-joins.js';
+import { KeyedLock } from './locks.js';
+import { Waiters } from './waiters.js';
+import { Runs } from './container-runs.js';
+import { Attachments } from './container-network.js';
+import { ContainerService } from './containers.js';
+import { Recovery } from './recovery.js';
+import { sandboxPath, type Sandboxes } from './sandboxes.js';
+import { modeOf } from './container-spec.js';
+import { findContainer } from './lookup.js';
+import { tx } from '../store/db.js';
+
+export interface ContainerStackDeps {
+  config: Config;
+  ctx: DriverContext;
+  db: Db;
+  containers: ContainerRepo;
+  networks: NetworkRepo;
+  reconciler: Reconciler;
+  exec: Executor;
+  events: EventBus;
+  sandboxes: Sandboxes;
+  global?: GlobalScope;
+  sandboxChanged: (id: string) => Promise<void>;
+  log: () => { warn(obj: unknown, msg: string): void };
+}
+
+export function containerStack(d: ContainerStackDeps) {
+  const lock = new KeyedLock();
+  const waiters = new Waiters();
+  const processes = new Processes(d.exec);
+  const endpoints = new EndpointAllocator({ ...d, remoteAddresses: d.global && ((id) => d.global!.remoteAddresses(id)) });
+  const joins = new HostJoins({ ...d, endpoints });
+  const find = (term: string) => findContainer(d.containers, term);
+  const runs = new Runs({ ...d, processes, waiters, lock, endpoints, joins, find });
+  processes.whenExited((id, pid, code) => void runs.exited(id, pid, code));
+  const attachments = new Attachments({ ...d, endpoints, joins, lock, runs, find });
+  const service = new ContainerService({ ...d, lock, runs, attachments, waiters });
+
+  /** Where a container's processes go; its mount and UTS namespaces are made by a first exec when it has none. */
+  const namespacesOf = async (c: Container) => {
+    if (!c.hasInside) {
+      await lock.run(c.id, async () => {
+        if (!tx(d.db, () => d.containers.update(c.id, { hasInside: true }, ['running']))) return;
+        await d.reconciler.reconcile({ containers: [c.id] });
+      });
+    }
+    const now = find(c.id);
+    const mode = modeOf(now);
+    const other = mode.kind === 'container' ? d.containers.get(mode.target) : undefined;
+    const net = sandboxPath(other ?? now);
+    const p = d.sandboxes.paths(now);
+    return { ...(net ? { net } : {}), mnt: p.mnt, ...(mode.kind === 'host' ? {} : { uts: p.uts }) };
+  };
+  const execs = new Execs({ exec: d.exec, events: d.events, find, namespacesOf });
+  d.events.subscribe((e) => {
+    if (e.Type === 'container' && e.Action === 'destroy') execs.forget(e.Actor.ID);
+  });
+  const recovery = new Recovery({ ...d, processes, runs, lock });
+
+  const statsSource = async (c: Container): Promise<StatsSource> => {
+    const net = sandboxPath(c);
+    return { id: c.id, name: c.name, pids: c.state === 'running' ? await runs.processesOf(c) : [], ...(net ? { netns: net } : {}) };
+  };
+  return {
+    service, attachments, execs, processes, recovery, statsSource,
+    readdress: (e: Endpoint) => attachments.readdress(e),
+    close() {
+      processes.close();
+      runs.close();
+    },
+  };
+}

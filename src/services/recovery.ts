@@ -1,0 +1,87 @@
+/**
+ * After a daemon restart (the start-up reconcile has run): what a crash or the downtime left is
+ * finished from the store's record. A removal in progress is completed; a start whose command was not
+ * recorded adopts the command if it runs (found by its marker) or runs it; a running container whose
+ * command still runs is watched again (through its shim when it has one), one whose command ended
+ * meanwhile is torn down, and then its `--rm` or restart policy applies; containers that were
+ * restarting, or that their policy starts with the daemon, are started.
+ */
+import type { Container } from '../model.js';
+import { tx, type Db } from '../store/db.js';
+import type { ContainerRepo } from '../store/containers.js';
+import type { Executor } from '../host/executor.js';
+import { PROCESS_MARKER } from '../runtime/command.js';
+import type { Processes } from '../runtime/processes.js';
+import { commandOf } from './container-spec.js';
+import type { Runs } from './container-runs.js';
+import type { Sandboxes } from './sandboxes.js';
+import type { KeyedLock } from './locks.js';
+import { parseRestartPolicy, startsWithDaemon } from './restart-policy.js';
+import { ZERO_TIME } from '../model.js';
+
+export interface RecoveryDeps {
+  db: Db;
+  containers: ContainerRepo;
+  exec: Executor;
+  processes: Processes;
+  runs: Runs;
+  sandboxes: Sandboxes;
+  lock: KeyedLock;
+  sandboxChanged: (id: string) => Promise<void>;
+  log: () => { warn(obj: unknown, msg: string): void };
+}
+
+export class Recovery {
+  constructor(private readonly d: RecoveryDeps) {}
+
+  async run(): Promise<void> {
+    for (const c of this.d.containers.list()) {
+      if (c.state === 'removing') await this.d.lock.run(c.id, () => this.finishRemoval(c));
+      else if (c.state !== 'running' && c.netns) tx(this.d.db, () => this.d.containers.update(c.id, { netns: null }));
+    }
+    for (const c of this.d.containers.running()) await this.d.lock.run(c.id, () => this.resume(c));
+    for (const c of this.d.containers.list()) {
+      if (c.state === 'restarting') this.d.runs.schedule(c.id, 0);
+      else if (c.state === 'exited' && c.hostConfig.AutoRemove) await this.d.lock.run(c.id, () => this.d.runs.destroy(c));
+      else if (c.state === 'exited' && c.startedAt !== ZERO_TIME && startsWithDaemon(parseRestartPolicy(c.hostConfig.RestartPolicy), c.manuallyStopped)) {
+        await this.d.lock.run(c.id, () => this.d.runs.start(c, c.restartCount).catch((e) => this.d.log().warn({ container: c.id, err: (e as Error).message }, 'restart policy: cannot start')));
+      }
+    }
+  }
+
+  private async resume(c: Container): Promise<void> {
+    for (const p of this.d.containers.portBindingsOf(c.id)) {
+      // held again so that no other program binds a published port; the DNAT rules work regardless
+      await this.d.exec.reservePort(p.proto, p.hostIp, p.hostPort).catch(() => undefined);
+    }
+    this.d.runs.proxyIPv6Ports(c.id);
+    await this.d.sandboxChanged(c.id);
+    if (!commandOf(c).length) return;
+    const paths = this.d.sandboxes.paths(c);
+    if (c.pid <= 0) {
+      // the daemon stopped between the start's transaction and recording the command's pid
+      const pid = (await this.d.exec.findProcess(`${PROCESS_MARKER}=${c.id}`)) ?? 0;
+      if (pid > 0) {
+        tx(this.d.db, () => this.d.containers.update(c.id, { pid }, ['running']));
+        await this.d.processes.reattach(c.id, pid, 0, { socketPath: paths.shimSocket, statusPath: paths.shimStatus });
+      } else await this.d.runs.relaunch(c).catch((e) => this.d.log().warn({ container: c.id, err: (e as Error).message }, 'cannot run the command again'));
+      return;
+    }
+    if (await this.d.processes.reattach(c.id, c.pid, c.monitorPid, { socketPath: paths.shimSocket, statusPath: paths.shimStatus })) return;
+    const status = await this.d.exec.readFile(paths.shimStatus);
+    const recorded = status ? Number(JSON.parse(status).exitCode) : NaN;
+    const code = Number.isInteger(recorded) ? recorded : 255;
+    await this.d.runs.teardown(c, code, 'the process ended while cnmd was not running').catch(() => undefined);
+    await this.d.runs.afterStop(c.id, code, false);
+  }
+
+  /** A `rm -f` that a crash cut short: its process is killed, its sandbox torn down, its row goes. */
+  private async finishRemoval(c: Container): Promise<void> {
+    const pid = c.pid > 0 ? c.pid : await this.d.exec.findProcess(`${PROCESS_MARKER}=${c.id}`);
+    if (pid && this.d.exec.isAlive(pid)) this.d.exec.signal(-pid, 'SIGKILL') || this.d.exec.signal(pid, 'SIGKILL');
+    if (this.d.containers.endpointsOf(c.id).length || this.d.containers.portBindingsOf(c.id).length || c.hasInside) {
+      await this.d.runs.teardown(c, 137, '');
+    }
+    await this.d.runs.destroy(c);
+  }
+}
