@@ -87,3 +87,18 @@ export function hostsFile(hostname: string, addresses: string[], extraHosts: Arr
     '',
   ].join('\n');
 }
+
+/**
+ * A reverse lookup (PTR) of a container address on a network the asking container shares: its name
+ * there, as `name.network` (what Docker's resolver answers). Undefined for other addresses.
+ */
+export function resolveAddress(source: NameSource, who: Requester, qname: string): string | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.in-addr\.arpa\.?$/i.exec(qname);
+  if (!m) return undefined;
+  const ip = [m[4], m[3], m[2], m[1]].join('.');
+  for (const net of who.networks) {
+    const member = source.members(net.id).find((x) => x.ipv4 === ip);
+    if (member?.names[0]) return `${member.names[0]}.${net.name.toLowerCase()}`;
+  }
+  return undefined;
+}

@@ -7,7 +7,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import dnsPacket, { type Packet, type Answer } from 'dns-packet';
-import { type NameSource, resolveName } from './names.js';
+import { type NameSource, resolveAddress, resolveName } from './names.js';
 
 export const TTL = 600;
 /** response codes: dns-packet reads them from the low bits of flags */
@@ -105,7 +105,15 @@ export class DnsServer {
   /** Answers what reaches these sockets; asker tells who sent a query from its source address. */
   private wire({ udp, tcp }: Listener, asker: (address: string) => Asker): void {
     udp.on('message', (msg, rinfo) => {
-      void this.answer(msg, asker(rinfo.address)).then((reply) => reply && udp.send(reply, rinfo.port, rinfo.address));
+      void this.answer(msg, asker(rinfo.address)).then((reply) => {
+        // the listener may have closed meanwhile (its network was removed): the answer is dropped
+        if (!reply) return;
+        try {
+          udp.send(reply, rinfo.port, rinfo.address);
+        } catch {
+          /* not running any more */
+        }
+      });
     });
     udp.on('error', () => undefined);
     tcp.on('connection', (sock) => {
@@ -153,6 +161,10 @@ export class DnsServer {
         return reply('NOERROR', ordered.map((a) => ({ type: question.type, name: question.name, ttl: TTL, class: 'IN', data: a }) as Answer));
       }
       if (r.kind === 'nodata') return reply('NOERROR');
+    }
+    if (question.type === 'PTR') {
+      const name = resolveAddress(this.o.source, who, question.name);
+      if (name) return reply('NOERROR', [{ type: 'PTR', name: question.name, ttl: TTL, class: 'IN', data: name } as Answer]);
     }
     // Not a container's name: forward, unless the container has no way out (internal networks only).
     if (who.networks.length && who.networks.every((n) => n.internal)) return reply('SERVFAIL');

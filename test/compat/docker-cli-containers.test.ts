@@ -20,17 +20,23 @@ if (await hostTestsReady(t, await compatUnavailable())) {
     const b1 = name('busybox1'), b2 = name('busybox2');
     await ok(t, 'network', 'create', 'my-net');
     await ok(t, 'network', 'create', 'other-net');
-    t.match(await ok(t, 'create', '--name', b1, '--network', 'my-net', 'busybox'), /^[0-9a-f]{64}$/);
+    const id1 = await ok(t, 'create', '--name', b1, '--network', 'my-net', 'busybox');
+    t.match(id1, /^[0-9a-f]{64}$/);
     t.equal(await ok(t, 'start', b1), b1);
-    t.match(await ok(t, 'run', '-d', '--name', b2, '--network', 'my-net', 'busybox', 'sleep', '1d'), /^[0-9a-f]{64}$/);
+    const id2 = await ok(t, 'run', '-d', '--name', b2, '--network', 'my-net', 'busybox', 'sleep', '1d');
+    t.match(id2, /^[0-9a-f]{64}$/);
     const ip = await ok(t, 'inspect', '-f', '{{(index .NetworkSettings.Networks "my-net").IPAddress}}', b2);
     t.equal(ip, '172.18.0.3');
-    const ping = await execa('ip', ['netns', 'exec', b1, 'ping', '-c', '3', '-i', '0.2', '-W', '1', ip], { reject: false });
-    t.equal(ping.exitCode, 0, 'ip netns exec busybox1 ping busybox2\'s address');
+    const sandbox = await ok(t, 'inspect', '-f', '{{.NetworkSettings.SandboxKey}}', b1);
+    t.equal(sandbox, `/run/netns/cnmd-${id1.slice(0, 12)}`, 'the namespace is named after the id: `ip netns exec cnmd-<12 hex>` works');
+    const ping = await execa('ip', ['netns', 'exec', sandbox.slice('/run/netns/'.length), 'ping', '-c', '3', '-i', '0.2', '-W', '1', ip], { reject: false });
+    t.equal(ping.exitCode, 0, 'ip netns exec <busybox1\'s namespace> ping busybox2\'s address');
     t.match(ping.stdout, '0% packet loss');
+    const byName = await docker('exec', b1, 'ping', '-c', '1', '-W', '1', b2);
+    t.equal(byName.exitCode, 0, `docker exec busybox1 ping busybox2 (a sandbox without a command of its own): ${byName.stderr}`);
 
     t.equal(await ok(t, 'network', 'connect', '--alias', 'db', 'other-net', b1), '');
-    const eth1 = await execa('ip', ['netns', 'exec', b1, 'ip', '-o', '-4', 'addr', 'show', 'eth1']);
+    const eth1 = await docker('exec', b1, 'ip', '-o', '-4', 'addr', 'show', 'eth1');
     t.match(eth1.stdout, 'inet 172.19.0.2/16', 'eth1 appears at once');
     const nets = JSON.parse(await ok(t, 'inspect', '-f', '{{json .NetworkSettings.Networks}}', b1));
     t.same(Object.keys(nets).sort(), ['my-net', 'other-net']);
@@ -39,7 +45,7 @@ if (await hostTestsReady(t, await compatUnavailable())) {
     t.same(Object.values(netInspect.Containers).map((c: any) => c.Name).sort(), [b1, b2].sort());
     t.match(Object.values(netInspect.Containers)[0], { EndpointID: /^[0-9a-f]{64}$/, MacAddress: /^02:42:ac:12:00:0[23]$/, IPv4Address: /^172\.18\.0\.[23]\/16$/ });
     t.equal(await ok(t, 'network', 'disconnect', 'other-net', b1), '');
-    t.equal((await execa('ip', ['netns', 'exec', b1, 'ip', 'link', 'show', 'eth1'], { reject: false })).exitCode, 1, 'eth1 is gone');
+    t.equal((await docker('exec', b1, 'ip', 'link', 'show', 'eth1')).exitCode, 1, 'eth1 is gone');
 
     const ps = await ok(t, 'ps', '--filter', 'network=my-net', '--format', '{{.Names}}|{{.Command}}|{{.Status}}');
     t.same(ps.split('\n').map((l) => l.replace(/\|Up .*$/, '|Up')).sort(), [`${b1}|""|Up`, `${b2}|"sleep 1d"|Up`].sort());
@@ -48,7 +54,8 @@ if (await hostTestsReady(t, await compatUnavailable())) {
     t.match(await ok(t, 'ps', '-a', '--filter', `name=${b2}`, '--format', '{{.Status}}'), /^Exited \(143\)/);
     t.equal(await ok(t, 'rm', '-f', b1, b2), `${b1}\n${b2}`);
     t.equal(await ok(t, 'ps', '-a', '-q'), '');
-    t.notOk((await execa('ip', ['netns', 'list'])).stdout.includes(b1), 'the namespaces are gone');
+    const left = (await execa('ip', ['netns', 'list'])).stdout;
+    t.notOk(left.includes(id1.slice(0, 12)) || left.includes(id2.slice(0, 12)), 'the namespaces are gone');
     t.equal(await ok(t, 'network', 'rm', 'my-net', 'other-net'), 'my-net\nother-net', 'and the networks are free');
   });
 

@@ -13,14 +13,14 @@ if (await hostTestsReady(t, await compatUnavailable())) {
   await walkthrough();
 }
 
-const inNs = (ns: string, args: string[]) => execa('ip', ['netns', 'exec', ns, ...args], { reject: false });
+type Docker = (...args: string[]) => Promise<{ stdout: string; stderr: string; exitCode: number }>;
 
-/** Asks the DNS server the sandbox's resolv.conf names, from inside the sandbox. */
-async function lookup(ns: string, name: string, type: 'A' | 'AAAA' = 'A'): Promise<string> {
+/** Asks the DNS server the container's resolv.conf names, from inside the container (docker exec). */
+async function lookup(docker: Docker, c: string, name: string, type: 'A' | 'AAAA' = 'A'): Promise<string> {
   const script = `const fs=require('fs');const s=/nameserver (\\S+)/.exec(fs.readFileSync('/etc/resolv.conf','utf8'))[1];
 const r=new (require('dns').promises.Resolver)({timeout:3000,tries:1});r.setServers([s]);
 r.${type === 'A' ? 'resolve4' : 'resolve6'}(process.argv[1]).then(a=>console.log(a.join(' ')),e=>console.log(e.code))`;
-  return (await inNs(ns, [process.execPath, '-e', script, name])).stdout.trim();
+  return (await docker('exec', c, process.execPath, '-e', script, name)).stdout.trim();
 }
 
 /** A DNS resolver of the test's own, in "another machine": example.test is 203.0.113.7. */
@@ -53,8 +53,8 @@ async function walkthrough() {
     await ok(t, 'run', '-d', '--name', b1, '--network', 'my-net', 'busybox', 'sleep', '1d');
     await ok(t, 'run', '-d', '--name', b2, '--network', 'my-net', 'busybox', 'sleep', '1d');
     for (const [from, to] of [[b1, b2], [b2, b1]]) {
-      const p = await inNs(from, ['ping', '-c', '3', '-i', '0.2', '-W', '1', to]);
-      t.match(p.stdout, ' 0% packet loss', `ip netns exec ${from.slice(-12)} ping -c 3 ${to.slice(-12)}: resolved by name`);
+      const p = await docker('exec', from, 'ping', '-c', '3', '-i', '0.2', '-W', '1', to);
+      t.match(p.stdout, ' 0% packet loss', `docker exec ${from.slice(-12)} ping -c 3 ${to.slice(-12)}: resolved by name, from inside`);
     }
     const net = JSON.parse(await ok(t, 'network', 'inspect', 'my-net'))[0];
     t.same(Object.values(net.Containers).map((c: any) => [c.Name, /^172\.18\.0\.\d+\/16$/.test(c.IPv4Address), /^02:42:ac:12:00:/.test(c.MacAddress)]).sort(),
@@ -89,23 +89,23 @@ async function walkthrough() {
     await ok(t, 'run', '-d', '--name', iso, '--network', 'dns-int', '--dns', '192.0.2.2', 'busybox', 'sleep', '1d');
     const ip = async (c: string, net: string, f = 'IPAddress') => ok(t, 'inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").${f}}}`, c);
     const [ip1, ip2] = [await ip(c1, 'dns-a'), await ip(c2, 'dns-a')];
-    t.equal(await lookup(q, c1), ip1, 'a container name (with the host\'s INPUT policy at DROP)');
-    t.equal(await lookup(q, `${c1}.dns-a`), ip1, 'name.network');
-    const rr1 = (await lookup(q, 'shared')).split(' ');
-    const rr2 = (await lookup(q, 'shared')).split(' ');
+    t.equal(await lookup(docker, q, c1), ip1, 'a container name (with the host\'s INPUT policy at DROP)');
+    t.equal(await lookup(docker, q, `${c1}.dns-a`), ip1, 'name.network');
+    const rr1 = (await lookup(docker, q, 'shared')).split(' ');
+    const rr2 = (await lookup(docker, q, 'shared')).split(' ');
     t.same([...rr1].sort(), [ip1, ip2].sort(), 'a shared alias gives both addresses');
     t.not(rr1[0], rr2[0], 'in rotating order');
-    t.equal(await lookup(q, c1, 'AAAA'), await ip(c1, 'dns-a', 'GlobalIPv6Address'), 'AAAA');
-    t.equal(await lookup(q, c3), 'ENOTFOUND', 'not on a shared network: not resolved (forwarded, and the test resolver says NXDOMAIN)');
-    t.equal(await lookup(q, 'example.test'), '203.0.113.7', 'other names go to the container\'s --dns server');
-    t.equal(await lookup(iso, 'example.test'), 'ESERVFAIL', 'a sandbox only on internal networks gets no forwarding');
+    t.equal(await lookup(docker, q, c1, 'AAAA'), await ip(c1, 'dns-a', 'GlobalIPv6Address'), 'AAAA');
+    t.equal(await lookup(docker, q, c3), 'ENOTFOUND', 'not on a shared network: not resolved (forwarded, and the test resolver says NXDOMAIN)');
+    t.equal(await lookup(docker, q, 'example.test'), '203.0.113.7', 'other names go to the container\'s --dns server');
+    t.equal(await lookup(docker, iso, 'example.test'), 'ESERVFAIL', 'a sandbox only on internal networks gets no forwarding');
     await ok(t, 'network', 'connect', 'dns-b', q);
-    t.equal(await lookup(q, c3), await ip(c3, 'dns-b'), 'connected to a second network: its names resolve at once');
-    t.equal(await lookup(q, c1), ip1, 'and those of the first still do');
+    t.equal(await lookup(docker, q, c3), await ip(c3, 'dns-b'), 'connected to a second network: its names resolve at once');
+    t.equal(await lookup(docker, q, c1), ip1, 'and those of the first still do');
     await ok(t, 'network', 'disconnect', 'dns-b', q);
-    t.equal(await lookup(q, c3), 'ENOTFOUND', 'disconnected: gone at once');
+    t.equal(await lookup(docker, q, c3), 'ENOTFOUND', 'disconnected: gone at once');
     await ok(t, 'stop', '-t', '1', c1);
-    const afterStop = await lookup(q, 'shared');
+    const afterStop = await lookup(docker, q, 'shared');
     t.equal(afterStop, ip2, `a stopped container's names are gone (got ${afterStop})`);
     await ok(t, 'rm', '-f', c1, c2, c3, q, iso);
   });

@@ -74,6 +74,11 @@ export const networksBecome = (before: string, after: string) => async (d: Daemo
 };
 export const exists = async (d: DaemonProcess, net: string) => (await d.request('GET', `${V}/networks/${net}`)).status === 200;
 
+/** nsfs mount points below dir (containers' mount and UTS namespace files) */
+function nsMountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(' - nsfs ')).map((l) => l.split(' ')[4]).filter((p) => p?.startsWith(dir + '/'));
+}
+
 /** pids of processes whose environment names this container */
 function processesOf(id: string): number[] {
   const want = `CNMD_CONTAINER_ID=${id}`;
@@ -99,26 +104,32 @@ function lowestFree(subnet: string, used: string[]): string {
 }
 
 /** The invariants of a consistent daemon and host, through the API and on the test host. */
-async function checkConsistent(t: Test, d: DaemonProcess, host: Netns, c: string, name: (l: string) => string): Promise<void> {
+async function checkConsistent(t: Test, d: DaemonProcess, host: Netns, cid: string | undefined, name: (l: string) => string): Promise<void> {
   const state = (await d.request('GET', '/cnmd/v1/state?plan=1')).body;
   t.same(state.Plan, [], 'the host matches the store: nothing left to apply');
   const containers = (await d.request('GET', `${V}/containers/json?all=1`)).body as Array<{ Id: string; Names: string[]; State: string }>;
   const networks = (await d.request('GET', `${V}/networks`)).body as Array<{ Name: string; Driver: string }>;
   const bridgeNets = new Set(networks.filter((n) => n.Driver === 'bridge').map((n) => n.Name));
   let endpoints = 0;
+  const mounts = nsMountsUnder(`${d.dir}/exec`);
   for (const ctr of containers) {
-    const nm = ctr.Names[0].slice(1);
+    const nm = `cnmd-${ctr.Id.slice(0, 12)}`;
     const info = (await d.request('GET', `${V}/containers/${ctr.Id}/json`)).body;
     const running = ctr.State === 'running';
     const pids = processesOf(ctr.Id);
     t.same(pids, running ? [info.State.Pid] : [], `${running ? 'one process, the recorded one' : 'no process'} for a ${ctr.State} container`);
     t.equal(existsSync(`/run/netns/${nm}`), running, `its namespace exists only while running`);
     t.equal(existsSync(`/etc/netns/${nm}`), running, `its /etc/netns entry exists only while running`);
+    const own = mounts.filter((m) => m.includes(`/exec/${ctr.Id.slice(0, 12)}/`)).sort();
+    t.same(own.map((m) => m.split('/').pop()), running && pids.length ? ['mnt', 'uts'] : [], 'its mount and UTS namespace files exist only while its command runs');
     if (running) endpoints += Object.keys(info.NetworkSettings.Networks).filter((n) => bridgeNets.has(n)).length;
   }
-  if (!containers.some((x) => x.Names[0] === `/${c}`)) {
-    t.notOk(existsSync(`/run/netns/${c}`) || existsSync(`/etc/netns/${c}`), 'a removed container leaves no namespace or /etc/netns entry');
-    t.same(processesOf(c), [], 'nor a process');
+  if (cid && !containers.some((x) => x.Id === cid)) {
+    const nm = `cnmd-${cid.slice(0, 12)}`;
+    t.notOk(existsSync(`/run/netns/${nm}`) || existsSync(`/etc/netns/${nm}`), 'a removed container leaves no namespace or /etc/netns entry');
+    t.same(processesOf(cid), [], 'nor a process');
+    t.same(mounts.filter((m) => m.includes(`/exec/${cid.slice(0, 12)}/`)), [], 'nor a namespace file');
+    t.notOk(existsSync(`${d.dir}/data/containers/${cid}`), 'nor its directory');
   }
   const links = (JSON.parse((await host.run('ip', ['-json', '-details', 'link', 'show'])).stdout) as Array<{ ifname: string; linkinfo?: { info_kind?: string } }>).filter(ours);
   t.equal(links.filter((l) => l.linkinfo?.info_kind === 'veth').length, endpoints, 'one host-side veth per endpoint on a bridge network');
@@ -161,6 +172,8 @@ async function runCase(t: Test, op: Operation, k: number, check: boolean): Promi
   const d = await startDaemonIn(t, host, ['--reconcile-interval', '0'], { CNMD_FAULT_CRASH_AFTER: String(k) });
   const c = name('c');
   await op.setup(d, c);
+  const made = await d.request('GET', `${V}/containers/${c}/json`);
+  const cid = made.status === 200 ? (made.body.Id as string) : undefined;
   d.signal('SIGUSR2');
   for (let i = 0; i < 100 && !d.output().includes('cnmd fault armed'); i++) await new Promise((r) => setTimeout(r, 10));
   const reply = await op.run(d, c).catch((e: Error) => ({ status: 0, text: e.message }) as HttpReply);
@@ -180,7 +193,7 @@ async function runCase(t: Test, op: Operation, k: number, check: boolean): Promi
   d.env = {};
   await d.start();
   t.match(await op.outcome(d, c), /^(before|after)$/, 'the operation completed or left no trace');
-  await checkConsistent(t, d, host, c, name);
+  await checkConsistent(t, d, host, cid, name);
   return steps;
 }
 

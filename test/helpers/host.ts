@@ -6,9 +6,10 @@
 import type { Test } from 'tap';
 import { execa } from 'execa';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
 
 export const NS_PREFIX = 'cnmdt';
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -20,8 +21,71 @@ export function hostTestsUnavailable(): string | undefined {
   return undefined;
 }
 
+/** Where a test daemon keeps its data and exec root: the test process's pid in the name, for removeStaleNamespaces(). */
+const DAEMON_DIR = '/tmp/cnmd-test-';
+
+/**
+ * Everything of a test daemon's containers that outlives it, on purpose (their commands and shims, their
+ * namespaces, /etc/netns entries, namespace files bound under its exec root): found through its store.
+ */
+export async function cleanupDaemonDir(dir: string): Promise<void> {
+  const dbPath = `${dir}/data/cnmd.db`;
+  const rows: Array<{ id: string; pid: number; monitor_pid: number }> = [];
+  if (existsSync(dbPath)) {
+    const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+    try {
+      rows.push(...(db.prepare('SELECT id, pid, monitor_pid FROM containers').all() as typeof rows));
+    } finally {
+      db.close();
+    }
+  }
+  const ids = new Set(rows.map((r) => r.id));
+  for (const r of rows) for (const pid of [r.monitor_pid, r.pid]) if (pid > 0) kill(-pid) || kill(pid);
+  for (const pid of processesMarked(ids)) kill(pid);
+  const names = existsSync('/run/netns') ? readdirSync('/run/netns') : [];
+  for (const r of rows) {
+    for (const n of names.filter((x) => x.endsWith(`-${r.id.slice(0, 12)}`))) {
+      await killProcessesIn(n);
+      await execa('ip', ['netns', 'del', n], { reject: false });
+      rmSync(`/etc/netns/${n}`, { recursive: true, force: true });
+    }
+  }
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.startsWith(`${dir}/`));
+  for (const m of mounts.sort((a, b) => b.length - a.length)) await execa('umount', ['-l', m], { reject: false });
+}
+
+function kill(pid: number): boolean {
+  try {
+    process.kill(pid, 'SIGKILL');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** pids whose environment names one of these containers (CNMD_CONTAINER_ID) */
+function processesMarked(ids: Set<string>): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const m = /(?:^|\0)CNMD_CONTAINER_ID=([0-9a-f]{64})(?:\0|$)/.exec(readFileSync(`/proc/${p}/environ`, 'latin1'));
+      if (m && ids.has(m[1])) out.push(Number(p));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
 /** Removes namespaces (and their /etc/netns files) named by earlier runs whose process is gone. */
 export async function removeStaleNamespaces(): Promise<void> {
+  for (const name of readdirSync('/tmp')) {
+    const m = /^cnmd-test-(\d+)-/.exec(name);
+    if (!m || pidAlive(Number(m[1]))) continue;
+    await cleanupDaemonDir(`/tmp/${name}`);
+    rmSync(`/tmp/${name}`, { recursive: true, force: true });
+  }
   for (const name of existsSync('/etc/netns') ? readdirSync('/etc/netns') : []) {
     const m = new RegExp(`^${NS_PREFIX}(\\d+)x`).exec(name);
     if (m && !pidAlive(Number(m[1]))) rmSync(`/etc/netns/${name}`, { recursive: true, force: true });
@@ -127,7 +191,7 @@ export interface DaemonProcess {
 
 /** Starts `node dist/main.js` inside ns with its own socket and data root. */
 export async function startDaemonIn(t: Test, ns: Netns, flags: string[] = [], env: Record<string, string> = {}): Promise<DaemonProcess> {
-  const dir = mkdtempSync('/tmp/cnmd-test-');
+  const dir = mkdtempSync(`${DAEMON_DIR}${process.pid}-`);
   const socket = `${dir}/cnmd.sock`;
   let child: ChildProcess | undefined;
   let log = '';
@@ -142,12 +206,16 @@ export async function startDaemonIn(t: Test, ns: Netns, flags: string[] = [], en
     async start() {
       // --dns: names that are not containers' go to the test host's own loopback, never to the machine's resolvers
       const dns = flags.includes('--dns') ? [] : ['--dns', '127.0.0.1'];
-      child = spawn('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, `${ROOT}dist/main.js`, '-H', `unix://${socket}`, '--data-root', `${dir}/data`, ...dns, ...flags], {
+      child = spawn('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, `${ROOT}dist/main.js`, '-H', `unix://${socket}`, '--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, ...dns, ...flags], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, ...dp.env },
       });
       child.stdout!.on('data', (c) => (log += c));
       child.stderr!.on('data', (c) => (log += c));
+      // a daemon that fails by itself (not stopped, not killed by the crash suite) says why in the test's output
+      child.once('exit', (code) => {
+        if (code) process.stderr.write(`cnmd exited with status ${code}; its last output:\n${log.slice(-6000)}\n`);
+      });
       const deadline = Date.now() + 15_000;
       for (;;) {
         if (child.exitCode !== null || child.signalCode !== null) throw new Error(`cnmd exited with ${child.exitCode}: ${log}`);
@@ -173,11 +241,23 @@ export async function startDaemonIn(t: Test, ns: Netns, flags: string[] = [], en
   };
   t.teardown(async () => {
     await dp.stop();
+    await cleanupDaemonDir(dir);
     rmSync(dir, { recursive: true, force: true });
   });
   await dp.start();
   return dp;
 }
+
+/** The /run/netns name of a running container (from its SandboxKey), for `ip netns exec`. */
+export async function netnsOf(d: DaemonProcess, container: string): Promise<string> {
+  const r = await d.request('GET', `/v1.48/containers/${container}/json`);
+  const key = String(r.body?.NetworkSettings?.SandboxKey ?? '');
+  if (!key.startsWith('/run/netns/')) throw new Error(`${container} has no namespace of cnmd's: ${key || r.text}`);
+  return key.slice('/run/netns/'.length);
+}
+
+/** The /run/netns name of a container from its inspect. */
+export const nsOfInspect = (c: { NetworkSettings: { SandboxKey: string } }) => c.NetworkSettings.SandboxKey.replace(/^\/run\/netns\//, '');
 
 /** A veth from the test host into a new namespace standing in for a container on bridge br. */
 export async function attachSandbox(t: Test, host: Netns, br: string, cidr: string, gateway: string | undefined, label: string): Promise<Netns> {
@@ -202,23 +282,6 @@ export function uniqueName(label: string): string {
 }
 
 /**
- * Removes the namespaces of these containers, and their /etc/netns files, when the test ends: the
- * daemon leaves running containers running when it stops, as it should.
- */
-export function removeNamespacesAfter(t: Test, names: () => string[]): void {
-  t.teardown(async () => {
-    for (const n of names()) {
-      if (existsSync(`/run/netns/${n}`)) {
-        // a container's command outlives its daemon (on purpose): end it with its namespace
-        await killProcessesIn(n);
-        await execa('ip', ['netns', 'del', n], { reject: false });
-      }
-      rmSync(`/etc/netns/${n}`, { recursive: true, force: true });
-    }
-  });
-}
-
-/**
  * "Another machine": a namespace on the test host's uplink. The test host is 192.0.2.1, the other
  * machine 192.0.2.2, and the other machine has no route to any container subnet.
  */
@@ -232,15 +295,12 @@ export async function makeWorld(t: Test, host: Netns): Promise<Netns> {
   return world;
 }
 
-/** Unique container names for a test, whose namespaces and /etc/netns files go when it ends. */
-export function containerNames(t: Test): (label: string) => string {
-  const names: string[] = [];
-  removeNamespacesAfter(t, () => names);
-  return (label) => {
-    const n = uniqueName(label);
-    names.push(n);
-    return n;
-  };
+/**
+ * Unique container names for a test. What their containers leave (processes, namespaces, /etc/netns
+ * entries) goes with the daemon that made them (startDaemonIn's teardown).
+ */
+export function containerNames(_t: Test): (label: string) => string {
+  return (label) => uniqueName(label);
 }
 
 /**

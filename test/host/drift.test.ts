@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { execa } from 'execa';
-import { hostTestsReady, makeNetns, makeWorld, startDaemonIn, containerNames, type Netns } from '../helpers/host.js';
+import { hostTestsReady, makeNetns, makeWorld, startDaemonIn, containerNames, type Netns, nsOfInspect } from '../helpers/host.js';
 
 if (await hostTestsReady(t)) {
   await tests();
@@ -44,7 +44,7 @@ async function tests() {
     const curl = async () => (await world.run('curl', ['-s', '--max-time', '2', 'http://192.0.2.1:8080/'], { reject: false })).stdout.trim();
     for (let i = 0; i < 50 && (await curl()) !== 'up'; i++) await new Promise((r) => setTimeout(r, 100));
     t.equal(await curl(), 'up', 'the published port answers another machine before the drift');
-    t.ok(await pings(b, ipW), 'b reaches web before the drift');
+    t.ok(await pings(nsOfInspect(cb), ipW), 'b reaches web before the drift');
 
     // look-alikes: a veth, a bridge with an address, a DNAT rule for another port, none made by cnmd
     await host.run('ip', ['link', 'add', 'vethlook0', 'type', 'veth', 'peer', 'name', 'vethlook1']);
@@ -75,8 +75,8 @@ async function tests() {
     let ok = false;
     for (let i = 0; i < 50 && !(ok = await healed()); i++) await new Promise((r) => setTimeout(r, 100));
     t.ok(ok, 'the gateway address, b\'s veth, the masquerade rule and the DNAT rule are back within 5 s');
-    t.ok(await pings(b, ipW), 'b reaches web again: its eth0 was made anew inside');
-    t.ok(await pings(web, cb.NetworkSettings.Networks.drift.IPAddress), 'and web reaches b');
+    t.ok(await pings(nsOfInspect(cb), ipW), 'b reaches web again: its eth0 was made anew inside');
+    t.ok(await pings(nsOfInspect(cw), cb.NetworkSettings.Networks.drift.IPAddress), 'and web reaches b');
     t.equal(await curl(), 'up', 'the published port answers another machine again');
 
     const links = await linksOf(host);

@@ -5,15 +5,15 @@
  * through the DNS server cnmd binds inside their sandboxes.
  */
 import t from 'tap';
-import { execa } from 'execa';
 import { hostTestsReady, makeNetns, containerNames, type Netns } from '../helpers/host.js';
 import { cliAgainstDaemon, compatUnavailable } from '../helpers/docker.js';
 
-const inNs = (ns: string, args: string[]) => execa('ip', ['netns', 'exec', ns, ...args], { reject: false });
 const linkNames = async (ns: Netns) => (JSON.parse((await ns.run('ip', ['-json', 'link', 'show'])).stdout) as Array<{ ifname: string }>).map((l) => l.ifname).sort();
 
 if (await hostTestsReady(t, await compatUnavailable())) {
   const { docker, host, daemon } = await cliAgainstDaemon(t, 'mvh');
+  /** a command inside the container, as a user runs it */
+  const inNs = (c: string, args: string[]) => docker('exec', c, ...args);
   const name = containerNames(t);
   const other = await makeNetns(t, 'mvo');
   await host.run('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', other.name]);

@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { dockerCli } from '../helpers/docker.js';
-import { hostTestsReady, hostTestsUnavailable, makeNetns, startDaemonIn, containerNames, type DaemonProcess, type Netns } from '../helpers/host.js';
+import { hostTestsReady, hostTestsUnavailable, makeNetns, startDaemonIn, containerNames, type DaemonProcess, type Netns, nsOfInspect } from '../helpers/host.js';
 
 const ETCD = '/usr/bin/etcd';
 const V = '/v1.48';
@@ -87,9 +87,13 @@ if (await hostTestsReady(t, why)) {
     if (r.status !== 201) throw new Error(r.text);
     const s = await h.d.request('POST', `${V}/containers/${c}/start`);
     if (s.status !== 204) throw new Error(s.text);
-    return (await h.d.request('GET', `${V}/containers/${c}/json`)).body.NetworkSettings.Networks[net].IPAddress as string;
+    const info = (await h.d.request('GET', `${V}/containers/${c}/json`)).body;
+    netnsOfName.set(c, nsOfInspect(info));
+    return info.NetworkSettings.Networks[net].IPAddress as string;
   };
-  const inNs = (ns: string, args: string[]) => execa('ip', ['netns', 'exec', ns, ...args], { reject: false });
+  /** container name -> the /run/netns name of its namespace */
+  const netnsOfName = new Map<string, string>();
+  const inNs = (c: string, args: string[]) => execa('ip', ['netns', 'exec', netnsOfName.get(c) ?? c, ...args], { reject: false });
   const web = name('web'), client = name('client');
 
   t.test('created on one host, seen on all; containers on two hosts reach each other by name over VXLAN', async (t) => {
@@ -148,7 +152,8 @@ if (await hostTestsReady(t, why)) {
     for (const round of [1, 2]) {
       const c = name(`dn${round}`);
       await run(h3, c, 'ov');
-      t.match(readFileSync(`/etc/netns/${c}/resolv.conf`, 'utf8'), /^nameserver 10\.200\.0\.1$/m, `round ${round}: resolv.conf names the gateway, no helper inside`);
+      t.match(readFileSync(`/etc/netns/${netnsOfName.get(c)}/resolv.conf`, 'utf8'), /^nameserver 127\.0\.0\.11$/m, `round ${round}: resolv.conf names 127.0.0.11, as Docker`);
+      t.match((await inNs(c, ['ip', 'route', 'show', 'table', 'local', '127.0.0.11'])).stdout, 'via 10.200.0.1', `round ${round}: routed to this host's gateway, no helper inside`);
       const ping = await until(async () => (await inNs(c, ['ping', '-c', '1', '-W', '1', web])).exitCode === 0, 5000);
       t.ok(ping, `round ${round}: a container on host 3 pings web on host 1 by name`);
       t.equal((await h3.d.request('DELETE', `${V}/containers/${c}?force=1`)).status, 204);

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { execa } from 'execa';
-import { hostTestsReady, makeNetns, makeWorld, startDaemonIn, containerNames } from '../helpers/host.js';
+import { hostTestsReady, makeNetns, makeWorld, startDaemonIn, containerNames, netnsOf } from '../helpers/host.js';
 
 if (await hostTestsReady(t)) {
   await tests();
@@ -36,10 +36,11 @@ async function tests() {
     const udp = name('udp');
     await mk(udp, [process.execPath, '-e', UDP, '53'], { '53/udp': [{ HostPort: '5353' }] });
     await mk(client, ['sleep', '60'], {});
+    const clientNs = await netnsOf(d, client);
     const expect = `hello from ${web.slice(-8)}`;
     const curl = async (ns: 'world' | 'host' | 'client', url: string) => {
       const args = ['-s', '-g', '--max-time', '3', url];
-      const r = ns === 'world' ? await world.run('curl', args, { reject: false }) : ns === 'host' ? await host.run('curl', args, { reject: false }) : await execa('ip', ['netns', 'exec', client, 'curl', ...args], { reject: false });
+      const r = ns === 'world' ? await world.run('curl', args, { reject: false }) : ns === 'host' ? await host.run('curl', args, { reject: false }) : await execa('ip', ['netns', 'exec', clientNs, 'curl', ...args], { reject: false });
       return r.stdout.trim();
     };
     // let the servers listen

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { execa } from 'execa';
-import { hostTestsReady, makeNetns, startDaemonIn, containerNames } from '../helpers/host.js';
+import { hostTestsReady, makeNetns, startDaemonIn, containerNames, netnsOf } from '../helpers/host.js';
 
 if (await hostTestsReady(t)) {
   t.test('restart with 50 networks and 100 sandboxes', async (t) => {
@@ -23,7 +23,7 @@ if (await hostTestsReady(t)) {
         if (s.status !== 204) t.fail(s.text);
       }
       const ipB = (await d.request('GET', `/v1.48/containers/${b}/json`)).body.NetworkSettings.Networks[net].IPAddress;
-      pairs.push([a, b, ipB]);
+      pairs.push([await netnsOf(d, a), b, ipB]);
     }
     await d.stop();
     await d.start();

@@ -1,17 +1,21 @@
 /**
  * Sandboxes on a real kernel: cnmd in a throwaway test-host namespace makes the container namespaces
- * (named after the containers, so `ip netns exec NAME` works) and the test pings between them.
+ * (/run/netns/<instance>-<12 hex>, so `ip netns exec` works) and the test pings between them.
  */
 import t, { type Test } from 'tap';
 import { execa } from 'execa';
 import { existsSync, statSync } from 'node:fs';
-import { hostTestsReady, makeNetns, startDaemonIn, containerNames, type DaemonProcess } from '../helpers/host.js';
+import { hostTestsReady, makeNetns, startDaemonIn, containerNames, netnsOf, type DaemonProcess } from '../helpers/host.js';
 
 if (await hostTestsReady(t)) {
   await tests();
 }
 
-const inNs = (ns: string, args: string[]) => execa('ip', ['netns', 'exec', ns, ...args], { reject: false });
+/** container name -> its namespace's name (as SandboxKey shows it); other names are namespaces the test made */
+const netnsOfName = new Map<string, string>();
+const nsName = (n: string) => netnsOfName.get(n) ?? n;
+const remember = async (d: DaemonProcess, n: string) => netnsOfName.set(n, await netnsOf(d, n));
+const inNs = (n: string, args: string[]) => execa('ip', ['netns', 'exec', nsName(n), ...args], { reject: false });
 const pings = async (ns: string, ip: string) => (await inNs(ns, ['ping', '-c', '1', '-W', '1', ip])).exitCode === 0;
 const addrs = async (ns: string) =>
   (JSON.parse((await inNs(ns, ['ip', '-json', 'addr', 'show'])).stdout) as Array<{ ifname: string; flags: string[]; addr_info: Array<{ local: string; scope: string }> }>)
@@ -35,7 +39,9 @@ async function runCtr(d: DaemonProcess, name: string, network: string, extra: Re
   if (c.status !== 201) throw new Error(c.text);
   const s = await d.request('POST', `/v1.48/containers/${name}/start`);
   if (s.status !== 204) throw new Error(s.text);
-  return (await d.request('GET', `/v1.48/containers/${name}/json`)).body;
+  const info = (await d.request('GET', `/v1.48/containers/${name}/json`)).body;
+  if (String(info.NetworkSettings.SandboxKey).startsWith('/run/netns/')) netnsOfName.set(name, info.NetworkSettings.SandboxKey.slice('/run/netns/'.length));
+  return info;
 }
 
 const ipOn = (c: any, net: string) => c.NetworkSettings.Networks[net].IPAddress as string;
@@ -79,7 +85,7 @@ async function tests() {
     t.notOk(await pings(web, ipOn(cdb, 'back')));
 
     t.equal((await d.request('POST', `/v1.48/containers/${db}/stop`)).status, 204);
-    t.notOk((await execa('ip', ['netns', 'list'])).stdout.includes(db), 'the namespace is gone');
+    t.notOk((await execa('ip', ['netns', 'list'])).stdout.includes(nsName(db)), 'the namespace is gone');
     const again = name('again');
     t.equal(ipOn(await runCtr(d, again, 'back'), 'back'), ipOn(cdb, 'back'), 'the stopped container\'s address is handed out again');
   });
@@ -91,7 +97,7 @@ async function tests() {
     t.same(await addrs(none), [{ name: 'lo', up: true, ips: ['127.0.0.1', '::1'] }], 'none: lo only, and up');
     const h = name('host');
     const ch = await runCtr(d, h, 'host');
-    t.notOk((await execa('ip', ['netns', 'list'])).stdout.includes(h), 'host: no namespace of its own');
+    t.notOk((await execa('ip', ['netns', 'list'])).stdout.includes(ch.Id.slice(0, 12)), 'host: no namespace of its own');
     t.match(ch.NetworkSettings.SandboxKey, /^\/proc\/\d+\/ns\/net$/);
     await netCreate(d, 'n');
     const main = name('main');
@@ -110,8 +116,7 @@ async function tests() {
   t.test('an adopted namespace gets its endpoint and survives docker rm', async (t) => {
     const { d, name } = await setup(t);
     await netCreate(d, 'n');
-    const mine = name('adopt');
-    await execa('ip', ['netns', 'add', mine]);
+    const mine = (await makeNetns(t, 'adopt')).name;
     const other = name('peer');
     const cOther = await runCtr(d, other, 'n');
     const ctr = name('ctr');
@@ -132,6 +137,7 @@ async function tests() {
     const ca = await d.request('POST', `/v1.48/containers/create?name=${a}`, { Image: 'x', Cmd: ['sleep', '300'], HostConfig: { NetworkMode: 'n' } });
     t.equal(ca.status, 201);
     await d.request('POST', `/v1.48/containers/${a}/start`);
+    await remember(d, a);
     const cb = await runCtr(d, b, 'n');
     const pid = (await d.request('GET', `/v1.48/containers/${a}/json`)).body.State.Pid;
     t.ok(pid > 0);
@@ -152,17 +158,19 @@ async function tests() {
     const a = name('a'), b = name('b');
     await d.request('POST', `/v1.48/containers/create?name=${a}`, { Image: 'x', Cmd: ['sleep', '300'], HostConfig: { NetworkMode: 'n' } });
     await d.request('POST', `/v1.48/containers/${a}/start`);
+    await remember(d, a);
     const cb = await runCtr(d, b, 'n');
     const ca = (await d.request('GET', `/v1.48/containers/${a}/json`)).body;
     const inode = (p: string) => statSync(p).ino;
-    const before = inode(`/run/netns/${a}`);
+    const [pa, pb] = [`/run/netns/${nsName(a)}`, `/run/netns/${nsName(b)}`];
+    const before = inode(pa);
     t.equal(inode(`/proc/${ca.State.Pid}/ns/net`), before, 'the process runs in the sandbox');
-    await execa('ip', ['netns', 'del', a]);
-    await execa('ip', ['netns', 'del', b]);
+    await execa('ip', ['netns', 'del', nsName(a)]);
+    await execa('ip', ['netns', 'del', nsName(b)]);
     const deadline = Date.now() + 5000;
-    while (Date.now() < deadline && !(existsSync(`/run/netns/${a}`) && existsSync(`/run/netns/${b}`))) await new Promise((r) => setTimeout(r, 100));
-    t.ok(existsSync(`/run/netns/${a}`) && existsSync(`/run/netns/${b}`), 'both names are back within the interval');
-    t.equal(inode(`/run/netns/${a}`), inode(`/proc/${ca.State.Pid}/ns/net`), 'a: the name points at the namespace its process never left');
+    while (Date.now() < deadline && !(existsSync(pa) && existsSync(pb))) await new Promise((r) => setTimeout(r, 100));
+    t.ok(existsSync(pa) && existsSync(pb), 'both names are back within the interval');
+    t.equal(inode(pa), inode(`/proc/${ca.State.Pid}/ns/net`), 'a: the name points at the namespace its process never left');
     // the name comes back with the repair's first batch, the endpoint inside with a later one
     let reached = false;
     while (!(reached = await pings(a, ipOn(cb, 'n'))) && Date.now() < deadline + 5000) await new Promise((r) => setTimeout(r, 100));

@@ -1,7 +1,7 @@
 import t from 'tap';
 import dnsPacket from 'dns-packet';
 import { DnsServer } from '../../src/dns/server.js';
-import { resolveName, resolvConf, hostsFile, hostNameservers, type NameSource, type Member } from '../../src/dns/names.js';
+import { resolveName, resolveAddress, resolvConf, hostsFile, hostNameservers, type NameSource, type Member } from '../../src/dns/names.js';
 
 const nets = { front: { id: 'f', name: 'front', internal: false }, back: { id: 'b', name: 'back', internal: false }, int: { id: 'i', name: 'int', internal: true } };
 const members: Record<string, Member[]> = {
@@ -34,6 +34,9 @@ t.test('resolution: shared networks only, first network wins, name.network, fami
   t.same(resolveName(source, who, 'web1', 6), { kind: 'nodata' }, 'known name, no IPv6 address');
   t.same(resolveName(source, who, 'web2', 6), { kind: 'answer', addresses: ['fd00::3'] });
   t.same(resolveName(source, requesters['10.1.0.9']!, 'web1', 4), { kind: 'unknown' });
+  t.equal(resolveAddress(source, who, '3.0.0.10.in-addr.arpa'), 'web2.front', 'PTR of a container address: name.network, as Docker');
+  t.equal(resolveAddress(source, who, '2.0.2.10.in-addr.arpa'), undefined, 'not on a shared network');
+  t.equal(resolveAddress(source, who, '2.0.0.10.in-addr.arpa.evil'), undefined);
 });
 
 t.test('the server: answers, rotation, NODATA, REFUSED, no forwarding from internal networks', async (t) => {
@@ -57,6 +60,8 @@ t.test('the server: answers, rotation, NODATA, REFUSED, no forwarding from inter
   t.equal((await ask('10.9.9.9', 'web1')).rcode, 'REFUSED', 'only containers of ours are answered');
   t.equal((await ask('10.2.0.9', 'example.com')).rcode, 'SERVFAIL', 'a sandbox only on internal networks gets no forwarding');
   t.equal((await ask('10.0.0.9', 'example.com')).rcode, 'SERVFAIL', 'no upstream: SERVFAIL');
+  const ptr = await ask('10.0.0.9', '2.0.0.10.in-addr.arpa', 'PTR' as 'A');
+  t.same(ptr.answers.map((x) => [x.type, x.data]), [['PTR', 'web1.front']], 'reverse lookups of containers are answered, not forwarded');
 });
 
 t.test('resolv.conf and hosts', async (t) => {

@@ -309,3 +309,61 @@ t.test('an overlay network: bridge, VXLAN port, and an FDB and neighbour entry p
   // no endpoint here any more: the whole data plane goes, its entries with its port
   t.notMatch(plan(desiredState([], octx), state, all).map(describeStep).join('\n'), /neigh del|fdb del/);
 });
+
+t.test('a container with a command: its files first, its mount and UTS namespaces, the route to 127.0.0.11; all gone with it', async (t) => {
+  const cid = 'e'.repeat(12) + '3'.repeat(52);
+  const { container, endpoint } = onNetA(cid, 'cnmd-eeeeeeeeeeee', 4, 'veth0e0e0e0');
+  const run = `/run/cnmd/${cid.slice(0, 12)}`;
+  const data = `/var/lib/cnmd/containers/${cid}`;
+  const spec = {
+    container: { ...container, hasInside: true, config: { Cmd: ['sleep', '1'] } },
+    endpoints: [{ endpoint, network: netA }],
+    dnsNetworkId: ID_A,
+    files: [{ path: `${data}/resolv.conf`, content: 'nameserver 127.0.0.11\n' }, { path: `${run}/fstab`, content: `${data}/resolv.conf /etc/resolv.conf none bind 0 0\n` }],
+    inside: { mnt: `${run}/mnt`, uts: `${run}/uts`, hostname: 'web', domainname: '', fstab: `${run}/fstab` },
+  };
+  const owned = [{ name: 'cnmd-eeeeeeeeeeee', owner: 'eeeeeeeeeeee' }];
+  const dirs = { dataRoot: '/var/lib/cnmd', runRoot: '/run/cnmd', ids: [cid] };
+  const d = desiredState([netA], ctx, [spec], owned, dirs);
+  const state = converged(netA);
+  const got = lines(plan(d, state, only(cid)));
+  t.same(got.slice(0, 2), [`write ${data}/resolv.conf`, `write ${run}/fstab`], 'the files before anything that binds them');
+  t.ok(got.includes(`unshare --mount=${run}/mnt mount -a --fstab ${run}/fstab`), 'a mount namespace with the binds of its fstab');
+  t.ok(got.includes(`unshare --uts=${run}/uts hostname web`), 'a UTS namespace with its hostname');
+  t.ok(got.includes('nsenter --net=/run/netns/cnmd-eeeeeeeeeeee ip route replace 127.0.0.11/32 via 10.50.0.1 dev eth0 table local'), '127.0.0.11 through the gateway');
+  adopt(state, d, only(cid));
+  t.same(plan(d, state, only(cid)), [], 'converged');
+  // a file changed by hand is written again; a lost namespace file of a live process is bound to its namespace again
+  state.files.set(`${data}/resolv.conf`, 'nameserver 8.8.8.8\n');
+  state.mounts.delete(`${run}/mnt`);
+  const live = desiredState([netA], ctx, [{ ...spec, pid: 777 }], owned, dirs);
+  t.same(lines(plan(live, state, all)), [`write ${data}/resolv.conf`, `mount --bind /proc/777/ns/mnt ${run}/mnt`]);
+  adopt(state, live, all);
+  // its DNS network left: the route goes
+  const noDns = desiredState([netA], ctx, [{ ...spec, dnsNetworkId: undefined }], owned, dirs);
+  t.same(lines(plan(noDns, state, only(cid))), ['nsenter --net=/run/netns/cnmd-eeeeeeeeeeee ip route del 127.0.0.11/32 table local']);
+  // stopped, then removed: namespace files, the run directory, /etc/netns, then the data directory go
+  state.netnsDirs.add('cnmd-eeeeeeeeeeee');
+  state.runDirs.add(cid.slice(0, 12));
+  state.dataDirs.add(cid);
+  const stopped = desiredState([netA], ctx, [], owned, dirs);
+  t.same(lines(plan(stopped, state, only(cid))), [
+    'ip link del dev veth0e0e0e0', 'ip netns del cnmd-eeeeeeeeeeee', 'rm -r /etc/netns/cnmd-eeeeeeeeeeee', `umount ${run}/mnt`, `umount ${run}/uts`, `rm -r ${run}`,
+  ]);
+  adopt(state, stopped, only(cid));
+  const removed = desiredState([netA], ctx, [], [], { ...dirs, ids: [] });
+  t.same(lines(plan(removed, state, only(cid))), [`rm -r ${data}`]);
+  // a scoped plan never touches another container's directories
+  state.dataDirs.add('f'.repeat(64));
+  t.same(lines(plan(removed, state, only(cid))), [`rm -r ${data}`]);
+});
+
+t.test('127.0.0.11 only where cnmd made the namespace and programs the firewall', async (t) => {
+  const cid = 'a1'.repeat(6) + '4'.repeat(52);
+  const { container, endpoint } = onNetA(cid, 'x', 5, 'veth0a0a0a0');
+  const adopted = { container: { ...container, sandboxKey: '/run/netns/theirs', netns: null }, endpoints: [{ endpoint, network: netA }], dnsNetworkId: ID_A };
+  t.notOk(desiredState([netA], ctx, [adopted]).sandboxes[0].dnsRoute, 'not in an adopted namespace (no route_localnet there)');
+  const made = { ...adopted, container };
+  t.ok(desiredState([netA], ctx, [made]).sandboxes[0].dnsRoute);
+  t.notOk(desiredState([netA], { ...ctx, iptables: false }, [made]).sandboxes[0].dnsRoute, 'not without the redirect on the host');
+});

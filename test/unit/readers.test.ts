@@ -63,3 +63,32 @@ t.test('a missing tool names the Debian package to install', async (t) => {
   await t.resolves(checkTools(new RecordingExecutor(), true));
   await t.resolves(checkTools(exec, false), 'with --iptables=false iptables is not needed');
 });
+
+t.test('/proc/self/mountinfo: our namespace files, octal escapes decoded', async (t) => {
+  const { parseNsMounts } = await import('../../src/host/state.js');
+  const text = [
+    '22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw',
+    '800 22 0:4 mnt:[4026532400] /run/cnmd/aaaaaaaaaaaa/mnt rw shared:400 - nsfs nsfs rw',
+    '801 22 0:4 uts:[4026532401] /run/cnmd/aaaaaaaaaaaa/uts rw - nsfs nsfs rw',
+    '802 22 0:4 net:[4026532402] /run/netns/cnmd-aaaaaaaaaaaa rw - nsfs nsfs rw',
+    '803 22 0:4 mnt:[4026532403] /tmp/with\\040space/x/mnt rw - nsfs nsfs rw',
+  ].join('\n');
+  t.same([...parseNsMounts(text, '/run/cnmd')], ['/run/cnmd/aaaaaaaaaaaa/mnt', '/run/cnmd/aaaaaaaaaaaa/uts']);
+  t.same([...parseNsMounts(text, '/tmp/with space')], ['/tmp/with space/x/mnt']);
+});
+
+t.test('/proc/net/{tcp,udp}6?: local addresses and states', async (t) => {
+  const { parseProcNetSockets } = await import('../../src/host/state.js');
+  const tcp = '  sl  local_address rem_address   st tx_queue rx_queue\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000\n   1: 0112A8C0:0035 00000000:0000 0A 00000000:00000000\n';
+  t.same(parseProcNetSockets(tcp), [{ ip: '127.0.0.1', port: 8080, state: '0A' }, { ip: '192.168.18.1', port: 53, state: '0A' }]);
+  const tcp6 = '  sl  local_address                         remote_address\n   0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 0\n   1: 00000000000000000000000001000000:1F91 00000000000000000000000000000000:0000 0A 0\n';
+  t.same(parseProcNetSockets(tcp6).map((x) => `${x.ip} ${x.port}`), [':: 8080', '::1 8081']);
+});
+
+t.test('inside a sandbox: links, default routes and the route to 127.0.0.11', async (t) => {
+  const { parseSandboxInside } = await import('../../src/host/state.js');
+  const s = parseSandboxInside('[]\n[{"dst":"default","gateway":"10.0.0.1","dev":"eth0"}]\n[{"type":"unicast","dst":"127.0.0.11","gateway":"10.0.0.1","dev":"eth0"}]\n');
+  t.same(s.gateways, ['10.0.0.1']);
+  t.equal(s.dnsVia, '10.0.0.1');
+  t.equal(parseSandboxInside('[]\n[]\n[]\n').dnsVia, undefined);
+});
