@@ -105,7 +105,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
           log: { warn: (x, m) => log.warn(x, m), info: (x, m) => log.info(x, m) },
         })
       : undefined;
-    const networks = new NetworkService({ db, networks: networksRepo, meta, config, ctx, reconciler, exec, events, hasEndpoints: (id) => containersRepo.countEndpointsOn(id) > 0, global: cluster });
+    const networks = new NetworkService({ db, networks: networksRepo, meta, config, ctx, reconciler, exec, events, hasEndpoints: (id) => containersRepo.countEndpointsOn(id) > 0, global: cluster, log });
     const dns = new DnsServer({
       source: names,
       defaultUpstreams: async () => (config.dns.length ? config.dns : hostNameservers((await exec.readFile('/etc/resolv.conf')) ?? '')),

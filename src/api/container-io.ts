@@ -61,7 +61,7 @@ export const containerIoRoutes: FastifyPluginAsync<ContainerIoOptions> = async (
       const target = { id: c.id, tty: !!c.config.Tty, openStdin: !!c.config.OpenStdin, stdinOnce: !!c.config.StdinOnce, running: c.state === 'running', logs: opts.logPaths(c) };
       await attach(io, target, {
         stdin: boolValue(q.stdin), stdout: boolValue(q.stdout), stderr: boolValue(q.stderr), stream: boolValue(q.stream), logs: boolValue(q.logs), detachKeys,
-      }, opts.processes);
+      }, opts.processes, svc.wait(c.id, 'removed'));
     },
   );
 

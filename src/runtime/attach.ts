@@ -35,8 +35,8 @@ export interface ClientIO {
   input?: Readable;
 }
 
-/** Resolves when the session is over. */
-export async function attach(io: ClientIO, t: AttachTarget, o: AttachOptions, processes: Processes): Promise<void> {
+/** Resolves when the session is over. gone: settles when the container is removed (a failed start of a --rm one). */
+export async function attach(io: ClientIO, t: AttachTarget, o: AttachOptions, processes: Processes, gone?: Promise<unknown>): Promise<void> {
   const write = (stream: 1 | 2, data: Buffer) => {
     if (!data.length || io.output.destroyed || io.output.writableEnded) return;
     io.output.write(t.tty ? data : frame(stream, data));
@@ -76,6 +76,8 @@ export async function attach(io: ClientIO, t: AttachTarget, o: AttachOptions, pr
     if (t.running && !processes.running(t.id)) void finish(true);
     io.output.on('close', () => void finish(false));
     io.output.on('error', () => void finish(false));
+    void gone?.then(() => finish(true));
+    let detached = false;
 
     const pending: Buffer[] = [];
     const flushInput = () => {
@@ -90,10 +92,17 @@ export async function attach(io: ClientIO, t: AttachTarget, o: AttachOptions, pr
           pending.push(pass);
           flushInput();
         }
-        if (detach) void finish(false);
+        if (detach) {
+          detached = true;
+          void finish(false);
+        }
       });
+      // The client's input ended (as Docker: the docker CLI sends no detach keys, it detaches by going).
+      // Without a terminal and with StdinOnce, the command's input ends too; with a terminal the session does.
       io.input.on('end', () => {
-        if (t.stdinOnce) processes.input(t.id)?.closeStdin();
+        if (detached) return;
+        if (t.tty) void finish(false);
+        else if (t.stdinOnce) processes.input(t.id)?.closeStdin();
       });
     }
   });

@@ -17,6 +17,7 @@ import type { HostJoins } from './host-joins.js';
 import type { KeyedLock } from './locks.js';
 import type { Runs } from './container-runs.js';
 import { modeOf } from './container-spec.js';
+import { warnOnFail, type Log } from './log.js';
 
 export interface AttachmentDeps {
   db: Db;
@@ -30,6 +31,7 @@ export interface AttachmentDeps {
   runs: Runs;
   find: (term: string) => Container;
   sandboxChanged: (id: string) => Promise<void>;
+  log: () => Log;
 }
 
 const PREDEFINED_MODES = ['bridge', 'host', 'none', 'default'];
@@ -94,7 +96,7 @@ export class Attachments {
           this.d.containers.removeEndpointConfig(c.id, network.name);
         });
         await this.d.joins.withdraw(c, joined);
-        await this.d.reconciler.reconcile(this.d.runs.scopeOf(c.id, [network])).catch(() => undefined);
+        await this.d.reconciler.reconcile(this.d.runs.scopeOf(c.id, [network])).catch(warnOnFail(this.d.log, 'undoing a failed connect: the next reconcile finishes it'));
         throw e instanceof DomainError ? e : systemError(`failed to connect ${c.name} to ${network.name}: ${(e as Error).message}`);
       }
       await this.d.sandboxChanged(c.id);

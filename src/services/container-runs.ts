@@ -31,6 +31,7 @@ import type { Waiters } from './waiters.js';
 import type { KeyedLock } from './locks.js';
 import { nextDelay, parseRestartPolicy, shouldRestart } from './restart-policy.js';
 import { signalNumber } from './signals.js';
+import { warnOnFail, type Log } from './log.js';
 
 export interface RunDeps {
   ctx: DriverContext;
@@ -50,6 +51,13 @@ export interface RunDeps {
   find: (term: string) => Container;
   /** told when a sandbox was made, changed or torn down (DNS listeners inside some, the cluster) */
   sandboxChanged: (id: string) => Promise<void>;
+  log: () => Log;
+}
+
+/** HostConfig.ConsoleSize ([height, width], what the CLI sends from its terminal) as a terminal size; 80x24 without it. */
+function consoleSize(v: unknown): { cols: number; rows: number } {
+  const [rows, cols] = Array.isArray(v) ? v.map(Number) : [];
+  return rows > 0 && rows < 65536 && cols > 0 && cols < 65536 ? { cols, rows } : { cols: 80, rows: 24 };
 }
 
 /** Running, or being removed with its sandbox still up. */
@@ -88,7 +96,11 @@ export class Runs {
     // Networks first: a missing one fails the start with nothing changed, as in Docker; then the command.
     const targets = c.endpointConfigs.map((ec) => ({ ec, network: findNetwork(this.d.networks, ec.network) }));
     const argv = commandOf(c);
-    const launch = argv.length ? await this.prepare(c, argv, shared) : undefined;
+    const launch = argv.length ? await this.prepare(c, argv, shared).catch(async (e) => {
+      // as Docker: a --rm container that cannot start is removed
+      if (c.hostConfig.AutoRemove) await this.destroy(c);
+      throw e;
+    }) : undefined;
     const publishes = ownsNetworkStack(c) && targets.some((x) => !x.network.internal && getDriver(x.network.driver)?.localGateway);
     const ports = publishes ? await this.d.endpoints.reservePorts(portRequests(c.hostConfig, c.config.ExposedPorts)) : [];
     const joins: Array<{ endpoint: Endpoint; network: Network }> = [];
@@ -120,7 +132,7 @@ export class Runs {
       });
       await this.d.joins.withdraw(c, joins);
       await this.d.endpoints.releasePorts(ports);
-      await this.d.reconciler.reconcile(scope).catch(() => undefined);
+      await this.d.reconciler.reconcile(scope).catch(warnOnFail(this.d.log, 'undoing a failed start: the next reconcile finishes it'));
       tx(this.d.db, () => this.d.containers.update(c.id, { netns: null, error: (e as Error).message }));
       throw e instanceof DomainError ? e : systemError(`failed to start container ${c.name}: ${(e as Error).message}`);
     }
@@ -169,7 +181,7 @@ export class Runs {
     try {
       const run = await this.d.processes.launch(c.id, {
         file, args, env: l.env, stdin: !!c.config.OpenStdin, logs: { stdoutPath: p.stdoutPath, stderrPath: p.stderrPath },
-        ...(c.config.Tty ? { tty: { cols: 80, rows: 24 } } : {}),
+        ...(c.config.Tty ? { tty: consoleSize(c.hostConfig.ConsoleSize) } : {}),
         shim: { socketPath: p.shimSocket, statusPath: p.shimStatus },
       });
       tx(this.d.db, () => this.d.containers.update(c.id, { pid: run.pid, monitorPid: run.monitorPid }, ['running']));
@@ -263,7 +275,7 @@ export class Runs {
   async destroy(c: Container): Promise<void> {
     this.cancelRestart(c.id);
     tx(this.d.db, () => this.d.containers.delete(c.id));
-    await this.d.reconciler.reconcile({ containers: [c.id] }).catch(() => undefined);
+    await this.d.reconciler.reconcile({ containers: [c.id] }).catch(warnOnFail(this.d.log, 'removing a container\'s directories: the next reconcile finishes it'));
     this.d.events.emit('container', 'destroy', c.id, { image: c.config.Image, name: c.name });
     this.d.waiters.notify(c.id, 'removed', c.exitCode);
   }
@@ -273,7 +285,7 @@ export class Runs {
     await this.d.lock.run(id, async () => {
       const c = this.d.containers.get(id);
       if (!c || !isUp(c) || c.pid !== pid) return;
-      await this.teardown(c, code, '').catch(() => undefined);
+      await this.teardown(c, code, '').catch(warnOnFail(this.d.log, 'tearing down a sandbox whose command ended: the next reconcile finishes it'));
       await this.afterStop(id, code, false);
     });
   }

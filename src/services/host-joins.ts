@@ -11,6 +11,7 @@ import type { NetworkRepo } from '../store/networks.js';
 import type { Reconciler, Scope } from '../reconcile/reconciler.js';
 import type { GlobalScope } from './global-scope.js';
 import type { EndpointAllocator } from './endpoints.js';
+import { warnOnFail, type Log } from './log.js';
 
 export interface Join {
   endpoint: Endpoint;
@@ -24,6 +25,7 @@ export interface HostJoinDeps {
   reconciler: Reconciler;
   global?: GlobalScope;
   endpoints: EndpointAllocator;
+  log: () => Log;
 }
 
 const anyGlobal = (joins: Array<{ network: Network }>) => joins.some((j) => j.network.scope === 'global');
@@ -47,13 +49,13 @@ export class HostJoins {
   async release(eps: Endpoint[]): Promise<void> {
     for (const e of eps) {
       const n = this.d.networks.get(e.networkId);
-      if (n?.scope === 'global' && e.ipv4) await this.d.global?.releaseAddress(n.id, e.ipv4.split('/')[0]).catch(() => undefined);
+      if (n?.scope === 'global' && e.ipv4) await this.d.global?.releaseAddress(n.id, e.ipv4.split('/')[0]).catch(warnOnFail(this.d.log, 'releasing an address claim of a failed join: it lapses with this host\'s lease'));
     }
   }
 
   /** A failed join, once undone in the store: what join() published of it is withdrawn. */
   async withdraw(c: Container, joins: Array<{ network: Network }>): Promise<void> {
-    if (anyGlobal(joins)) await this.d.global?.syncContainer(c.id).catch(() => undefined);
+    if (anyGlobal(joins)) await this.d.global?.syncContainer(c.id).catch(warnOnFail(this.d.log, 'withdrawing the endpoints of a failed join: the next join publishes again'));
   }
 
   /**

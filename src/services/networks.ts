@@ -21,6 +21,7 @@ import type { Executor } from '../host/executor.js';
 import { readOnLinkRoutes, readLinkNames } from '../host/readers.js';
 import type { EventBus } from './events.js';
 import type { GlobalScope } from './global-scope.js';
+import { warnOnFail, type Log } from './log.js';
 import { FIRST_VNI, VNI_OPTION } from '../drivers/overlay.js';
 import { findNetwork, type AmbiguityStyle } from './lookup.js';
 import { type Filters, fuzzyMatch, matchLabels, boolFilter, parseTimestamp } from './filters.js';
@@ -66,7 +67,10 @@ export interface NetworkServiceDeps {
   hasEndpoints?: (networkId: string) => boolean;
   /** the store of global (overlay) networks, when the daemon is in a cluster */
   global?: GlobalScope;
+  log?: Log;
 }
+
+const SILENT: Log = { warn: () => undefined };
 
 export class NetworkService {
   private pruning = false;
@@ -204,7 +208,7 @@ export class NetworkService {
       await this.d.reconciler.reconcileNetworks([id]);
     } catch (e) {
       tx(this.d.db, () => this.d.networks.delete(id));
-      await this.d.reconciler.reconcileNetworks([id]).catch(() => undefined);
+      await this.d.reconciler.reconcileNetworks([id]).catch(warnOnFail(() => this.d.log ?? SILENT, 'undoing a failed network create: the next reconcile finishes it'));
       throw driver.explainFailure?.(network, e as Error) ?? hostFailure(e, `failed to create network ${name}`);
     }
     this.d.events.emit('network', 'create', id, { name, type: network.driver });

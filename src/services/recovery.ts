@@ -18,6 +18,7 @@ import type { Sandboxes } from './sandboxes.js';
 import type { KeyedLock } from './locks.js';
 import { parseRestartPolicy, startsWithDaemon } from './restart-policy.js';
 import { ZERO_TIME } from '../model.js';
+import { warnOnFail } from './log.js';
 
 export interface RecoveryDeps {
   db: Db;
@@ -52,7 +53,7 @@ export class Recovery {
   private async resume(c: Container): Promise<void> {
     for (const p of this.d.containers.portBindingsOf(c.id)) {
       // held again so that no other program binds a published port; the DNAT rules work regardless
-      await this.d.exec.reservePort(p.proto, p.hostIp, p.hostPort).catch(() => undefined);
+      await this.d.exec.reservePort(p.proto, p.hostIp, p.hostPort).catch(warnOnFail(this.d.log, `holding ${p.proto} port ${p.hostIp}:${p.hostPort} again (taken meanwhile; its DNAT rule still serves it)`));
     }
     this.d.runs.proxyIPv6Ports(c.id);
     await this.d.sandboxChanged(c.id);
@@ -71,7 +72,7 @@ export class Recovery {
     const status = await this.d.exec.readFile(paths.shimStatus);
     const recorded = status ? Number(JSON.parse(status).exitCode) : NaN;
     const code = Number.isInteger(recorded) ? recorded : 255;
-    await this.d.runs.teardown(c, code, 'the process ended while cnmd was not running').catch(() => undefined);
+    await this.d.runs.teardown(c, code, 'the process ended while cnmd was not running').catch(warnOnFail(this.d.log, 'tearing down a sandbox whose command ended meanwhile: the next reconcile finishes it'));
     await this.d.runs.afterStop(c.id, code, false);
   }
 

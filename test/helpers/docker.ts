@@ -9,16 +9,15 @@ export interface CliResult {
   exitCode: number;
 }
 
+/** The environment the docker CLI runs with: PATH as ours, so that the same docker binary runs as `docker --version` reports. */
+export const cliEnv = (socket: string, configDir: string) => ({
+  PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: configDir, DOCKER_CLI_HINTS: 'false',
+});
+
 /** The real docker CLI against a cnmd socket, with a config dir of its own (no user config leaks in). */
 export function dockerCli(socket: string, configDir: string) {
   return async (...args: string[]): Promise<CliResult> => {
-    const r = await execa('docker', args, {
-      reject: false,
-      // PATH as ours, so that the same docker binary runs as `docker --version` reports
-      env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: configDir, DOCKER_CLI_HINTS: 'false' },
-      extendEnv: false,
-      timeout: 30_000,
-    });
+    const r = await execa('docker', args, { reject: false, env: cliEnv(socket, configDir), extendEnv: false, timeout: 30_000 });
     return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
   };
 }
@@ -34,7 +33,7 @@ export async function cliAgainstDaemon(t: Test, label: string) {
   const daemon = await startDaemonIn(t, host);
   const configDir = mkdtempSync('/tmp/cnmd-docker-config-');
   t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
-  return { host, daemon, docker: dockerCli(daemon.socket, configDir) };
+  return { host, daemon, docker: dockerCli(daemon.socket, configDir), env: cliEnv(daemon.socket, configDir) };
 }
 
 /** Why the compatibility tests cannot run here, or undefined. */
