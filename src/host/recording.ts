@@ -218,7 +218,8 @@ export class RecordingExecutor implements Executor {
   signal(pid: number, sig: NodeJS.Signals | number): boolean {
     if (!this.processes.has(pid)) return false;
     const n = typeof sig === 'number' ? sig : (constants.signals[sig] ?? 0);
-    if (n !== 0) this.exitProcess(pid, 128 + n);
+    // signals whose default action is not to end the process (SIGCHLD, SIGCONT, SIGSTOP, SIGTSTP, …, SIGWINCH)
+    if (n !== 0 && ![17, 18, 19, 20, 21, 22, 23, 28].includes(n)) this.exitProcess(pid, 128 + n);
     return true;
   }
 

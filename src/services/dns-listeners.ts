@@ -65,7 +65,8 @@ export class DnsListeners {
     const [tcp, udp] = await Promise.all([read('tcp'), read('udp')]);
     const up = (list: typeof tcp, addr: string, state?: string) => list.some((x) => x.port === 53 && x.ip === addr && (!state || x.state === state));
     const repaired: string[] = [];
-    for (const [id, addr] of this.served) {
+    // a snapshot: serving again re-adds the entry, which a live iteration would visit again
+    for (const [id, addr] of [...this.served]) {
       if (up(tcp, addr, '0A') && up(udp, addr)) continue;
       await this.d.dns.remove(addr);
       this.served.delete(id);

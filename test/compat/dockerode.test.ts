@@ -1,6 +1,7 @@
 /** The dockerode npm client against cnmd's socket: the same flows through its JS API. */
 import t from 'tap';
 import Docker from 'dockerode';
+import { PassThrough } from 'node:stream';
 import { hostTestsReady, makeNetns, startDaemonIn, containerNames } from '../helpers/host.js';
 
 if (await hostTestsReady(t)) {
@@ -62,5 +63,71 @@ if (await hostTestsReady(t)) {
     await net.remove();
     await other.remove();
   });
-}
 
+  t.test('attach, exec with hijack, demuxStream, a terminal, resize, exec inspect', async (t) => {
+    const name = containerNames(t);
+    const collect = () => {
+      const out = new PassThrough(), err = new PassThrough();
+      const text = { out: '', err: '' };
+      out.on('data', (d) => (text.out += d));
+      err.on('data', (d) => (text.err += d));
+      return { out, err, text };
+    };
+    // container.attach before start, as `docker run` does: the whole output, stdout and stderr apart
+    const c = await docker.createContainer({ name: name('att'), Image: 'busybox', Cmd: ['sh', '-c', 'echo out; echo err >&2; exit 2'] });
+    const stream = await c.attach({ stream: true, stdout: true, stderr: true, hijack: true });
+    const a = collect();
+    docker.modem.demuxStream(stream, a.out, a.err);
+    const ended = new Promise((r) => stream.on('end', r));
+    await c.start();
+    await ended;
+    t.same(a.text, { out: 'out\n', err: 'err\n' }, 'container.attach + modem.demuxStream');
+    t.same(await c.wait(), { Error: null, StatusCode: 2 });
+
+    // stdin through attach (OpenStdin, StdinOnce), as `echo hi | docker run -i` does
+    const cat = await docker.createContainer({ name: name('cat'), Image: 'busybox', Cmd: ['cat'], OpenStdin: true, StdinOnce: true, AttachStdin: true });
+    const io = await cat.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
+    const b = collect();
+    docker.modem.demuxStream(io, b.out, b.err);
+    const catEnded = new Promise((r) => io.on('end', r));
+    await cat.start();
+    io.write('through stdin\n');
+    io.end();
+    await catEnded;
+    t.equal(b.text.out, 'through stdin\n', 'stdin reaches the command; its end ends it (StdinOnce)');
+    t.same(await cat.wait(), { Error: null, StatusCode: 0 });
+
+    // exec.start({hijack: true}) with stdin and without a terminal
+    const srv = await docker.createContainer({ name: name('srv'), Image: 'busybox', Cmd: ['sleep', '60'] });
+    await srv.start();
+    const exec = await srv.exec({ Cmd: ['sh', '-c', 'read line; echo "got $line"; echo warn >&2; exit 3'], AttachStdin: true, AttachStdout: true, AttachStderr: true });
+    const es = await exec.start({ hijack: true, stdin: true });
+    const e = collect();
+    docker.modem.demuxStream(es, e.out, e.err);
+    const execEnded = new Promise((r) => es.on('end', r));
+    es.write('hello\n');
+    await execEnded;
+    t.same(e.text, { out: 'got hello\n', err: 'warn\n' }, 'exec.start({hijack: true}) + demuxStream');
+    const ei = await exec.inspect();
+    t.match(ei, { Running: false, ExitCode: 3, ContainerID: (await srv.inspect()).Id, ProcessConfig: { entrypoint: 'sh', tty: false } });
+    t.ok(ei.Pid > 0, 'its pid');
+    t.same((await srv.inspect()).ExecIDs, [exec.id], 'the container lists it');
+
+    // a terminal: raw output, and resize reaches it
+    const tty = await srv.exec({ Cmd: ['sh', '-c', 'sleep 0.3; stty size'], Tty: true, AttachStdout: true, AttachStderr: true });
+    const ts = await tty.start({ hijack: true, stdin: false, Tty: true });
+    let raw = '';
+    ts.on('data', (d: Buffer) => (raw += d));
+    const ttyEnded = new Promise((r) => ts.on('end', r));
+    await tty.resize({ h: 33, w: 101 });
+    await ttyEnded;
+    t.equal(raw.trim(), '33 101', 'a terminal of the size resize gave it; no stream headers');
+    const failure = async (p: Promise<unknown>) => p.then(() => undefined, (x: { statusCode?: number; json?: { message?: string } }) => [x.statusCode, x.json?.message]);
+    t.same(await failure(docker.getExec('nope').inspect()), [404, 'No such exec instance: nope']);
+    t.same(await failure(srv.exec({ Cmd: [] })), [400, 'No exec command specified']);
+    t.equal((await failure(docker.getContainer('no-such').attach({ stream: true, stdout: true, hijack: true })))?.[0], 404, 'attach to a missing container: 404');
+    await srv.remove({ force: true });
+    await c.remove();
+    await cat.remove();
+  });
+}

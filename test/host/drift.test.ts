@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { execa } from 'execa';
-import { hostTestsReady, makeNetns, makeWorld, startDaemonIn, containerNames, type Netns, nsOfInspect } from '../helpers/host.js';
+import { hostTestsReady, makeNetns, makeWorld, startDaemonIn, containerNames, type Netns, nsOfInspect, netnsOf } from '../helpers/host.js';
 
 if (await hostTestsReady(t)) {
   await tests();
@@ -90,5 +90,34 @@ async function tests() {
     const value = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? 0);
     t.ok(value(/^cnmd_drift_repaired_total (\d+)/m) >= 4, 'and counted in /metrics');
     t.ok(value(/^cnmd_host_command_duration_seconds_count\{tool="iptables-restore",ok="true"\} (\d+)/m) > 0, 'with the host commands that did it, by tool');
+  });
+
+  t.test('the daemon\'s own sockets: a published port\'s held socket and a DNS listener closed by hand come back within one interval', async (t) => {
+    const name = containerNames(t);
+    const host = await makeNetns(t, 'h');
+    const d = await startDaemonIn(t, host, ['--reconcile-interval', '1']);
+    t.equal((await d.request('POST', '/v1.48/networks/create', { Name: 'sock', IPAM: { Config: [{ Subnet: '10.88.0.0/24' }] } })).status, 201);
+    const web = name('web'), q = name('q');
+    await d.request('POST', `/v1.48/containers/create?name=${web}`, { Image: 'x', Cmd: [process.execPath, '-e', HTTP], HostConfig: { NetworkMode: 'sock', PortBindings: { '80/tcp': [{ HostPort: '8081' }] } } });
+    await d.request('POST', `/v1.48/containers/${web}/start`);
+    await d.request('POST', `/v1.48/containers/create?name=${q}`, { Image: 'x', Cmd: ['sleep', '120'], HostConfig: { NetworkMode: 'sock' } });
+    await d.request('POST', `/v1.48/containers/${q}/start`);
+    const listening = async (port: number, addr = '0.0.0.0') => (await host.run('ss', ['-Htln', `sport = :${port}`])).stdout.includes(`${addr}:${port}`);
+    t.ok(await listening(8081), 'the daemon holds port 8081');
+    t.ok(await listening(53, '10.88.0.1'), 'and listens for DNS on the gateway');
+    await host.run('ss', ['-K', '-tln', 'sport = :8081']);
+    await host.run('ss', ['-K', '-tln', 'sport = :53']);
+    t.notOk(await listening(8081), 'the held socket is closed by hand (ss -K)');
+    t.notOk(await listening(53, '10.88.0.1'), 'and the DNS listener');
+    let back = false;
+    for (let i = 0; i < 40 && !(back = (await listening(8081)) && (await listening(53, '10.88.0.1'))); i++) await new Promise((r) => setTimeout(r, 100));
+    t.ok(back, 'both listen again within the interval');
+    const bind = await host.run(process.execPath, ['-e', 'require("net").createServer().listen(8081,"0.0.0.0",()=>{console.log("took it");process.exit(0)}).on("error",e=>{console.log(e.code);process.exit(0)})']);
+    t.equal(bind.stdout.trim(), 'EADDRINUSE', 'no other program can take the port');
+    const qns = await netnsOf(d, q);
+    const tcpDns = await execa('ip', ['netns', 'exec', qns, 'nslookup', '-vc', web, '127.0.0.11'], { reject: false });
+    t.match(tcpDns.stdout, new RegExp(`Name:\\s+${web}`), 'a DNS query over TCP is answered again');
+    const ev = await d.request('GET', `/events?since=0&until=${Math.floor(Date.now() / 1000) + 1}&filters=${encodeURIComponent('{"type":["cnmd"]}')}`);
+    t.match(ev.text, /"Action":"repair"/, 'an event says so');
   });
 }
