@@ -4,16 +4,19 @@
  *   BENCH_NETWORKS=1000 (default) networks are created, inspected, listed and deleted;
  *   BENCH_SANDBOXES=50 (default) containers are created and started, connected to and disconnected from a
  *   second network, and removed;
- *   BENCH_OVERLAY_ROUNDS=20 (default) overlay networks across two hosts (bench/overlay.ts).
+ *   BENCH_OVERLAY_ROUNDS=20 (default) overlay networks across two hosts (bench/overlay.ts);
+ *   BENCH_RUN_ROUNDS=20 (default) `docker run --rm busybox true` and `docker exec C true` with the docker CLI, against
+ *   cnmd and a reference Docker engine when one runs (bench/containers.ts).
  * Traffic stays on a unix socket; nothing outside the namespace is touched. Needs root.
  */
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { unixRequest } from '../test/helpers/host.js';
+import { unixRequest, cleanupDaemonDir } from '../test/helpers/host.js';
 import { createRequire } from 'node:module';
 import { overlayBench } from './overlay.js';
+import { containerBench, referenceDocker } from './containers.js';
 
 const N = Number(process.env.BENCH_NETWORKS ?? 1000);
 const M = Number(process.env.BENCH_SANDBOXES ?? 50);
@@ -63,14 +66,13 @@ async function main() {
   const dir = mkdtempSync('/tmp/cnmd-bench-');
   await execa('ip', ['netns', 'add', ns]);
   const child = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, `${ROOT}dist/main.js`, '-H', `unix://${dir}/cnmd.sock`,
-    '--data-root', `${dir}/data`, '--default-address-pool', 'base=10.0.0.0/8,size=24', '--log-level', 'error', '--dns', '127.0.0.1'], { stdio: 'inherit' });
+    '--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, '--default-address-pool', 'base=10.0.0.0/8,size=24', '--log-level', 'error', '--dns', '127.0.0.1'], { stdio: 'inherit' });
   const cleanup = async () => {
     child.kill('SIGTERM');
     await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+    // what containers of an interrupted run left: found through the daemon's store
+    await cleanupDaemonDir(dir);
     await execa('ip', ['netns', 'del', ns], { reject: false });
-    // sandboxes left by an interrupted run
-    for (const left of readdirSync('/run/netns').filter((n) => n.startsWith(`${ns}-`))) await execa('ip', ['netns', 'del', left], { reject: false });
-    for (const left of (existsSync('/etc/netns') ? readdirSync('/etc/netns') : []).filter((n) => n.startsWith(`${ns}-`))) rmSync(`/etc/netns/${left}`, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
@@ -185,10 +187,23 @@ function send(){if(sent>=N)return;sent++;const i=(id=(id+1)%65536);pending.set(i
 s.on('message',m=>{const r=p.decode(m);const st=pending.get(r.id);pending.delete(r.id);lat.push(Number(process.hrtime.bigint()-st)/1e6);done++;
 if(done===N){const sec=Number(process.hrtime.bigint()-t0)/1e9;lat.sort((a,b)=>a-b);console.log(JSON.stringify({qps:N/sec,p50:lat[Math.floor(N*0.5)],p99:lat[Math.floor(N*0.99)],answers:r.answers.length}));process.exit(0)}else send()});
 s.bind(0,()=>{for(let k=0;k<C;k++)send()});setTimeout(()=>process.exit(1),60000).unref()`;
-    const out = await execa('ip', ['netns', 'exec', asker, process.execPath, '-e', script]);
+    const askerNs = String((await req('GET', `/v1.48/containers/${asker}/json`)).body.NetworkSettings.SandboxKey).replace('/run/netns/', '');
+    const out = await execa('ip', ['netns', 'exec', askerNs, process.execPath, '-e', script]);
     const r = JSON.parse(out.stdout) as { qps: number; p50: number; p99: number; answers: number };
     console.log(`\nDNS, a container name, ${queries} queries, 16 in flight: ${Math.round(r.qps)} queries/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms (${r.answers} answer)`);
     for (const name of [target, asker]) await req('DELETE', `/v1.48/containers/${name}?force=1`);
+
+    // The docker CLI end to end, beside a reference Docker engine when one runs.
+    const rounds = Number(process.env.BENCH_RUN_ROUNDS ?? 20);
+    const ours = await containerBench({ label: 'cnmd', host: `unix://${sock}`, image: 'busybox' }, rounds, 'bench-a');
+    const ref = await referenceDocker();
+    const theirs = ref ? await containerBench(ref, rounds) : undefined;
+    console.log(`\nthe docker CLI, ${rounds} rounds (p50 / p90; ${ref ? `beside ${ref.label} in the same run` : 'no reference Docker engine runs: ../shared/tools/start-reference-dockerd.sh starts one'}):`);
+    for (const [k, xs] of Object.entries(ours)) {
+      const other = theirs?.[k];
+      const them = other ? `   ${ref!.label}: ${pct(other, 50).toFixed(1)} / ${pct(other, 90).toFixed(1)} ms (${(pct(xs, 50) / pct(other, 50)).toFixed(2)}x)` : '';
+      console.log(`  ${k.padEnd(32)} cnmd: ${pct(xs, 50).toFixed(1)} / ${pct(xs, 90).toFixed(1)} ms${them}`);
+    }
   } finally {
     await cleanup();
   }

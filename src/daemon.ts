@@ -10,7 +10,6 @@ import { NetworkRepo, MetaRepo } from './store/networks.js';
 import { ContainerRepo } from './store/containers.js';
 import { RemoteEndpointRepo } from './store/remote-endpoints.js';
 import type { Executor } from './host/executor.js';
-import { readMtuOf } from './host/readers.js';
 import { Reconciler } from './reconcile/reconciler.js';
 import { RepairLoop } from './reconcile/repair-loop.js';
 import { driverContext, type DriverContext } from './drivers/index.js';
@@ -19,12 +18,13 @@ import { EventBus } from './services/events.js';
 import { Sandboxes } from './services/sandboxes.js';
 import { reconcileSource } from './services/reconcile-source.js';
 import { containerStack } from './services/container-stack.js';
+import { HostEtc } from './services/host-etc.js';
 import type { ContainerService } from './services/containers.js';
 import { DnsServer } from './dns/server.js';
 import { StoreNameSource } from './services/dns.js';
 import { DnsListeners } from './services/dns-listeners.js';
 import { hostNameservers } from './dns/names.js';
-import { ClusterSync } from './cluster/sync.js';
+import { clusterContext, clusterSync } from './cluster/for-daemon.js';
 import { buildApp } from './app.js';
 import { appDeps } from './api/deps.js';
 import { Metrics } from './metrics.js';
@@ -58,8 +58,6 @@ export interface DaemonOptions {
   serverFactory?: FastifyServerOptions['serverFactory'];
 }
 
-const ETC_FILES = ['/etc/resolv.conf', '/etc/hosts', '/etc/hostname'];
-
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const { config, exec } = o;
   const poolError = config.defaultAddressPools && validatePools(config.defaultAddressPools);
@@ -73,19 +71,12 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const ctx = driverContext(config);
     const events = new EventBus();
     const metrics = o.metrics ?? new Metrics();
-    const inCluster = !!config.clusterStore && !config.dryRun;
-    if (inCluster) {
-      const mtu = await readMtuOf(exec, config.clusterAdvertise!);
-      if (mtu === undefined) throw new Error(`--cluster-advertise ${config.clusterAdvertise}: no link of this host has that address`);
-      ctx.cluster = { vtep: config.clusterAdvertise!, mtu, remoteEndpoints: (id) => remoteRepo.on(id) };
-    }
+    ctx.cluster = await clusterContext(config, exec, remoteRepo);
     await exec.makePrivateMount(config.execRoot);
-    let hostResolv = (await exec.readFile('/etc/resolv.conf')) ?? '';
-    const etcFiles = new Set<string>();
-    for (const f of ETC_FILES) if (await exec.exists(f)) etcFiles.add(f);
+    const etc = await HostEtc.read(exec);
     const sandboxes = new Sandboxes({
       containers: containersRepo, networks: networksRepo, roots: { dataRoot: config.dataRoot, runRoot: config.execRoot, instance: config.instance },
-      dns: config.dns, hostResolvConf: () => hostResolv, alive: (pid) => exec.isAlive(pid), iptables: config.iptables, etcFiles,
+      dns: config.dns, hostResolvConf: () => etc.resolvConf(), alive: (pid) => exec.isAlive(pid), iptables: config.iptables, etcFiles: etc.files,
     });
     const reconciler = new Reconciler({
       exec, ctx, ...reconcileSource(networksRepo, containersRepo, sandboxes),
@@ -96,21 +87,12 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       },
     });
     const names = new StoreNameSource(containersRepo, networksRepo, (id) => remoteRepo.on(id));
-    const cluster = inCluster
-      ? new ClusterSync({
-          url: config.clusterStore!, nodeId: daemonId, address: config.clusterAdvertise!, leaseTtl: config.clusterLeaseTtl,
-          db, networks: networksRepo, containers: containersRepo, remote: remoteRepo, reconciler,
-          namesOf: (c, n) => names.namesOn(c, n),
-          onNetwork: (action, n) => events.emit('network', action, n.id, { name: n.name, type: n.driver }),
-          log: { warn: (x, m) => log.warn(x, m), info: (x, m) => log.info(x, m) },
-        })
-      : undefined;
-    const networks = new NetworkService({ db, networks: networksRepo, meta, config, ctx, reconciler, exec, events, hasEndpoints: (id) => containersRepo.countEndpointsOn(id) > 0, global: cluster, log });
-    const dns = new DnsServer({
-      source: names,
-      defaultUpstreams: async () => (config.dns.length ? config.dns : hostNameservers((await exec.readFile('/etc/resolv.conf')) ?? '')),
-      log: { warn: (x, m) => log.warn(x, m) },
+    const cluster = ctx.cluster && clusterSync({
+      config, nodeId: daemonId, db, networks: networksRepo, containers: containersRepo, remote: remoteRepo, reconciler, log,
+      namesOf: (c, n) => names.namesOn(c, n), onNetwork: (action, n) => events.emit('network', action, n.id, { name: n.name, type: n.driver }),
     });
+    const networks = new NetworkService({ db, networks: networksRepo, meta, config, ctx, reconciler, exec, events, hasEndpoints: (id) => containersRepo.countEndpointsOn(id) > 0, global: cluster, log });
+    const dns = new DnsServer({ source: names, log, defaultUpstreams: async () => (config.dns.length ? config.dns : hostNameservers(etc.resolvConf())) });
     const listeners = new DnsListeners({
       dns, exec, containers: containersRepo, networks: networksRepo, events, sandboxSpec: (c) => sandboxes.spec(c), log: () => log,
       hasLocalEndpoints: (id) => containersRepo.countEndpointsOn(id) > 0,
@@ -142,13 +124,12 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     }));
     if (!config.dryRun) await listeners.start();
     if (!config.dryRun) repair.start(config.reconcileInterval);
-    const resolvWatch = setInterval(() => void exec.readFile('/etc/resolv.conf').then((t) => (hostResolv = t ?? hostResolv)), 5000);
-    resolvWatch.unref();
+    etc.follow(5);
     return {
       app, db, reconciler, networks, containers: stack.service, events, ctx, repair,
       async close() {
         repair.stop();
-        clearInterval(resolvWatch);
+        etc.close();
         stack.close();
         await cluster?.close();
         await dns.close();
