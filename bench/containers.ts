@@ -1,6 +1,7 @@
 /**
- * Containers a user enters, end to end with the docker CLI: `docker run --rm busybox true` (create,
- * wait, attach, start, the command, removal) and an exec round trip (`docker exec C true`), against
+ * Containers a user enters, end to end with the docker CLI: `docker run --rm busybox sh -c true` (create,
+ * wait, attach, start, the command, removal) and an exec round trip (`docker exec C sh -c true`; the
+ * reference engine's busybox image has no `true` applet, so both run it through sh), against
  * cnmd and, side by side, a reference Docker engine when one runs (BENCH_REFERENCE_DOCKER, default
  * the socket ../shared/tools/start-reference-dockerd.sh makes).
  */
@@ -34,12 +35,12 @@ export async function containerBench(t: Target, rounds: number, network?: string
   const config = mkdtempSync('/tmp/cnmd-bench-docker-');
   const net = network ? ['--network', network] : [];
   const name = `cnmdbench-exec-${process.pid}`;
-  const out: Record<string, number[]> = { 'docker run --rm true': [], 'docker exec true': [], 'docker version (the CLI alone)': [] };
+  const out: Record<string, number[]> = { 'docker run --rm sh -c true': [], 'docker exec sh -c true': [], 'docker version (the CLI alone)': [] };
   try {
     await timedCli(t.host, config, ['run', '-d', '--name', name, ...net, t.image, 'sleep', '600']);
     for (let i = 0; i < rounds; i++) {
-      out['docker run --rm true'].push(await timedCli(t.host, config, ['run', '--rm', ...net, t.image, 'true']));
-      out['docker exec true'].push(await timedCli(t.host, config, ['exec', name, 'true']));
+      out['docker run --rm sh -c true'].push(await timedCli(t.host, config, ['run', '--rm', ...net, t.image, 'sh', '-c', 'true']));
+      out['docker exec sh -c true'].push(await timedCli(t.host, config, ['exec', name, 'sh', '-c', 'true']));
       out['docker version (the CLI alone)'].push(await timedCli(t.host, config, ['version', '--format', '{{.Server.APIVersion}}']));
     }
   } finally {

@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { unixRequest } from '../test/helpers/host.js';
+import { unixRequest, cleanupDaemonDir } from '../test/helpers/host.js';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const ETCD = '/usr/bin/etcd';
@@ -32,7 +32,6 @@ export async function overlayBench(rounds: number, row: (name: string, xs: numbe
   const dir = mkdtempSync('/tmp/cnmd-bench-overlay-');
   const namespaces = [`${tag}u`, `${tag}1`, `${tag}2`];
   const children: ChildProcess[] = [];
-  const sandboxes: string[] = [];
   const inNs = (ns: string, args: string[]) => execa('nsenter', [`--net=/run/netns/${ns}`, ...args]);
   try {
     for (const ns of namespaces) await execa('ip', ['netns', 'add', ns]);
@@ -54,7 +53,7 @@ export async function overlayBench(rounds: number, row: (name: string, xs: numbe
       const sock = `${dir}/h${i}.sock`;
       socks.push(sock);
       children.push(spawn('nsenter', [`--net=/run/netns/${h}`, process.execPath, `${ROOT}dist/main.js`, '-H', `unix://${sock}`, '--data-root', `${dir}/data${i}`,
-        '--cluster-store', 'etcd://10.98.0.100:2379', '--cluster-advertise', `10.98.0.${i + 1}`, '--log-level', 'error', '--dns', '127.0.0.1'], { stdio: 'inherit' }));
+        '--exec-root', `${dir}/exec${i}`, '--cluster-store', 'etcd://10.98.0.100:2379', '--cluster-advertise', `10.98.0.${i + 1}`, '--log-level', 'error', '--dns', '127.0.0.1'], { stdio: 'inherit' }));
     }
     const req = (i: number, m: string, p: string, b?: unknown) => unixRequest(socks[i], m, p, b);
     const joined = await until(async () => {
@@ -74,14 +73,14 @@ export async function overlayBench(rounds: number, row: (name: string, xs: numbe
       if (!(await until(async () => (await req(1, 'GET', `/v1.48/networks/ov${k}`)).status === 200, 10_000))) throw new Error('never visible');
       visible.push(performance.now() - t0);
       const a = `${tag}a${k}`, b = `${tag}b${k}`;
-      sandboxes.push(a, b);
       await req(0, 'POST', `/v1.48/containers/create?name=${a}`, { Image: 'none', HostConfig: { NetworkMode: `ov${k}` } });
       await req(0, 'POST', `/v1.48/containers/${a}/start`);
+      const aNs = String((await req(0, 'GET', `/v1.48/containers/${a}/json`)).body.NetworkSettings.SandboxKey).replace('/run/netns/', '');
       const t1 = performance.now();
       await req(1, 'POST', `/v1.48/containers/create?name=${b}`, { Image: 'none', HostConfig: { NetworkMode: `ov${k}` } });
       await req(1, 'POST', `/v1.48/containers/${b}/start`);
       const ip = (await req(1, 'GET', `/v1.48/containers/${b}/json`)).body.NetworkSettings.Networks[`ov${k}`].IPAddress;
-      const ok = await until(async () => (await execa('ip', ['netns', 'exec', a, 'ping', '-c', '1', '-W', '0.1', ip], { reject: false })).exitCode === 0, 10_000);
+      const ok = await until(async () => (await execa('ip', ['netns', 'exec', aNs, 'ping', '-c', '1', '-W', '0.1', ip], { reject: false })).exitCode === 0, 10_000);
       if (!ok) throw new Error('no ping across hosts');
       crossPing.push(performance.now() - t1);
       for (const [i, c] of [[0, a], [1, b]] as const) await req(i, 'DELETE', `/v1.48/containers/${c}?force=1`);
@@ -97,10 +96,8 @@ export async function overlayBench(rounds: number, row: (name: string, xs: numbe
       c.kill('SIGTERM');
       await gone;
     }
-    for (const s of sandboxes) {
-      if (existsSync(`/run/netns/${s}`)) await execa('ip', ['netns', 'del', s], { reject: false });
-      rmSync(`/etc/netns/${s}`, { recursive: true, force: true });
-    }
+    // what containers of an interrupted run left: found through each daemon's store
+    for (const i of [0, 1]) await cleanupDaemonDir(dir, `data${i}`);
     for (const ns of namespaces) await execa('ip', ['netns', 'del', ns], { reject: false });
     rmSync(dir, { recursive: true, force: true });
   }

@@ -28,8 +28,8 @@ const DAEMON_DIR = '/tmp/cnmd-test-';
  * Everything of a test daemon's containers that outlives it, on purpose (their commands and shims, their
  * namespaces, /etc/netns entries, namespace files bound under its exec root): found through its store.
  */
-export async function cleanupDaemonDir(dir: string): Promise<void> {
-  const dbPath = `${dir}/data/cnmd.db`;
+export async function cleanupDaemonDir(dir: string, data = 'data'): Promise<void> {
+  const dbPath = `${dir}/${data}/cnmd.db`;
   const rows: Array<{ id: string; pid: number; monitor_pid: number }> = [];
   if (existsSync(dbPath)) {
     const db = new Database(dbPath, { readonly: true, fileMustExist: true });
