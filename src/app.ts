@@ -13,6 +13,9 @@ import { systemRoutes, type SystemRouteOptions } from './api/system.js';
 import { networkRoutes, type NetworkRouteOptions } from './api/networks.js';
 import { containerRoutes, type ContainerRouteOptions } from './api/containers.js';
 import { eventRoutes } from './api/events.js';
+import { imageRoutes, type ImageRouteOptions } from './api/images.js';
+import { notSwarmRoutes } from './api/not-swarm.js';
+import { volumeRoutes, type VolumeRouteOptions } from './api/volumes.js';
 import { boolValue } from './api/query.js';
 import type { Registry, Histogram } from 'prom-client';
 import type { EventBus } from './services/events.js';
@@ -30,6 +33,8 @@ export interface AppDeps {
   system: SystemRouteOptions;
   networks: NetworkRouteOptions;
   containers?: ContainerRouteOptions;
+  images?: ImageRouteOptions;
+  volumes?: VolumeRouteOptions;
   events?: EventBus;
   /** the reconciler's last run, and with plan=true what a full run would do now */
   state?: (withPlan: boolean) => Promise<Record<string, unknown>>;
@@ -116,7 +121,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           'Every route is also served under /v{version}/ (1.24 to ' + API_VERSION + ').',
         version: API_VERSION,
       },
-      tags: [{ name: 'System' }, { name: 'Network' }, { name: 'Container' }, { name: 'Exec' }],
+      tags: [{ name: 'System' }, { name: 'Network' }, { name: 'Container' }, { name: 'Exec' }, { name: 'Image' }, { name: 'Volume' }, { name: 'Swarm' }, { name: 'Plugin' }],
     },
     // Shared schemas keep Docker's definition names (Network, IPAM, …) in the document.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
@@ -130,6 +135,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(systemRoutes, deps.system);
   await app.register(networkRoutes, deps.networks);
   if (deps.containers) await app.register(containerRoutes, deps.containers);
+  if (deps.images) await app.register(imageRoutes, deps.images);
+  if (deps.volumes) await app.register(volumeRoutes, deps.volumes);
+  await app.register(notSwarmRoutes);
   if (deps.events) await app.register(eventRoutes, { events: deps.events });
   if (deps.metrics) {
     const m = deps.metrics;

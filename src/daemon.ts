@@ -19,6 +19,10 @@ import { Sandboxes } from './services/sandboxes.js';
 import { reconcileSource } from './services/reconcile-source.js';
 import { containerStack } from './services/container-stack.js';
 import { HostEtc } from './services/host-etc.js';
+import { ImageService } from './services/images.js';
+import { ImageRepo } from './store/images.js';
+import { VolumeService } from './services/volumes.js';
+import { VolumeRepo } from './store/volumes.js';
 import type { ContainerService } from './services/containers.js';
 import { DnsServer } from './dns/server.js';
 import { StoreNameSource } from './services/dns.js';
@@ -97,8 +101,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       dns, exec, containers: containersRepo, networks: networksRepo, events, sandboxSpec: (c) => sandboxes.spec(c), log: () => log,
       hasLocalEndpoints: (id) => containersRepo.countEndpointsOn(id) > 0,
     });
+    const images = new ImageService({ db, images: new ImageRepo(db), containers: containersRepo, events });
+    const volumeRepo = new VolumeRepo(db);
+    const volumes = new VolumeService({ db, volumes: volumeRepo, containers: containersRepo, exec, events, dataRoot: config.dataRoot });
     const stack = containerStack({
-      config, ctx, db, containers: containersRepo, networks: networksRepo, reconciler, exec, events, sandboxes, global: cluster, log: () => log,
+      images, volumes, volumeRepo, config, ctx, db, containers: containersRepo, networks: networksRepo, reconciler, exec, events, sandboxes, global: cluster, log: () => log,
       sandboxChanged: async (id) => {
         await Promise.all([config.dryRun ? undefined : listeners.syncSandbox(id), cluster?.syncContainer(id)]);
       },
@@ -107,6 +114,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     await networks.ensurePredefined();
     await reconciler.reconcileAll();
     await stack.recovery.run();
+    stack.resumeHealth();
     cluster?.start();
     const repair = new RepairLoop({
       reconciler,
@@ -120,7 +128,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     });
     const app = await buildApp(appDeps({
       config, daemonId, metrics, events, networks, stack, sandboxes, reconciler, repair, cluster,
-      containers: containersRepo, networksRepo, logger: o.logger as FastifyBaseLogger | undefined, serverFactory: o.serverFactory, exec,
+      containers: containersRepo, networksRepo, logger: o.logger as FastifyBaseLogger | undefined, serverFactory: o.serverFactory, exec, images, volumes,
     }));
     if (!config.dryRun) await listeners.start();
     if (!config.dryRun) repair.start(config.reconcileInterval);

@@ -84,6 +84,12 @@ export interface Container {
   hasInside: boolean;
   /** stopped by the user: a restart policy leaves it alone */
   manuallyStopped: boolean;
+  /** the image it was created from (images.id) */
+  imageId: string;
+  /** State.Health while a health check runs */
+  health: ContainerHealth | null;
+  /** its mounts, resolved at create (services/mounts.ts) */
+  mounts: import('./services/mounts.js').MountSpec[];
   endpointConfigs: Array<{ network: string; settings: EndpointSettingsInput }>;
 }
 
@@ -104,6 +110,13 @@ export interface Endpoint {
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** Docker's State.Health: starting, healthy or unhealthy, with the last results. */
+export interface ContainerHealth {
+  Status: 'starting' | 'healthy' | 'unhealthy';
+  FailingStreak: number;
+  Log: Array<{ Start: string; End: string; ExitCode: number; Output: string }>;
+}
 
 /** A host port published for a running container. */
 export interface PortBinding {

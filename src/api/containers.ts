@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { ContainerService, CreateContainerRequest } from '../services/containers.js';
-import { CONTAINER_LIST_FILTERS } from '../services/containers.js';
+import { CONTAINER_LIST_FILTERS, CONTAINER_PRUNE_FILTERS } from '../services/containers.js';
 import type { Attachments } from '../services/container-network.js';
 import type { Container } from '../model.js';
 import { parseFilters } from '../services/filters.js';
@@ -98,7 +98,7 @@ export const containerRoutes: FastifyPluginAsync<ContainerRouteOptions> = async 
     '/containers/:id',
     { schema: { tags, summary: 'Remove a container', params: IdParam } },
     async (req, reply) => {
-      await svc.remove(req.params.id, boolValue(req.query.force));
+      await svc.remove(req.params.id, boolValue(req.query.force), boolValue(req.query.v));
       return noContent(reply);
     },
   );
@@ -119,6 +119,10 @@ export const containerRoutes: FastifyPluginAsync<ContainerRouteOptions> = async 
       await opts.attachments.disconnect(req.body?.Network ?? '', req.params.id, !!req.body?.Force);
       return '';
     },
+  );
+
+  app.post<{ Querystring: { filters?: string } }>('/containers/prune', { schema: { tags, summary: 'Remove every container that is not running' } }, async (req) =>
+    svc.prune(parseFilters(req.query.filters, CONTAINER_PRUNE_FILTERS)),
   );
 
   app.post<{ Params: Id }>('/containers/:id/pause', { schema: { tags, summary: 'Pause: SIGSTOP to every process of the container', params: IdParam } }, async (req, reply) => {
@@ -142,11 +146,6 @@ export const containerRoutes: FastifyPluginAsync<ContainerRouteOptions> = async 
     { schema: { tags, summary: 'Update the restart policy (resource limits are recorded, not enforced)', params: IdParam, body: Body } },
     async (req) => svc.update(req.params.id, req.body ?? {}),
   );
-
-  // The docker CLI looks for an image when `docker inspect NAME` finds no container: there are none here.
-  app.get<{ Params: { name: string } }>('/images/:name/json', { schema: { hide: true } }, async (req) => {
-    throw Object.assign(new Error(`No such image: ${req.params.name}`), { statusCode: 404 });
-  });
 
   await app.register(containerIoRoutes, opts);
 };

@@ -13,9 +13,13 @@ import type { ClusterSync } from '../cluster/sync.js';
 import type { ContainerRepo } from '../store/containers.js';
 import type { NetworkRepo } from '../store/networks.js';
 import type { Executor } from '../host/executor.js';
+import type { ImageService } from '../services/images.js';
+import type { VolumeService } from '../services/volumes.js';
 import { versionInfo, systemInfo } from '../services/system.js';
 import { DEFAULT_POOLS } from '../ipam/pools.js';
 import { containerViews } from './views.js';
+import { renderSummary } from './render-container.js';
+import { summary as imageSummary } from './images.js';
 
 export interface AppParts {
   config: Config;
@@ -31,12 +35,22 @@ export interface AppParts {
   containers: ContainerRepo;
   networksRepo: NetworkRepo;
   exec: Executor;
+  images: ImageService;
+  volumes: VolumeService;
   logger?: import('fastify').FastifyBaseLogger;
   serverFactory?: FastifyServerOptions['serverFactory'];
 }
 
 export function appDeps(p: AppParts): AppDeps {
   const { config, stack, containers } = p;
+  const view = containerViews({ sandboxes: p.sandboxes, networks: p.networksRepo, execIds: (id) => stack.execs.of(id) });
+  const df = (api: number) => ({
+    LayersSize: 0,
+    Images: p.images.list(new Map()).map((i) => imageSummary(i, api, p.images.usedBy(i.id).length)),
+    Containers: containers.list().map((c) => ({ ...renderSummary(view(c), api), SizeRw: 0, SizeRootFs: 0 })),
+    Volumes: p.volumes.list(new Map()).map((v) => ({ ...p.volumes.render(v), UsageData: { Size: -1, RefCount: p.volumes.usedBy(v.name).length } })),
+    BuildCache: [],
+  });
   const countObjects = () => {
     const c = containers.counts();
     p.metrics.objects.set({ kind: 'network' }, p.networksRepo.count());
@@ -57,6 +71,7 @@ export function appDeps(p: AppParts): AppDeps {
     serverFactory: p.serverFactory,
     system: {
       version: versionInfo,
+      df,
       info: () => {
         const n = containers.counts();
         const clusterInfo = p.cluster && { available: p.cluster.available, nodes: p.cluster.peers() };
@@ -76,13 +91,15 @@ export function appDeps(p: AppParts): AppDeps {
     containers: {
       containers: stack.service,
       attachments: stack.attachments,
-      view: containerViews({ sandboxes: p.sandboxes, networks: p.networksRepo, execIds: (id) => stack.execs.of(id) }),
+      view,
       processes: stack.processes,
       execs: stack.execs,
       exec: p.exec,
       logPaths: (c) => p.sandboxes.paths(c),
       statsSource: stack.statsSource,
     },
+    images: { images: p.images },
+    volumes: { volumes: p.volumes },
     events: p.events,
   };
 }

@@ -26,6 +26,17 @@ export interface ContainerView {
   files?: { resolvConf: string; hosts: string; hostname: string; log: string };
   /** exec instances (null when none) */
   execIds: string[] | null;
+  /** where a volume's data is on the host */
+  volumePath: (name: string) => string;
+}
+
+/** Mounts as inspect and ps show them. */
+function mounts(v: ContainerView): Array<Record<string, unknown>> {
+  return v.container.mounts.map((m) => {
+    if (m.type === 'bind') return { Type: 'bind', Source: m.source, Destination: m.target, Mode: m.mode, RW: !m.readOnly, Propagation: 'rprivate' };
+    if (m.type === 'volume') return { Type: 'volume', Name: m.name, Source: v.volumePath(m.name), Destination: m.target, Driver: 'local', Mode: m.mode || 'z', RW: !m.readOnly, Propagation: '' };
+    return { Type: 'tmpfs', Source: '', Destination: m.target, Mode: '', RW: true, Propagation: '' };
+  });
 }
 
 const split = (cidr: string | null) => (cidr ? { ip: cidr.split('/')[0], bits: Number(cidr.split('/')[1]) } : { ip: '', bits: 0 });
@@ -142,8 +153,9 @@ export function renderInspect(v: ContainerView, api: number): Record<string, unk
       Error: c.error,
       StartedAt: c.startedAt,
       FinishedAt: c.finishedAt,
+      ...(c.health ? { Health: c.health } : {}),
     },
-    Image: c.config.Image,
+    Image: c.imageId ? `sha256:${c.imageId}` : c.config.Image,
     ResolvConfPath: v.files?.resolvConf ?? '',
     HostnamePath: v.files?.hostname ?? '',
     HostsPath: v.files?.hosts ?? '',
@@ -157,7 +169,7 @@ export function renderInspect(v: ContainerView, api: number): Record<string, unk
     AppArmorProfile: '',
     ExecIDs: v.execIds,
     HostConfig: { ...c.hostConfig, NetworkMode: networkModeShown(c, api) },
-    Mounts: [],
+    Mounts: mounts(v),
     Config: {
       Hostname: c.config.Hostname,
       Domainname: c.config.Domainname,
@@ -172,11 +184,12 @@ export function renderInspect(v: ContainerView, api: number): Record<string, unk
       Env: c.config.Env,
       Cmd: c.config.Cmd,
       Image: c.config.Image,
-      Volumes: null,
+      Volumes: c.config.Volumes ?? null,
       WorkingDir: c.config.WorkingDir ?? '',
       Entrypoint: c.config.Entrypoint,
       OnBuild: null,
       Labels: c.config.Labels ?? {},
+      ...(c.config.Healthcheck ? { Healthcheck: c.config.Healthcheck } : {}),
       ...(c.config.StopSignal ? { StopSignal: c.config.StopSignal } : {}),
       ...(c.config.StopTimeout != null ? { StopTimeout: c.config.StopTimeout } : {}),
     },
@@ -202,7 +215,10 @@ export function humanDuration(seconds: number): string {
 }
 
 export function statusText(c: Container, now = Date.now()): string {
-  if (c.state === 'running') return `Up ${humanDuration((now - Date.parse(c.startedAt)) / 1000)}${c.paused ? ' (Paused)' : ''}`;
+  if (c.state === 'running') {
+    const health = !c.health ? '' : c.health.Status === 'starting' ? ' (health: starting)' : ` (${c.health.Status})`;
+    return `Up ${humanDuration((now - Date.parse(c.startedAt)) / 1000)}${c.paused ? ' (Paused)' : health}`;
+  }
   if (c.state === 'restarting') return `Restarting (${c.exitCode}) ${humanDuration((now - Date.parse(c.finishedAt)) / 1000)} ago`;
   if (c.state === 'exited') return `Exited (${c.exitCode}) ${humanDuration((now - Date.parse(c.finishedAt)) / 1000)} ago`;
   if (c.state === 'removing') return 'Removal In Progress';
@@ -216,7 +232,7 @@ export function renderSummary(v: ContainerView, api: number): Record<string, unk
     Id: c.id,
     Names: [`/${c.name}`],
     Image: c.config.Image,
-    ImageID: '',
+    ImageID: c.imageId ? `sha256:${c.imageId}` : '',
     Command: argv.join(' '),
     Created: Math.floor(Date.parse(c.created) / 1000),
     Ports: Object.entries(ports(v)).flatMap(([p, list]) => {
@@ -228,7 +244,7 @@ export function renderSummary(v: ContainerView, api: number): Record<string, unk
     Status: statusText(c),
     HostConfig: { NetworkMode: networkModeShown(c, api) },
     NetworkSettings: { Networks: renderNetworks(v, api) },
-    Mounts: [],
+    Mounts: mounts(v),
   };
   return item;
 }

@@ -4,6 +4,8 @@ import { Type } from 'typebox';
 export interface SystemRouteOptions {
   version: () => Record<string, unknown>;
   info: () => Record<string, unknown>;
+  /** GET /system/df, at the requested API version */
+  df?: (apiVersion: number) => Record<string, unknown>;
 }
 
 const ping = (reply: import('fastify').FastifyReply) =>
@@ -22,4 +24,8 @@ export const systemRoutes: FastifyPluginAsync<SystemRouteOptions> = async (app, 
   );
   app.get('/version', { schema: { tags: ['System'], summary: 'Version of the daemon and its API' } }, async () => opts.version());
   app.get('/info', { schema: { tags: ['System'], summary: 'System-wide information' } }, async () => opts.info());
+  if (opts.df) {
+    const df = opts.df;
+    app.get('/system/df', { schema: { tags: ['System'], summary: 'Disk usage: images (no layers: 0 bytes), containers, volumes, no build cache' } }, async (req) => df(req.apiVersion));
+  }
 };

@@ -5,6 +5,7 @@ import type { NetworkRepo } from '../store/networks.js';
 import type { Sandboxes } from '../services/sandboxes.js';
 import { findNetwork } from '../services/lookup.js';
 import type { ContainerView } from './render-container.js';
+import { volumePath } from '../services/paths.js';
 
 export function containerViews(d: { sandboxes: Sandboxes; networks: NetworkRepo; execIds: (id: string) => string[] | null }): (c: Container) => ContainerView {
   const findNet = (term: string) => {
@@ -24,6 +25,7 @@ export function containerViews(d: { sandboxes: Sandboxes; networks: NetworkRepo;
       ports: c.state === 'running' ? d.sandboxes.portsOf(c) : [],
       ...(c.startedAt !== ZERO_TIME ? { files: { resolvConf: p.resolvConf, hosts: p.hosts, hostname: p.hostname, log: p.stdoutPath } } : {}),
       execIds: d.execIds(c.id),
+      volumePath: (name) => volumePath(d.sandboxes.roots.dataRoot, name),
     };
   };
 }

@@ -85,6 +85,8 @@ export interface Executor {
   findExecutable(name: string, dirs: string[]): Promise<string | undefined>;
   /** Whether path exists (following links). */
   exists(path: string): Promise<boolean>;
+  /** What is at path (following links): a directory, another kind of file, or nothing. */
+  pathKind(path: string): Promise<'dir' | 'file' | undefined>;
   /** mkdir -p; returns the directories it made, outermost first. */
   makeDirs(path: string): Promise<string[]>;
   /** Removes each directory if it is empty (innermost first); one that is not is left. */
@@ -395,6 +397,11 @@ export class ExecaExecutor implements Executor {
 
   async exists(path: string): Promise<boolean> {
     return stat(path).then(() => true, () => false);
+  }
+
+  async pathKind(path: string): Promise<'dir' | 'file' | undefined> {
+    const s = await stat(path).catch(() => undefined);
+    return s ? (s.isDirectory() ? 'dir' : 'file') : undefined;
   }
 
   async makeDirs(path: string): Promise<string[]> {

@@ -134,6 +134,9 @@ export class CrashingExecutor implements Executor {
   exists(path: string) {
     return this.inner.exists(path);
   }
+  pathKind(path: string) {
+    return this.inner.pathKind(path);
+  }
   makePrivateMount(dir: string) {
     return this.inner.makePrivateMount(dir);
   }

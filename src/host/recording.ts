@@ -188,6 +188,10 @@ export class RecordingExecutor implements Executor {
     return this.paths.has(path) || this.files.has(path);
   }
 
+  async pathKind(path: string): Promise<'dir' | 'file' | undefined> {
+    return this.files.has(path) || path.startsWith('/etc/') ? 'file' : this.paths.has(path) ? 'dir' : undefined;
+  }
+
   async makeDirs(path: string): Promise<string[]> {
     this.calls.push({ file: 'mkdir', args: [path] });
     const made: string[] = [];

@@ -10,7 +10,7 @@ import { newId } from '../ids.js';
 import type { Child, Executor } from '../host/executor.js';
 import { inNamespaces, type Placement } from '../host/placement.js';
 import type { EventBus } from '../services/events.js';
-import { processEnv, placement, searchPath, DEFAULT_PATH } from './command.js';
+import { processEnv, placement, searchPath } from './command.js';
 import { resolveUser } from './users.js';
 import { DetachScanner, DEFAULT_DETACH_KEYS, frame, parseDetachKeys } from './streams.js';
 import type { ClientIO } from './attach.js';
@@ -153,16 +153,48 @@ export class Execs {
     const c = this.d.find(inst.containerId);
     this.runnable(c);
     if (tty !== undefined) inst.tty = tty;
-    const user = resolveUser(inst.user || String(c.config.User ?? ''), (await this.d.exec.readFile('/etc/passwd')) ?? '', (await this.d.exec.readFile('/etc/group')) ?? '');
-    const env = processEnv(c, user, inst.tty, inst.env);
-    if (!(await this.d.exec.findExecutable(inst.argv[0], searchPath(env)))) {
-      inst.exitCode = 127;
-      throw invalid(`OCI runtime exec failed: exec failed: unable to start container process: exec: "${inst.argv[0]}": executable file not found in $PATH: unknown`);
+    try {
+      return { inst, ...(await this.resolve(c, inst.argv, inst.user, inst.workingDir, inst.env, inst.tty)) };
+    } catch (e) {
+      if (/executable file not found/.test((e as Error).message)) inst.exitCode = 127;
+      throw e;
     }
-    const cwd = inst.workingDir || String(c.config.WorkingDir || '/');
+  }
+
+  /** A process of the container: its user, environment, working directory and namespaces, as nsenter argv. */
+  private async resolve(c: Container, argv: string[], userSpec: string, workingDir: string, extraEnv: string[], tty: boolean) {
+    const user = resolveUser(userSpec || String(c.config.User ?? ''), (await this.d.exec.readFile('/etc/passwd')) ?? '', (await this.d.exec.readFile('/etc/group')) ?? '');
+    const env = processEnv(c, user, tty, extraEnv);
+    if (!(await this.d.exec.findExecutable(argv[0], searchPath(env)))) {
+      throw invalid(`OCI runtime exec failed: exec failed: unable to start container process: exec: "${argv[0]}": executable file not found in $PATH: unknown`);
+    }
+    const cwd = workingDir || String(c.config.WorkingDir || '/');
     const where: Placement = placement(await this.d.namespacesOf(c), user, cwd);
-    const { file, args } = inNamespaces(where, inst.argv);
-    return { inst, file, args, env: { PATH: DEFAULT_PATH, ...env } };
+    return { ...inNamespaces(where, argv), env };
+  }
+
+  /** A health check's test: its exit code and the first 4 KiB of its output; after timeoutMs it is killed (-1). */
+  async probe(c: Container, argv: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
+    let p;
+    try {
+      p = await this.resolve(c, argv, '', '', [], false);
+    } catch (e) {
+      return { exitCode: 127, output: (e as Error).message };
+    }
+    const child = this.d.exec.spawnChild(p.file, p.args, { env: p.env, stdin: false });
+    let output = '';
+    child.onOutput((_s, data) => {
+      if (output.length < 4096) output += data.toString('utf8');
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.d.exec.signal(-child.pid, 'SIGKILL') || this.d.exec.signal(child.pid, 'SIGKILL');
+    }, timeoutMs);
+    const code = await child.exit;
+    clearTimeout(timer);
+    if (timedOut) return { exitCode: -1, output: `Health check exceeded timeout (${timeoutMs / 1000}s)${output ? `: ${output}` : ''}` };
+    return { exitCode: code, output };
   }
 
   /** Runs a prepared exec; with io, joined to the client until it ends (or the client detaches). */

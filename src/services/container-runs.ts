@@ -32,6 +32,9 @@ import type { KeyedLock } from './locks.js';
 import { nextDelay, parseRestartPolicy, shouldRestart } from './restart-policy.js';
 import { signalNumber } from './signals.js';
 import { warnOnFail, type Log } from './log.js';
+import type { VolumeService } from './volumes.js';
+import type { VolumeRepo } from '../store/volumes.js';
+import { dirname } from 'node:path';
 
 export interface RunDeps {
   ctx: DriverContext;
@@ -52,6 +55,8 @@ export interface RunDeps {
   /** told when a sandbox was made, changed or torn down (DNS listeners inside some, the cluster) */
   sandboxChanged: (id: string) => Promise<void>;
   log: () => Log;
+  volumes: VolumeService;
+  volumeRepo: VolumeRepo;
 }
 
 /** HostConfig.ConsoleSize ([height, width], what the CLI sends from its terminal) as a terminal size; 80x24 without it. */
@@ -98,9 +103,10 @@ export class Runs {
     const argv = commandOf(c);
     const launch = argv.length ? await this.prepare(c, argv, shared).catch(async (e) => {
       // as Docker: a --rm container that cannot start is removed
-      if (c.hostConfig.AutoRemove) await this.destroy(c);
+      if (c.hostConfig.AutoRemove) await this.destroy(c, true);
       throw e;
     }) : undefined;
+    await this.prepareMounts(c);
     const publishes = ownsNetworkStack(c) && targets.some((x) => !x.network.internal && getDriver(x.network.driver)?.localGateway);
     const ports = publishes ? await this.d.endpoints.reservePorts(portRequests(c.hostConfig, c.config.ExposedPorts)) : [];
     const joins: Array<{ endpoint: Endpoint; network: Network }> = [];
@@ -148,6 +154,32 @@ export class Runs {
     const mode = modeOf(c);
     const shared = mode.kind === 'container' ? this.d.containers.get(mode.target) : undefined;
     await this.launch(c, await this.prepare(c, commandOf(c), shared));
+  }
+
+  /**
+   * What a container's mounts need on the host before its mount namespace is made: volumes' directories,
+   * a missing `-v` source (Docker makes it; `--mount` refuses), and the mount points themselves. A
+   * cnmd container's filesystem is the host's, so a missing mount point is made on the host and
+   * recorded, to be removed with the container.
+   */
+  private async prepareMounts(c: Container): Promise<void> {
+    for (const m of c.mounts) {
+      let sourceKind: 'dir' | 'file' = 'dir';
+      if (m.type === 'volume') await this.d.volumes.ready(m.name);
+      if (m.type === 'bind') {
+        const kind = await this.d.exec.pathKind(m.source);
+        if (!kind && !m.createSource) throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
+        if (!kind) await this.d.exec.makeDirs(m.source);
+        sourceKind = kind ?? 'dir';
+      }
+      if (await this.d.exec.exists(m.target)) continue;
+      const made = await this.d.exec.makeDirs(sourceKind === 'dir' ? m.target : dirname(m.target));
+      if (sourceKind === 'file') {
+        await this.d.exec.writeFile(m.target, '');
+        made.push(m.target);
+      }
+      tx(this.d.db, () => made.forEach((p) => this.d.volumeRepo.recordMade(c.id, p)));
+    }
   }
 
   /** The command's argv, environment and placement; a missing user, directory or executable is the client's 400. */
@@ -271,10 +303,24 @@ export class Runs {
     }
   }
 
-  /** The row goes (the reconciler removes its directories); wait?condition=removed returns. */
-  async destroy(c: Container): Promise<void> {
+  /**
+   * The row goes (the reconciler removes its directories), with the mount points cnmd made for it and,
+   * with removeVolumes (`rm -v`, `--rm`), its anonymous volumes; wait?condition=removed returns.
+   */
+  async destroy(c: Container, removeVolumes = false): Promise<void> {
     this.cancelRestart(c.id);
-    tx(this.d.db, () => this.d.containers.delete(c.id));
+    const others = this.d.containers.list().filter((x) => x.id !== c.id);
+    const mounted = new Set(others.flatMap((x) => x.mounts.map((m) => m.target)));
+    const made = this.d.volumeRepo.madeBy(c.id).filter((p) => !mounted.has(p));
+    // the empty files made as mount points of file binds, then the directories (rmdir leaves what is not empty)
+    const kinds = await Promise.all(made.map(async (p) => [p, await this.d.exec.pathKind(p)] as const));
+    for (const [p, kind] of kinds) if (kind === 'file') await this.d.exec.removePath(p);
+    await this.d.exec.removeEmptyDirs(kinds.filter(([, k]) => k === 'dir').map(([p]) => p)).catch(warnOnFail(this.d.log, 'removing the mount points cnmd made for a container'));
+    tx(this.d.db, () => {
+      this.d.volumeRepo.forgetMade(c.id);
+      this.d.containers.delete(c.id);
+    });
+    if (removeVolumes || c.hostConfig.AutoRemove) await this.d.volumes.removeAnonymousOf(c.id).catch(warnOnFail(this.d.log, 'removing a container\'s anonymous volumes'));
     await this.d.reconciler.reconcile({ containers: [c.id] }).catch(warnOnFail(this.d.log, 'removing a container\'s directories: the next reconcile finishes it'));
     this.d.events.emit('container', 'destroy', c.id, { image: c.config.Image, name: c.name });
     this.d.waiters.notify(c.id, 'removed', c.exitCode);

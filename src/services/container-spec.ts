@@ -7,6 +7,8 @@ import { invalid } from '../errors.js';
 import { parseAddr } from '../ipam/cidr.js';
 import { portRequests } from './ports.js';
 import { parseRestartPolicy } from './restart-policy.js';
+import { parseMounts } from './mounts.js';
+import { parseHealthcheck } from '../runtime/health.js';
 
 export interface CreateContainerRequest {
   Image?: string | null;
@@ -28,6 +30,8 @@ export interface CreateContainerRequest {
   MacAddress?: string | null;
   StopSignal?: string | null;
   StopTimeout?: number | null;
+  Volumes?: Record<string, unknown> | null;
+  Healthcheck?: Record<string, unknown> | null;
   /** cnmd extension: put the endpoints into this existing namespace (a path) instead of making one */
   SandboxKey?: string | null;
   HostConfig?: Record<string, any> | null;
@@ -105,6 +109,7 @@ function checkSettings(body: CreateContainerRequest, hostConfig: Record<string, 
     if (!m || (m[2] !== 'host-gateway' && !parseAddr(m[2].replace(/^\[|\]$/g, '')))) throw invalid(`bad format for add-host: "${h}"`);
   }
   portRequests(hostConfig, body.ExposedPorts);
+  parseHealthcheck(body.Healthcheck);
   const policy = parseRestartPolicy(hostConfig.RestartPolicy);
   if (hostConfig.AutoRemove && policy.name !== 'no') throw invalid(`can't create 'AutoRemove' container with restart policy`);
 }
@@ -181,6 +186,8 @@ export function parseCreate(body: CreateContainerRequest, apiVersion: number, cr
         Entrypoint: body.Entrypoint == null ? null : asList(body.Entrypoint),
         Env: body.Env ?? null,
         WorkingDir: body.WorkingDir ?? '',
+        Volumes: body.Volumes ?? null,
+        ...(body.Healthcheck ? { Healthcheck: body.Healthcheck } : {}),
         ExposedPorts: body.ExposedPorts ?? null,
         Labels: body.Labels ?? {},
         Tty: !!body.Tty,
@@ -208,6 +215,9 @@ export function parseCreate(body: CreateContainerRequest, apiVersion: number, cr
       monitorPid: 0,
       hasInside: false,
       manuallyStopped: false,
+      imageId: '',
+      health: null,
+      mounts: parseMounts(hostConfig, body.Volumes as Record<string, unknown> | null | undefined),
       endpointConfigs: requested,
     },
     warnings,

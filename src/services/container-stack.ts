@@ -13,6 +13,7 @@ import type { DriverContext } from '../drivers/index.js';
 import { Processes } from '../runtime/processes.js';
 import { Execs } from '../runtime/exec.js';
 import type { StatsSource } from '../runtime/info.js';
+import { HealthMonitor } from '../runtime/health.js';
 import type { EventBus } from './events.js';
 import type { GlobalScope } from './global-scope.js';
 import { EndpointAllocator } from './endpoints.js';
@@ -27,8 +28,14 @@ import { sandboxPath, type Sandboxes } from './sandboxes.js';
 import { modeOf } from './container-spec.js';
 import { findContainer } from './lookup.js';
 import { tx } from '../store/db.js';
+import type { ImageService } from './images.js';
+import type { VolumeService } from './volumes.js';
+import type { VolumeRepo } from '../store/volumes.js';
 
 export interface ContainerStackDeps {
+  images: ImageService;
+  volumes: VolumeService;
+  volumeRepo: VolumeRepo;
   config: Config;
   ctx: DriverContext;
   db: Db;
@@ -75,6 +82,19 @@ export function containerStack(d: ContainerStackDeps) {
     if (e.Type === 'container' && e.Action === 'destroy') execs.forget(e.Actor.ID);
   });
   const recovery = new Recovery({ ...d, processes, runs, lock });
+  const health = new HealthMonitor({
+    probe: (c, argv, timeoutMs) => execs.probe(c, argv, timeoutMs),
+    current: (id) => d.containers.get(id),
+    record: (id, h) => tx(d.db, () => d.containers.update(id, { health: h }, ['running'])),
+    emit: (c, status) => d.events.emit('container', `health_status: ${status}`, c.id, { image: c.config.Image, name: c.name }),
+  });
+  // health checks follow the container's runs: a start (by the user or its restart policy) starts them over
+  d.events.subscribe((e) => {
+    if (e.Type !== 'container') return;
+    const c = e.Action === 'start' ? d.containers.get(e.Actor.ID) : undefined;
+    if (c) health.start(c);
+    if (e.Action === 'die' || e.Action === 'destroy') health.stop(e.Actor.ID);
+  });
 
   const statsSource = async (c: Container): Promise<StatsSource> => {
     const net = sandboxPath(c);
@@ -82,10 +102,13 @@ export function containerStack(d: ContainerStackDeps) {
   };
   return {
     service, attachments, execs, processes, recovery, statsSource,
+    /** after the start-up recovery: the health checks of the containers that run */
+    resumeHealth: () => d.containers.running().forEach((c) => health.start(c)),
     readdress: (e: Endpoint) => attachments.readdress(e),
     close() {
       processes.close();
       runs.close();
+      health.close();
     },
   };
 }

@@ -12,7 +12,7 @@ import type { ContainerRepo } from '../store/containers.js';
 import type { NetworkRepo } from '../store/networks.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
 import type { EventBus } from './events.js';
-import { type Filters, fuzzyMatch, matchLabels } from './filters.js';
+import { type Filters, fuzzyMatch, matchLabels, parseTimestamp } from './filters.js';
 import { randomName } from './names.js';
 import { normalizeSignal, signalNumber } from './signals.js';
 import { NAME_RULE, checkName, parseCreate, type CreateContainerRequest } from './container-spec.js';
@@ -22,10 +22,13 @@ import { isUp, type Runs } from './container-runs.js';
 import type { KeyedLock } from './locks.js';
 import { findContainer } from './lookup.js';
 import { Waiters } from './waiters.js';
+import type { ImageService } from './images.js';
+import type { VolumeService } from './volumes.js';
 
 export type { CreateContainerRequest } from './container-spec.js';
 
 export const CONTAINER_LIST_FILTERS = ['id', 'name', 'network', 'label', 'status', 'ancestor', 'before', 'since', 'exited', 'expose', 'health', 'is-task', 'isolation', 'publish', 'volume'] as const;
+export const CONTAINER_PRUNE_FILTERS = ['until', 'label', 'label!'] as const;
 
 export interface ContainerServiceDeps {
   db: Db;
@@ -37,6 +40,10 @@ export interface ContainerServiceDeps {
   runs: Runs;
   attachments: Attachments;
   waiters: Waiters;
+  /** the image a create names is recorded (cnmd keeps names, not layers) */
+  images: Pick<ImageService, 'ensure' | 'find'>;
+  /** anonymous volumes get their names at create */
+  volumes: Pick<VolumeService, 'anonymous'>;
 }
 
 /** HostConfig fields `docker update` may change that cnmd records but does not enforce (it sets no cgroups). */
@@ -57,13 +64,29 @@ export class ContainerService {
       const values = filters.get(key);
       return !values || values.length === 0 || values.some(pred);
     };
+    const createdOf = (key: string) => (filters.get(key) ?? []).map((v) => this.get(v).created);
+    const [before, since] = [createdOf('before'), createdOf('since')];
+    const imageOf = (v: string) => {
+      try {
+        return this.d.images.find(v).id;
+      } catch {
+        return undefined;
+      }
+    };
+    const ancestors = (filters.get('ancestor') ?? []).map(imageOf);
     return this.d.containers.list().filter((c) => {
-      if (!all && c.state !== 'running' && !filters.has('status')) return false;
+      if (!all && c.state !== 'running' && !filters.has('status') && !filters.has('exited')) return false;
       const eps = c.state === 'running' ? this.d.containers.endpointsOf(c.id) : [];
       return (
         any('id', (v) => c.id.startsWith(v)) &&
         any('name', (v) => fuzzyMatch(v.replace(/^\//, ''), c.name)) &&
         any('status', (v) => v === statusOf(c)) &&
+        any('exited', (v) => c.state === 'exited' && String(c.exitCode) === v) &&
+        any('health', (v) => (c.health?.Status ?? 'none') === v) &&
+        (!ancestors.length || ancestors.some((a) => a === c.imageId)) &&
+        any('volume', (v) => c.mounts.some((m) => (m.type === 'volume' && m.name === v) || m.target === v || (m.type === 'bind' && m.source === v))) &&
+        before.every((b) => c.created < b) &&
+        since.every((b) => c.created > b) &&
         any('network', (v) =>
           eps.some((e) => {
             const n = this.d.networks.get(e.networkId);
@@ -96,7 +119,8 @@ export class ContainerService {
     const parsed = parseCreate(body, apiVersion, formatRfc3339Nano(nowNs()));
     for (const r of parsed.container.endpointConfigs) this.d.attachments.validate(r.network, r.settings, apiVersion);
     const id = newId();
-    const container: Container = { ...parsed.container, id, name: '' };
+    const image = parsed.container.config.Image ? this.d.images.ensure(String(parsed.container.config.Image)).image.id : '';
+    const container: Container = { ...parsed.container, id, name: '', imageId: image };
     if (!container.config.Hostname) container.config.Hostname = id.slice(0, 12);
     if (parsed.shareTarget) {
       try {
@@ -116,13 +140,14 @@ export class ContainerService {
       const taken = this.d.containers.getByName(chosen);
       if (taken) throw nameInUse(chosen, taken.id);
       container.name = chosen;
+      for (const m of container.mounts) if (m.type === 'volume' && m.anonymous && !m.name) m.name = this.d.volumes.anonymous(id, m.target).name;
       this.d.containers.insert(container);
     });
     this.d.events.emit('container', 'create', id, { image: container.config.Image, name: container.name });
     return { Id: id, Warnings: parsed.warnings };
   }
 
-  async remove(term: string, force: boolean): Promise<void> {
+  async remove(term: string, force: boolean, removeVolumes = false): Promise<void> {
     await this.locked(term, async (c) => {
       if (c.state === 'removing') throw conflict(`removal of container ${c.id} is already in progress`);
       if (c.state === 'running') {
@@ -132,8 +157,27 @@ export class ContainerService {
         this.d.events.emit('container', 'kill', c.id, { image: c.config.Image, name: c.name, signal: '9' });
         await this.d.runs.halt({ ...c, state: 'removing' }, 'SIGKILL', 0);
       }
-      await this.d.runs.destroy(c);
+      await this.d.runs.destroy(c, removeVolumes);
     });
+  }
+
+  /** POST /containers/prune: every container that is not running (created or exited), by Docker's filters. */
+  async prune(filters: Filters): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {
+    const until = (filters.get('until') ?? []).map((v) => parseTimestamp(v, Date.now()));
+    const deleted: string[] = [];
+    for (const c of this.d.containers.list()) {
+      if (c.state !== 'exited' && c.state !== 'created') continue;
+      if (until.length && !until.every((u) => Date.parse(c.created) <= u)) continue;
+      if (!matchLabels(filters.get('label') ?? [], c.config.Labels ?? {})) continue;
+      if ((filters.get('label!') ?? []).length && matchLabels(filters.get('label!')!, c.config.Labels ?? {})) continue;
+      const gone = await this.locked(c.id, async (now) => {
+        if (now.state !== 'exited' && now.state !== 'created') return false;
+        await this.d.runs.destroy(now);
+        return true;
+      }).catch((e) => (e instanceof DomainError && e.kind === 'notFound' ? false : Promise.reject(e)));
+      if (gone) deleted.push(c.id);
+    }
+    return { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: 0 };
   }
 
   // ---- start / stop ----------------------------------------------------------------------------

@@ -56,5 +56,8 @@ export const netnsPath = (name: string) => `${NETNS_DIR}/${name}`;
 /** Where `ip netns exec NAME` finds the namespace's own resolv.conf and hosts. */
 export const netnsEtc = (name: string) => `${NETNS_ETC_DIR}/${name}`;
 
+/** The directory of a local volume. */
+export const volumePath = (dataRoot: string, name: string) => join(dataRoot, 'volumes', name, '_data');
+
 /** A path as fstab spells it: space, tab, newline and backslash as octal escapes. */
 export const fstabPath = (p: string) => p.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);

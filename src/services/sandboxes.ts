@@ -9,7 +9,7 @@ import type { NetworkRepo } from '../store/networks.js';
 import type { SandboxSpec } from '../reconcile/model.js';
 import type { ContainerDirs } from '../reconcile/desired.js';
 import { commandOf, modeOf, sharedWith } from './container-spec.js';
-import { containerPaths, fstabPath, netnsEtc, netnsPath, type Roots } from './paths.js';
+import { containerPaths, fstabPath, netnsEtc, netnsPath, volumePath, type Roots } from './paths.js';
 import { dnsAddress, sandboxFiles, servesDns } from './dns.js';
 import { NETNS_DIR } from '../host/readers.js';
 
@@ -36,6 +36,10 @@ export function sandboxPath(c: Pick<Container, 'sandboxKey' | 'netns'>): string 
 
 export class Sandboxes {
   constructor(private readonly d: SandboxDeps) {}
+
+  get roots(): Roots {
+    return this.d.roots;
+  }
 
   paths(c: Pick<Container, 'id'>) {
     return containerPaths(this.d.roots, c.id);
@@ -110,18 +114,24 @@ export class Sandboxes {
     return { ...f, hostname: `${c.config.Hostname}\n` };
   }
 
-  /** The binds of a container's mount namespace: its resolv.conf, hosts and hostname over the host's. */
+  /** The binds of a container's mount namespace: its resolv.conf, hosts and hostname over the host's, then its mounts. */
   fstab(c: Container): string {
     const mode = modeOf(c);
-    if (mode.kind === 'host') return '';
     const owner = mode.kind === 'container' ? this.d.containers.get(mode.target) : c;
-    if (!owner) return '';
-    const p = this.paths(owner);
-    const binds: Array<[string, string]> = [[p.resolvConf, '/etc/resolv.conf'], [p.hosts, '/etc/hosts'], [p.hostname, '/etc/hostname']];
-    return binds
-      .filter(([, dst]) => this.d.etcFiles.has(dst))
-      .map(([src, dst]) => `${fstabPath(src)} ${fstabPath(dst)} none bind 0 0\n`)
-      .join('');
+    const lines: string[] = [];
+    if (mode.kind !== 'host' && owner) {
+      const p = this.paths(owner);
+      const binds: Array<[string, string]> = [[p.resolvConf, '/etc/resolv.conf'], [p.hosts, '/etc/hosts'], [p.hostname, '/etc/hostname']];
+      for (const [src, dst] of binds) if (this.d.etcFiles.has(dst)) lines.push(`${fstabPath(src)} ${fstabPath(dst)} none bind 0 0`);
+    }
+    for (const m of c.mounts) {
+      if (m.type === 'tmpfs') lines.push(`tmpfs ${fstabPath(m.target)} tmpfs ${m.options || 'defaults'} 0 0`);
+      else {
+        const src = m.type === 'bind' ? m.source : volumePath(this.d.roots.dataRoot, m.name);
+        lines.push(`${fstabPath(src)} ${fstabPath(m.target)} none rbind${m.readOnly ? ',ro' : ''} 0 0`);
+      }
+    }
+    return lines.map((l) => l + '\n').join('');
   }
 
   /** Where inspect shows the sandbox (host mode: the daemon's own namespace). */

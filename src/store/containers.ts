@@ -6,19 +6,19 @@ interface ContainerRow {
   id: string; name: string; created: string; config: string; host_config: string; network_mode: string;
   sandbox_key: string | null; netns: string | null; state: string; pid: number; exit_code: number; error: string;
   started_at: string; finished_at: string; sandbox_id: string; restart_count: number; paused: number;
-  monitor_pid: number; has_inside: number; manually_stopped: number;
+  monitor_pid: number; has_inside: number; manually_stopped: number; image_id: string; health: string | null; mounts: string;
 }
 
 /** The part of a container that changes while it lives: its state and what its sandbox and process are. */
 export type RunState = Pick<Container, 'state' | 'pid' | 'exitCode' | 'error' | 'startedAt' | 'finishedAt' | 'sandboxId' | 'netns'
-  | 'restartCount' | 'paused' | 'monitorPid' | 'hasInside' | 'manuallyStopped'>;
+  | 'restartCount' | 'paused' | 'monitorPid' | 'hasInside' | 'manuallyStopped' | 'health'>;
 
 const COLUMNS: Record<keyof RunState, string> = {
   state: 'state', pid: 'pid', exitCode: 'exit_code', error: 'error', startedAt: 'started_at', finishedAt: 'finished_at',
   sandboxId: 'sandbox_id', netns: 'netns', restartCount: 'restart_count', paused: 'paused', monitorPid: 'monitor_pid',
-  hasInside: 'has_inside', manuallyStopped: 'manually_stopped',
+  hasInside: 'has_inside', manuallyStopped: 'manually_stopped', health: 'health',
 };
-const toColumn = (v: unknown) => (typeof v === 'boolean' ? Number(v) : v);
+const toColumn = (v: unknown) => (typeof v === 'boolean' ? Number(v) : v !== null && typeof v === 'object' ? JSON.stringify(v) : v);
 
 interface EndpointRow {
   id: string; container_id: string; network_id: string; config_key: string; ifname: string; host_ifname: string;
@@ -36,8 +36,8 @@ export class ContainerRepo {
 
   constructor(private readonly db: Db) {
     this.q = {
-      insert: db.prepare(`INSERT INTO containers (id, name, created, config, host_config, network_mode, sandbox_key)
-        VALUES (@id, @name, @created, @config, @host_config, @network_mode, @sandbox_key)`),
+      insert: db.prepare(`INSERT INTO containers (id, name, created, config, host_config, network_mode, sandbox_key, image_id, mounts)
+        VALUES (@id, @name, @created, @config, @host_config, @network_mode, @sandbox_key, @image_id, @mounts)`),
       byId: db.prepare('SELECT * FROM containers WHERE id = ?'),
       byName: db.prepare('SELECT * FROM containers WHERE name = ?'),
       byIdPrefix: db.prepare("SELECT * FROM containers WHERE id >= ? AND id < ? || 'g' ORDER BY id"),
@@ -74,7 +74,7 @@ export class ContainerRepo {
   insert(c: Container): void {
     this.q.insert.run({
       id: c.id, name: c.name, created: c.created, config: JSON.stringify(c.config), host_config: JSON.stringify(c.hostConfig),
-      network_mode: c.networkMode, sandbox_key: c.sandboxKey,
+      network_mode: c.networkMode, sandbox_key: c.sandboxKey, image_id: c.imageId, mounts: JSON.stringify(c.mounts),
     });
     for (const e of c.endpointConfigs) this.addEndpointConfig(c.id, e.network, e.settings);
   }
@@ -219,7 +219,7 @@ export class ContainerRepo {
       networkMode: r.network_mode, sandboxKey: r.sandbox_key, netns: r.netns, state: r.state as ContainerState, pid: r.pid,
       exitCode: r.exit_code, error: r.error, startedAt: r.started_at, finishedAt: r.finished_at, sandboxId: r.sandbox_id,
       restartCount: r.restart_count, paused: r.paused === 1, monitorPid: r.monitor_pid, hasInside: r.has_inside === 1,
-      manuallyStopped: r.manually_stopped === 1,
+      manuallyStopped: r.manually_stopped === 1, imageId: r.image_id, health: r.health ? JSON.parse(r.health) : null, mounts: JSON.parse(r.mounts),
       endpointConfigs: (this.q.configs.all(r.id) as Array<{ network: string; settings: string }>).map((c) => ({ network: c.network, settings: JSON.parse(c.settings) })),
     };
   }

@@ -21,7 +21,7 @@ CREATE TABLE containers (
   finished_at   TEXT NOT NULL DEFAULT '0001-01-01T00:00:00Z',
   sandbox_id    TEXT NOT NULL DEFAULT '',
   restart_count INTEGER NOT NULL DEFAULT 0
-, paused INTEGER NOT NULL DEFAULT 0, monitor_pid INTEGER NOT NULL DEFAULT 0, has_inside INTEGER NOT NULL DEFAULT 0, manually_stopped INTEGER NOT NULL DEFAULT 0) STRICT;
+, paused INTEGER NOT NULL DEFAULT 0, monitor_pid INTEGER NOT NULL DEFAULT 0, has_inside INTEGER NOT NULL DEFAULT 0, manually_stopped INTEGER NOT NULL DEFAULT 0, health TEXT, image_id TEXT NOT NULL DEFAULT '', mounts TEXT NOT NULL DEFAULT '[]') STRICT;
 CREATE TABLE endpoint_configs (
   container_id  TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
   network       TEXT NOT NULL,          -- the network as named by the client; resolved at start
@@ -43,6 +43,20 @@ CREATE TABLE endpoints (
   position      INTEGER NOT NULL,
   UNIQUE (container_id, network_id),
   UNIQUE (container_id, ifname)
+) STRICT;
+CREATE TABLE image_tags (
+  reference TEXT PRIMARY KEY,
+  image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+) STRICT;
+CREATE TABLE images (
+  id       TEXT PRIMARY KEY,          -- 64 hex: sha256 of the reference it was first recorded by
+  created  TEXT NOT NULL,             -- RFC3339Nano
+  labels   TEXT NOT NULL DEFAULT '{}' -- JSON object
+) STRICT;
+CREATE TABLE made_paths (
+  container_id TEXT NOT NULL,
+  path         TEXT NOT NULL,
+  PRIMARY KEY (container_id, path)
 ) STRICT;
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
@@ -99,7 +113,18 @@ CREATE TABLE subnets (
   shown       TEXT NOT NULL,     -- JSON: the IPAM.Config entry that inspect returns
   PRIMARY KEY (network_id, position)
 ) STRICT;
+CREATE TABLE volumes (
+  name      TEXT PRIMARY KEY,
+  driver    TEXT NOT NULL DEFAULT 'local',
+  created   TEXT NOT NULL,            -- RFC3339 (Docker's CreatedAt)
+  labels    TEXT NOT NULL,            -- JSON object
+  options   TEXT NOT NULL,            -- JSON object
+  -- an anonymous volume: the container it was made for (rm -v removes it) and where it is mounted there
+  container_id TEXT,
+  target    TEXT
+) STRICT;
 CREATE INDEX endpoints_by_network ON endpoints (network_id);
+CREATE INDEX image_tags_by_image ON image_tags (image_id);
 CREATE INDEX port_bindings_by_container ON port_bindings (container_id);
 CREATE INDEX remote_endpoints_by_network ON remote_endpoints (network_id);
 CREATE INDEX subnets_by_subnet ON subnets (subnet);
