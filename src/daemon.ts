@@ -15,6 +15,7 @@ import { RepairLoop } from './reconcile/repair-loop.js';
 import { driverContext, type DriverContext } from './drivers/index.js';
 import { NetworkService } from './services/networks.js';
 import { EventBus } from './services/events.js';
+import { LegacyLinks } from './services/links.js';
 import { Sandboxes } from './services/sandboxes.js';
 import { reconcileSource } from './services/reconcile-source.js';
 import { containerStack } from './services/container-stack.js';
@@ -78,8 +79,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     ctx.cluster = await clusterContext(config, exec, remoteRepo);
     await exec.makePrivateMount(config.execRoot);
     const etc = await HostEtc.read(exec);
+    const links = new LegacyLinks({ containers: containersRepo, networks: networksRepo });
     const sandboxes = new Sandboxes({
-      containers: containersRepo, networks: networksRepo, roots: { dataRoot: config.dataRoot, runRoot: config.execRoot, instance: config.instance },
+      links, containers: containersRepo, networks: networksRepo, roots: { dataRoot: config.dataRoot, runRoot: config.execRoot, instance: config.instance },
       dns: config.dns, hostResolvConf: () => etc.resolvConf(), alive: (pid) => exec.isAlive(pid), iptables: config.iptables, etcFiles: etc.files,
     });
     const reconciler = new Reconciler({
@@ -105,7 +107,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const volumeRepo = new VolumeRepo(db);
     const volumes = new VolumeService({ db, volumes: volumeRepo, containers: containersRepo, exec, events, dataRoot: config.dataRoot });
     const stack = containerStack({
-      images, volumes, volumeRepo, config, ctx, db, containers: containersRepo, networks: networksRepo, reconciler, exec, events, sandboxes, global: cluster, log: () => log,
+      images, volumes, volumeRepo, config, ctx, db, containers: containersRepo, networks: networksRepo, reconciler, exec, events, sandboxes, links, global: cluster, log: () => log,
       sandboxChanged: async (id) => {
         await Promise.all([config.dryRun ? undefined : listeners.syncSandbox(id), cluster?.syncContainer(id)]);
       },

@@ -90,6 +90,8 @@ export interface Container {
   health: ContainerHealth | null;
   /** its mounts, resolved at create (services/mounts.ts) */
   mounts: import('./services/mounts.js').MountSpec[];
+  /** legacy links on the default bridge, resolved at create (services/links.ts) */
+  links: import('./services/links.js').LegacyLink[];
   endpointConfigs: Array<{ network: string; settings: EndpointSettingsInput }>;
 }
 

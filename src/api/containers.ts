@@ -5,14 +5,15 @@ import { CONTAINER_LIST_FILTERS, CONTAINER_PRUNE_FILTERS } from '../services/con
 import type { Attachments } from '../services/container-network.js';
 import type { Container } from '../model.js';
 import { parseFilters } from '../services/filters.js';
-import { invalid } from '../errors.js';
+import { invalid, notFound } from '../errors.js';
 import { boolValue } from './query.js';
 import { renderInspect, renderSummary, type ContainerView } from './render-container.js';
 import { errorResponses } from './schemas/common.js';
 import { dockerHeaders } from './version.js';
 import { containerIoRoutes, type ContainerIoOptions } from './container-io.js';
+import { containerFileRoutes, type ContainerFileOptions } from './container-files.js';
 
-export interface ContainerRouteOptions extends ContainerIoOptions {
+export interface ContainerRouteOptions extends ContainerIoOptions, ContainerFileOptions {
   containers: ContainerService;
   attachments: Attachments;
   view: (c: Container) => ContainerView;
@@ -98,7 +99,18 @@ export const containerRoutes: FastifyPluginAsync<ContainerRouteOptions> = async 
     '/containers/:id',
     { schema: { tags, summary: 'Remove a container', params: IdParam } },
     async (req, reply) => {
-      await svc.remove(req.params.id, boolValue(req.query.force), boolValue(req.query.v));
+      if (boolValue(req.query.link)) await svc.removeLink(req.params.id);
+      else await svc.remove(req.params.id, boolValue(req.query.force), boolValue(req.query.v));
+      return noContent(reply);
+    },
+  );
+  // `docker rm --link parent/alias`: a link's name has a slash
+  app.delete<{ Params: { '*': string }; Querystring: { link?: string } }>(
+    '/containers/*',
+    { schema: { tags, summary: 'Remove a legacy link (link=1, name parent/alias)' } },
+    async (req, reply) => {
+      if (!boolValue(req.query.link)) throw notFound(`No such container: ${req.params['*']}`);
+      await svc.removeLink(req.params['*']);
       return noContent(reply);
     },
   );
@@ -148,4 +160,5 @@ export const containerRoutes: FastifyPluginAsync<ContainerRouteOptions> = async 
   );
 
   await app.register(containerIoRoutes, opts);
+  await app.register(containerFileRoutes, opts);
 };

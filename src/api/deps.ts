@@ -43,7 +43,7 @@ export interface AppParts {
 
 export function appDeps(p: AppParts): AppDeps {
   const { config, stack, containers } = p;
-  const view = containerViews({ sandboxes: p.sandboxes, networks: p.networksRepo, execIds: (id) => stack.execs.of(id) });
+  const view = containerViews({ sandboxes: p.sandboxes, networks: p.networksRepo, execIds: (id) => stack.execs.of(id), links: (c) => stack.links.render(c) });
   const df = (api: number) => ({
     LayersSize: 0,
     Images: p.images.list(new Map()).map((i) => imageSummary(i, api, p.images.usedBy(i.id).length)),
@@ -97,6 +97,7 @@ export function appDeps(p: AppParts): AppDeps {
       exec: p.exec,
       logPaths: (c) => p.sandboxes.paths(c),
       statsSource: stack.statsSource,
+      files: stack.files,
     },
     images: { images: p.images },
     volumes: { volumes: p.volumes },

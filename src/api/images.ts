@@ -78,27 +78,6 @@ export const imageRoutes: FastifyPluginAsync<ImageRouteOptions> = async (app, op
   const svc = opts.images;
   const tags = ['Image'];
 
-  app.post<{ Querystring: { fromImage?: string; tag?: string; fromSrc?: string; platform?: string } }>(
-    '/images/create',
-    { schema: { tags, summary: 'Pull: records the image by its name (cnmd keeps no layers), streamed as Docker\'s progress' } },
-    async (req, reply) => {
-      const q = req.query;
-      if (q.fromSrc) throw notImplemented('import images');
-      if (!q.fromImage) throw invalid('fromImage is required');
-      // fromImage may carry the tag or a digest itself
-      const name = q.tag && !/[:@]/.test(q.fromImage.split('/').pop() ?? '') ? `${q.fromImage}:${q.tag}` : q.fromImage;
-      const ref = parseReference(name);
-      const { created } = svc.ensure(ref.text);
-      reply.raw.writeHead(200, dockerHeaders('application/json'));
-      const line = (o: Record<string, unknown>) => reply.raw.write(JSON.stringify(o) + '\r\n');
-      line({ status: `Pulling from ${ref.repository.includes('/') ? ref.repository : `library/${ref.repository}`}`, id: ref.tag ?? ref.digest });
-      line({ status: `${NO_LAYERS}: ${ref.text} is recorded by its name` });
-      line({ status: created ? `Status: Downloaded newer image for ${ref.text}` : `Status: Image is up to date for ${ref.text}` });
-      reply.raw.end();
-      return reply.hijack();
-    },
-  );
-
   app.get<{ Querystring: { all?: string; filters?: string; digests?: string } }>(
     '/images/json',
     { schema: { tags, summary: 'List images (names cnmd recorded)' } },
@@ -109,12 +88,37 @@ export const imageRoutes: FastifyPluginAsync<ImageRouteOptions> = async (app, op
     svc.prune(parseFilters(req.query.filters, IMAGE_PRUNE_FILTERS)),
   );
 
-  for (const [method, url, what] of [
-    ['POST', '/images/load', 'load images'], ['GET', '/images/get', 'save images'], ['GET', '/images/search', 'search registries'],
-    ['POST', '/build', 'build images'], ['POST', '/commit', 'commit containers'],
-  ] as const) {
-    app.route({ method, url, schema: { tags, summary: `501: cnmd does not ${what}` }, handler: async () => { throw notImplemented(what); } });
-  }
+  // their bodies are archives of any label (a build context, an image tarball): refused with the reason, whatever they are
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    scope.post<{ Querystring: { fromImage?: string; tag?: string; fromSrc?: string; platform?: string } }>(
+      '/images/create',
+      { schema: { tags, summary: 'Pull: records the image by its name (cnmd keeps no layers), streamed as Docker\'s progress' } },
+      async (req, reply) => {
+        const q = req.query;
+        if (q.fromSrc) throw notImplemented('import images');
+        if (!q.fromImage) throw invalid('fromImage is required');
+        // fromImage may carry the tag or a digest itself
+        const name = q.tag && !/[:@]/.test(q.fromImage.split('/').pop() ?? '') ? `${q.fromImage}:${q.tag}` : q.fromImage;
+        const ref = parseReference(name);
+        const { created } = svc.ensure(ref.text);
+        reply.raw.writeHead(200, dockerHeaders('application/json'));
+        const line = (o: Record<string, unknown>) => reply.raw.write(JSON.stringify(o) + '\r\n');
+        line({ status: `Pulling from ${ref.repository.includes('/') ? ref.repository : `library/${ref.repository}`}`, id: ref.tag ?? ref.digest });
+        line({ status: `${NO_LAYERS}: ${ref.text} is recorded by its name` });
+        line({ status: created ? `Status: Downloaded newer image for ${ref.text}` : `Status: Image is up to date for ${ref.text}` });
+        reply.raw.end();
+        return reply.hijack();
+      },
+    );
+    for (const [method, url, what] of [
+      ['POST', '/images/load', 'load images'], ['GET', '/images/get', 'save images'], ['GET', '/images/search', 'search registries'],
+      ['POST', '/build', 'build images'], ['POST', '/commit', 'commit containers'],
+    ] as const) {
+      scope.route({ method, url, schema: { tags, summary: `501: cnmd does not ${what}` }, handler: async () => { throw notImplemented(what); } });
+    }
+  });
   // `docker system prune` prunes the build cache too: there is none, so nothing goes
   app.post('/build/prune', { schema: { tags, summary: 'Nothing to prune: cnmd builds nothing, so it has no build cache' } }, async () => ({ CachesDeleted: null, SpaceReclaimed: 0 }));
 

@@ -32,7 +32,11 @@ export const networkRoutes: FastifyPluginAsync<NetworkRouteOptions> = async (app
   app.get<{ Querystring: Static<typeof FiltersQuery> }>(
     '/networks',
     { schema: { tags, summary: 'List networks', querystring: FiltersQuery, response: { 200: Type.Array(Type.Ref('Network')), ...errorResponses } } },
-    async (req) => svc.list(parseFilters(req.query.filters, NETWORK_LIST_FILTERS)).map((n) => renderNetwork(n, req.apiVersion)),
+    // Docker <= 28 (API <= 1.51): from 1.28 list items carry an empty Containers, before it the endpoints as inspect shows them
+    async (req) =>
+      svc.list(parseFilters(req.query.filters, NETWORK_LIST_FILTERS)).map((n) =>
+        renderNetwork(n, req.apiVersion, req.apiVersion < 1.28 ? (opts.endpointsOf?.(n.id) ?? []) : [], req.apiVersion < 1.28 ? opts.peersOf?.(n.id) : undefined),
+      ),
   );
 
   const InspectQuery = Type.Object({ verbose: Type.Optional(Type.String()), scope: Type.Optional(Type.String()) });

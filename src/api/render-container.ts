@@ -6,6 +6,36 @@ import { statusOf } from '../services/containers.js';
  * HostConfig.NetworkMode: a container created without one says `default` up to API 1.44, as Docker
  * 20.10 stores it; from 1.45 (Docker 26.1) it shows the network it means, `bridge`.
  */
+/**
+ * HostConfig as Docker shows it: every field, its default where the client sent none (docker-py
+ * sends a sparse one and then reads HostConfig.LogConfig.Type). cnmd sets no cgroups, masks no
+ * paths and runs no OCI runtime: those fields are Docker's zero values; its processes share the
+ * host's PID, IPC and cgroup namespaces, and the modes say so.
+ */
+export function hostConfigShown(c: Container, api: number, links: string[] | null): Record<string, unknown> {
+  const hc = c.hostConfig;
+  const log = (hc.LogConfig ?? {}) as { Type?: string; Config?: Record<string, string> };
+  return {
+    Binds: null, ContainerIDFile: '', PortBindings: {}, AutoRemove: false, VolumeDriver: '', VolumesFrom: null, ConsoleSize: [0, 0],
+    CapAdd: null, CapDrop: null, Dns: [], DnsOptions: [], DnsSearch: [], ExtraHosts: null, GroupAdd: null,
+    Cgroup: '', OomScoreAdj: 0, Privileged: false, PublishAllPorts: false, ReadonlyRootfs: false,
+    SecurityOpt: null, UTSMode: '', UsernsMode: '', ShmSize: 67108864, Runtime: 'cnmd', Isolation: '', CpuShares: 0, Memory: 0,
+    NanoCpus: 0, CgroupParent: '', BlkioWeight: 0, BlkioWeightDevice: [], BlkioDeviceReadBps: [], BlkioDeviceWriteBps: [],
+    BlkioDeviceReadIOps: [], BlkioDeviceWriteIOps: [], CpuPeriod: 0, CpuQuota: 0, CpuRealtimePeriod: 0, CpuRealtimeRuntime: 0,
+    CpusetCpus: '', CpusetMems: '', Devices: [], DeviceCgroupRules: null, DeviceRequests: null, MemoryReservation: 0, MemorySwap: 0,
+    MemorySwappiness: null, OomKillDisable: false, PidsLimit: null, Ulimits: [], CpuCount: 0, CpuPercent: 0, IOMaximumIOps: 0,
+    IOMaximumBandwidth: 0, MaskedPaths: null, ReadonlyPaths: null,
+    ...hc,
+    LogConfig: { Type: log.Type || 'json-file', Config: log.Config ?? {} },
+    RestartPolicy: hc.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 },
+    CgroupnsMode: hc.CgroupnsMode || 'host',
+    IpcMode: hc.IpcMode || 'host',
+    PidMode: hc.PidMode || 'host',
+    NetworkMode: networkModeShown(c, api),
+    Links: links,
+  };
+}
+
 export function networkModeShown(c: Container, api: number): string {
   const given = String(c.hostConfig.NetworkMode ?? '');
   if (api < 1.45 && (given === 'default' || given === '')) return 'default';
@@ -26,6 +56,8 @@ export interface ContainerView {
   files?: { resolvConf: string; hosts: string; hostname: string; log: string };
   /** exec instances (null when none) */
   execIds: string[] | null;
+  /** HostConfig.Links as Docker shows them (/child:/parent/alias) */
+  links: string[] | null;
   /** where a volume's data is on the host */
   volumePath: (name: string) => string;
 }
@@ -168,7 +200,7 @@ export function renderInspect(v: ContainerView, api: number): Record<string, unk
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: v.execIds,
-    HostConfig: { ...c.hostConfig, NetworkMode: networkModeShown(c, api) },
+    HostConfig: hostConfigShown(c, api, v.links),
     Mounts: mounts(v),
     Config: {
       Hostname: c.config.Hostname,

@@ -7,7 +7,12 @@ import { findNetwork } from '../services/lookup.js';
 import type { ContainerView } from './render-container.js';
 import { volumePath } from '../services/paths.js';
 
-export function containerViews(d: { sandboxes: Sandboxes; networks: NetworkRepo; execIds: (id: string) => string[] | null }): (c: Container) => ContainerView {
+export function containerViews(d: {
+  sandboxes: Sandboxes;
+  networks: NetworkRepo;
+  execIds: (id: string) => string[] | null;
+  links: (c: Container) => string[] | null;
+}): (c: Container) => ContainerView {
   const findNet = (term: string) => {
     try {
       return findNetwork(d.networks, term);
@@ -25,6 +30,7 @@ export function containerViews(d: { sandboxes: Sandboxes; networks: NetworkRepo;
       ports: c.state === 'running' ? d.sandboxes.portsOf(c) : [],
       ...(c.startedAt !== ZERO_TIME ? { files: { resolvConf: p.resolvConf, hosts: p.hosts, hostname: p.hostname, log: p.stdoutPath } } : {}),
       execIds: d.execIds(c.id),
+      links: d.links(c),
       volumePath: (name) => volumePath(d.sandboxes.roots.dataRoot, name),
     };
   };

@@ -1,7 +1,8 @@
 /**
  * Name resolution among containers, as Docker's embedded DNS does it: only on user-defined networks,
  * only names on networks the asking container shares, the first network (in endpoint order) with a
- * match wins, `name.network` looks in that network only, case-insensitive. Pure.
+ * match wins, `name.network` looks in that network only, case-insensitive. The asking container's
+ * legacy links (EndpointSettings.Links) come first: an alias names the linked container, for it alone. Pure.
  */
 
 export interface Member {
@@ -14,8 +15,8 @@ export interface Member {
 
 export interface Requester {
   containerId: string;
-  /** its user-defined networks, in endpoint order */
-  networks: Array<{ id: string; name: string; internal: boolean }>;
+  /** its user-defined networks, in endpoint order; links: its legacy links there (alias -> container name, lowercase) */
+  networks: Array<{ id: string; name: string; internal: boolean; links?: Record<string, string> }>;
   /** HostConfig.Dns: where to forward other names */
   dns: string[];
 }
@@ -40,14 +41,22 @@ export function resolveName(source: NameSource, who: Requester, qname: string, f
     const addresses = members.map((m) => (family === 4 ? m.ipv4 : m.ipv6)).filter((a): a is string => !!a);
     return addresses.length ? { kind: 'answer', addresses } : { kind: 'nodata' };
   };
-  for (const net of who.networks) {
-    const r = found(lookIn(net.id, name));
-    if (r) return r;
-  }
-  for (const net of who.networks) {
+  const linked = (net: Requester['networks'][number], n: string) => {
+    const target = net.links && Object.hasOwn(net.links, n) ? net.links[n] : undefined;
+    return target ? found(lookIn(net.id, target)) : undefined;
+  };
+  const inNetwork = (net: Requester['networks'][number]) => {
     const suffix = `.${net.name.toLowerCase()}`;
-    if (name.endsWith(suffix)) {
-      const r = found(lookIn(net.id, name.slice(0, -suffix.length)));
+    return name.endsWith(suffix) ? name.slice(0, -suffix.length) : undefined;
+  };
+  for (const pass of [linked, (net: Requester['networks'][number], n: string) => found(lookIn(net.id, n))]) {
+    for (const net of who.networks) {
+      const r = pass(net, name);
+      if (r) return r;
+    }
+    for (const net of who.networks) {
+      const n = inNetwork(net);
+      const r = n && pass(net, n);
       if (r) return r;
     }
   }

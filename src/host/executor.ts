@@ -14,6 +14,8 @@ import { constants as fsConstants } from 'node:fs';
 import { spawnChild, type Child, type ChildOptions } from './child.js';
 import { startShim, connectShim, type ShimHandle, type ShimSpec } from './shim-client.js';
 import { parseProcNetSockets } from './state.js';
+import type { Readable } from 'node:stream';
+import { statPath, tarIn, tarOut, type PathStat, type TarStream } from './archive.js';
 
 export type { Child, ChildOptions } from './child.js';
 export type { ShimHandle, ShimSpec, ProcessInput } from './shim-client.js';
@@ -96,6 +98,10 @@ export interface Executor {
    * files can be bound in it without their mounts reaching the namespaces themselves.
    */
   makePrivateMount(dir: string): Promise<void>;
+  /** docker cp (host/archive.ts): in a mount namespace (mnt) or the host's */
+  statPath(path: string, mnt?: string): Promise<PathStat | undefined>;
+  tarOut(dir: string, name: string, mnt?: string, as?: string): TarStream;
+  tarIn(dir: string, input: Readable, mnt?: string): Promise<void>;
 }
 
 export interface NamespaceSockets {
@@ -142,6 +148,10 @@ export class ExecaExecutor implements Executor {
   private readonly relays = new Map<string, { ip: string; port: number }>();
 
   constructor(private readonly observe?: CommandObserver) {}
+
+  readonly statPath = statPath;
+  readonly tarOut = tarOut;
+  readonly tarIn = tarIn;
 
   async reservePort(proto: 'tcp' | 'udp', ip: string, port: number): Promise<number> {
     const fail = (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' || e.code === 'EACCES' ? new PortInUseError(e.message) : e);

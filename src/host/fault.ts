@@ -140,4 +140,13 @@ export class CrashingExecutor implements Executor {
   makePrivateMount(dir: string) {
     return this.inner.makePrivateMount(dir);
   }
+  statPath(path: string, mnt?: string) {
+    return this.inner.statPath(path, mnt);
+  }
+  tarOut(dir: string, name: string, mnt?: string, as?: string) {
+    return this.inner.tarOut(dir, name, mnt, as);
+  }
+  tarIn(dir: string, input: import('node:stream').Readable, mnt?: string) {
+    return this.step(`tar-in ${dir}`, () => this.inner.tarIn(dir, input, mnt));
+  }
 }

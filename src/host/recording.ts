@@ -2,6 +2,8 @@
  * An executor that changes nothing: it records every command (for tests and --dry-run) and answers
  * reads with scripted output. failOn() makes a matching command fail, to test rollbacks.
  */
+import { Readable } from 'node:stream';
+import type { PathStat, TarStream } from './archive.js';
 import { type Child, type ChildOptions, type Executor, type NamespaceSockets, type RunOptions, type RunResult, type ShimHandle, type ShimSpec, type SpawnOptions, type SpawnedProcess, HostCommandError, PortInUseError } from './executor.js';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
@@ -206,6 +208,30 @@ export class RecordingExecutor implements Executor {
 
   async makePrivateMount(dir: string): Promise<void> {
     this.paths.add(dir);
+  }
+
+  async statPath(path: string, mnt?: string): Promise<PathStat | undefined> {
+    this.calls.push({ file: 'stat', args: [path, ...(mnt ? [mnt] : [])] });
+    const name = path.split('/').filter(Boolean).pop() ?? '/';
+    const mtime = '2026-01-02T03:04:05.123456789Z';
+    if (this.files.has(path)) return { name, size: Buffer.byteLength(this.files.get(path)!), mode: 0o644, mtime, linkTarget: '' };
+    if (this.paths.has(path)) return { name, size: 4096, mode: 2 ** 31 + 0o755, mtime, linkTarget: '' };
+    return undefined;
+  }
+
+  /** the archives docker cp extracted: where, in which mount namespace, what bytes */
+  readonly extracted: Array<{ dir: string; mnt?: string; bytes: Buffer }> = [];
+
+  tarOut(dir: string, name: string, mnt?: string, as?: string): TarStream {
+    this.calls.push({ file: 'tar-out', args: [dir, name, ...(mnt ? [mnt] : []), ...(as ? [`as=${as}`] : [])] });
+    return { stream: Readable.from([Buffer.from(`pretend tar of ${name} in ${dir}`)]), done: Promise.resolve() };
+  }
+
+  async tarIn(dir: string, input: Readable, mnt?: string): Promise<void> {
+    this.calls.push({ file: 'tar-in', args: [dir, ...(mnt ? [mnt] : [])] });
+    const chunks: Buffer[] = [];
+    for await (const c of input) chunks.push(Buffer.from(c));
+    this.extracted.push({ dir, ...(mnt ? { mnt } : {}), bytes: Buffer.concat(chunks) });
   }
 
   async removeEmptyDirs(paths: string[]): Promise<void> {

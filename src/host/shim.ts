@@ -30,11 +30,15 @@ function main(): void {
   const err = spec.tty ? out : openSync(spec.stderrPath, 'a');
   rmSync(spec.socketPath, { force: true });
   const clients = new Set<net.Socket>();
+  let exitCode: number | undefined;
+  const bye = () => encodeFrame(FRAME.exit, Buffer.from(JSON.stringify({ exitCode })));
   const server = net.createServer((sock) => {
     clients.add(sock);
     sock.on('close', () => clients.delete(sock));
     sock.on('error', () => undefined);
     sock.write(encodeFrame(FRAME.hello, Buffer.from(JSON.stringify({ pid: child.pid }))));
+    // the command already ended (before the daemon first came): it learns the exit at once
+    if (exitCode !== undefined) sock.end(bye());
     const frames = new FrameDecoder();
     sock.on('data', (chunk) => {
       for (const f of frames.feed(chunk)) {
@@ -53,13 +57,24 @@ function main(): void {
   // on a terminal, the output comes through us: into the log the daemon follows
   child.onOutput((_stream, data) => writeSync(out, data));
   server.listen(spec.socketPath);
-  void child.exit.then((exitCode) => {
+  let served = false;
+  server.on('connection', () => (served = true));
+  void child.exit.then((code) => {
+    exitCode = code;
     writeFileSync(spec.statusPath, JSON.stringify({ pid: child.pid, exitCode }));
-    const bye = encodeFrame(FRAME.exit, Buffer.from(JSON.stringify({ exitCode })));
-    for (const c of clients) c.end(bye);
-    server.close();
-    rmSync(spec.socketPath, { force: true });
-    setTimeout(() => process.exit(0), 50).unref();
+    for (const c of clients) c.end(bye());
+    const finish = () => {
+      server.close();
+      rmSync(spec.socketPath, { force: true });
+      setTimeout(() => process.exit(0), 50).unref();
+    };
+    if (served) return finish();
+    // a command that ended before the daemon connected (echo): the daemon that started us is still coming
+    const wait = setTimeout(finish, 10_000);
+    server.once('connection', () => {
+      clearTimeout(wait);
+      finish();
+    });
   });
   // the daemon going away must not take us (or the command) with it
   process.on('SIGHUP', () => undefined);

@@ -10,12 +10,12 @@ export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 /** The environment entry that names a container's main process (CNMD_CONTAINER_ID=<id>). */
 export const PROCESS_MARKER = 'CNMD_CONTAINER_ID';
 
-/** Docker's environment: PATH, HOSTNAME, HOME and TERM (with a terminal) unless set, then the container's and the exec's entries. */
-export function processEnv(c: Container, user: ExecUser, tty: boolean, extra: string[] = []): Record<string, string> {
+/** Docker's environment: PATH, HOSTNAME, HOME and TERM (with a terminal) unless set, then its links', the container's and the exec's entries. */
+export function processEnv(c: Container, user: ExecUser, tty: boolean, extra: string[] = [], linked: string[] = []): Record<string, string> {
   const env: Record<string, string> = { PATH: DEFAULT_PATH, HOSTNAME: String(c.config.Hostname ?? '') };
   if (tty) env.TERM = 'xterm';
   env.HOME = user.home;
-  for (const kv of [...((c.config.Env as string[] | null) ?? []), ...extra]) {
+  for (const kv of [...linked, ...((c.config.Env as string[] | null) ?? []), ...extra]) {
     const i = kv.indexOf('=');
     if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
   }

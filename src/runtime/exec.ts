@@ -57,6 +57,8 @@ export interface ExecDeps {
   find: (term: string) => Container;
   /** the container's namespaces, its mount and UTS ones made first when it had none (a sandbox without a command) */
   namespacesOf: (c: Container) => Promise<{ net?: string; mnt: string; uts?: string }>;
+  /** what the container's legacy links add to a process's environment */
+  linkedEnv?: (c: Container) => string[];
 }
 
 const USER_RULE = /^[a-zA-Z0-9_][a-zA-Z0-9_.-]*(:[a-zA-Z0-9_][a-zA-Z0-9_.-]*)?$/;
@@ -164,7 +166,7 @@ export class Execs {
   /** A process of the container: its user, environment, working directory and namespaces, as nsenter argv. */
   private async resolve(c: Container, argv: string[], userSpec: string, workingDir: string, extraEnv: string[], tty: boolean) {
     const user = resolveUser(userSpec || String(c.config.User ?? ''), (await this.d.exec.readFile('/etc/passwd')) ?? '', (await this.d.exec.readFile('/etc/group')) ?? '');
-    const env = processEnv(c, user, tty, extraEnv);
+    const env = processEnv(c, user, tty, extraEnv, this.d.linkedEnv?.(c) ?? []);
     if (!(await this.d.exec.findExecutable(argv[0], searchPath(env)))) {
       throw invalid(`OCI runtime exec failed: exec failed: unable to start container process: exec: "${argv[0]}": executable file not found in $PATH: unknown`);
     }

@@ -3,6 +3,7 @@
  * (or loses) an endpoint at once; its files follow in the same reconcile. Under the container's lock,
  * so concurrent requests on one container never race (the later ones see the earlier's outcome).
  */
+import { parseLink } from './links.js';
 import type { Container, Endpoint, EndpointSettingsInput, Network } from '../model.js';
 import { DomainError, forbidden, invalid, notFound, systemError } from '../errors.js';
 import { tx, type Db } from '../store/db.js';
@@ -62,6 +63,8 @@ export class Attachments {
     }
     if (s.MacAddress && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(s.MacAddress)) throw invalid(`invalid MAC address: ${s.MacAddress}`);
     for (const a of s.Aliases ?? []) if (typeof a !== 'string' || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a)) throw invalid(`invalid alias: ${String(a)}`);
+    if (s.Links != null && !Array.isArray(s.Links)) throw invalid('Links must be a list of name:alias');
+    for (const l of s.Links ?? []) parseLink(l);
   }
 
   async connect(networkTerm: string, containerTerm: string, settings: EndpointSettingsInput | null, apiVersion: number): Promise<void> {

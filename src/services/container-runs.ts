@@ -35,6 +35,7 @@ import { warnOnFail, type Log } from './log.js';
 import type { VolumeService } from './volumes.js';
 import type { VolumeRepo } from '../store/volumes.js';
 import { dirname } from 'node:path';
+import type { LegacyLinks } from './links.js';
 
 export interface RunDeps {
   ctx: DriverContext;
@@ -57,6 +58,7 @@ export interface RunDeps {
   log: () => Log;
   volumes: VolumeService;
   volumeRepo: VolumeRepo;
+  links: LegacyLinks;
 }
 
 /** HostConfig.ConsoleSize ([height, width], what the CLI sends from its terminal) as a terminal size; 80x24 without it. */
@@ -76,9 +78,9 @@ export class Runs {
 
   constructor(private readonly d: RunDeps) {}
 
-  /** What a change to this container's sandbox touches: the sandbox, and the data plane of its global networks. */
+  /** What a change to this container's sandbox touches: the sandbox, those linked to it (their hosts files), and the data plane of its global networks. */
   scopeOf(id: string, networks: Array<Network | undefined>): { containers: string[]; networks: string[] } {
-    return { containers: [id], networks: networks.filter((n): n is Network => n?.scope === 'global').map((n) => n.id) };
+    return { containers: [id, ...this.d.links.parentsOf(id)], networks: networks.filter((n): n is Network => n?.scope === 'global').map((n) => n.id) };
   }
 
   /** Brings the sandbox up and runs the command; nothing is left when it fails. restartCount: 0 for a start by the user. */
@@ -90,6 +92,7 @@ export class Runs {
       shared = this.d.find(mode.target);
       if (shared.state !== 'running') throw conflict(`cannot join network of a non running container: ${shared.id}`);
     }
+    this.d.links.check(c);
     let netns: string | null = null;
     if (ownsNetworkStack(c) && !c.sandboxKey) {
       netns = netnsName(this.d.ctx.instance, c.id);
@@ -194,7 +197,7 @@ export class Runs {
     } catch (e) {
       throw fail((e as Error).message, 126);
     }
-    const env = { ...processEnv(c, user, !!c.config.Tty), [PROCESS_MARKER]: c.id };
+    const env = { ...processEnv(c, user, !!c.config.Tty, [], this.d.links.env(c)), [PROCESS_MARKER]: c.id };
     const cwd = String(c.config.WorkingDir || '/');
     if (!(await this.d.exec.exists(cwd))) {
       throw fail(`the working directory ${cwd} does not exist on this host (cnmd containers see the host's filesystem)`, 126);

@@ -8,6 +8,7 @@ import { parseAddr } from '../ipam/cidr.js';
 import { portRequests } from './ports.js';
 import { parseRestartPolicy } from './restart-policy.js';
 import { parseMounts } from './mounts.js';
+import { parseLink } from './links.js';
 import { parseHealthcheck } from '../runtime/health.js';
 
 export interface CreateContainerRequest {
@@ -149,7 +150,10 @@ export function parseCreate(body: CreateContainerRequest, apiVersion: number, cr
     if (asList(hostConfig.Links).length) throw invalid('conflicting options: container type network can\'t be used with links. This would result in undefined behavior');
     if (sandboxKey) throw invalid('SandboxKey cannot be used with a container: network mode');
   }
+  if (hostConfig.Links != null && !Array.isArray(hostConfig.Links)) throw invalid('HostConfig.Links must be a list of name:alias');
+  asList(hostConfig.Links).forEach(parseLink);
   if (mode.kind === 'host') {
+    if (asList(hostConfig.Links).length) throw invalid("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
     if (hostConfig.PortBindings && Object.keys(hostConfig.PortBindings).length) warnings.push('Published ports are discarded when using host network mode');
     if (sandboxKey) throw invalid('SandboxKey cannot be used with the host network mode');
   }
@@ -218,6 +222,8 @@ export function parseCreate(body: CreateContainerRequest, apiVersion: number, cr
       imageId: '',
       health: null,
       mounts: parseMounts(hostConfig, body.Volumes as Record<string, unknown> | null | undefined),
+      // resolved by the service (they name other containers)
+      links: [],
       endpointConfigs: requested,
     },
     warnings,

@@ -31,6 +31,8 @@ import { tx } from '../store/db.js';
 import type { ImageService } from './images.js';
 import type { VolumeService } from './volumes.js';
 import type { VolumeRepo } from '../store/volumes.js';
+import type { LegacyLinks } from './links.js';
+import { ContainerFiles } from './container-files.js';
 
 export interface ContainerStackDeps {
   images: ImageService;
@@ -45,6 +47,7 @@ export interface ContainerStackDeps {
   exec: Executor;
   events: EventBus;
   sandboxes: Sandboxes;
+  links: LegacyLinks;
   global?: GlobalScope;
   sandboxChanged: (id: string) => Promise<void>;
   log: () => { warn(obj: unknown, msg: string): void };
@@ -77,7 +80,7 @@ export function containerStack(d: ContainerStackDeps) {
     const p = d.sandboxes.paths(now);
     return { ...(net ? { net } : {}), mnt: p.mnt, ...(mode.kind === 'host' ? {} : { uts: p.uts }) };
   };
-  const execs = new Execs({ exec: d.exec, events: d.events, find, namespacesOf });
+  const execs = new Execs({ exec: d.exec, events: d.events, find, namespacesOf, linkedEnv: (c) => d.links.env(c) });
   d.events.subscribe((e) => {
     if (e.Type === 'container' && e.Action === 'destroy') execs.forget(e.Actor.ID);
   });
@@ -101,7 +104,8 @@ export function containerStack(d: ContainerStackDeps) {
     return { id: c.id, name: c.name, pids: c.state === 'running' ? await runs.processesOf(c) : [], ...(net ? { netns: net } : {}) };
   };
   return {
-    service, attachments, execs, processes, recovery, statsSource,
+    service, attachments, execs, processes, recovery, statsSource, links: d.links,
+    files: new ContainerFiles({ exec: d.exec, sandboxes: d.sandboxes, events: d.events, find }),
     /** after the start-up recovery: the health checks of the containers that run */
     resumeHealth: () => d.containers.running().forEach((c) => health.start(c)),
     readdress: (e: Endpoint) => attachments.readdress(e),

@@ -24,6 +24,7 @@ import { findContainer } from './lookup.js';
 import { Waiters } from './waiters.js';
 import type { ImageService } from './images.js';
 import type { VolumeService } from './volumes.js';
+import { usesLegacyLinks, type LegacyLinks } from './links.js';
 
 export type { CreateContainerRequest } from './container-spec.js';
 
@@ -44,6 +45,7 @@ export interface ContainerServiceDeps {
   images: Pick<ImageService, 'ensure' | 'find'>;
   /** anonymous volumes get their names at create */
   volumes: Pick<VolumeService, 'anonymous'>;
+  links: LegacyLinks;
 }
 
 /** HostConfig fields `docker update` may change that cnmd records but does not enforce (it sets no cgroups). */
@@ -122,6 +124,7 @@ export class ContainerService {
     const image = parsed.container.config.Image ? this.d.images.ensure(String(parsed.container.config.Image)).image.id : '';
     const container: Container = { ...parsed.container, id, name: '', imageId: image };
     if (!container.config.Hostname) container.config.Hostname = id.slice(0, 12);
+    if (usesLegacyLinks(container)) container.links = this.d.links.resolve(container.hostConfig.Links, (t) => this.get(t));
     if (parsed.shareTarget) {
       try {
         container.networkMode = `container:${this.get(parsed.shareTarget).id}`;
@@ -158,6 +161,26 @@ export class ContainerService {
         await this.d.runs.halt({ ...c, state: 'removing' }, 'SIGKILL', 0);
       }
       await this.d.runs.destroy(c, removeVolumes);
+    });
+  }
+
+  /** `docker rm --link /parent/alias`: the parent loses that link (its hosts file follows). */
+  async removeLink(term: string): Promise<void> {
+    const full = `/${term.replace(/^\/+/, '')}`;
+    const cut = full.lastIndexOf('/');
+    const [parentName, alias] = [full.slice(1, cut), full.slice(cut + 1)];
+    if (!parentName) throw invalid('Conflict, cannot remove the default link name of the container');
+    let parent: Container;
+    try {
+      parent = this.get(parentName);
+    } catch (e) {
+      if (e instanceof DomainError && e.kind === 'notFound') throw notFound(`Cannot get parent /${parentName} for link name ${full}`);
+      throw e;
+    }
+    await this.locked(parent.id, async (p) => {
+      if (!p.links.some((l) => l.alias === alias)) throw notFound(`No such container: ${term}`);
+      tx(this.d.db, () => this.d.containers.setLinks(p.id, p.links.filter((l) => l.alias !== alias)));
+      if (p.state === 'running') await this.d.reconciler.reconcile({ containers: [p.id] });
     });
   }
 

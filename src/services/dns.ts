@@ -8,6 +8,7 @@ import type { Container, Network } from '../model.js';
 import { getDriver } from '../drivers/index.js';
 import type { Member, NameSource, Requester } from '../dns/names.js';
 import { resolvConf, hostsFile, hostNameservers } from '../dns/names.js';
+import { parseLink } from './links.js';
 
 /** Whether containers of this network resolve each other's names (user-defined bridge, macvlan and overlay networks). */
 export function servesDns(n: Network): boolean {
@@ -25,6 +26,20 @@ export { SANDBOX_DNS };
 /** Whether this running container needs the server bound inside its sandbox (a DNS network, none with a gateway of ours). */
 export function needsSandboxDns(networks: Network[]): boolean {
   return networks.some(servesDns) && !networks.some((n) => servesDns(n) && dnsAddress(n));
+}
+
+/** EndpointSettings.Links as alias -> container name (lowercase); undefined without any. */
+function linkTable(given: string[]): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const l of given) {
+    try {
+      const { name, alias } = parseLink(l);
+      out[alias.toLowerCase()] = name.toLowerCase();
+    } catch {
+      // refused at create and connect; an old row is read as it is
+    }
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 export class StoreNameSource implements NameSource {
@@ -45,9 +60,13 @@ export class StoreNameSource implements NameSource {
     if (!c) return undefined;
     const networks = this.containers
       .endpointsOf(c.id)
-      .map((e) => this.networks.get(e.networkId))
-      .filter((n): n is Network => !!n && servesDns(n))
-      .map((n) => ({ id: n.id, name: n.name, internal: n.internal }));
+      .map((e) => ({ e, n: this.networks.get(e.networkId) }))
+      .filter((x): x is { e: typeof x.e; n: Network } => !!x.n && servesDns(x.n))
+      .map(({ e, n }) => {
+        const given = c.endpointConfigs.find((x) => x.network === e.configKey)?.settings.Links ?? [];
+        const links = linkTable(given);
+        return { id: n.id, name: n.name, internal: n.internal, ...(links ? { links } : {}) };
+      });
     return { containerId: c.id, networks, dns: c.hostConfig.Dns ?? [] };
   }
 
@@ -87,6 +106,8 @@ export function sandboxFiles(
   hostResolvConf: string,
   /** its namespace routes 127.0.0.11 to the server on the gateway (else it is named by its gateway address) */
   viaRoute = false,
+  /** legacy links' entries */
+  links: Array<{ ip: string; names: string[] }> = [],
 ): SandboxFiles {
   const hc = c.hostConfig;
   const dnsNet = endpoints.find((e) => servesDns(e.network) && dnsAddress(e.network)) ?? endpoints.find((e) => servesDns(e.network));
@@ -107,6 +128,6 @@ export function sandboxFiles(
   const addresses = endpoints.map((e) => e.ipv4?.split('/')[0]).filter((a): a is string => !!a);
   return {
     resolvConf: resolvConf(nameservers, search, options, !!dnsNet),
-    hosts: hostsFile(c.config.Hostname, addresses, extra),
+    hosts: hostsFile(c.config.Hostname, addresses, [...extra, ...links.map((l) => ({ host: l.names.join(' '), ip: l.ip }))]),
   };
 }

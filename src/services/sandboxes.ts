@@ -12,9 +12,12 @@ import { commandOf, modeOf, sharedWith } from './container-spec.js';
 import { containerPaths, fstabPath, netnsEtc, netnsPath, volumePath, type Roots } from './paths.js';
 import { dnsAddress, sandboxFiles, servesDns } from './dns.js';
 import { NETNS_DIR } from '../host/readers.js';
+import type { LegacyLinks } from './links.js';
 
 export interface SandboxDeps {
   containers: ContainerRepo;
+  /** legacy links: hosts entries for the linked containers */
+  links: Pick<LegacyLinks, 'hostsEntries'>;
   networks: NetworkRepo;
   roots: Roots;
   /** the daemon's --dns */
@@ -33,6 +36,11 @@ export interface SandboxDeps {
 export function sandboxPath(c: Pick<Container, 'sandboxKey' | 'netns'>): string | undefined {
   return c.sandboxKey ?? (c.netns ? netnsPath(c.netns) : undefined);
 }
+
+/** One mount of a container's view: a file bound over one of /etc, a tree (bind or volume), or a tmpfs. */
+export type ViewMount =
+  | { kind: 'file' | 'tree'; source: string; target: string; readOnly: boolean }
+  | { kind: 'tmpfs'; target: string; options: string; readOnly: boolean };
 
 export class Sandboxes {
   constructor(private readonly d: SandboxDeps) {}
@@ -110,28 +118,36 @@ export class Sandboxes {
     const eps = spec.endpoints.map((e) => ({ network: e.network, ipv4: e.endpoint.ipv4 }));
     // 127.0.0.11 where the namespace routes it to the server (cnmd made it, with firewall rules); else the gateway
     const viaRoute = !!c.netns && !!spec.dnsNetworkId && this.d.iptables;
-    const f = sandboxFiles(c, eps, this.d.dns, this.d.hostResolvConf(), viaRoute);
+    const f = sandboxFiles(c, eps, this.d.dns, this.d.hostResolvConf(), viaRoute, this.d.links.hostsEntries(c));
     return { ...f, hostname: `${c.config.Hostname}\n` };
   }
 
-  /** The binds of a container's mount namespace: its resolv.conf, hosts and hostname over the host's, then its mounts. */
-  fstab(c: Container): string {
+  /** What a container's mount namespace has over the host's: its resolv.conf, hosts and hostname, then its mounts, in order. */
+  view(c: Container): ViewMount[] {
     const mode = modeOf(c);
     const owner = mode.kind === 'container' ? this.d.containers.get(mode.target) : c;
-    const lines: string[] = [];
+    const out: ViewMount[] = [];
     if (mode.kind !== 'host' && owner) {
       const p = this.paths(owner);
-      const binds: Array<[string, string]> = [[p.resolvConf, '/etc/resolv.conf'], [p.hosts, '/etc/hosts'], [p.hostname, '/etc/hostname']];
-      for (const [src, dst] of binds) if (this.d.etcFiles.has(dst)) lines.push(`${fstabPath(src)} ${fstabPath(dst)} none bind 0 0`);
+      const etc: Array<[string, string]> = [[p.resolvConf, '/etc/resolv.conf'], [p.hosts, '/etc/hosts'], [p.hostname, '/etc/hostname']];
+      for (const [source, target] of etc) if (this.d.etcFiles.has(target)) out.push({ kind: 'file', source, target, readOnly: false });
     }
     for (const m of c.mounts) {
-      if (m.type === 'tmpfs') lines.push(`tmpfs ${fstabPath(m.target)} tmpfs ${m.options || 'defaults'} 0 0`);
-      else {
-        const src = m.type === 'bind' ? m.source : volumePath(this.d.roots.dataRoot, m.name);
-        lines.push(`${fstabPath(src)} ${fstabPath(m.target)} none rbind${m.readOnly ? ',ro' : ''} 0 0`);
-      }
+      if (m.type === 'tmpfs') out.push({ kind: 'tmpfs', target: m.target, options: m.options || 'defaults', readOnly: false });
+      else out.push({ kind: 'tree', source: m.type === 'bind' ? m.source : volumePath(this.d.roots.dataRoot, m.name), target: m.target, readOnly: !!m.readOnly });
     }
-    return lines.map((l) => l + '\n').join('');
+    return out;
+  }
+
+  /** The fstab its mount namespace is made from (`mount -a --fstab`). */
+  fstab(c: Container): string {
+    return this.view(c)
+      .map((m) => {
+        if (m.kind === 'tmpfs') return `tmpfs ${fstabPath(m.target)} tmpfs ${m.options} 0 0\n`;
+        if (m.kind === 'file') return `${fstabPath(m.source)} ${fstabPath(m.target)} none bind 0 0\n`;
+        return `${fstabPath(m.source)} ${fstabPath(m.target)} none rbind${m.readOnly ? ',ro' : ''} 0 0\n`;
+      })
+      .join('');
   }
 
   /** Where inspect shows the sandbox (host mode: the daemon's own namespace). */

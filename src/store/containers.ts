@@ -6,7 +6,7 @@ interface ContainerRow {
   id: string; name: string; created: string; config: string; host_config: string; network_mode: string;
   sandbox_key: string | null; netns: string | null; state: string; pid: number; exit_code: number; error: string;
   started_at: string; finished_at: string; sandbox_id: string; restart_count: number; paused: number;
-  monitor_pid: number; has_inside: number; manually_stopped: number; image_id: string; health: string | null; mounts: string;
+  monitor_pid: number; has_inside: number; manually_stopped: number; image_id: string; health: string | null; mounts: string; links: string;
 }
 
 /** The part of a container that changes while it lives: its state and what its sandbox and process are. */
@@ -36,8 +36,8 @@ export class ContainerRepo {
 
   constructor(private readonly db: Db) {
     this.q = {
-      insert: db.prepare(`INSERT INTO containers (id, name, created, config, host_config, network_mode, sandbox_key, image_id, mounts)
-        VALUES (@id, @name, @created, @config, @host_config, @network_mode, @sandbox_key, @image_id, @mounts)`),
+      insert: db.prepare(`INSERT INTO containers (id, name, created, config, host_config, network_mode, sandbox_key, image_id, mounts, links)
+        VALUES (@id, @name, @created, @config, @host_config, @network_mode, @sandbox_key, @image_id, @mounts, @links)`),
       byId: db.prepare('SELECT * FROM containers WHERE id = ?'),
       byName: db.prepare('SELECT * FROM containers WHERE name = ?'),
       byIdPrefix: db.prepare("SELECT * FROM containers WHERE id >= ? AND id < ? || 'g' ORDER BY id"),
@@ -47,6 +47,9 @@ export class ContainerRepo {
       delete: db.prepare('DELETE FROM containers WHERE id = ?'),
       rename: db.prepare('UPDATE containers SET name = ? WHERE id = ?'),
       setHostConfig: db.prepare('UPDATE containers SET host_config = ? WHERE id = ?'),
+      setLinks: db.prepare('UPDATE containers SET links = ? WHERE id = ?'),
+      // links hold 64-hex ids: a LIKE on the JSON finds the parents without reading every row
+      linkedTo: db.prepare("SELECT id FROM containers WHERE state = 'running' AND links LIKE '%\"' || ? || '\"%' ORDER BY id"),
       configs: db.prepare('SELECT network, settings FROM endpoint_configs WHERE container_id = ? ORDER BY position'),
       addConfig: db.prepare(`INSERT INTO endpoint_configs (container_id, network, position, settings)
         VALUES (?, ?, (SELECT coalesce(max(position), -1) + 1 FROM endpoint_configs WHERE container_id = ?), ?)`),
@@ -74,7 +77,7 @@ export class ContainerRepo {
   insert(c: Container): void {
     this.q.insert.run({
       id: c.id, name: c.name, created: c.created, config: JSON.stringify(c.config), host_config: JSON.stringify(c.hostConfig),
-      network_mode: c.networkMode, sandbox_key: c.sandboxKey, image_id: c.imageId, mounts: JSON.stringify(c.mounts),
+      network_mode: c.networkMode, sandbox_key: c.sandboxKey, image_id: c.imageId, mounts: JSON.stringify(c.mounts), links: JSON.stringify(c.links),
     });
     for (const e of c.endpointConfigs) this.addEndpointConfig(c.id, e.network, e.settings);
   }
@@ -139,6 +142,15 @@ export class ContainerRepo {
 
   setHostConfig(id: string, hostConfig: Record<string, unknown>): void {
     this.q.setHostConfig.run(JSON.stringify(hostConfig), id);
+  }
+
+  setLinks(id: string, links: Container['links']): void {
+    this.q.setLinks.run(JSON.stringify(links), id);
+  }
+
+  /** Running containers with a legacy link to this one. */
+  linkedTo(id: string): string[] {
+    return (this.q.linkedTo.all(id) as Array<{ id: string }>).map((r) => r.id);
   }
 
   addEndpointConfig(containerId: string, network: string, settings: EndpointSettingsInput): void {
@@ -219,7 +231,7 @@ export class ContainerRepo {
       networkMode: r.network_mode, sandboxKey: r.sandbox_key, netns: r.netns, state: r.state as ContainerState, pid: r.pid,
       exitCode: r.exit_code, error: r.error, startedAt: r.started_at, finishedAt: r.finished_at, sandboxId: r.sandbox_id,
       restartCount: r.restart_count, paused: r.paused === 1, monitorPid: r.monitor_pid, hasInside: r.has_inside === 1,
-      manuallyStopped: r.manually_stopped === 1, imageId: r.image_id, health: r.health ? JSON.parse(r.health) : null, mounts: JSON.parse(r.mounts),
+      manuallyStopped: r.manually_stopped === 1, imageId: r.image_id, health: r.health ? JSON.parse(r.health) : null, mounts: JSON.parse(r.mounts), links: JSON.parse(r.links),
       endpointConfigs: (this.q.configs.all(r.id) as Array<{ network: string; settings: string }>).map((c) => ({ network: c.network, settings: JSON.parse(c.settings) })),
     };
   }

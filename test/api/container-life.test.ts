@@ -58,6 +58,46 @@ t.test('concurrent connects, disconnects and renames on one object: one wins, th
   t.equal(statuses(renames), '204,409', 'two containers renamed to one name: one wins');
 });
 
+t.test('concurrent removals of one container and of one network, and a network removed while containers join it: never a 5xx', async (t) => {
+  const d = await buildTestDaemon(t);
+  await call(d, 'POST', '/v1.48/networks/create', { Name: 'gone' });
+  await create(d, 'victim', { Cmd: ['sleep', '100'], HostConfig: { NetworkMode: 'gone' } });
+  await call(d, 'POST', '/containers/victim/start');
+  const rms = await Promise.all(Array.from({ length: 16 }, () => call(d, 'DELETE', '/containers/victim?force=1')));
+  t.equal(rms.filter((r) => r.status === 204).length, 1, 'one removal');
+  t.same(new Set(rms.filter((r) => r.status !== 204).map((r) => r.status)), new Set([404]), 'the others: no such container (they waited for the lock)');
+  const nets = await Promise.all(Array.from({ length: 16 }, () => call(d, 'DELETE', '/networks/gone')));
+  t.equal(statuses(nets), ['204', ...Array(15).fill('404')].sort().join(','), 'one network removal; fifteen 404s');
+  t.equal((await call(d, 'GET', '/networks/gone')).status, 404);
+
+  await call(d, 'POST', '/v1.48/networks/create', { Name: 'busy' });
+  for (let i = 0; i < 6; i++) {
+    await create(d, `j${i}`, { Cmd: ['sleep', '100'] });
+    await call(d, 'POST', `/containers/j${i}/start`);
+  }
+  const [rm, ...joins] = await Promise.all([
+    call(d, 'DELETE', '/networks/busy'),
+    ...Array.from({ length: 6 }, (_, i) => call(d, 'POST', '/networks/busy/connect', { Container: `j${i}` })),
+  ]);
+  t.ok([204, 403].includes(rm.status), `network rm: ${rm.status} ${rm.body?.message ?? ''}`);
+  t.ok(joins.every((r) => [200, 404].includes(r.status)), `connects: ${statuses(joins)}`);
+  const left = await call(d, 'GET', '/networks/busy');
+  if (rm.status === 204) {
+    t.equal(left.status, 404);
+    t.equal(joins.filter((r) => r.status === 200).length, 0, 'the network went first: no container joined it');
+  } else {
+    t.match(rm.body.message, /has active endpoints/);
+    t.equal(Object.keys(left.body.Containers).length, joins.filter((r) => r.status === 200).length, 'exactly the joins that succeeded are there');
+  }
+  const id0 = (await call(d, 'GET', '/containers/j0/json')).body.Id;
+  const renames = await Promise.all(['ra', 'rb', 'rc', 'rd'].map((n) => call(d, 'POST', `/containers/j0/rename?name=${n}`)));
+  t.ok(renames.every((r) => [204, 404].includes(r.status)) && renames.some((r) => r.status === 204), `one container renamed four ways: ${statuses(renames)}`);
+  const last = ['ra', 'rb', 'rc', 'rd'].filter((_, i) => renames[i].status === 204);
+  t.equal((await call(d, 'GET', `/containers/${id0}/json`)).body.Name, `/${last[last.length - 1]}`, 'the last rename that found it holds');
+  const same = await Promise.all(Array.from({ length: 4 }, () => call(d, 'POST', '/containers/j1/rename?name=twin')));
+  t.equal(statuses(same), '204,400,400,400', 'to one name: the first wins, then "the same name as its current name"');
+});
+
 t.test('names as long as Docker takes them, in paths too; framework errors in Docker\'s shape', async (t) => {
   const d = await buildTestDaemon(t);
   const long = 'n' + 'x'.repeat(299);

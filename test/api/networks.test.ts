@@ -162,9 +162,16 @@ t.test('list with every filter, in both encodings', async (t) => {
   t.same([bad.status, bad.body], [400, { message: "Invalid filter 'foo'" }]);
   const badType = await call(d, 'GET', `/networks?filters=${encodeURIComponent('{"type":["weird"]}')}`);
   t.same([badType.status, badType.body], [400, { message: "invalid filter: 'type'='weird'" }]);
-  const listItem = (await call(d, 'GET', '/v1.41/networks')).body[0];
-  t.notOk('Containers' in listItem, 'list items have no Containers (as Docker 25+)');
-  t.notOk('EnableIPv4' in listItem, 'no EnableIPv4 before API 1.47');
+  await call(d, 'POST', '/v1.41/containers/create?name=member', { Image: 'busybox', HostConfig: { NetworkMode: 'alpha' } });
+  const member = (await call(d, 'POST', '/containers/member/start')).status;
+  t.equal(member, 204);
+  const listed = (await call(d, 'GET', '/v1.41/networks')).body as Array<Record<string, any>>;
+  const alpha = listed.find((n) => n.Name === 'alpha')!;
+  t.same(alpha.Containers, {}, 'from API 1.28 list items carry an empty Containers, whatever is attached (Docker <= 28)');
+  t.notOk('EnableIPv4' in alpha, 'no EnableIPv4 before API 1.47');
+  const old = ((await call(d, 'GET', '/v1.27/networks')).body as Array<Record<string, any>>).find((n) => n.Name === 'alpha')!;
+  t.same(Object.values(old.Containers).map((e: any) => e.Name), ['member'], 'before 1.28 list items show the endpoints, as inspect');
+  t.same(old.Containers, (await call(d, 'GET', '/v1.27/networks/alpha')).body.Containers);
 });
 
 t.test('inspect and delete resolve full id, exact name, then a unique id prefix', async (t) => {

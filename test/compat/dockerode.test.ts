@@ -130,4 +130,42 @@ if (await hostTestsReady(t)) {
     await c.remove();
     await cat.remove();
   });
+  t.test('images (pull, get, list, tag, remove), run with its output, volumes, docker cp, swarm leave', async (t) => {
+    const stream = await docker.pull('busybox:latest');
+    const events: Array<{ status?: string }> = await new Promise((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null, out: never) => (err ? reject(err) : resolve(out))));
+    t.match(events.map((e) => e.status).join('\n'), /Status: .*busybox:latest/);
+    const image = await docker.getImage('busybox').inspect();
+    t.match(image.Id, /^sha256:[0-9a-f]{64}$/);
+    t.same(image.RepoTags, ['busybox:latest']);
+    await docker.getImage('busybox').tag({ repo: 'mine/box', tag: 'v1' });
+    t.same((await docker.listImages({ filters: { reference: ['mine/*'] } })).map((i) => i.RepoTags), [['busybox:latest', 'mine/box:v1']]);
+    t.same(await docker.getImage('mine/box:v1').remove(), [{ Untagged: 'mine/box:v1' }]);
+    const missing = await docker.getImage('nosuch:1').inspect().then(() => undefined, (e: { statusCode: number; json: { message: string } }) => [e.statusCode, e.json.message]);
+    t.same(missing, [404, 'No such image: nosuch:1']);
+
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (d) => (text += d));
+    const [result, ran] = await docker.run('busybox', ['sh', '-c', 'echo ran in $HOSTNAME'], out, { HostConfig: { AutoRemove: true } });
+    t.equal(result.StatusCode, 0);
+    t.match(text, /^ran in [0-9a-f]{12}\r?\n$/);
+    const gone = await ran.inspect().then(() => 'still there', (e: { statusCode: number }) => e.statusCode);
+    t.ok(gone === 404 || gone === 'still there', 'AutoRemove takes it once it exited');
+
+    const vol = await docker.createVolume({ Name: 'dvol', Labels: { by: 'dockerode' } });
+    t.equal((await docker.getVolume('dvol').inspect()).Labels.by, 'dockerode', String(vol));
+    const c = await docker.createContainer({ Image: 'busybox', Cmd: ['sleep', '100'], HostConfig: { Binds: ['dvol:/tmp/cnmd-dockerode-vol'] } });
+    await c.start();
+    const tar = await c.getArchive({ path: '/etc/hostname' });
+    const chunks: Buffer[] = [];
+    for await (const ch of tar as AsyncIterable<Buffer>) chunks.push(Buffer.from(ch));
+    const bytes = Buffer.concat(chunks);
+    t.equal(bytes.subarray(0, 8).toString().replace(/\0.*$/, ''), 'hostname', 'a tar whose entry is the base name');
+    t.match(bytes.toString('latin1'), new RegExp(`\\n?${(await c.inspect()).Config.Hostname}\\n`), 'with the container hostname in it');
+    await c.remove({ force: true, v: true });
+    t.same((await docker.listVolumes()).Volumes.map((v) => v.Name), ['dvol'], 'a named volume stays after rm -v');
+    await docker.getVolume('dvol').remove();
+    const leave = await docker.swarmLeave({ force: true }).then(() => 'ok', (e: { statusCode: number; json: { message: string } }) => [e.statusCode, e.json.message]);
+    t.same(leave, [503, 'This node is not part of a swarm'], 'as an engine outside a swarm');
+  });
 }

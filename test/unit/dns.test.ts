@@ -39,6 +39,17 @@ t.test('resolution: shared networks only, first network wins, name.network, fami
   t.equal(resolveAddress(source, who, '2.0.0.10.in-addr.arpa.evil'), undefined);
 });
 
+t.test('legacy links on a user-defined network: the alias answers for the linking container alone, before other names', async (t) => {
+  const linker = { containerId: 'q', networks: [{ ...nets.front, links: { db: 'web2', web: 'web1' } }, nets.back], dns: [] };
+  t.same(resolveName(source, linker, 'db', 4), { kind: 'answer', addresses: ['10.0.0.3'] }, 'the alias names the linked container on that network (not db on back)');
+  t.same(resolveName(source, linker, 'DB.front', 4), { kind: 'answer', addresses: ['10.0.0.3'] }, 'alias.network');
+  t.same(resolveName(source, linker, 'web', 4), { kind: 'answer', addresses: ['10.0.0.2'] }, 'a link alias wins over a shared network alias');
+  t.same(resolveName(source, requesters['10.0.0.9']!, 'db', 4), { kind: 'answer', addresses: ['10.1.0.2'] }, 'another container: no link, the name on back');
+  const away = { containerId: 'q', networks: [{ ...nets.front, links: { cache: 'db' } }], dns: [] };
+  t.same(resolveName(source, away, 'cache', 4), { kind: 'unknown' }, 'a linked container that is not on the network answers nothing, as Docker');
+  t.same(resolveName(source, { ...away, networks: [{ ...nets.front, links: { constructor: 'web1' } }] }, 'toString', 4), { kind: 'unknown' }, 'no prototype names');
+});
+
 t.test('the server: answers, rotation, NODATA, REFUSED, no forwarding from internal networks', async (t) => {
   const server = new DnsServer({ source, defaultUpstreams: async () => [], log: { warn: () => undefined } });
   const ask = async (from: string, name: string, type: 'A' | 'AAAA' = 'A') => {
