@@ -6,7 +6,8 @@
  *   second network, and removed;
  *   BENCH_OVERLAY_ROUNDS=20 (default) overlay networks across two hosts (bench/overlay.ts);
  *   BENCH_RUN_ROUNDS=20 (default) `docker run --rm busybox true` and `docker exec C true` with the docker CLI, against
- *   cnmd and a reference Docker engine when one runs (bench/containers.ts).
+ *   cnmd and a reference Docker engine when one runs (bench/containers.ts);
+ *   BENCH_COMPOSE_ROUNDS=5 (default) docker-compose up -d and down of 10 services on 3 networks, the same way (bench/compose.ts).
  * Traffic stays on a unix socket; nothing outside the namespace is touched. Needs root.
  */
 import { execa } from 'execa';
@@ -17,6 +18,7 @@ import { unixRequest, cleanupDaemonDir } from '../test/helpers/host.js';
 import { createRequire } from 'node:module';
 import { overlayBench } from './overlay.js';
 import { containerBench, referenceDocker } from './containers.js';
+import { composeAvailable, composeBench } from './compose.js';
 
 const N = Number(process.env.BENCH_NETWORKS ?? 1000);
 const M = Number(process.env.BENCH_SANDBOXES ?? 50);
@@ -204,6 +206,17 @@ s.bind(0,()=>{for(let k=0;k<C;k++)send()});setTimeout(()=>process.exit(1),60000)
       const them = other ? `   ${ref!.label}: ${pct(other, 50).toFixed(1)} / ${pct(other, 90).toFixed(1)} ms (${(pct(xs, 50) / pct(other, 50)).toFixed(2)}x)` : '';
       console.log(`  ${k.padEnd(32)} cnmd: ${pct(xs, 50).toFixed(1)} / ${pct(xs, 90).toFixed(1)} ms${them}`);
     }
+    if (await composeAvailable()) {
+      const composeRounds = Number(process.env.BENCH_COMPOSE_ROUNDS ?? 5);
+      const ourCompose = await composeBench({ label: 'cnmd', host: `unix://${sock}`, image: 'busybox' }, composeRounds);
+      const theirCompose = ref ? await composeBench(ref, composeRounds) : undefined;
+      console.log(`\ndocker-compose (v1), ${composeRounds} rounds (p50 / p90${ref ? `, beside ${ref.label}` : ''}):`);
+      for (const [k, xs] of Object.entries(ourCompose)) {
+        const other = theirCompose?.[k];
+        const them = other ? `   ${ref!.label}: ${pct(other, 50).toFixed(0)} / ${pct(other, 90).toFixed(0)} ms (${(pct(xs, 50) / pct(other, 50)).toFixed(2)}x)` : '';
+        console.log(`  ${k.padEnd(48)} cnmd: ${pct(xs, 50).toFixed(0)} / ${pct(xs, 90).toFixed(0)} ms${them}`);
+      }
+    } else console.log('\ndocker-compose is not installed: no compose rounds');
   } finally {
     await cleanup();
   }

@@ -5,20 +5,18 @@
  * hold the container's lock (KeyedLock); an exit that comes by itself takes it.
  */
 import type { Container, Endpoint, Network } from '../model.js';
-import { DomainError, conflict, invalid, systemError } from '../errors.js';
+import { DomainError, conflict, systemError } from '../errors.js';
 import { newId, nowNs, formatRfc3339Nano } from '../ids.js';
 import { type Db, tx } from '../store/db.js';
 import type { ContainerRepo } from '../store/containers.js';
 import type { NetworkRepo } from '../store/networks.js';
 import type { Executor } from '../host/executor.js';
-import { inNamespaces } from '../host/placement.js';
 import { NETNS_DIR } from '../host/readers.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
 import { publishTargetOf } from '../reconcile/desired.js';
 import { getDriver, type DriverContext } from '../drivers/index.js';
 import type { Processes } from '../runtime/processes.js';
-import { processEnv, placement, searchPath, notFoundText, PROCESS_MARKER } from '../runtime/command.js';
-import { resolveUser } from '../runtime/users.js';
+import { prepareCommand, launchSpec, type PreparedCommand } from './container-command.js';
 import { findNetwork } from './lookup.js';
 import type { EventBus } from './events.js';
 import type { EndpointAllocator } from './endpoints.js';
@@ -29,13 +27,14 @@ import { netnsName } from './paths.js';
 import { sandboxPath, type Sandboxes } from './sandboxes.js';
 import type { Waiters } from './waiters.js';
 import type { KeyedLock } from './locks.js';
-import { nextDelay, parseRestartPolicy, shouldRestart } from './restart-policy.js';
+import { parseRestartPolicy, shouldRestart } from './restart-policy.js';
+import { RestartTimers } from './restart-timers.js';
 import { signalNumber } from './signals.js';
 import { warnOnFail, type Log } from './log.js';
 import type { VolumeService } from './volumes.js';
 import type { VolumeRepo } from '../store/volumes.js';
-import { dirname } from 'node:path';
 import type { LegacyLinks } from './links.js';
+import type { MountPoints } from './mount-points.js';
 
 export interface RunDeps {
   ctx: DriverContext;
@@ -59,12 +58,7 @@ export interface RunDeps {
   volumes: VolumeService;
   volumeRepo: VolumeRepo;
   links: LegacyLinks;
-}
-
-/** HostConfig.ConsoleSize ([height, width], what the CLI sends from its terminal) as a terminal size; 80x24 without it. */
-function consoleSize(v: unknown): { cols: number; rows: number } {
-  const [rows, cols] = Array.isArray(v) ? v.map(Number) : [];
-  return rows > 0 && rows < 65536 && cols > 0 && cols < 65536 ? { cols, rows } : { cols: 80, rows: 24 };
+  mountPoints: MountPoints;
 }
 
 /** Running, or being removed with its sandbox still up. */
@@ -72,9 +66,7 @@ export const isUp = (c: Container) => c.state === 'running' || c.state === 'remo
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 export class Runs {
-  /** delays of the last policy restarts, and the timers of the pending ones */
-  private readonly delays = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly restarts = new RestartTimers();
 
   constructor(private readonly d: RunDeps) {}
 
@@ -109,7 +101,7 @@ export class Runs {
       if (c.hostConfig.AutoRemove) await this.destroy(c, true);
       throw e;
     }) : undefined;
-    await this.prepareMounts(c);
+    await this.d.mountPoints.prepare(c);
     const publishes = ownsNetworkStack(c) && targets.some((x) => !x.network.internal && getDriver(x.network.driver)?.localGateway);
     const ports = publishes ? await this.d.endpoints.reservePorts(portRequests(c.hostConfig, c.config.ExposedPorts)) : [];
     const joins: Array<{ endpoint: Endpoint; network: Network }> = [];
@@ -159,70 +151,22 @@ export class Runs {
     await this.launch(c, await this.prepare(c, commandOf(c), shared));
   }
 
-  /**
-   * What a container's mounts need on the host before its mount namespace is made: volumes' directories,
-   * a missing `-v` source (Docker makes it; `--mount` refuses), and the mount points themselves. A
-   * cnmd container's filesystem is the host's, so a missing mount point is made on the host and
-   * recorded, to be removed with the container.
-   */
-  private async prepareMounts(c: Container): Promise<void> {
-    for (const m of c.mounts) {
-      let sourceKind: 'dir' | 'file' = 'dir';
-      if (m.type === 'volume') await this.d.volumes.ready(m.name);
-      if (m.type === 'bind') {
-        const kind = await this.d.exec.pathKind(m.source);
-        if (!kind && !m.createSource) throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
-        if (!kind) await this.d.exec.makeDirs(m.source);
-        sourceKind = kind ?? 'dir';
-      }
-      if (await this.d.exec.exists(m.target)) continue;
-      const made = await this.d.exec.makeDirs(sourceKind === 'dir' ? m.target : dirname(m.target));
-      if (sourceKind === 'file') {
-        await this.d.exec.writeFile(m.target, '');
-        made.push(m.target);
-      }
-      tx(this.d.db, () => made.forEach((p) => this.d.volumeRepo.recordMade(c.id, p)));
-    }
-  }
-
-  /** The command's argv, environment and placement; a missing user, directory or executable is the client's 400. */
-  private async prepare(c: Container, argv: string[], shared: Container | undefined) {
-    const fail = (message: string, code: number) => {
-      tx(this.d.db, () => this.d.containers.update(c.id, { exitCode: code, error: message }));
-      return invalid(message);
-    };
-    let user;
-    try {
-      user = resolveUser(String(c.config.User ?? ''), (await this.d.exec.readFile('/etc/passwd')) ?? '', (await this.d.exec.readFile('/etc/group')) ?? '');
-    } catch (e) {
-      throw fail((e as Error).message, 126);
-    }
-    const env = { ...processEnv(c, user, !!c.config.Tty, [], this.d.links.env(c)), [PROCESS_MARKER]: c.id };
-    const cwd = String(c.config.WorkingDir || '/');
-    if (!(await this.d.exec.exists(cwd))) {
-      throw fail(`the working directory ${cwd} does not exist on this host (cnmd containers see the host's filesystem)`, 126);
-    }
-    if (!(await this.d.exec.findExecutable(argv[0], searchPath(env)))) throw fail(notFoundText(argv[0]), 127);
-    return { argv, env, user, cwd, shared };
+  /** The command's argv, environment and placement (container-command.ts); a failure is recorded on the container. */
+  private async prepare(c: Container, argv: string[], shared: Container | undefined): Promise<PreparedCommand> {
+    return prepareCommand(this.d.exec, c, argv, shared, this.d.links.env(c), (message, code) =>
+      tx(this.d.db, () => this.d.containers.update(c.id, { exitCode: code, error: message })),
+    );
   }
 
   /** Runs the prepared command in the container's namespaces, as they are now that its sandbox is up. */
-  private async launch(c: Container, l: NonNullable<Awaited<ReturnType<Runs['prepare']>>>): Promise<void> {
+  private async launch(c: Container, l: PreparedCommand): Promise<void> {
     const now = this.d.containers.get(c.id) ?? c;
-    const p = this.d.sandboxes.paths(c);
-    const net = sandboxPath(l.shared ?? now);
-    const where = placement({ ...(net ? { net } : {}), mnt: p.mnt, ...(modeOf(c).kind === 'host' ? {} : { uts: p.uts }) }, l.user, l.cwd);
-    const { file, args } = inNamespaces(where, l.argv);
     try {
-      const run = await this.d.processes.launch(c.id, {
-        file, args, env: l.env, stdin: !!c.config.OpenStdin, logs: { stdoutPath: p.stdoutPath, stderrPath: p.stderrPath },
-        ...(c.config.Tty ? { tty: consoleSize(c.hostConfig.ConsoleSize) } : {}),
-        shim: { socketPath: p.shimSocket, statusPath: p.shimStatus },
-      });
+      const run = await this.d.processes.launch(c.id, launchSpec(c, l, this.d.sandboxes.paths(c), sandboxPath(l.shared ?? now)));
       tx(this.d.db, () => this.d.containers.update(c.id, { pid: run.pid, monitorPid: run.monitorPid }, ['running']));
     } catch (e) {
-      const now = this.d.containers.get(c.id);
-      if (now) await this.teardown(now, 127, (e as Error).message);
+      const gone = this.d.containers.get(c.id);
+      if (gone) await this.teardown(gone, 127, (e as Error).message);
       throw systemError(`failed to start the command of ${c.name}: ${(e as Error).message}`);
     }
   }
@@ -312,13 +256,7 @@ export class Runs {
    */
   async destroy(c: Container, removeVolumes = false): Promise<void> {
     this.cancelRestart(c.id);
-    const others = this.d.containers.list().filter((x) => x.id !== c.id);
-    const mounted = new Set(others.flatMap((x) => x.mounts.map((m) => m.target)));
-    const made = this.d.volumeRepo.madeBy(c.id).filter((p) => !mounted.has(p));
-    // the empty files made as mount points of file binds, then the directories (rmdir leaves what is not empty)
-    const kinds = await Promise.all(made.map(async (p) => [p, await this.d.exec.pathKind(p)] as const));
-    for (const [p, kind] of kinds) if (kind === 'file') await this.d.exec.removePath(p);
-    await this.d.exec.removeEmptyDirs(kinds.filter(([, k]) => k === 'dir').map(([p]) => p)).catch(warnOnFail(this.d.log, 'removing the mount points cnmd made for a container'));
+    await this.d.mountPoints.release(c);
     tx(this.d.db, () => {
       this.d.volumeRepo.forgetMade(c.id);
       this.d.containers.delete(c.id);
@@ -349,16 +287,14 @@ export class Runs {
     if (c.hostConfig.AutoRemove) return this.destroy(c);
     const policy = parseRestartPolicy(c.hostConfig.RestartPolicy);
     if (byUser || !shouldRestart(policy, code, c.restartCount, c.manuallyStopped)) return;
-    const delay = nextDelay(this.delays.get(id) ?? 0, Date.now() - Date.parse(c.startedAt));
-    this.delays.set(id, delay);
+    const delay = this.restarts.nextDelay(id, c.startedAt);
     tx(this.d.db, () => this.d.containers.update(id, { state: 'restarting' }, ['exited']));
     this.schedule(id, delay);
   }
 
   /** A restarting container is started after delay ms (at once after a daemon restart). */
   schedule(id: string, delay: number): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(id);
+    this.restarts.schedule(id, delay, () => {
       void this.d.lock.run(id, async () => {
         const now = this.d.containers.get(id);
         if (now?.state !== 'restarting') return;
@@ -369,19 +305,14 @@ export class Runs {
           tx(this.d.db, () => this.d.containers.update(id, { state: 'exited', error: (e as Error).message }, ['restarting']));
         }
       });
-    }, delay);
-    timer.unref();
-    this.timers.set(id, timer);
+    });
   }
 
   cancelRestart(id: string): void {
-    const t = this.timers.get(id);
-    if (t) clearTimeout(t);
-    this.timers.delete(id);
+    this.restarts.cancel(id);
   }
 
   close(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
+    this.restarts.close();
   }
 }

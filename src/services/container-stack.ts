@@ -33,6 +33,7 @@ import type { VolumeService } from './volumes.js';
 import type { VolumeRepo } from '../store/volumes.js';
 import type { LegacyLinks } from './links.js';
 import { ContainerFiles } from './container-files.js';
+import { MountPoints } from './mount-points.js';
 
 export interface ContainerStackDeps {
   images: ImageService;
@@ -60,7 +61,8 @@ export function containerStack(d: ContainerStackDeps) {
   const endpoints = new EndpointAllocator({ ...d, remoteAddresses: d.global && ((id) => d.global!.remoteAddresses(id)) });
   const joins = new HostJoins({ ...d, endpoints });
   const find = (term: string) => findContainer(d.containers, term);
-  const runs = new Runs({ ...d, processes, waiters, lock, endpoints, joins, find });
+  const mountPoints = new MountPoints(d);
+  const runs = new Runs({ ...d, processes, waiters, lock, endpoints, joins, find, mountPoints });
   processes.whenExited((id, pid, code) => void runs.exited(id, pid, code));
   const attachments = new Attachments({ ...d, endpoints, joins, lock, runs, find });
   const service = new ContainerService({ ...d, lock, runs, attachments, waiters });

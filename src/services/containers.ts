@@ -12,7 +12,8 @@ import type { ContainerRepo } from '../store/containers.js';
 import type { NetworkRepo } from '../store/networks.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
 import type { EventBus } from './events.js';
-import { type Filters, fuzzyMatch, matchLabels, parseTimestamp } from './filters.js';
+import { type Filters, matchLabels, parseTimestamp } from './filters.js';
+import { listContainers } from './container-list.js';
 import { randomName } from './names.js';
 import { normalizeSignal, signalNumber } from './signals.js';
 import { NAME_RULE, checkName, parseCreate, type CreateContainerRequest } from './container-spec.js';
@@ -62,42 +63,7 @@ export class ContainerService {
   }
 
   list(all: boolean, filters: Filters): Container[] {
-    const any = (key: string, pred: (v: string) => boolean) => {
-      const values = filters.get(key);
-      return !values || values.length === 0 || values.some(pred);
-    };
-    const createdOf = (key: string) => (filters.get(key) ?? []).map((v) => this.get(v).created);
-    const [before, since] = [createdOf('before'), createdOf('since')];
-    const imageOf = (v: string) => {
-      try {
-        return this.d.images.find(v).id;
-      } catch {
-        return undefined;
-      }
-    };
-    const ancestors = (filters.get('ancestor') ?? []).map(imageOf);
-    return this.d.containers.list().filter((c) => {
-      if (!all && c.state !== 'running' && !filters.has('status') && !filters.has('exited')) return false;
-      const eps = c.state === 'running' ? this.d.containers.endpointsOf(c.id) : [];
-      return (
-        any('id', (v) => c.id.startsWith(v)) &&
-        any('name', (v) => fuzzyMatch(v.replace(/^\//, ''), c.name)) &&
-        any('status', (v) => v === statusOf(c)) &&
-        any('exited', (v) => c.state === 'exited' && String(c.exitCode) === v) &&
-        any('health', (v) => (c.health?.Status ?? 'none') === v) &&
-        (!ancestors.length || ancestors.some((a) => a === c.imageId)) &&
-        any('volume', (v) => c.mounts.some((m) => (m.type === 'volume' && m.name === v) || m.target === v || (m.type === 'bind' && m.source === v))) &&
-        before.every((b) => c.created < b) &&
-        since.every((b) => c.created > b) &&
-        any('network', (v) =>
-          eps.some((e) => {
-            const n = this.d.networks.get(e.networkId);
-            return n?.name === v || e.networkId.startsWith(v);
-          }),
-        ) &&
-        matchLabels(filters.get('label') ?? [], c.config.Labels ?? {})
-      );
-    });
+    return listContainers(this.d, all, filters, (t) => this.get(t));
   }
 
   counts() {

@@ -132,7 +132,7 @@ if (await hostTestsReady(t)) {
   });
   t.test('images (pull, get, list, tag, remove), run with its output, volumes, docker cp, swarm leave', async (t) => {
     const stream = await docker.pull('busybox:latest');
-    const events: Array<{ status?: string }> = await new Promise((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null, out: never) => (err ? reject(err) : resolve(out))));
+    const events: Array<{ status?: string }> = await new Promise((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null, out: Array<{ status?: string }>) => (err ? reject(err) : resolve(out))));
     t.match(events.map((e) => e.status).join('\n'), /Status: .*busybox:latest/);
     const image = await docker.getImage('busybox').inspect();
     t.match(image.Id, /^sha256:[0-9a-f]{64}$/);
