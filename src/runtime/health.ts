@@ -7,6 +7,7 @@
 import type { Container, ContainerHealth } from '../model.js';
 import { invalid } from '../errors.js';
 import { formatRfc3339Nano, nowNs } from '../ids.js';
+import { KeyedTimers } from './timers.js';
 
 export interface HealthSpec {
   argv: string[];
@@ -86,7 +87,9 @@ export interface HealthDeps {
 }
 
 export class HealthMonitor {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** a pending probe per container, and the containers whose checks run (a probe of one stopped meanwhile is dropped) */
+  private readonly timers = new KeyedTimers();
+  private readonly active = new Set<string>();
 
   constructor(private readonly d: HealthDeps) {}
 
@@ -96,6 +99,7 @@ export class HealthMonitor {
     const spec = parseHealthcheck(c.config.Healthcheck);
     if (!spec) return;
     if (!this.d.record(c.id, { Status: 'starting', FailingStreak: 0, Log: c.health?.Log ?? [] })) return;
+    this.active.add(c.id);
     this.schedule(c.id, spec);
   }
 
@@ -103,18 +107,16 @@ export class HealthMonitor {
     const c = this.d.current(id);
     if (!c || c.state !== 'running') return;
     const starting = c.health?.Status === 'starting' && Date.now() - Date.parse(c.startedAt) < spec.startPeriodMs;
-    const timer = setTimeout(() => void this.run(id, spec), starting ? spec.startIntervalMs : spec.intervalMs);
-    timer.unref();
-    this.timers.set(id, timer);
+    this.timers.schedule(id, starting ? spec.startIntervalMs : spec.intervalMs, () => void this.run(id, spec));
   }
 
   private async run(id: string, spec: HealthSpec): Promise<void> {
     const c = this.d.current(id);
-    if (!c || c.state !== 'running' || !this.timers.has(id)) return;
+    if (!c || c.state !== 'running' || !this.active.has(id)) return;
     const start = formatRfc3339Nano(nowNs());
     const r = await this.d.probe(c, spec.argv, spec.timeoutMs).catch((e: Error) => ({ exitCode: -1, output: e.message }));
     const now = this.d.current(id);
-    if (!now || now.state !== 'running' || !this.timers.has(id)) return;
+    if (!now || now.state !== 'running' || !this.active.has(id)) return;
     const before = now.health ?? { Status: 'starting' as const, FailingStreak: 0, Log: [] };
     const after = afterProbe(before, { ...r, start, end: formatRfc3339Nano(nowNs()) }, spec, now.startedAt);
     if (!this.d.record(id, after)) return;
@@ -123,13 +125,12 @@ export class HealthMonitor {
   }
 
   stop(id: string): void {
-    const t = this.timers.get(id);
-    if (t) clearTimeout(t);
-    this.timers.delete(id);
+    this.active.delete(id);
+    this.timers.cancel(id);
   }
 
   close(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
+    this.active.clear();
+    this.timers.close();
   }
 }

@@ -15,8 +15,8 @@ t.test("parseHealthcheck: Docker's defaults, forms and 400s", async (t) => {
   t.equal(parseHealthcheck(undefined), undefined);
   t.throws(() => parseHealthcheck({ Test: ['CMD'], Interval: 1 }), { message: 'Interval in Healthcheck cannot be less than 1ms' });
   t.throws(() => parseHealthcheck({ Test: ['CMD', 'x'], Retries: -1 }), { message: 'Retries in Healthcheck cannot be negative' });
-  t.throws(() => parseHealthcheck({ Test: ['WHAT', 'x'] }), { kind: 'invalid' });
-  t.throws(() => parseHealthcheck({ Test: ['CMD'] }), { kind: 'invalid' });
+  t.throws(() => parseHealthcheck({ Test: ['WHAT', 'x'] }), { message: 'invalid Healthcheck: unknown type WHAT' });
+  t.throws(() => parseHealthcheck({ Test: ['CMD'] }), { message: 'invalid Healthcheck: CMD needs a command' });
 });
 
 t.test('afterProbe: healthy at the first pass, unhealthy after retries failures, the start period forgives, five log entries', async (t) => {
