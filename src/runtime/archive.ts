@@ -12,7 +12,7 @@ import tar from 'tar-stream';
  * and for a tar the directory to enter and the name to archive from there.
  */
 export function archiveTarget(path: string): { abs: string; dir: string; name: string } {
-  const joined = posix.join('/', path);
+  const joined = posix.join('/', path).replace(/(.)\/$/, '$1');
   // "dir/." is the directory's contents: entries named ./...
   if (joined === '/' || path.endsWith('/.')) return { abs: joined === '/' ? '/' : `${joined}/.`, dir: joined, name: '.' };
   return { abs: joined, dir: posix.dirname(joined), name: posix.basename(joined) };
