@@ -41,7 +41,7 @@ t.test('withOwner: every entry of the archive gets the owner, contents untouched
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (h, stream, next) => {
       let body = '';
-      stream.on('data', (c: Buffer) => (body += c));
+      stream.on('data', (c: unknown) => (body += String(c)));
       stream.on('end', () => {
         seen.push([h.name, h.uid!, h.gid!, body]);
         next();
