@@ -1,11 +1,11 @@
 /** docker cp's routes (HEAD, GET, PUT /containers/{id}/archive), and 501s for what needs image layers. */
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { ContainerFiles } from '../services/container-files.js';
 import type { PathStat } from '../host/archive.js';
 import { DomainError } from '../errors.js';
-import { boolValue } from './query.js';
+import { boolValue, passBodiesThrough } from './query.js';
 import { dockerHeaders } from './version.js';
 
 export interface ContainerFileOptions {
@@ -23,8 +23,7 @@ const noLayers = (what: string) =>
 export const containerFileRoutes: FastifyPluginAsync<ContainerFileOptions> = async (app, opts) => {
   const tags = ['Container'];
   // the archive is passed through to tar as it comes, whatever it is labelled (the Go client sends text/plain)
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+  passBodiesThrough(app);
 
   app.head<Params>('/containers/:id/archive', { schema: { tags, summary: 'Stat a path in a container (docker cp)', params: IdParam, querystring: ArchiveQuery } }, async (req, reply) => {
     const stat = await opts.files.stat(req.params.id, req.query.path);
@@ -50,7 +49,7 @@ export const containerFileRoutes: FastifyPluginAsync<ContainerFileOptions> = asy
     '/containers/:id/archive',
     { schema: { tags, summary: 'Extract a tar into a directory of a container (docker cp)', params: IdParam, querystring: ArchiveQuery } },
     async (req, reply) => {
-      const body = req.body ?? (await import('node:stream')).Readable.from([]);
+      const body = req.body ?? Readable.from([]);
       await opts.files.extract(req.params.id, req.query.path, body, boolValue(req.query.copyUIDGID));
       return reply.code(200).send();
     },

@@ -11,7 +11,7 @@ import { IMAGE_LIST_FILTERS, IMAGE_PRUNE_FILTERS } from '../services/images.js';
 import type { ImageRecord } from '../store/images.js';
 import { parseFilters } from '../services/filters.js';
 import { parseReference } from '../services/references.js';
-import { boolValue } from './query.js';
+import { boolValue, passBodiesThrough } from './query.js';
 import { dockerHeaders } from './version.js';
 
 export interface ImageRouteOptions {
@@ -90,8 +90,7 @@ export const imageRoutes: FastifyPluginAsync<ImageRouteOptions> = async (app, op
 
   // their bodies are archives of any label (a build context, an image tarball): refused with the reason, whatever they are
   await app.register(async (scope) => {
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    passBodiesThrough(scope);
     scope.post<{ Querystring: { fromImage?: string; tag?: string; fromSrc?: string; platform?: string } }>(
       '/images/create',
       { schema: { tags, summary: 'Pull: records the image by its name (cnmd keeps no layers), streamed as Docker\'s progress' } },

@@ -16,3 +16,9 @@ export function strictBool(name: string, v: unknown): boolean {
   if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(s)) return false;
   throw invalid(`invalid value for ${name}: ${s}: strconv.ParseBool: parsing "${s}": invalid syntax`);
 }
+
+/** In this plugin's scope every request body reaches the handler as the stream it is, whatever its label (archives: docker cp, build contexts, image tarballs). */
+export function passBodiesThrough(scope: import('fastify').FastifyInstance): void {
+  scope.removeAllContentTypeParsers();
+  scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+}

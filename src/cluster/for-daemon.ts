@@ -1,15 +1,10 @@
 /** A daemon given --cluster-store joins the cluster: its underlay link's MTU, then the cluster store's mirror. */
 import type { Config } from '../config.js';
-import type { Db } from '../store/db.js';
 import type { DriverContext } from '../drivers/index.js';
 import type { Executor } from '../host/executor.js';
-import type { Network } from '../model.js';
-import type { NetworkRepo } from '../store/networks.js';
-import type { ContainerRepo } from '../store/containers.js';
 import type { RemoteEndpointRepo } from '../store/remote-endpoints.js';
-import type { Reconciler } from '../reconcile/reconciler.js';
 import { readMtuOf } from '../host/readers.js';
-import { ClusterSync } from './sync.js';
+import { ClusterSync, type ClusterSyncDeps } from './sync.js';
 
 /** What overlay networks need of this host; undefined outside a cluster (or in a dry run). */
 export async function clusterContext(config: Config, exec: Executor, remote: RemoteEndpointRepo): Promise<DriverContext['cluster']> {
@@ -19,18 +14,8 @@ export async function clusterContext(config: Config, exec: Executor, remote: Rem
   return { vtep: config.clusterAdvertise!, mtu, remoteEndpoints: (id) => remote.on(id) };
 }
 
-export interface ClusterDeps {
-  config: Config;
-  nodeId: string;
-  db: Db;
-  networks: NetworkRepo;
-  containers: ContainerRepo;
-  remote: RemoteEndpointRepo;
-  reconciler: Reconciler;
-  namesOf: (containerId: string, networkId: string) => string[];
-  onNetwork: (action: 'create' | 'destroy', n: Network) => void;
-  log: { warn(obj: unknown, msg: string): void; info(obj: unknown, msg: string): void };
-}
+/** What the mirror needs, its store URL, address and lease from the daemon's flags. */
+export type ClusterDeps = Omit<ClusterSyncDeps, 'url' | 'address' | 'leaseTtl' | 'onAddressLost'> & { config: Config };
 
 export function clusterSync(d: ClusterDeps): ClusterSync {
   const c = d.config;

@@ -11,7 +11,7 @@ import type { Child, Executor } from '../host/executor.js';
 import { inNamespaces, type Placement } from '../host/placement.js';
 import type { EventBus } from '../services/events.js';
 import { processEnv, placement, searchPath } from './command.js';
-import { resolveUser } from './users.js';
+import { hostUser } from './users.js';
 import { DetachScanner, DEFAULT_DETACH_KEYS, frame, parseDetachKeys } from './streams.js';
 import type { ClientIO } from './attach.js';
 import { validSize } from '../host/child.js';
@@ -165,7 +165,7 @@ export class Execs {
 
   /** A process of the container: its user, environment, working directory and namespaces, as nsenter argv. */
   private async resolve(c: Container, argv: string[], userSpec: string, workingDir: string, extraEnv: string[], tty: boolean) {
-    const user = resolveUser(userSpec || String(c.config.User ?? ''), (await this.d.exec.readFile('/etc/passwd')) ?? '', (await this.d.exec.readFile('/etc/group')) ?? '');
+    const user = await hostUser(this.d.exec, userSpec || String(c.config.User ?? ''));
     const env = processEnv(c, user, tty, extraEnv, this.d.linkedEnv?.(c) ?? []);
     if (!(await this.d.exec.findExecutable(argv[0], searchPath(env)))) {
       throw invalid(`OCI runtime exec failed: exec failed: unable to start container process: exec: "${argv[0]}": executable file not found in $PATH: unknown`);

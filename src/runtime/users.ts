@@ -51,3 +51,8 @@ export function resolveUser(spec: string, passwd: string, group: string): ExecUs
   }
   return { uid, gid, home: found?.home || '/' };
 }
+
+/** A user spec resolved against the host's /etc/passwd and /etc/group (a container's users are the host's). */
+export async function hostUser(files: { readFile(path: string): Promise<string | undefined> }, spec: string): Promise<ExecUser> {
+  return resolveUser(spec, (await files.readFile('/etc/passwd')) ?? '', (await files.readFile('/etc/group')) ?? '');
+}

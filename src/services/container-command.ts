@@ -8,7 +8,7 @@ import type { Executor } from '../host/executor.js';
 import { inNamespaces } from '../host/placement.js';
 import { invalid } from '../errors.js';
 import { processEnv, placement, searchPath, notFoundText, PROCESS_MARKER } from '../runtime/command.js';
-import { resolveUser, type ExecUser } from '../runtime/users.js';
+import { hostUser, type ExecUser } from '../runtime/users.js';
 import type { Launch } from '../runtime/processes.js';
 import { modeOf } from './container-spec.js';
 import type { containerPaths } from './paths.js';
@@ -43,7 +43,7 @@ export async function prepareCommand(
   };
   let user: ExecUser;
   try {
-    user = resolveUser(String(c.config.User ?? ''), (await exec.readFile('/etc/passwd')) ?? '', (await exec.readFile('/etc/group')) ?? '');
+    user = await hostUser(exec, String(c.config.User ?? ''));
   } catch (e) {
     throw fail((e as Error).message, 126);
   }

@@ -11,7 +11,7 @@ import type { Executor } from '../host/executor.js';
 import type { PathStat, TarStream } from '../host/archive.js';
 import { invalid, notFound } from '../errors.js';
 import { archiveTarget, withOwner } from '../runtime/archive.js';
-import { resolveUser } from '../runtime/users.js';
+import { hostUser } from '../runtime/users.js';
 import type { EventBus } from './events.js';
 import { isUp } from './container-runs.js';
 import type { Sandboxes } from './sandboxes.js';
@@ -61,7 +61,7 @@ export class ContainerFiles {
     if (place.readOnly) throw invalid(`container rootfs is marked read-only: the mount at ${dir} is read-only`);
     let body = input;
     if (copyUIDGID && c.config.User) {
-      const u = resolveUser(String(c.config.User), (await this.d.exec.readFile('/etc/passwd')) ?? '', (await this.d.exec.readFile('/etc/group')) ?? '');
+      const u = await hostUser(this.d.exec, String(c.config.User));
       body = withOwner(input, u.uid, u.gid);
     }
     await this.d.exec.tarIn(place.path, body, place.mnt).catch((e: Error) => {

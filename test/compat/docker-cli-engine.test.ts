@@ -3,7 +3,7 @@
  * ways, legacy links on the default bridge and on a user-defined network, volumes, images, df, prunes.
  */
 import t, { type Test } from 'tap';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { hostTestsReady, containerNames } from '../helpers/host.js';
 import { cliAgainstDaemon, compatUnavailable } from '../helpers/docker.js';
 
@@ -53,6 +53,15 @@ if (await hostTestsReady(t, await compatUnavailable())) {
     t.match(missing.stderr, /Could not find the file \/tmp\/cnmd-cp-target-\d+\/nope in container/);
     await ok(t, 'rm', c);
     t.notOk(existsSync(`/tmp/cnmd-cp-target-${process.pid}`), 'the mount point it made on the host is gone');
+    // -a: the copy belongs to the container's user (its uid from the host's passwd); without it, to the archive's owner
+    const u = name('cpu');
+    await ok(t, 'run', '-d', '--name', u, '--user', 'nobody', '-v', `${dir}/data:/tmp/cnmd-cp-target-${process.pid}`, 'busybox', 'sleep', '1d');
+    await ok(t, 'cp', '-a', `${dir}/in.txt`, `${u}:/tmp/cnmd-cp-target-${process.pid}/owned.txt`);
+    await ok(t, 'cp', `${dir}/in.txt`, `${u}:/tmp/cnmd-cp-target-${process.pid}/kept.txt`);
+    const nobody = Number(/^nobody:[^:]*:(\d+):/m.exec(readFileSync('/etc/passwd', 'utf8'))![1]);
+    t.equal(statSync(`${dir}/data/owned.txt`).uid, nobody, 'docker cp -a: the container user owns it');
+    t.equal(statSync(`${dir}/data/kept.txt`).uid, statSync(`${dir}/in.txt`).uid, 'docker cp: the owner as archived');
+    await ok(t, 'rm', '-f', u);
   });
 
   t.test('legacy links: default bridge (hosts, variables, ping) and a user-defined network (DNS for the linker only)', async (t) => {
