@@ -3,6 +3,7 @@
  * map-of-lists ({"name":["x"]}, docker-py), and the matching rules of moby's filters package. Pure.
  */
 import { invalid } from '../errors.js';
+import { compilePattern, runPattern, type Pattern } from './pattern.js';
 
 export type Filters = Map<string, string[]>;
 
@@ -28,14 +29,21 @@ export function parseFilters(text: string | undefined, allowed: readonly string[
   return out;
 }
 
-/** moby filters.Match: exact, or an unanchored regular-expression match. */
+const compiled = new Map<string, Pattern>();
+
+/**
+ * moby filters.Match: exact, or an unanchored regular-expression match, in linear time
+ * (./pattern.ts); a pattern cnmd does not take is a 400.
+ */
 export function fuzzyMatch(pattern: string, value: string): boolean {
   if (pattern === value) return true;
-  try {
-    return new RegExp(pattern).test(value);
-  } catch {
-    return false;
+  let pat = compiled.get(pattern);
+  if (!pat) {
+    pat = compilePattern(pattern);
+    if (compiled.size >= 256) compiled.clear();
+    compiled.set(pattern, pat);
   }
+  return runPattern(pat, value);
 }
 
 /** Every given label (key, or key=value) must be present. */

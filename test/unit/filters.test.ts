@@ -17,7 +17,33 @@ t.test('name and id match exactly or by unanchored regexp', async (t) => {
   t.ok(fuzzyMatch('my', 'my-net'));
   t.ok(fuzzyMatch('net$', 'my-net'));
   t.notOk(fuzzyMatch('^net', 'my-net'));
-  t.notOk(fuzzyMatch('(', 'my-net'), 'an invalid pattern matches nothing');
+  t.throws(() => fuzzyMatch('(', 'my-net'), { message: /invalid filter pattern "\(": cnmd matches filters without groups/ });
+});
+
+t.test('patterns: the regular expressions filters take, matched as Go would', async (t) => {
+  const cases: Array<[string, string, boolean]> = [
+    ['^/?web$', '/web', true], ['^/?web$', 'web', true], ['^/?web$', 'web2', false],
+    ['^proj_', 'proj_web_1', true], ['^proj_', 'xproj_', false],
+    ['w.b', 'awxbz', true], ['w.b', 'wb', false],
+    ['a*b', 'b', true], ['ca+t', 'ct', false], ['ca+t', 'caaat', true], ['colou?r$', 'my-color', true],
+    ['[0-9a-f]+z', 'abc123z', true], ['[0-9a-f]+z', 'xyz', false], ['^[^_]+$', 'a_b', false], ['^[^_]+$', 'ab', true],
+    ['\\.', 'a.b', true], ['\\.', 'ab', false], ['\\d\\d', 'x12', true], ['net$', 'net', true], ['', 'anything', true], ['^$', '', true],
+  ];
+  for (const [p, v, want] of cases) {
+    t.equal(fuzzyMatch(p, v), want, `${p} ~ ${v}`);
+    t.equal(fuzzyMatch(p, v), new RegExp(p).test(v), `${p} ~ ${v} as a JavaScript RegExp`);
+  }
+  for (const bad of ['(a)', 'a|b', 'a{2}', 'a**', '+a', 'a^b', '[a', '\\', '\\q']) t.throws(() => fuzzyMatch(bad, 'x'), { kind: 'invalid' }, bad);
+  t.throws(() => fuzzyMatch('a'.repeat(257), 'x'), { message: /longer than 256 characters/ });
+});
+
+t.test('a pathological pattern takes linear time', async (t) => {
+  const value = 'a'.repeat(100_000);
+  const begun = performance.now();
+  t.equal(fuzzyMatch('a*a*a*a*a*a*a*a*a*a*b', value), false);
+  t.equal(fuzzyMatch('[0-9a-f]+[0-9a-f]+[0-9a-f]+z', 'f'.repeat(100_000)), false);
+  // a backtracking engine takes minutes on these; a linear one well under a second even on a busy runner
+  t.ok(performance.now() - begun < 5000, `took ${(performance.now() - begun).toFixed(0)} ms`);
 });
 
 t.test('labels: every key or key=value must hold', async (t) => {
