@@ -17,6 +17,7 @@ import { imageRoutes, type ImageRouteOptions } from './api/images.js';
 import { notSwarmRoutes } from './api/not-swarm.js';
 import { volumeRoutes, type VolumeRouteOptions } from './api/volumes.js';
 import { boolValue } from './api/query.js';
+import { installAccess, type AccessOptions } from './api/access.js';
 import type { Registry, Histogram } from 'prom-client';
 import type { EventBus } from './services/events.js';
 import { ErrorResponse } from './api/schemas/common.js';
@@ -42,6 +43,8 @@ export interface AppDeps {
   logger?: FastifyBaseLogger;
   serverFactory?: FastifyServerOptions['serverFactory'];
   logRequests?: boolean;
+  /** roles, browser guards and attribution (./api/access.ts); without it every request is admin */
+  access?: AccessOptions;
 }
 
 /** Docker's names are not limited in length: path parameters as long as a URL may be. */
@@ -66,6 +69,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   app.decorateRequest('apiVersion', 0);
+  installErrorHandling(app);
+  if (deps.access) installAccess(app, deps.access);
   app.addHook('onRequest', async (req, reply) => {
     const check = checkVersion(requestedVersion.get(req.raw));
     if (!check.ok) {
@@ -103,7 +108,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     done(Object.assign(new Error(`Content-Type specified (${req.headers['content-type'] ?? ''}) must be 'application/json'`), { statusCode: 400 }), undefined);
   });
 
-  installErrorHandling(app);
   // attach and exec start upgrade their connection: through the same routing as every request
   acceptUpgrades(app.server, (req, res) => app.routing(req, res));
   app.addHook('preParsing', async (req, _reply, payload) => upgradedBody(req, payload));

@@ -33,14 +33,30 @@ export interface Config {
   clusterAdvertise?: string;
   /** seconds a host's registration (and its endpoints) outlive it in the cluster store */
   clusterLeaseTtl: number;
+  /** --tls as given (undefined: not given); TLS on tcp:// listeners */
+  tls?: boolean;
+  /** TLS with client certificates signed by tlsCaCert; required for tcp:// outside loopback */
+  tlsVerify: boolean;
+  tlsCaCert: string;
+  tlsCert: string;
+  tlsKey: string;
+  /** the unix sockets' group (dockerd's -G); undefined: group `cnmd` if it exists, else root */
+  group?: string;
+  /** a role per client certificate Common Name; empty: every verified client is admin */
+  authz: Record<string, Role>;
+  /** names a request's Host may carry besides loopback names and addresses (DNS rebinding guard) */
+  allowedHosts: string[];
 }
+
+export const ROLES = ['viewer', 'network', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
 
 export const DEFAULT_CONFIG_FILE = '/etc/cnmd/daemon.json';
 
 interface FlagSpec {
   key: keyof Config;
   fileKey: string;
-  kind: 'string' | 'bool' | 'int' | 'list' | 'pools';
+  kind: 'string' | 'bool' | 'int' | 'list' | 'pools' | 'authz';
   short?: string;
 }
 
@@ -65,6 +81,14 @@ const FLAGS: FlagSpec[] = [
   { key: 'clusterStore', fileKey: 'cluster-store', kind: 'string' },
   { key: 'clusterAdvertise', fileKey: 'cluster-advertise', kind: 'string' },
   { key: 'clusterLeaseTtl', fileKey: 'cluster-lease-ttl', kind: 'int' },
+  { key: 'tls', fileKey: 'tls', kind: 'bool' },
+  { key: 'tlsVerify', fileKey: 'tlsverify', kind: 'bool' },
+  { key: 'tlsCaCert', fileKey: 'tlscacert', kind: 'string' },
+  { key: 'tlsCert', fileKey: 'tlscert', kind: 'string' },
+  { key: 'tlsKey', fileKey: 'tlskey', kind: 'string' },
+  { key: 'group', fileKey: 'group', kind: 'string', short: 'G' },
+  { key: 'authz', fileKey: 'authz', kind: 'authz' },
+  { key: 'allowedHosts', fileKey: 'allowed-hosts', kind: 'list' },
 ];
 
 /** The command-line spelling of a config key: dataRoot -> data-root; the pools flag is singular, as in dockerd. */
@@ -72,6 +96,7 @@ function flagName(spec: FlagSpec): string {
   if (spec.key === 'hosts') return 'host';
   if (spec.key === 'defaultAddressPools') return 'default-address-pool';
   if (spec.key === 'configFile') return 'config-file';
+  if (spec.key === 'allowedHosts') return 'allowed-host';
   return spec.fileKey;
 }
 
@@ -87,6 +112,19 @@ function parseBool(flag: string, value: string): boolean {
 function parseInt10(flag: string, value: string): number {
   if (!/^-?\d+$/.test(value)) throw new ConfigError(`invalid integer value "${value}" for --${flag}`);
   return Number(value);
+}
+
+function parseRole(name: string, role: string, where: string): Role {
+  if (!/^[^\0\n\r]{1,256}$/.test(name)) throw new ConfigError(`invalid ${where} client name "${name}"`);
+  if (!(ROLES as readonly string[]).includes(role)) throw new ConfigError(`invalid ${where} role "${role}" for "${name}": one of ${ROLES.join(', ')}`);
+  return role as Role;
+}
+
+/** --authz NAME=ROLE: the role of the client whose certificate's Common Name is NAME. */
+export function parseAuthzFlag(value: string): [string, Role] {
+  const i = value.lastIndexOf('=');
+  if (i <= 0) throw new ConfigError(`invalid --authz "${value}": use NAME=ROLE, ROLE one of ${ROLES.join(', ')}`);
+  return [value.slice(0, i), parseRole(value.slice(0, i), value.slice(i + 1), '--authz')];
 }
 
 /** dockerd's --default-address-pool syntax: base=10.10.0.0/16,size=24 */
@@ -131,6 +169,11 @@ function parseArgv(argv: string[]): Partial_ {
       case 'int': out[key] = parseInt10(name, value); break;
       case 'list': out[key] = [...((out[key] as string[]) ?? []), value]; break;
       case 'pools': out[key] = [...((out[key] as AddressPool[]) ?? []), parsePoolFlag(value)]; break;
+      case 'authz': {
+        const [client, role] = parseAuthzFlag(value);
+        out[key] = { ...((out[key] as Record<string, Role>) ?? {}), [client]: role };
+        break;
+      }
       default: out[key] = value;
     }
   }
@@ -158,6 +201,10 @@ function parseFile(path: string, text: string): Partial_ {
       case 'list': if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw bad(); break;
       case 'pools':
         if (!Array.isArray(v) || v.some((p) => !p || typeof p.base !== 'string' || !Number.isInteger(p.size))) throw bad();
+        break;
+      case 'authz':
+        if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad();
+        for (const [client, role] of Object.entries(v)) parseRole(client, String(role), `${path} "authz"`);
         break;
     }
     out[spec.key] = v;
@@ -204,6 +251,14 @@ export function loadConfig(argv: string[], readFile: (p: string) => string | und
     clusterStore: merged.clusterStore,
     clusterAdvertise: merged.clusterAdvertise,
     clusterLeaseTtl: merged.clusterLeaseTtl ?? 10,
+    tls: merged.tls,
+    tlsVerify: merged.tlsVerify ?? false,
+    tlsCaCert: merged.tlsCaCert ?? `/etc/${instance}/ca.pem`,
+    tlsCert: merged.tlsCert ?? `/etc/${instance}/cert.pem`,
+    tlsKey: merged.tlsKey ?? `/etc/${instance}/key.pem`,
+    group: merged.group,
+    authz: merged.authz ?? {},
+    allowedHosts: merged.allowedHosts ?? [],
   };
   if (cfg.clusterStore !== undefined) {
     if (!/^etcd:\/\/[^/\s]+:\d+$/.test(cfg.clusterStore)) throw new ConfigError(`invalid --cluster-store "${cfg.clusterStore}": use etcd://HOST:PORT`);
@@ -223,7 +278,36 @@ export function loadConfig(argv: string[], readFile: (p: string) => string | und
       throw new ConfigError(`invalid host "${h}": use unix:///path or tcp://ADDRESS:PORT`);
     }
   }
+  checkListeners(cfg);
+  if (cfg.group !== undefined && !/^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,31}$/.test(cfg.group)) throw new ConfigError(`invalid --group "${cfg.group}"`);
+  for (const h of cfg.allowedHosts) {
+    if (!/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,252})$/.test(h)) throw new ConfigError(`invalid --allowed-host "${h}": a DNS name`);
+  }
   return cfg;
+}
+
+/** Whether a tcp:// address is loopback (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackListener(host: string): boolean {
+  const name = new URL(host.replace(/^tcp:/, 'http:')).hostname.replace(/^\[|\]$/g, '');
+  return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
+}
+
+/**
+ * A tcp:// listener needs TLS with client certificates (--tlsverify): the API is root on the host.
+ * The one exception is a loopback address with --tls=false given explicitly (a warning at start).
+ */
+function checkListeners(cfg: Config): void {
+  if (cfg.tlsVerify && cfg.tls === false) throw new ConfigError('--tlsverify needs TLS: do not give --tls=false with it');
+  for (const h of cfg.hosts.filter((x) => x.startsWith('tcp://'))) {
+    if (cfg.tlsVerify) continue;
+    if (cfg.tls === false && isLoopbackListener(h)) continue;
+    throw new ConfigError(
+      `refusing to listen on ${h} without TLS client verification: the API is root on this host. ` +
+        'Give --tlsverify with --tlscacert, --tlscert and --tlskey' +
+        (isLoopbackListener(h) ? ', or --tls=false to accept any local user on this loopback address' : ''),
+    );
+  }
+  if (Object.keys(cfg.authz).length && !cfg.tlsVerify) throw new ConfigError('--authz names clients by their certificates: it needs --tlsverify');
 }
 
 function defaultReadFile(p: string): string | undefined {

@@ -61,6 +61,8 @@ export interface DaemonOptions {
   /** the daemon's log (pino); silent when not given */
   logger?: Logger;
   serverFactory?: FastifyServerOptions['serverFactory'];
+  /** tests: who sent an injected request (default: from the connection) */
+  identify?: import('./api/access.js').AccessOptions['identify'];
 }
 
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
@@ -130,7 +132,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     });
     const app = await buildApp(appDeps({
       config, daemonId, metrics, events, networks, stack, sandboxes, reconciler, repair, cluster,
-      containers: containersRepo, networksRepo, logger: o.logger as FastifyBaseLogger | undefined, serverFactory: o.serverFactory, exec, images, volumes,
+      containers: containersRepo, networksRepo, logger: o.logger as FastifyBaseLogger | undefined, serverFactory: o.serverFactory, identify: o.identify, exec, images, volumes,
     }));
     if (!config.dryRun) await listeners.start();
     if (!config.dryRun) repair.start(config.reconcileInterval);

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /** cnmd: parse the configuration, start the daemon, listen on every -H address, stop cleanly on signals. */
-import http from 'node:http';
-import { chmodSync, existsSync, unlinkSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import type { RequestListener } from 'node:http';
-import { loadConfig, ConfigError } from './config.js';
+import type { RequestListener, Server } from 'node:http';
+import { existsSync, unlinkSync } from 'node:fs';
+import { loadConfig, ConfigError, isLoopbackListener } from './config.js';
+import { readTlsFiles, serverFor, socketGroup, listenUnix, listenTcp, type TlsFiles } from './host/listeners.js';
+import { takeDataRoot, DaemonRunningError } from './host/pidfile.js';
 import { ExecaExecutor } from './host/executor.js';
 import { RecordingExecutor } from './host/recording.js';
 import { CrashingExecutor } from './host/fault.js';
@@ -25,6 +25,18 @@ async function main(): Promise<void> {
     }
     throw e;
   }
+  let tls: TlsFiles | undefined;
+  let gid = 0;
+  let release: () => void = () => {};
+  try {
+    if (config.tlsVerify && config.hosts.some((h) => h.startsWith('tcp://'))) tls = readTlsFiles(config);
+    if (config.hosts.some((h) => h.startsWith('unix://'))) gid = socketGroup(config.group, config.instance);
+    // before anything touches the host or a socket: a second daemon on this data root stops here
+    release = takeDataRoot(config.dataRoot, config.instance);
+  } catch (e) {
+    process.stderr.write(`cnmd: ${(e as Error).message}\n`);
+    process.exit(e instanceof DaemonRunningError ? 1 : 2);
+  }
   const metrics = new Metrics();
   const real = config.dryRun
     ? new RecordingExecutor()
@@ -36,42 +48,44 @@ async function main(): Promise<void> {
   if (!config.dryRun) await checkTools(exec, config.iptables);
 
   let handler: RequestListener | undefined;
-  const daemon = await startDaemon({
-    config,
-    exec,
-    metrics,
-    logger: pino({ level: config.logLevel }),
-    serverFactory: (h) => {
-      handler = h as RequestListener;
-      return http.createServer(h);
-    },
-  });
+  let daemon;
+  try {
+    daemon = await startDaemon({
+      config,
+      exec,
+      metrics,
+      logger: pino({ level: config.logLevel }),
+      serverFactory: (h) => {
+        handler = h as RequestListener;
+        return serverFor(config.hosts[0], handler, tls);
+      },
+    });
+  } catch (e) {
+    release();
+    throw e;
+  }
   const log = daemon.app.log;
   await daemon.app.ready();
   const startup = daemon.reconciler.last;
   if (startup) log.info({ applied: startup.steps.length, steps: startup.steps, durationMs: startup.durationMs }, 'start-up reconcile');
 
-  const servers: http.Server[] = [];
+  const servers: Server[] = [];
   const sockets: string[] = [];
   for (const host of config.hosts) {
-    const server = servers.length === 0 ? daemon.app.server : http.createServer(handler!);
+    const server = servers.length === 0 ? (daemon.app.server as Server) : serverFor(host, handler!, tls);
     if (server !== daemon.app.server) acceptUpgrades(server, handler!);
     if (host.startsWith('unix://')) {
       const path = host.slice('unix://'.length);
-      mkdirSync(dirname(path), { recursive: true });
-      if (existsSync(path)) unlinkSync(path);
-      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve));
-      chmodSync(path, 0o660);
+      await listenUnix(server, path, gid);
       sockets.push(path);
     } else {
-      const u = new URL(host.replace(/^tcp:/, 'http:'));
-      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(Number(u.port), u.hostname.replace(/^\[|\]$/g, ''), resolve));
-      if (!['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) {
-        log.warn({ host }, 'listening on a non-loopback TCP address without authentication: anyone who can reach it controls this host\'s networking');
+      await listenTcp(server, host);
+      if (!tls && isLoopbackListener(host)) {
+        log.warn({ host }, 'listening on loopback TCP without TLS (--tls=false): every local user can run commands as root through it');
       }
     }
     servers.push(server);
-    log.info({ host }, 'API listening');
+    log.info({ host, tls: host.startsWith('tcp://') && !!tls, group: host.startsWith('unix://') ? gid : undefined }, 'API listening');
   }
   log.info({ dataRoot: config.dataRoot, dryRun: config.dryRun }, 'cnmd started');
 
@@ -83,6 +97,7 @@ async function main(): Promise<void> {
     await Promise.all(servers.slice(1).map((s) => new Promise((r) => s.close(r))));
     await daemon.close();
     for (const p of sockets) if (existsSync(p)) unlinkSync(p);
+    release();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -20,6 +20,8 @@ import { DEFAULT_POOLS } from '../ipam/pools.js';
 import { containerViews } from './views.js';
 import { renderSummary } from './render-container.js';
 import { summary as imageSummary } from './images.js';
+import type { AccessOptions } from './access.js';
+import { commandOf } from '../services/container-spec.js';
 
 export interface AppParts {
   config: Config;
@@ -39,6 +41,8 @@ export interface AppParts {
   volumes: VolumeService;
   logger?: import('fastify').FastifyBaseLogger;
   serverFactory?: FastifyServerOptions['serverFactory'];
+  /** tests: who sent an injected request */
+  identify?: AccessOptions['identify'];
 }
 
 export function appDeps(p: AppParts): AppDeps {
@@ -67,6 +71,18 @@ export function appDeps(p: AppParts): AppDeps {
     }),
     metrics: { registry: p.metrics.registry, requests: p.metrics.requests, refresh: countObjects },
     logger: p.logger,
+    access: {
+      authz: config.authz,
+      allowedHosts: config.allowedHosts,
+      identify: p.identify,
+      runsProcess: (ref) => {
+        try {
+          return commandOf(p.stack.service.get(ref)).length > 0;
+        } catch {
+          return undefined;
+        }
+      },
+    },
     logRequests: config.logLevel === 'debug' || config.logLevel === 'trace',
     serverFactory: p.serverFactory,
     system: {

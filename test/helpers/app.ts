@@ -1,16 +1,16 @@
 import type { Test } from 'tap';
 import { loadConfig } from '../../src/config.js';
 import { RecordingExecutor } from '../../src/host/recording.js';
-import { startDaemon, type Daemon } from '../../src/daemon.js';
+import { startDaemon, type Daemon, type DaemonOptions } from '../../src/daemon.js';
 
 export interface TestDaemon extends Daemon {
   exec: RecordingExecutor;
 }
 
 /** A daemon on an in-memory store with a recording executor: nothing touches the host. */
-export async function buildTestDaemon(t: Test, flags: string[] = [], exec = new RecordingExecutor()): Promise<TestDaemon> {
+export async function buildTestDaemon(t: Test, flags: string[] = [], exec = new RecordingExecutor(), extra: Partial<DaemonOptions> = {}): Promise<TestDaemon> {
   const config = loadConfig(['--data-root', '/nonexistent/cnmd-test', '--reconcile-interval', '0', ...flags], () => undefined);
-  const d = await startDaemon({ config, exec, dbPath: ':memory:' });
+  const d = await startDaemon({ config, exec, dbPath: ':memory:', ...extra });
   t.teardown(() => d.close());
   return Object.assign(d, { exec });
 }

@@ -203,7 +203,7 @@ async function run() {
 
   t.test('listeners: the unix socket is 0660, a TCP address works too, SIGTERM stops cleanly', async (t) => {
     const host = await makeNetns(t, 'h');
-    const d = await startDaemonIn(t, host, ['-H', 'tcp://127.0.0.1:23750']);
+    const d = await startDaemonIn(t, host, ['-H', 'tcp://127.0.0.1:23750', '--tls=false']);
     t.equal(statSync(d.socket).mode & 0o777, 0o660);
     const viaTcp = await host.run('curl', ['-s', '--max-time', '5', 'http://127.0.0.1:23750/v1.41/networks/bridge']);
     t.equal(JSON.parse(viaTcp.stdout).Name, 'bridge', 'the same API over TCP (loopback of the test host)');

@@ -15,7 +15,7 @@ t.test('defaults', async (t) => {
 
 t.test('dockerd-style flags', async (t) => {
   const c = loadConfig(
-    ['-H', 'unix:///tmp/a.sock', '--host=tcp://127.0.0.1:2375', '--data-root', '/tmp/d', '--bip=10.9.0.1/24', '--iptables=false', '--icc=false',
+    ['-H', 'unix:///tmp/a.sock', '--host=tcp://127.0.0.1:2375', '--tls=false', '--data-root', '/tmp/d', '--bip=10.9.0.1/24', '--iptables=false', '--icc=false',
       '--ip-masq', '--mtu', '1400', '--default-address-pool', 'base=10.10.0.0/16,size=24', '--dry-run', '--instance', 'cnmdb'],
     noFile,
   );
@@ -60,4 +60,33 @@ t.test('the cluster flags: etcd://HOST:PORT, an IPv4 address to advertise, a lea
   t.throws(() => loadConfig(['--cluster-store', 'http://10.0.0.5:2379', '--cluster-advertise', '10.0.0.11'], noFile), { message: /use etcd:\/\/HOST:PORT/ });
   t.throws(() => loadConfig(['--cluster-store', 'etcd://10.0.0.5:2379'], noFile), { message: /needs --cluster-advertise/ });
   t.throws(() => loadConfig(['--cluster-lease-ttl', '1'], noFile), { message: /at least 2 seconds/ });
+});
+
+t.test('TCP needs TLS with client certificates; loopback may opt out with --tls=false', async (t) => {
+  const c = loadConfig(['-H', 'tcp://0.0.0.0:2376', '--tlsverify', '--tlscacert', '/c/ca.pem', '--tlscert=/c/cert.pem', '--tlskey', '/c/key.pem'], noFile);
+  t.match(c, { tlsVerify: true, tlsCaCert: '/c/ca.pem', tlsCert: '/c/cert.pem', tlsKey: '/c/key.pem' });
+  t.match(loadConfig(['-H', 'tcp://10.1.2.3:2376', '--tlsverify'], noFile), { tlsCaCert: '/etc/cnmd/ca.pem', tlsCert: '/etc/cnmd/cert.pem', tlsKey: '/etc/cnmd/key.pem' });
+  t.throws(() => loadConfig(['-H', 'tcp://10.1.2.3:2375'], noFile), { message: /refusing to listen on tcp:\/\/10\.1\.2\.3:2375 without TLS client verification/ });
+  t.throws(() => loadConfig(['-H', 'tcp://10.1.2.3:2375', '--tls=false'], noFile), { message: /without TLS client verification/ }, '--tls=false only on loopback');
+  t.throws(() => loadConfig(['-H', 'tcp://10.1.2.3:2376', '--tls'], noFile), { message: /without TLS client verification/ }, 'TLS without client certificates is not enough');
+  t.throws(() => loadConfig(['-H', 'tcp://127.0.0.1:2375'], noFile), { message: /or --tls=false to accept any local user/ }, 'loopback is refused too unless asked');
+  t.same(loadConfig(['-H', 'tcp://127.0.0.1:2375', '--tls=false'], noFile).hosts, ['tcp://127.0.0.1:2375']);
+  t.same(loadConfig(['-H', 'tcp://[::1]:2375', '--tls=false'], noFile).hosts, ['tcp://[::1]:2375']);
+  t.throws(() => loadConfig(['--tlsverify', '--tls=false'], noFile), { message: /--tlsverify needs TLS/ });
+  const file = JSON.stringify({ hosts: ['tcp://0.0.0.0:2376'], tlsverify: true, tlscacert: '/f/ca.pem', authz: { ci: 'network', grafana: 'viewer' } });
+  t.match(loadConfig([], () => file), { tlsVerify: true, tlsCaCert: '/f/ca.pem', authz: { ci: 'network', grafana: 'viewer' } });
+});
+
+t.test('--authz NAME=ROLE, -G, --allowed-host', async (t) => {
+  const c = loadConfig(['-H', 'tcp://0.0.0.0:2376', '--tlsverify', '--authz', 'ci=network', '--authz=ops=admin', '--authz', 'a=b=viewer', '-G', 'docker', '--allowed-host', 'cnmd.example'], noFile);
+  t.same(c.authz, { ci: 'network', ops: 'admin', 'a=b': 'viewer' }, 'the last = separates the role');
+  t.equal(c.group, 'docker');
+  t.same(c.allowedHosts, ['cnmd.example']);
+  t.throws(() => loadConfig(['--tlsverify', '--authz', 'ci=root'], noFile), { message: /invalid --authz role "root" for "ci": one of viewer, network, admin/ });
+  t.throws(() => loadConfig(['--tlsverify', '--authz', 'ci'], noFile), { message: /use NAME=ROLE/ });
+  t.throws(() => loadConfig(['--authz', 'ci=viewer'], noFile), { message: /it needs --tlsverify/ });
+  t.throws(() => loadConfig([], () => JSON.stringify({ tlsverify: true, authz: { ci: 'god' } })), { message: /invalid .*role "god"/ });
+  t.throws(() => loadConfig([], () => JSON.stringify({ authz: ['ci'] })), { message: /invalid value for "authz"/ });
+  t.throws(() => loadConfig(['-G', 'bad group'], noFile), { message: /invalid --group/ });
+  t.throws(() => loadConfig(['--allowed-host', 'evil"name'], noFile), { message: /invalid --allowed-host/ });
 });
