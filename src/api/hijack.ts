@@ -34,6 +34,8 @@ function readBody(socket: Duplex, head: Buffer, n: number): Promise<{ body: Buff
 export function acceptUpgrades(server: Server, handler: RequestListener): void {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const n = Number(req.headers['content-length'] ?? 0) || 0;
+    // The client half-closes when its input ends (over TLS with a close_notify): the output goes on.
+    socket.allowHalfOpen = true;
     socket.on('error', () => socket.destroy());
     void readBody(socket, head, n).then(({ body, rest }) => {
       if (rest.length) socket.unshift(rest);
@@ -76,7 +78,7 @@ export function hijack(req: FastifyRequest, reply: FastifyReply, contentType: st
     upgraded.add(socket);
     const headers = { ...dockerHeaders(contentType), Connection: 'Upgrade', Upgrade: 'tcp' };
     socket.write(`HTTP/1.1 101 UPGRADED\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
-    socket.resume();
+    // paused: the session resumes it once it listens, so that input sent with the request is not lost
     return { output: socket, input: socket };
   }
   reply.raw.writeHead(200, dockerHeaders(contentType));

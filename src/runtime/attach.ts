@@ -31,7 +31,7 @@ export interface AttachOptions {
 
 export interface ClientIO {
   output: Writable;
-  /** the client's input (an upgraded connection); absent for a plain streamed response */
+  /** the client's input (an upgraded connection), paused until the session reads it; absent for a plain streamed response */
   input?: Readable;
 }
 
@@ -46,6 +46,7 @@ export async function attach(io: ClientIO, t: AttachTarget, o: AttachOptions, pr
   if (o.stderr && !t.tty) streams.push([2, t.logs.stderrPath]);
   if (!o.stream) {
     if (o.logs) for (const [s, path] of streams) write(s, (await readFile(path).catch(() => Buffer.alloc(0))) as Buffer);
+    io.input?.resume();
     return void io.output.end();
   }
   // with logs, the followers start at the beginning: the replay, then what comes
@@ -80,9 +81,13 @@ export async function attach(io: ClientIO, t: AttachTarget, o: AttachOptions, pr
     let detached = false;
 
     const pending: Buffer[] = [];
+    // the client's input may end before the command starts (`echo x | docker run -i`): its end waits too
+    let inputEnded = false;
     const flushInput = () => {
       const input = processes.input(t.id);
-      if (input) for (const b of pending.splice(0)) input.write(b);
+      if (!input) return;
+      for (const b of pending.splice(0)) input.write(b);
+      if (inputEnded && !t.tty && t.stdinOnce) input.closeStdin();
     };
     if (o.stdin && t.openStdin && io.input) {
       const scanner = new DetachScanner(o.detachKeys);
@@ -101,9 +106,12 @@ export async function attach(io: ClientIO, t: AttachTarget, o: AttachOptions, pr
       // Without a terminal and with StdinOnce, the command's input ends too; with a terminal the session does.
       io.input.on('end', () => {
         if (detached) return;
+        inputEnded = true;
         if (t.tty) void finish(false);
-        else if (t.stdinOnce) processes.input(t.id)?.closeStdin();
+        else flushInput();
       });
     }
+    // read from here on (what came with the request is waiting); without stdin, to see the client go
+    io.input?.resume();
   });
 }

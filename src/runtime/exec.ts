@@ -233,6 +233,8 @@ export class Execs {
       });
       io.input.on('end', () => child.closeStdin());
     }
+    // read from here on (what came with the request is waiting); without stdin, to see the client go
+    io.input?.resume();
     await Promise.race([exited, new Promise((r) => out.once('close', r))]);
     if (!out.destroyed && !out.writableEnded) out.end();
   }

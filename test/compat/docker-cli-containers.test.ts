@@ -8,7 +8,7 @@ import { hostTestsReady, containerNames } from '../helpers/host.js';
 import { cliAgainstDaemon, compatUnavailable } from '../helpers/docker.js';
 
 if (await hostTestsReady(t, await compatUnavailable())) {
-  const { docker } = await cliAgainstDaemon(t, 'clic');
+  const { docker, env } = await cliAgainstDaemon(t, 'clic');
   const name = containerNames(t);
   const ok = async (t: Test, ...args: string[]) => {
     const r = await docker(...args);
@@ -72,6 +72,16 @@ if (await hostTestsReady(t, await compatUnavailable())) {
     const netEvents = await ok(t, 'events', '--since', '30s', '--until', '0s', '--filter', 'type=network', '--filter', 'network=bridge', '--format', '{{.Action}} {{index .Actor.Attributes "container"}}');
     t.match(netEvents, /^connect [0-9a-f]{64}\ndisconnect [0-9a-f]{64}$/);
     await ok(t, 'rm', c);
+  });
+
+  t.test('input piped into run -i and exec -i reaches the command, even when it ends before the command starts', async (t) => {
+    const r = await execa('docker', ['run', '-i', '--rm', 'busybox', 'sh', '-c', 'cat; exit 3'], { input: 'hello\n', reject: false, env, extendEnv: false, timeout: 30_000 });
+    t.same([String(r.stdout), r.exitCode], ['hello', 3], `echo hello | docker run -i --rm busybox sh -c 'cat; exit 3': ${r.stderr}`);
+    const c = name('piped');
+    await ok(t, 'run', '-d', '--name', c, 'busybox', 'sleep', '1d');
+    const e = await execa('docker', ['exec', '-i', c, 'wc', '-c'], { input: 'abcd', reject: false, env, extendEnv: false, timeout: 30_000 });
+    t.same([String(e.stdout).trim(), e.exitCode], ['4', 0], `docker exec -i: ${e.stderr}`);
+    await ok(t, 'rm', '-f', c);
   });
 
   t.test('errors the CLI prints as Docker\'s', async (t) => {
