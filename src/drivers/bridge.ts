@@ -54,7 +54,8 @@ export const MAX_IFNAME = 15;
 export function validateLinkName(name: string): void {
   // Docker's text (it answers 500; this is the client's mistake, so 400).
   if (name.length > MAX_IFNAME) throw invalid('failed to check bridge interface existence: numerical result out of range');
-  if (!name || name === '.' || name === '..' || /[\s/:]/.test(name)) throw invalid(`invalid bridge name "${name}"`);
+  // the kernel takes more; cnmd takes what can reach a batch line, a rule and a sysctl path unquoted
+  if (!name || name === '.' || name === '..' || !/^[A-Za-z0-9_.@+-]+$/.test(name)) throw invalid(`invalid bridge name "${name}"`);
 }
 
 /** Docker's gateway modes: cnmd does nat (the default); the others are refused, not ignored. */
@@ -226,7 +227,7 @@ export const bridgeDriver: Driver = {
         // Traffic inside one bridge only meets iptables (and so icc=false) when bridged frames are passed to it.
         ...(s.icc ? [] : [{ key: 'net.bridge.bridge-nf-call-iptables', value: '1' }]),
         // 127.0.0.1:PORT on the host is DNATed to a container: such packets may leave through the bridge
-        ...(n.internal ? [] : [{ key: `net.ipv4.conf.${n.bridgeName}.route_localnet`, value: '1' }]),
+        ...(n.internal ? [] : [{ key: interfaceSysctl(n.bridgeName!, 'route_localnet'), value: '1' }]),
       ],
     };
   },
@@ -244,3 +245,6 @@ export const bridgeDriver: Driver = {
     };
   },
 };
+
+/** net.ipv4.conf.<name>.<key>, in the slashed form when the name holds a dot (as sysctl(8) spells it). */
+export const interfaceSysctl = (name: string, key: string) => (name.includes('.') ? `net/ipv4/conf/${name}/${key}` : `net.ipv4.conf.${name}.${key}`);

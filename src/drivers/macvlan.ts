@@ -24,6 +24,7 @@ export type ParentSpec = { kind: 'none' } | { kind: 'link'; name: string } | { k
 export function parseParent(parent: string | undefined): ParentSpec {
   if (!parent) return { kind: 'none' };
   if (parent === 'lo') throw invalid('loopback interface is not a valid macvlan parent link');
+  if (!/^[A-Za-z0-9_.@+-]{1,15}$/.test(parent)) throw invalid(`-o parent interface was not found on the host: ${parent}`);
   if (!parent.includes('.')) return { kind: 'link', name: parent };
   const parts = parent.split('.');
   if (parts.length !== 2) throw invalid(`required interface name format is: name.vlan_id, ex. eth0.10 for vlan 10, instead received ${parent}`);

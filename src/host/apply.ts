@@ -7,6 +7,7 @@
  */
 import type { Executor } from './executor.js';
 import type { Table } from './state.js';
+import { batchLine, ruleLine, sysctlKey, hostPath } from './text-gate.js';
 
 export interface HostSteps {
   sysctls: Array<{ key: string; value: string }>;
@@ -62,7 +63,27 @@ export function restoreInput(steps: HostSteps['iptables']): string {
   return out;
 }
 
+/** Every line and key through the gate (./text-gate.ts), before anything runs: a refusal changes nothing. */
+function gate(steps: HostSteps): void {
+  for (const l of steps.ipLines) batchLine('ip', l);
+  for (const l of steps.bridgeLines) batchLine('bridge', l);
+  for (const [path, lines] of steps.inside) {
+    hostPath(path);
+    for (const l of lines) batchLine('ip', l);
+  }
+  for (const [path, kv] of steps.insideSysctls) {
+    hostPath(path);
+    for (const s of kv) sysctlKey(s.split('=')[0]);
+  }
+  for (const s of steps.sysctls) sysctlKey(s.key);
+  for (const r of steps.iptables) ruleLine(r.line);
+  for (const f of steps.files ?? []) hostPath(f.path);
+  for (const n of steps.namespaces ?? []) hostPath(n.path);
+  for (const p of [...(steps.umounts ?? []), ...(steps.removals ?? [])]) hostPath(p);
+}
+
 export async function applySteps(exec: Executor, steps: HostSteps): Promise<void> {
+  gate(steps);
   await Promise.all((steps.files ?? []).map((f) => exec.writeFile(f.path, f.content)));
   const namespaces = Promise.all((steps.namespaces ?? []).map((n) => makeNamespace(exec, n)));
   const ipRun = (steps.ipLines.length ? exec.run('ip', ['-batch', '-'], { input: steps.ipLines.join('\n') + '\n' }) : Promise.resolve()).then(async () => {

@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer, connect, Server, type AddressInfo } from 'node:net';
 import { createSocket, type Socket } from 'node:dgram';
-import { readFile, readdir, writeFile, mkdir, rm, rmdir, stat, access, readlink } from 'node:fs/promises';
+import { readFile, readdir, writeFile, mkdir, rm, rmdir, stat, access, readlink, statfs } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import { spawnChild, type Child, type ChildOptions } from './child.js';
 import { startShim, connectShim, type ShimHandle, type ShimSpec } from './shim-client.js';
@@ -65,6 +65,8 @@ export interface Executor {
   /** Sends a signal; false when there is no such process. */
   signal(pid: number, signal: NodeJS.Signals | number): boolean;
   isAlive(pid: number): boolean;
+  /** The identity (device:inode) of the network namespace at path; undefined when path is not one. */
+  netnsIdentity(path: string): Promise<string | undefined>;
   /**
    * The process-group leader whose environment holds envEntry (such as CNMD_CONTAINER_ID=…): finds a
    * container's process that a crash left unrecorded. A scan of /proc, for start-up only.
@@ -136,7 +138,11 @@ export class HostCommandError extends Error {
 
 export class PortInUseError extends Error {}
 
-export const sysctlPath = (key: string) => `/proc/sys/${key.replaceAll('.', '/')}`;
+/** statfs f_type of the kernel's namespace files (nsfs) */
+const NSFS_MAGIC = 0x6e736673;
+
+/** A sysctl key's file: dots separate, or slashes when a segment (an interface name) holds dots. */
+export const sysctlPath = (key: string) => `/proc/sys/${key.includes('/') ? key : key.replaceAll('.', '/')}`;
 
 export interface CommandObserver {
   (file: string, seconds: number, ok: boolean): void;
@@ -323,6 +329,15 @@ export class ExecaExecutor implements Executor {
   }
 
   /** Alive and not a zombie (a process we no longer parent is reaped by someone else, maybe late). */
+  async netnsIdentity(path: string): Promise<string | undefined> {
+    try {
+      const [st, fs] = await Promise.all([stat(path), statfs(path)]);
+      return fs.type === NSFS_MAGIC ? `${st.dev}:${st.ino}` : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   isAlive(pid: number): boolean {
     if (pid <= 0 || !this.signal(pid, 0)) return false;
     try {

@@ -122,6 +122,9 @@ export class CrashingExecutor implements Executor {
   isAlive(pid: number) {
     return this.inner.isAlive(pid);
   }
+  netnsIdentity(path: string) {
+    return this.inner.netnsIdentity(path);
+  }
   connectShim(socketPath: string, statusPath: string) {
     return this.inner.connectShim(socketPath, statusPath);
   }

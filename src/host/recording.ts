@@ -253,6 +253,14 @@ export class RecordingExecutor implements Executor {
     return true;
   }
 
+  /** network namespaces of the pretend host, by path (besides /run/netns/*); '/proc/self/ns/net' is the daemon's */
+  readonly netns = new Map<string, string>([['/proc/self/ns/net', 'host'], ['/proc/1/ns/net', 'host']]);
+
+  async netnsIdentity(path: string): Promise<string | undefined> {
+    if (this.netns.has(path)) return this.netns.get(path);
+    return /^\/run\/netns\/[^/]+$/.test(path) ? `netns:${path}` : undefined;
+  }
+
   isAlive(pid: number): boolean {
     return this.processes.has(pid);
   }

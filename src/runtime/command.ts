@@ -10,6 +10,9 @@ export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 /** The environment entry that names a container's main process (CNMD_CONTAINER_ID=<id>). */
 export const PROCESS_MARKER = 'CNMD_CONTAINER_ID';
 
+/** HostConfig.GroupAdd, as names or gids. */
+export const groupAddOf = (c: Pick<Container, 'hostConfig'>): string[] => (Array.isArray(c.hostConfig.GroupAdd) ? c.hostConfig.GroupAdd.map(String) : []);
+
 /** Docker's environment: PATH, HOSTNAME, HOME and TERM (with a terminal) unless set, then its links', the container's and the exec's entries. */
 export function processEnv(c: Container, user: ExecUser, tty: boolean, extra: string[] = [], linked: string[] = []): Record<string, string> {
   const env: Record<string, string> = { PATH: DEFAULT_PATH, HOSTNAME: String(c.config.Hostname ?? '') };
@@ -31,7 +34,8 @@ export interface Namespaces {
 }
 
 export function placement(ns: Namespaces, user: ExecUser, cwd: string): Placement {
-  return { ...ns, ...(user.uid !== 0 || user.gid !== 0 ? { uid: user.uid, gid: user.gid } : {}), cwd: cwd || '/' };
+  const asRoot = user.uid === 0 && user.gid === 0 && !user.groups.length;
+  return { ...ns, ...(asRoot ? {} : { uid: user.uid, gid: user.gid, groups: user.groups }), cwd: cwd || '/' };
 }
 
 /** The directories a command is looked up in: the process's PATH. */

@@ -10,7 +10,7 @@ import { newId } from '../ids.js';
 import type { Child, Executor } from '../host/executor.js';
 import { inNamespaces, type Placement } from '../host/placement.js';
 import type { EventBus } from '../services/events.js';
-import { processEnv, placement, searchPath } from './command.js';
+import { processEnv, placement, searchPath, groupAddOf } from './command.js';
 import { hostUser } from './users.js';
 import { DetachScanner, DEFAULT_DETACH_KEYS, frame, parseDetachKeys } from './streams.js';
 import type { ClientIO } from './attach.js';
@@ -81,6 +81,7 @@ export class Execs {
     if (!argv.length) throw invalid('No exec command specified');
     if (argv.some((a) => typeof a !== 'string' || a.includes('\0'))) throw invalid('Cmd must be a list of strings');
     this.runnable(c);
+    if (body.Privileged) throw invalid('Privileged is not supported by cnmd: cnmd does not confine devices or capabilities, so it cannot lift their confinement');
     if (body.User && !USER_RULE.test(body.User)) throw invalid(`invalid user: ${body.User}`);
     if (body.WorkingDir && !body.WorkingDir.startsWith('/')) throw invalid(`the working directory '${body.WorkingDir}' is invalid, it needs to be an absolute path`);
     for (const e of body.Env ?? []) if (typeof e !== 'string' || e.includes('\0')) throw invalid(`invalid environment variable: ${String(e)}`);
@@ -165,7 +166,7 @@ export class Execs {
 
   /** A process of the container: its user, environment, working directory and namespaces, as nsenter argv. */
   private async resolve(c: Container, argv: string[], userSpec: string, workingDir: string, extraEnv: string[], tty: boolean) {
-    const user = await hostUser(this.d.exec, userSpec || String(c.config.User ?? ''));
+    const user = await hostUser(this.d.exec, userSpec || String(c.config.User ?? ''), groupAddOf(c));
     const env = processEnv(c, user, tty, extraEnv, this.d.linkedEnv?.(c) ?? []);
     if (!(await this.d.exec.findExecutable(argv[0], searchPath(env)))) {
       throw invalid(`OCI runtime exec failed: exec failed: unable to start container process: exec: "${argv[0]}": executable file not found in $PATH: unknown`);

@@ -8,6 +8,8 @@ export interface ExecUser {
   uid: number;
   gid: number;
   home: string;
+  /** supplementary groups: those that list the user as a member, then HostConfig.GroupAdd */
+  groups: number[];
 }
 
 interface PasswdEntry { name: string; uid: number; gid: number; home: string }
@@ -19,15 +21,15 @@ function parsePasswd(text: string): PasswdEntry[] {
   });
 }
 
-function parseGroup(text: string): Array<{ name: string; gid: number }> {
+function parseGroup(text: string): Array<{ name: string; gid: number; members: string[] }> {
   return text.split('\n').flatMap((l) => {
     const f = l.split(':');
-    return f.length >= 3 && /^\d+$/.test(f[2]) ? [{ name: f[0], gid: Number(f[2]) }] : [];
+    return f.length >= 3 && /^\d+$/.test(f[2]) ? [{ name: f[0], gid: Number(f[2]), members: (f[3] ?? '').split(',').filter(Boolean) }] : [];
   });
 }
 
-/** Resolves a user spec; throws a 400 with runc's text when a name is unknown. */
-export function resolveUser(spec: string, passwd: string, group: string): ExecUser {
+/** Resolves a user spec (and HostConfig.GroupAdd); throws a 400 with runc's text when a name is unknown. */
+export function resolveUser(spec: string, passwd: string, group: string, groupAdd: string[] = []): ExecUser {
   const [user = '', grp] = spec.split(':');
   const users = parsePasswd(passwd);
   let found: PasswdEntry | undefined;
@@ -49,10 +51,18 @@ export function resolveUser(spec: string, passwd: string, group: string): ExecUs
       gid = g.gid;
     }
   }
-  return { uid, gid, home: found?.home || '/' };
+  const groups = parseGroup(group);
+  const extra = groupAdd.map((g) => {
+    if (/^\d+$/.test(g)) return Number(g);
+    const hit = groups.find((x) => x.name === g);
+    if (!hit) throw invalid(`Unable to find group ${g}: no matching entries in group file`);
+    return hit.gid;
+  });
+  const member = found ? groups.filter((g) => g.members.includes(found!.name)).map((g) => g.gid) : [];
+  return { uid, gid, home: found?.home || '/', groups: [...new Set([...member, ...extra])] };
 }
 
 /** A user spec resolved against the host's /etc/passwd and /etc/group (a container's users are the host's). */
-export async function hostUser(files: { readFile(path: string): Promise<string | undefined> }, spec: string): Promise<ExecUser> {
-  return resolveUser(spec, (await files.readFile('/etc/passwd')) ?? '', (await files.readFile('/etc/group')) ?? '');
+export async function hostUser(files: { readFile(path: string): Promise<string | undefined> }, spec: string, groupAdd: string[] = []): Promise<ExecUser> {
+  return resolveUser(spec, (await files.readFile('/etc/passwd')) ?? '', (await files.readFile('/etc/group')) ?? '', groupAdd);
 }

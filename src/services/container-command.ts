@@ -7,7 +7,7 @@ import type { Container } from '../model.js';
 import type { Executor } from '../host/executor.js';
 import { inNamespaces } from '../host/placement.js';
 import { invalid } from '../errors.js';
-import { processEnv, placement, searchPath, notFoundText, PROCESS_MARKER } from '../runtime/command.js';
+import { processEnv, placement, searchPath, notFoundText, PROCESS_MARKER, groupAddOf } from '../runtime/command.js';
 import { hostUser, type ExecUser } from '../runtime/users.js';
 import type { Launch } from '../runtime/processes.js';
 import { modeOf } from './container-spec.js';
@@ -43,7 +43,7 @@ export async function prepareCommand(
   };
   let user: ExecUser;
   try {
-    user = await hostUser(exec, String(c.config.User ?? ''));
+    user = await hostUser(exec, String(c.config.User ?? ''), groupAddOf(c));
   } catch (e) {
     throw fail((e as Error).message, 126);
   }

@@ -62,7 +62,7 @@ export class Attachments {
       if (a && !parseAddr(a)) throw invalid(`invalid IP address: ${a}`);
     }
     if (s.MacAddress && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(s.MacAddress)) throw invalid(`invalid MAC address: ${s.MacAddress}`);
-    for (const a of s.Aliases ?? []) if (typeof a !== 'string' || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a)) throw invalid(`invalid alias: ${String(a)}`);
+    for (const a of s.Aliases ?? []) if (typeof a !== 'string' || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,252}$/.test(a)) throw invalid(`invalid alias: ${String(a)}`);
     if (s.Links != null && !Array.isArray(s.Links)) throw invalid('Links must be a list of name:alias');
     for (const l of s.Links ?? []) parseLink(l);
   }

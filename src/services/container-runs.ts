@@ -24,7 +24,7 @@ import type { HostJoins } from './host-joins.js';
 import { portRequests } from './ports.js';
 import { commandOf, modeOf, ownsNetworkStack } from './container-spec.js';
 import { netnsName } from './paths.js';
-import { sandboxPath, type Sandboxes } from './sandboxes.js';
+import { sandboxPath, checkAdoptable, type Sandboxes } from './sandboxes.js';
 import type { Waiters } from './waiters.js';
 import type { KeyedLock } from './locks.js';
 import { parseRestartPolicy, shouldRestart } from './restart-policy.js';
@@ -86,6 +86,8 @@ export class Runs {
     }
     this.d.links.check(c);
     let netns: string | null = null;
+    // an adopted namespace may have gone, or its /proc path may name another process's now
+    if (c.sandboxKey) await checkAdoptable(this.d.exec, c.sandboxKey);
     if (ownsNetworkStack(c) && !c.sandboxKey) {
       netns = netnsName(this.d.ctx.instance, c.id);
       const present = await this.d.exec.listDir(NETNS_DIR);

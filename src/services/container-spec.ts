@@ -73,11 +73,36 @@ export const NAME_RULE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 /** A hostname label by RFC 1123; the whole name up to 253 characters (what sethostname and resolvers take). */
 const HOSTNAME_RULE = /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?)*$/;
 const PREDEFINED_MODES = ['bridge', 'host', 'none', 'default'];
+/** An absolute path of plain segments (no `.` or `..`), of the characters namespace paths use. */
+const SANDBOX_KEY_RULE = /^(?!.*\/\.\.?(\/|$))\/[A-Za-z0-9_.@:+=,\/-]{1,4095}$/;
+
+/**
+ * Options of an isolating runtime that cnmd cannot honour (its commands run as root on the host's
+ * filesystem, with the host's devices and capabilities): refused by name, never dropped silently.
+ */
+const REFUSED_OPTIONS: Array<[string, (v: any) => boolean, string]> = [
+  ['Privileged', (v) => v === true, 'cnmd does not confine devices or capabilities, so it cannot lift their confinement'],
+  ['CapAdd', (v) => Array.isArray(v) && v.length > 0, 'commands run with the capabilities of root on the host'],
+  ['CapDrop', (v) => Array.isArray(v) && v.length > 0, 'commands run with the capabilities of root on the host'],
+  ['ReadonlyRootfs', (v) => v === true, "a container's filesystem is the host's"],
+  ['Devices', (v) => Array.isArray(v) && v.length > 0, "a container sees the host's devices"],
+  ['DeviceRequests', (v) => Array.isArray(v) && v.length > 0, "a container sees the host's devices"],
+  ['Sysctls', (v) => !!v && typeof v === 'object' && Object.keys(v).length > 0, 'cnmd sets no sysctls of a container'],
+];
+
+/** The 400 for the first option of an isolating runtime that is set. */
+export function refuseIsolationOptions(fields: Record<string, unknown>, prefix: string): void {
+  for (const [key, set, why] of REFUSED_OPTIONS) {
+    if (set(fields[key])) throw invalid(`${prefix}${key} is not supported by cnmd: ${why}`);
+  }
+}
 
 export const asList = (v: string[] | string | null | undefined): string[] => (v == null ? [] : Array.isArray(v) ? v : [v]);
 
 export function checkName(name: string): void {
   if (!NAME_RULE.test(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  // cnmd serves container names in DNS, and writes them into hosts files of linked containers
+  if (name.replace(/^\//, '').length > 253) throw invalid(`Invalid container name (${name.slice(0, 64)}…): at most 253 characters`);
 }
 
 /** user, uid, user:group or uid:gid (resolved against the host's passwd and group files at start). */
@@ -91,6 +116,7 @@ function checkStrings(what: string, list: unknown, rule: (s: string) => boolean,
 
 /** The checks of HostConfig and Config fields that end up in argv, files or rules. */
 function checkSettings(body: CreateContainerRequest, hostConfig: Record<string, any>): void {
+  refuseIsolationOptions(hostConfig, 'HostConfig.');
   for (const [key, v] of [['Hostname', body.Hostname], ['Domainname', body.Domainname]] as const) {
     if (v && (typeof v !== 'string' || !HOSTNAME_RULE.test(v))) throw invalid(`invalid ${key.toLowerCase()} format: ${String(v)}`);
   }
@@ -102,11 +128,13 @@ function checkSettings(body: CreateContainerRequest, hostConfig: Record<string, 
   for (const part of [body.Cmd, body.Entrypoint]) {
     if (part != null && asList(part).some((a) => typeof a !== 'string' || a.includes('\0'))) throw invalid('Cmd and Entrypoint must be strings without NUL characters');
   }
+  checkStrings('GroupAdd', hostConfig.GroupAdd, (g) => /^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,31}$/.test(g), (g) => `invalid group: ${g}`);
   checkStrings('Dns', hostConfig.Dns, (s) => !!parseAddr(s), (s) => `${s} is not an ip address`);
   checkStrings('DnsSearch', hostConfig.DnsSearch, (s) => s === '.' || HOSTNAME_RULE.test(s), (s) => `invalid DNS search domain: ${s}`);
-  checkStrings('DnsOptions', hostConfig.DnsOptions, (s) => /^[a-z][a-z0-9_-]*(:[0-9a-z_-]+)?$/i.test(s), (s) => `invalid DNS option: ${s}`);
+  checkStrings('DnsOptions', hostConfig.DnsOptions, (s) => s.length <= 255 && /^[a-z][a-z0-9_-]*(:[0-9a-z_-]+)?$/i.test(s), (s) => `invalid DNS option: ${s}`);
   for (const h of asList(hostConfig.ExtraHosts as string[] | null)) {
-    const m = typeof h === 'string' ? /^([^:=\s]+)[:=](.+)$/.exec(h) : null;
+    // a name of the characters hosts files take (no '#', which would start a comment)
+    const m = typeof h === 'string' ? /^([A-Za-z0-9_.-]{1,253})[:=](.+)$/.exec(h) : null;
     if (!m || (m[2] !== 'host-gateway' && !parseAddr(m[2].replace(/^\[|\]$/g, '')))) throw invalid(`bad format for add-host: "${h}"`);
   }
   portRequests(hostConfig, body.ExposedPorts);
@@ -136,7 +164,7 @@ export function parseCreate(body: CreateContainerRequest, apiVersion: number, cr
   }
   if (body.SandboxKey != null && typeof body.SandboxKey !== 'string') throw invalid('SandboxKey must be a path');
   const sandboxKey = body.SandboxKey || null;
-  if (sandboxKey && (!sandboxKey.startsWith('/') || /[\0\n]/.test(sandboxKey))) {
+  if (sandboxKey && !SANDBOX_KEY_RULE.test(sandboxKey)) {
     throw invalid(`SandboxKey ${sandboxKey}: must be an absolute path, such as /run/netns/NAME or /proc/PID/ns/net`);
   }
   checkSettings(body, hostConfig);

@@ -26,6 +26,8 @@ import { Waiters } from './waiters.js';
 import type { ImageService } from './images.js';
 import type { VolumeService } from './volumes.js';
 import { usesLegacyLinks, type LegacyLinks } from './links.js';
+import { checkAdoptable } from './sandboxes.js';
+import type { Executor } from '../host/executor.js';
 
 export type { CreateContainerRequest } from './container-spec.js';
 
@@ -47,6 +49,7 @@ export interface ContainerServiceDeps {
   /** anonymous volumes get their names at create */
   volumes: Pick<VolumeService, 'anonymous'>;
   links: LegacyLinks;
+  exec: Pick<Executor, 'netnsIdentity'>;
 }
 
 /** HostConfig fields `docker update` may change that cnmd records but does not enforce (it sets no cgroups). */
@@ -86,6 +89,7 @@ export class ContainerService {
     if (name !== undefined && name !== '') checkName(name);
     const parsed = parseCreate(body, apiVersion, formatRfc3339Nano(nowNs()));
     for (const r of parsed.container.endpointConfigs) this.d.attachments.validate(r.network, r.settings, apiVersion);
+    if (parsed.container.sandboxKey) await checkAdoptable(this.d.exec, parsed.container.sandboxKey);
     const id = newId();
     const image = parsed.container.config.Image ? this.d.images.ensure(String(parsed.container.config.Image)).image.id : '';
     const container: Container = { ...parsed.container, id, name: '', imageId: image };

@@ -23,6 +23,7 @@ function checkPath(p: string, what: string): string {
 
 export function checkVolumeName(name: string): void {
   if (name.length < 2 && /^[a-zA-Z0-9]$/.test(name)) throw invalid(`create ${name}: volume name is too short, names should be at least two alphanumeric characters`);
+  if (name.length > 255) throw invalid(`create ${name.slice(0, 64)}…: a volume name is at most 255 characters (it names a directory)`);
   if (!VOLUME_NAME.test(name)) {
     throw invalid(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
   }

@@ -34,6 +34,8 @@ function parseKey(key: string): { proto: 'tcp' | 'udp'; ports: [number, number] 
 /** Every published port, one request per container port. */
 export function portRequests(hostConfig: Record<string, any>, exposed: Record<string, unknown> | null | undefined): PortRequest[] {
   const out: PortRequest[] = [];
+  // every exposed port is one, published or not (a key is a port spec, nothing else)
+  for (const key of Object.keys(exposed ?? {})) parseKey(key);
   const bindings = (hostConfig.PortBindings ?? {}) as Record<string, Array<{ HostIp?: string; HostPort?: string }> | null>;
   for (const [key, list] of Object.entries(bindings)) {
     const { proto, ports } = parseKey(key);

@@ -13,6 +13,8 @@ import { containerPaths, fstabPath, netnsEtc, netnsPath, volumePath, type Roots 
 import { dnsAddress, sandboxFiles, servesDns } from './dns.js';
 import { NETNS_DIR } from '../host/readers.js';
 import type { LegacyLinks } from './links.js';
+import type { Executor } from '../host/executor.js';
+import { invalid } from '../errors.js';
 
 export interface SandboxDeps {
   containers: ContainerRepo;
@@ -163,3 +165,10 @@ export class Sandboxes {
 }
 
 export { NETNS_DIR };
+
+/** An adopted namespace (SandboxKey) must be a network namespace, and not the daemon's own: a 400 otherwise. */
+export async function checkAdoptable(exec: Pick<Executor, 'netnsIdentity'>, key: string): Promise<void> {
+  const [id, own] = await Promise.all([exec.netnsIdentity(key), exec.netnsIdentity('/proc/self/ns/net')]);
+  if (!id) throw invalid(`SandboxKey ${key}: not a network namespace (a file bound by ip netns add, or /proc/PID/ns/net)`);
+  if (id === own) throw invalid(`SandboxKey ${key} is the network namespace of cnmd itself (the host's): cnmd does not configure it`);
+}

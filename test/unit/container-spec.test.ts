@@ -35,6 +35,11 @@ t.test('what reaches argv, files and rules is checked at create', async (t) => {
   t.equal(fails({ HostConfig: { DnsSearch: ['a b'] } }), 'invalid DNS search domain: a b');
   t.equal(fails({ HostConfig: { DnsOptions: ['ndots:2', 'rotate', 'x\ny'] } }), 'invalid DNS option: x\ny');
   t.equal(fails({ SandboxKey: '/run/netns/x\nnetns del y' }), 'SandboxKey /run/netns/x\nnetns del y: must be an absolute path, such as /run/netns/NAME or /proc/PID/ns/net', 'no newline into an ip batch');
+  t.equal(fails({ SandboxKey: '/run/netns/../../proc/1/ns/net' }), 'SandboxKey /run/netns/../../proc/1/ns/net: must be an absolute path, such as /run/netns/NAME or /proc/PID/ns/net', 'no .. segments');
+  t.equal(fails({ SandboxKey: '/run/netns/a"b' }), 'SandboxKey /run/netns/a"b: must be an absolute path, such as /run/netns/NAME or /proc/PID/ns/net');
+  t.equal(fails({ SandboxKey: '/proc/4242/ns/net' }), '');
+  t.equal(fails({ HostConfig: { GroupAdd: ['audio', '29'] } }), '');
+  t.equal(fails({ HostConfig: { GroupAdd: ['a b'] } }), 'invalid group: a b');
   t.equal(fails({ HostConfig: { AutoRemove: true, RestartPolicy: { Name: 'always' } } }), "can't create 'AutoRemove' container with restart policy");
   t.equal(fails({ HostConfig: { RestartPolicy: { Name: 'sometimes' } } }), "invalid restart policy 'sometimes'");
 });
@@ -69,4 +74,15 @@ t.test('restart policies with Docker rules', async (t) => {
   t.equal(nextDelay(100, 50), 200, 'doubling');
   t.equal(nextDelay(40_000, 50), 60_000, 'up to a minute');
   t.equal(nextDelay(40_000, 10_000), FIRST_DELAY_MS, 'a run of 10 s starts the delays over');
+});
+
+t.test('options of an isolating runtime are refused by name, never dropped', async (t) => {
+  t.equal(fails({ HostConfig: { Privileged: true } }), 'HostConfig.Privileged is not supported by cnmd: cnmd does not confine devices or capabilities, so it cannot lift their confinement');
+  t.equal(fails({ HostConfig: { CapAdd: ['NET_ADMIN'] } }), 'HostConfig.CapAdd is not supported by cnmd: commands run with the capabilities of root on the host');
+  t.equal(fails({ HostConfig: { CapDrop: ['ALL'] } }), 'HostConfig.CapDrop is not supported by cnmd: commands run with the capabilities of root on the host');
+  t.equal(fails({ HostConfig: { ReadonlyRootfs: true } }), "HostConfig.ReadonlyRootfs is not supported by cnmd: a container's filesystem is the host's");
+  t.equal(fails({ HostConfig: { Devices: [{ PathOnHost: '/dev/kvm', PathInContainer: '/dev/kvm', CgroupPermissions: 'rwm' }] } }), "HostConfig.Devices is not supported by cnmd: a container sees the host's devices");
+  t.equal(fails({ HostConfig: { Sysctls: { 'net.ipv4.ip_forward': '1' } } }), 'HostConfig.Sysctls is not supported by cnmd: cnmd sets no sysctls of a container');
+  // what the docker CLI, Compose and the SDKs send when none of them is asked for
+  t.equal(fails({ HostConfig: { Privileged: false, CapAdd: null, CapDrop: null, ReadonlyRootfs: false, Devices: [], DeviceRequests: null, Sysctls: {} } }), '');
 });

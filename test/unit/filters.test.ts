@@ -33,7 +33,7 @@ t.test('patterns: the regular expressions filters take, matched as Go would', as
     t.equal(fuzzyMatch(p, v), want, `${p} ~ ${v}`);
     t.equal(fuzzyMatch(p, v), new RegExp(p).test(v), `${p} ~ ${v} as a JavaScript RegExp`);
   }
-  for (const bad of ['(a)', 'a|b', 'a{2}', 'a**', '+a', 'a^b', '[a', '\\', '\\q']) t.throws(() => fuzzyMatch(bad, 'x'), { kind: 'invalid' }, bad);
+  for (const bad of ['(a)', 'a|b', 'a{2}', 'a**', '+a', 'a^b', '[a', '\\', '\\q']) t.throws(() => fuzzyMatch(bad, 'x'), /^invalid filter pattern/, bad);
   t.throws(() => fuzzyMatch('a'.repeat(257), 'x'), { message: /longer than 256 characters/ });
 });
 

@@ -25,23 +25,26 @@ t.test('detach keys: Docker syntax, and a scanner that holds back a partial sequ
 });
 
 const PASSWD = 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\nweb:x:1000:1001::/home/web:/bin/sh\n';
-const GROUP = 'root:x:0:\nnogroup:x:65534:\nstaff:x:50:\n';
+const GROUP = 'root:x:0:\nnogroup:x:65534:\nstaff:x:50:\nwheel:x:10:root,web\naudio:x:29:web\n';
 
 t.test('--user as runc resolves it against passwd and group', async (t) => {
-  t.same(resolveUser('', PASSWD, GROUP), { uid: 0, gid: 0, home: '/root' });
-  t.same(resolveUser('nobody', PASSWD, GROUP), { uid: 65534, gid: 65534, home: '/nonexistent' });
-  t.same(resolveUser('web:staff', PASSWD, GROUP), { uid: 1000, gid: 50, home: '/home/web' });
-  t.same(resolveUser('1000', PASSWD, GROUP), { uid: 1000, gid: 1001, home: '/home/web' });
-  t.same(resolveUser('4242:4343', PASSWD, GROUP), { uid: 4242, gid: 4343, home: '/' }, 'numeric ids need no entry');
+  t.same(resolveUser('', PASSWD, GROUP), { uid: 0, gid: 0, home: '/root', groups: [10] });
+  t.same(resolveUser('nobody', PASSWD, GROUP), { uid: 65534, gid: 65534, home: '/nonexistent', groups: [] });
+  t.same(resolveUser('web:staff', PASSWD, GROUP), { uid: 1000, gid: 50, home: '/home/web', groups: [10, 29] }, 'the groups that list the user');
+  t.same(resolveUser('1000', PASSWD, GROUP), { uid: 1000, gid: 1001, home: '/home/web', groups: [10, 29] });
+  t.same(resolveUser('4242:4343', PASSWD, GROUP), { uid: 4242, gid: 4343, home: '/', groups: [] }, 'numeric ids need no entry');
+  t.same(resolveUser('nobody', PASSWD, GROUP, ['audio', '4000']), { uid: 65534, gid: 65534, home: '/nonexistent', groups: [29, 4000] }, 'GroupAdd by name or gid');
+  t.throws(() => resolveUser('nobody', PASSWD, GROUP, ['nosuch']), { message: 'Unable to find group nosuch: no matching entries in group file' });
   t.throws(() => resolveUser('nobody2', PASSWD, GROUP), { message: 'unable to find user nobody2: no matching entries in passwd file' });
   t.throws(() => resolveUser('web:nogrp', PASSWD, GROUP), { message: 'unable to find group nogrp: no matching entries in group file' });
 });
 
 t.test('a process in namespaces is an nsenter argv, never a shell string', async (t) => {
-  t.same(inNamespaces({ net: '/run/netns/cnmd-x', mnt: '/run/cnmd/x/mnt', uts: '/run/cnmd/x/uts', uid: 1000, gid: 50, cwd: '/srv' }, ['sh', '-c', 'echo $HOME; rm -rf /']), {
+  t.same(inNamespaces({ net: '/run/netns/cnmd-x', mnt: '/run/cnmd/x/mnt', uts: '/run/cnmd/x/uts', uid: 1000, gid: 50, groups: [10, 29], cwd: '/srv' }, ['sh', '-c', 'echo $HOME; rm -rf /']), {
     file: 'nsenter',
-    args: ['--net=/run/netns/cnmd-x', '--mount=/run/cnmd/x/mnt', '--uts=/run/cnmd/x/uts', '-S', '1000', '-G', '50', '--wd=/srv', '--', 'sh', '-c', 'echo $HOME; rm -rf /'],
+    args: ['--net=/run/netns/cnmd-x', '--mount=/run/cnmd/x/mnt', '--uts=/run/cnmd/x/uts', '--wd=/srv', '--', 'setpriv', '--reuid=1000', '--regid=50', '--groups=10,29', '--', 'sh', '-c', 'echo $HOME; rm -rf /'],
   });
+  t.same(inNamespaces({ mnt: '/m', uid: 65534, gid: 65534, groups: [] }, ['id']).args, ['--mount=/m', '--', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--', 'id'], 'no groups of the daemon\'s leak in');
   t.same(inNamespaces({}, ['true']), { file: 'true', args: [] });
 });
 
