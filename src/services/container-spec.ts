@@ -101,8 +101,6 @@ export const asList = (v: string[] | string | null | undefined): string[] => (v 
 
 export function checkName(name: string): void {
   if (!NAME_RULE.test(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-  // cnmd serves container names in DNS, and writes them into hosts files of linked containers
-  if (name.replace(/^\//, '').length > 253) throw invalid(`Invalid container name (${name.slice(0, 64)}…): at most 253 characters`);
 }
 
 /** user, uid, user:group or uid:gid (resolved against the host's passwd and group files at start). */

@@ -46,7 +46,6 @@ const GATED: Record<string, Step> = {
   'IPAM Gateway': net({ IPAM: { Config: [{ Subnet: '10.66.0.0/24', Gateway: '$P' }] } }),
   'IPAM IPRange': net({ IPAM: { Config: [{ Subnet: '10.66.0.0/24', IPRange: '$P' }] } }),
   'IPAM AuxiliaryAddresses': net({ IPAM: { Config: [{ Subnet: '10.66.0.0/24', AuxiliaryAddresses: { a: '$P' } }] } }),
-  'container name': ctr({}, '$P'),
   Hostname: ctr({ Hostname: '$P' }),
   Domainname: ctr({ Domainname: '$P' }),
   User: ctr({ User: '$P', Cmd: ['true'] }),
@@ -68,7 +67,11 @@ const GATED: Record<string, Step> = {
   'endpoint IPv4Address': connect({ IPAMConfig: { IPv4Address: '$P' } }),
   'endpoint MacAddress': connect({ MacAddress: '$P' }),
   'endpoint DriverOpts': connect({ DriverOpts: { $P: '1' } }),
+  // last: a long name of plain characters is taken (as Docker takes it) and later steps would link to it
+  'container name': ctr({}, '$P'),
 };
+/** Docker takes names of any length: the long payload of plain characters is a name like any other. */
+const LONG_TAKEN = new Set(['container name']);
 
 /** Fields that never reach host text: taken, and still nowhere in it. */
 const FREE: Record<string, Step> = {
@@ -89,7 +92,9 @@ t.test('the corpus: every field, every payload', async (t) => {
       const networks = (await call(d, 'GET', '/networks')).body.length;
       const r = await step(d, p, tag);
       const what = `${field} = ${JSON.stringify(p.slice(0, 24))}`;
-      if (field in GATED) {
+      if (LONG_TAKEN.has(field) && /^QZa+$/.test(p)) {
+        t.equal(r.status, 201, `${what}: a long name is taken`);
+      } else if (field in GATED) {
         t.ok(r.status >= 400 && r.status < 500, `${what}: refused (${r.status} ${String(r.body?.message ?? '').slice(0, 80)})`);
         if (!field.startsWith('endpoint')) t.equal((await call(d, 'GET', '/networks')).body.length, networks, `${what}: no network left half-made`);
       } else {
