@@ -124,3 +124,28 @@ d.getNetwork('tlsnet').inspect().then((n) => console.log(n.Name), (e) => { conso
     t.match(loop.stderr, 'refusing to listen on tcp://127.0.0.1:2375');
   });
 }
+
+if (await hostTestsReady(t)) {
+  t.test('--user and GroupAdd are honoured on a real kernel; options cnmd cannot honour are refused', async (t) => {
+    const host = await makeNetns(t, 'h');
+    const d = await startDaemonIn(t, host);
+    const run = async (name: string, body: Record<string, unknown>) => {
+      t.equal((await d.request('POST', `/v1.48/containers/create?name=${name}`, { Image: 'busybox', ...body })).status, 201);
+      t.equal((await d.request('POST', `/v1.48/containers/${name}/start`)).status, 204);
+      t.equal((await d.request('POST', `/v1.48/containers/${name}/wait`)).body.StatusCode, 0);
+      return (await d.request('GET', `/v1.48/containers/${name}/logs?stdout=1`)).text.replace(/[\0-\x08]/g, '');
+    };
+    const ids = await run('uid', { User: '65534', HostConfig: { GroupAdd: ['users'], NetworkMode: 'none' }, Cmd: ['sh', '-c', 'id -u; id -g; id -G'] });
+    t.match(ids, /65534\s+65534\s+65534 100\s*$/, `uid, gid and the supplementary groups: ${JSON.stringify(ids)}`);
+    t.equal((await d.request('POST', '/v1.48/containers/create', { Image: 'busybox', HostConfig: { CapAdd: ['NET_ADMIN'] } })).status, 400, 'CapAdd: a 400, not dropped');
+    const exe = await d.request('POST', '/v1.48/containers/create?name=up', { Image: 'busybox', Cmd: ['sleep', '30'], HostConfig: { NetworkMode: 'none' } });
+    t.equal(exe.status, 201);
+    t.equal((await d.request('POST', '/v1.48/containers/up/start')).status, 204);
+    const ex = await d.request('POST', '/v1.48/containers/up/exec', { Cmd: ['id', '-u'], User: 'nobody', AttachStdout: true });
+    t.equal(ex.status, 201);
+    const out = await d.request('POST', `/v1.48/exec/${ex.body.Id}/start`, { Detach: false, Tty: true });
+    t.equal(out.text.trim(), '65534', 'exec -u nobody');
+    t.equal((await d.request('POST', '/v1.48/containers/up/exec', { Cmd: ['id'], Privileged: true })).status, 400, 'exec --privileged: a 400');
+    await d.request('DELETE', '/v1.48/containers/up?force=1');
+  });
+}
