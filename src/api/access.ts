@@ -32,8 +32,8 @@ export interface AccessOptions {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** the client and its role, set before routing goes on */
-    client: { name: string; via: ClientConnection['via']; role: Role };
+    /** the client and its role ('none': an unlisted name, refused at once), set before routing goes on */
+    client: { name: string; via: ClientConnection['via']; role: Role | 'none' };
   }
 }
 
@@ -66,7 +66,7 @@ export function installAccess(app: FastifyInstance, o: AccessOptions): void {
   app.addHook('onRequest', async (req) => {
     const conn = identify(req.raw);
     const role: Role | undefined = conn.via !== 'tls' || !Object.keys(o.authz).length ? 'admin' : o.authz[conn.name];
-    req.client = { ...conn, role: role ?? ('none' as Role) };
+    req.client = { ...conn, role: role ?? 'none' };
     if (req.headers.origin !== undefined) throw deny(req, `requests from web browsers are refused (Origin: ${String(req.headers.origin).slice(0, 100)})`);
     if (conn.via !== 'unix' && !hostAllowed(req.headers.host, o.allowedHosts)) {
       throw deny(req, `Host "${String(req.headers.host).slice(0, 100)}" is not a loopback name, an address or a name given with --allowed-host`);
@@ -75,7 +75,7 @@ export function installAccess(app: FastifyInstance, o: AccessOptions): void {
   });
   app.addHook('preValidation', async (req) => {
     const { role, name } = req.client;
-    if (role === 'admin' || !req.routeOptions.url) return;
+    if (role === 'admin' || role === 'none' || !req.routeOptions.url) return;
     const r: AccessRequest = { method: req.method, route: req.routeOptions.url, params: req.params as Record<string, string>, body: req.body, runsProcess: o.runsProcess };
     const refusal = requestRule(role, r);
     if (refusal) throw deny(req, `client "${name}" (role ${role}) may not ${refusal}`);
