@@ -14,6 +14,12 @@ async function curl(world: Netns, certDir: string | undefined, caFile: string, a
   return world.run('curl', ['-sS', '--max-time', '5', '--cacert', caFile, ...cert, '-w', '\n%{http_code}', ...args], { reject: false });
 }
 
+/** A client program on "another machine" with only the environment given (DOCKER_HOST and, with certs, TLS). */
+function client(world: Netns, certs: string | undefined, argv: string[], extra: string[] = [], input?: string) {
+  const tls = certs ? ['DOCKER_TLS_VERIFY=1', `DOCKER_CERT_PATH=${certs}`] : [];
+  return execa('nsenter', [`--net=/run/netns/${world.name}`, 'env', '-i', `PATH=${process.env.PATH}`, 'DOCKER_HOST=tcp://192.0.2.1:2376', ...tls, ...extra, ...argv], { reject: false, timeout: 30_000, input });
+}
+
 /** Runs cnmd's main in ns and returns how it ended (for daemons that must refuse to start). */
 async function runMain(ns: Netns, flags: string[]) {
   const r = await execa('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, `${ROOT}dist/main.js`, ...flags], { reject: false, timeout: 20_000 });
@@ -63,23 +69,21 @@ if (await hostTestsReady(t)) {
     if (await dockerCliAvailable()) {
       const configDir = mkdtempSync('/tmp/cnmd-docker-config-');
       t.teardown(() => rmSync(configDir, { recursive: true, force: true }));
-      const docker = (certs: string, ...args: string[]) =>
-        execa('nsenter', [`--net=/run/netns/${world.name}`, 'env', '-i', `PATH=${process.env.PATH}`, `DOCKER_CONFIG=${configDir}`, 'DOCKER_HOST=tcp://192.0.2.1:2376', 'DOCKER_TLS_VERIFY=1', `DOCKER_CERT_PATH=${certs}`, 'docker', ...args], { reject: false, timeout: 30_000 });
+      const docker = (certs: string | undefined, ...args: string[]) => client(world, certs, ['docker', ...args], [`DOCKER_CONFIG=${configDir}`]);
       const ls = await docker(ops, 'network', 'ls', '--format', '{{.Name}}');
       t.match(String(ls.stdout), /tlsnet/, `docker network ls over TLS: ${ls.stderr}`);
       const echo = await docker(ops, 'run', '--rm', '--network', 'tlsnet', 'busybox', 'sh', '-c', 'echo over-tls; hostname -i');
       t.match(String(echo.stdout), /^over-tls\n\d+\.\d+\.\d+\.\d+$/, `docker run --rm (attach over TLS): ${echo.stderr}`);
-      const piped = await execa('nsenter', [`--net=/run/netns/${world.name}`, 'env', '-i', `PATH=${process.env.PATH}`, `DOCKER_CONFIG=${configDir}`, 'DOCKER_HOST=tcp://192.0.2.1:2376', 'DOCKER_TLS_VERIFY=1', `DOCKER_CERT_PATH=${ops}`, 'docker', 'run', '-i', '--rm', 'busybox', 'sh', '-c', 'cat; exit 3'], { input: 'in-over-tls\n', reject: false, timeout: 30_000 });
+      const piped = await client(world, ops, ['docker', 'run', '-i', '--rm', 'busybox', 'sh', '-c', 'cat; exit 3'], [`DOCKER_CONFIG=${configDir}`], 'in-over-tls\n');
       t.same([String(piped.stdout), piped.exitCode], ['in-over-tls', 3], `stdin over TLS (the CLI half-closes with a close_notify): ${piped.stderr}`);
       const denied = await docker(ci, 'run', '--rm', 'busybox', 'id');
       t.not(denied.exitCode, 0);
       t.match(String(denied.stderr), 'authorization denied by cnmd: client "ci" (role network) may not set Cmd', 'the CLI prints the denial');
-      const plainCli = await execa('nsenter', [`--net=/run/netns/${world.name}`, 'env', '-i', `PATH=${process.env.PATH}`, `DOCKER_CONFIG=${configDir}`, 'DOCKER_HOST=tcp://192.0.2.1:2376', 'docker', 'version'], { reject: false, timeout: 30_000 });
+      const plainCli = await docker(undefined, 'version');
       t.not(plainCli.exitCode, 0, 'the CLI without TLS gets nothing');
     }
 
-    const py = await execa('nsenter', [`--net=/run/netns/${world.name}`, 'env', '-i', `PATH=${process.env.PATH}`, 'DOCKER_HOST=tcp://192.0.2.1:2376', 'DOCKER_TLS_VERIFY=1', `DOCKER_CERT_PATH=${ops}`,
-      'python3', '-c', 'import docker; c = docker.from_env(); print(c.version()["Components"][0]["Name"], [n.name for n in c.networks.list(names=["tlsnet"])])'], { reject: false, timeout: 30_000 });
+    const py = await client(world, ops, ['python3', '-c', 'import docker; c = docker.from_env(); print(c.version()["Components"][0]["Name"], [n.name for n in c.networks.list(names=["tlsnet"])])']);
     t.equal(String(py.stdout).trim(), "Engine ['tlsnet']", `docker-py over TLS: ${py.stderr}`);
 
     const script = `${pki.dir}/dockerode.cjs`;
