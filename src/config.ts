@@ -17,6 +17,8 @@ export interface Config {
   bip?: string;
   defaultAddressPools?: AddressPool[];
   iptables: boolean;
+  /** dockerd 29's --firewall-backend; undefined: nftables where the kernel and nft have it, else iptables */
+  firewallBackend?: 'nftables' | 'iptables';
   ipForward: boolean;
   ipMasq: boolean;
   icc: boolean;
@@ -70,6 +72,7 @@ const FLAGS: FlagSpec[] = [
   { key: 'bip', fileKey: 'bip', kind: 'string' },
   { key: 'defaultAddressPools', fileKey: 'default-address-pools', kind: 'pools' },
   { key: 'iptables', fileKey: 'iptables', kind: 'bool' },
+  { key: 'firewallBackend', fileKey: 'firewall-backend', kind: 'string' },
   { key: 'ipForward', fileKey: 'ip-forward', kind: 'bool' },
   { key: 'ipMasq', fileKey: 'ip-masq', kind: 'bool' },
   { key: 'icc', fileKey: 'icc', kind: 'bool' },
@@ -240,6 +243,7 @@ export function loadConfig(argv: string[], readFile: (p: string) => string | und
     bip: merged.bip,
     defaultAddressPools: merged.defaultAddressPools,
     iptables: merged.iptables ?? true,
+    ...(merged.firewallBackend !== undefined ? { firewallBackend: merged.firewallBackend } : {}),
     ipForward: merged.ipForward ?? true,
     ipMasq: merged.ipMasq ?? true,
     icc: merged.icc ?? true,
@@ -260,6 +264,9 @@ export function loadConfig(argv: string[], readFile: (p: string) => string | und
     authz: merged.authz ?? {},
     allowedHosts: merged.allowedHosts ?? [],
   };
+  if (cfg.firewallBackend !== undefined && !['nftables', 'iptables'].includes(cfg.firewallBackend)) {
+    throw new ConfigError(`invalid --firewall-backend "${cfg.firewallBackend as string}": nftables or iptables`);
+  }
   if (cfg.clusterStore !== undefined) {
     if (!/^etcd:\/\/[^/\s]+:\d+$/.test(cfg.clusterStore)) throw new ConfigError(`invalid --cluster-store "${cfg.clusterStore}": use etcd://HOST:PORT`);
     if (!cfg.clusterAdvertise || !/^\d+\.\d+\.\d+\.\d+$/.test(cfg.clusterAdvertise)) {

@@ -1,4 +1,5 @@
 /** What the HTTP application is given: the routes' options, built from the daemon's parts. */
+import { firewallOf } from '../drivers/index.js';
 import type { FastifyServerOptions } from 'fastify';
 import type { AppDeps } from '../app.js';
 import type { Config } from '../config.js';
@@ -88,10 +89,14 @@ export function appDeps(p: AppParts): AppDeps {
     system: {
       version: versionInfo,
       df,
-      info: () => {
+      info: (apiVersion) => {
         const n = containers.counts();
         const clusterInfo = p.cluster && { available: p.cluster.available, nodes: p.cluster.peers() };
-        return systemInfo(config, p.daemonId, { containers: n.total, running: n.running, stopped: n.total - n.running }, config.defaultAddressPools ?? DEFAULT_POOLS, clusterInfo);
+        const info = systemInfo(config, p.daemonId, { containers: n.total, running: n.running, stopped: n.total - n.running }, config.defaultAddressPools ?? DEFAULT_POOLS, clusterInfo);
+        // API 1.49 (Docker 28.2) added the firewall backend; none (--iptables=false) is not reported, as in dockerd
+        const firewall = firewallOf(config);
+        if (apiVersion >= 1.49 && firewall !== 'none') info.FirewallBackend = { Driver: firewall };
+        return info;
       },
     },
     networks: {

@@ -3,7 +3,8 @@ import { Type } from 'typebox';
 
 export interface SystemRouteOptions {
   version: () => Record<string, unknown>;
-  info: () => Record<string, unknown>;
+  /** GET /info, at the requested API version */
+  info: (apiVersion: number) => Record<string, unknown>;
   /** GET /system/df, at the requested API version */
   df?: (apiVersion: number) => Record<string, unknown>;
 }
@@ -23,7 +24,7 @@ export const systemRoutes: FastifyPluginAsync<SystemRouteOptions> = async (app, 
     ping(reply).send('OK'),
   );
   app.get('/version', { schema: { tags: ['System'], summary: 'Version of the daemon and its API' } }, async () => opts.version());
-  app.get('/info', { schema: { tags: ['System'], summary: 'System-wide information' } }, async () => opts.info());
+  app.get('/info', { schema: { tags: ['System'], summary: 'System-wide information' } }, async (req) => opts.info(req.apiVersion));
   if (opts.df) {
     const df = opts.df;
     app.get('/system/df', { schema: { tags: ['System'], summary: 'Disk usage: images (no layers: 0 bytes), containers, volumes, no build cache' } }, async (req) => df(req.apiVersion));

@@ -1,5 +1,5 @@
 /** API versions: the /v1.NN/ prefix, negotiation limits and Docker's errors for them. */
-export const API_VERSION = '1.48';
+export const API_VERSION = '1.49';
 export const MIN_API_VERSION = '1.24';
 export const CNMD_VERSION = '0.1.0';
 

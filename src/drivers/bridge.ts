@@ -1,23 +1,12 @@
 /**
- * The bridge driver: a Linux bridge per network with the gateway addresses, and iptables rules in
- * chains of our own. Pure: it describes what should exist; reconcile/ makes it so.
- *
- * filter FORWARD   -j P-FORWARD                          (hook)
- * P-FORWARD        -j P-DEST, -j P-SRC                   (head)
- * P-DEST           -o BR -j P-N-<id>                     one per network: traffic into a network
- * P-N-<id>         established -> ACCEPT; from BR itself -> ACCEPT (icc) or DROP; anything else -> DROP.
- *                  So traffic from other networks (isolation) and from outside (no direct access) ends here.
- * P-SRC            -i BR -j ACCEPT (or DROP if internal)  one per network: traffic out of a network, which
- *                  P-DEST did not claim, so it leaves for a link that is not one of our bridges
- * nat POSTROUTING  -j P-POSTROUTING                      (hook)
- * P-POSTROUTING    -s SUBNET ! -o BR -j MASQUERADE       per IPv4 subnet of a non-internal network
- *
- * Two rules per network in shared chains and one chain of its own: iptables-nft's cost for changing
- * existing rules grows with the size of the table, so fewer rules keep deletes cheap.
+ * The bridge driver: a Linux bridge per network with the gateway addresses, and what the network asks
+ * of the firewall (isolation, NAT, DNS input) as an intent that the firewall backend renders
+ * (src/firewall/). Pure: it describes what should exist; reconcile/ makes it so.
  */
 import type { Driver, DriverContext, CreateRequest } from './driver.js';
 import type { Endpoint, Network } from '../model.js';
-import type { DesiredChain, DesiredHook, EndpointObjects, NetworkObjects } from '../reconcile/model.js';
+import type { EndpointObjects, NetworkObjects } from '../reconcile/model.js';
+import type { NetworkIntent } from '../firewall/intent.js';
 import { invalid } from '../errors.js';
 import { parseAddr } from '../ipam/cidr.js';
 import { boolOption } from './options.js';
@@ -106,86 +95,20 @@ export function defaultLinkName(id: string, ctx: DriverContext): string {
   return `${ctx.instance}-${id.slice(0, MAX_IFNAME - ctx.instance.length - 1)}`;
 }
 
-export const chainNames = (ctx: DriverContext) => ({
-  forward: `${ctx.chainPrefix}-FORWARD`,
-  dest: `${ctx.chainPrefix}-DEST`,
-  src: `${ctx.chainPrefix}-SRC`,
-  postrouting: `${ctx.chainPrefix}-POSTROUTING`,
-  input: `${ctx.chainPrefix}-INPUT`,
-  dnat: `${ctx.chainPrefix}-DNAT`,
-  dnatLocal: `${ctx.chainPrefix}-DNAT-LO`,
-  dns: `${ctx.chainPrefix}-DNS`,
-  network: (id: string) => `${ctx.chainPrefix}-N-${id.slice(0, 12)}`,
-});
-
-export const ownerComment = (ctx: DriverContext, id: string) => `-m comment --comment "${ctx.instance}:${id.slice(0, 12)}"`;
-
-/** The shared chains and hooks every bridge network hangs off. */
-export function bridgeBase(ctx: DriverContext): { chains: DesiredChain[]; hooks: DesiredHook[] } {
-  if (!ctx.iptables) return { chains: [], hooks: [] };
-  const c = chainNames(ctx);
+/** What the network asks of the firewall. */
+function firewallIntent(n: Network, s: BridgeSettings): NetworkIntent {
+  const nat = !n.internal && s.masq && !s.inhibitIpv4;
   return {
-    chains: [
-      { table: 'filter', name: c.forward, head: [`-j ${c.dest}`, `-j ${c.src}`], body: [] },
-      { table: 'filter', name: c.dest, head: [], body: [] },
-      { table: 'filter', name: c.src, head: [], body: [] },
-      { table: 'filter', name: c.input, head: [], body: [] },
-      { table: 'nat', name: c.postrouting, head: [], body: [] },
-      { table: 'nat', name: c.dnat, head: [], body: [] },
-      { table: 'nat', name: c.dnatLocal, head: [], body: [] },
-      // queries to 127.0.0.11 arrive from sandboxes on their gateway: to the server on that gateway
-      { table: 'nat', name: c.dns, head: ['-p udp -m udp --dport 53 -j REDIRECT', '-p tcp -m tcp --dport 53 -j REDIRECT'], body: [] },
-    ],
-    hooks: [
-      { table: 'filter', chain: 'FORWARD', spec: `-j ${c.forward}` },
-      // the embedded DNS server on the gateways, even when the host's INPUT policy drops (ufw and the like)
-      { table: 'filter', chain: 'INPUT', spec: `-j ${c.input}` },
-      { table: 'nat', chain: 'POSTROUTING', spec: `-j ${c.postrouting}` },
-      // published ports: from other machines and from the host itself (127.0.0.1 included) …
-      { table: 'nat', chain: 'PREROUTING', spec: `! -d 127.0.0.11/32 -m addrtype --dst-type LOCAL -j ${c.dnat}` },
-      // … except DNS queries of sandboxes, even when a container publishes port 53
-      { table: 'nat', chain: 'PREROUTING', spec: `-d 127.0.0.11/32 -j ${c.dns}` },
-      { table: 'nat', chain: 'OUTPUT', spec: `-m addrtype --dst-type LOCAL -j ${c.dnat}` },
-      // … and ports bound to a loopback address, from the host only: never reachable from outside
-      { table: 'nat', chain: 'OUTPUT', spec: `-d 127.0.0.0/8 -j ${c.dnatLocal}` },
-    ],
+    owner: n.id.slice(0, 12),
+    bridge: n.bridgeName!,
+    subnets4: n.subnets.filter((x) => x.family === 4).map((x) => x.subnet),
+    internal: n.internal,
+    icc: s.icc,
+    ...(nat ? { nat4: s.snatSource ? { kind: 'snat' as const, source: s.snatSource } : { kind: 'masquerade' as const } } : {}),
+    // not on the predefined bridge: its containers get the host's resolvers, as in Docker
+    dns: !n.predefined && !s.inhibitIpv4,
+    hostMasquerade: !n.internal && !s.inhibitIpv4,
   };
-}
-
-/** Rules are written in iptables-save's canonical form, so that what we read back compares equal. */
-function networkRules(n: Network, s: BridgeSettings, ctx: DriverContext): Pick<NetworkObjects, 'chains' | 'rules'> {
-  const br = n.bridgeName!;
-  const c = chainNames(ctx);
-  const own = c.network(n.id);
-  const tag = ownerComment(ctx, n.id);
-  const ownRules = [
-    '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
-    `-i ${br} -j ${s.icc ? 'ACCEPT' : 'DROP'}`,
-    // published ports: connections our DNAT rules redirected into this network
-    ...(n.internal ? [] : ['-m conntrack --ctstate DNAT -j ACCEPT']),
-    '-j DROP',
-  ];
-  const rules: NetworkObjects['rules'] = [
-    { table: 'filter', chain: c.dest, spec: `-o ${br} ${tag} -j ${own}` },
-    { table: 'filter', chain: c.src, spec: `-i ${br} ${tag} -j ${n.internal ? 'DROP' : 'ACCEPT'}` },
-  ];
-  if (!n.internal && s.masq && !s.inhibitIpv4) {
-    const target = s.snatSource ? `-j SNAT --to-source ${s.snatSource}` : '-j MASQUERADE';
-    for (const sub of n.subnets.filter((x) => x.family === 4)) {
-      rules.push({ table: 'nat', chain: c.postrouting, spec: `-s ${sub.subnet} ! -o ${br} ${tag} ${target}` });
-    }
-  }
-  if (!n.predefined && !s.inhibitIpv4) {
-    for (const proto of ['udp', 'tcp']) {
-      rules.push({ table: 'filter', chain: c.input, spec: `-i ${br} -p ${proto} -m ${proto} --dport 53 ${tag} -j ACCEPT` });
-    }
-  }
-  if (!n.internal && !s.inhibitIpv4) {
-    // connections from the host (127.0.0.1 included) to a published port leave with the bridge's address
-    rules.push({ table: 'nat', chain: c.postrouting, spec: `-o ${br} -m addrtype --src-type LOCAL ${tag} -j MASQUERADE` });
-  }
-  const owner = n.id.slice(0, 12);
-  return { chains: [{ table: 'filter', name: own, head: ownRules, body: [], owner }], rules };
 }
 
 /**
@@ -219,10 +142,9 @@ export const bridgeDriver: Driver = {
       .filter((x) => (x.family === 4 ? !s.inhibitIpv4 : n.enableIPv6))
       .map((x) => `${x.gateway}/${x.subnet.split('/')[1]}`);
     const owner = n.id.slice(0, 12);
-    const fw = ctx.iptables ? networkRules(n, s, ctx) : { chains: [], rules: [] };
     return {
       links: [{ name: n.bridgeName!, kind: 'bridge', alias: `${ctx.instance}:${n.id}`, mtu: s.mtu, addresses, owner, mac: bridgeMac(n.id) }],
-      ...fw,
+      firewall: firewallIntent(n, s),
       sysctls: [
         // Traffic inside one bridge only meets iptables (and so icc=false) when bridged frames are passed to it.
         ...(s.icc ? [] : [{ key: 'net.bridge.bridge-nf-call-iptables', value: '1' }]),

@@ -1,5 +1,6 @@
 import type { Endpoint, Network } from '../model.js';
 import type { EndpointObjects, NetworkObjects } from '../reconcile/model.js';
+import type { FirewallBackendName } from '../firewall/intent.js';
 
 /** Daemon settings the drivers need; derived from Config once. */
 export interface DriverContext {
@@ -7,7 +8,10 @@ export interface DriverContext {
   instance: string;
   /** our chains are "<chainPrefix>-…" */
   chainPrefix: string;
+  /** whether cnmd programs the firewall at all (--iptables) */
   iptables: boolean;
+  /** the backend that renders it: none when --iptables=false */
+  firewall: FirewallBackendName;
   ipForward: boolean;
   ipMasq: boolean;
   /** icc and mtu of the daemon apply to the predefined bridge network, as in dockerd */

@@ -6,8 +6,12 @@ import { overlayDriver } from './overlay.js';
 
 import type { DriverContext } from './driver.js';
 import type { Config } from '../config.js';
+import type { FirewallBackendName } from '../firewall/intent.js';
 
 export type { Driver, DriverContext } from './driver.js';
+
+/** The firewall backend of a configuration whose backend was chosen (main.ts probes the host when it is not given). */
+export const firewallOf = (config: Config): FirewallBackendName => (config.iptables ? (config.firewallBackend ?? 'iptables') : 'none');
 
 /** The daemon settings the drivers need, derived from the Config once. */
 export function driverContext(config: Config): DriverContext {
@@ -15,6 +19,7 @@ export function driverContext(config: Config): DriverContext {
     instance: config.instance,
     chainPrefix: config.instance.toUpperCase(),
     iptables: config.iptables,
+    firewall: firewallOf(config),
     ipForward: config.ipForward,
     ipMasq: config.ipMasq,
     icc: config.icc,

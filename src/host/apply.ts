@@ -1,6 +1,6 @@
 /**
  * Applies a plan: containers' files first; sysctls as file writes, every link change in one
- * `ip -batch`, every rule change in one `iptables-restore --noflush`, which run at the same time
+ * `ip -batch`, every rule change in one `iptables-restore --noflush` or one `nft -f -`, which run at the same time
  * (rules name interfaces, they do not need them to exist); then one `ip -batch` inside each sandbox
  * namespace that needs changes, beside the making of containers' mount and UTS namespaces; last,
  * namespace files and directories that go.
@@ -8,11 +8,15 @@
 import type { Executor } from './executor.js';
 import type { Table } from './state.js';
 import { batchLine, ruleLine, sysctlKey, hostPath } from './text-gate.js';
+import { type IptLine, restoreLine } from './iptables-text.js';
+import { type NftOp, nftScript } from './nft.js';
 
 export interface HostSteps {
   sysctls: Array<{ key: string; value: string }>;
   ipLines: string[];
-  iptables: Array<{ table: Table; phase: number; line: string }>;
+  iptables: Array<{ table: Table; phase: number; line: IptLine }>;
+  /** nftables changes, of one table: one `nft -f -` transaction */
+  nft?: Array<{ table: string; op: NftOp }>;
   /** ip batch lines to run inside sandbox namespaces (by path), after the host's */
   inside: Map<string, string[]>;
   /** key=value sysctls to set inside new sandbox namespaces (by path) */
@@ -57,10 +61,15 @@ export function restoreInput(steps: HostSteps['iptables']): string {
   for (const t of tables) {
     out += `*${t}\n`;
     const mine = steps.filter((s) => s.table === t);
-    for (const phase of [0, 1, 2, 3]) for (const s of mine) if (s.phase === phase) out += s.line + '\n';
+    for (const phase of [0, 1, 2, 3]) for (const s of mine) if (s.phase === phase) out += restoreLine(s.line) + '\n';
     out += 'COMMIT\n';
   }
   return out;
+}
+
+/** The `nft -f -` input for the nftables steps: one transaction (the script renders through the gate). */
+export function nftInput(steps: NonNullable<HostSteps['nft']>): string {
+  return nftScript({ name: steps[0].table }, steps.map((s) => s.op));
 }
 
 /** Every line and key through the gate (./text-gate.ts), before anything runs: a refusal changes nothing. */
@@ -76,7 +85,7 @@ function gate(steps: HostSteps): void {
     for (const s of kv) sysctlKey(s.split('=')[0]);
   }
   for (const s of steps.sysctls) sysctlKey(s.key);
-  for (const r of steps.iptables) ruleLine(r.line);
+  for (const r of steps.iptables) ruleLine(restoreLine(r.line));
   for (const f of steps.files ?? []) hostPath(f.path);
   for (const n of steps.namespaces ?? []) hostPath(n.path);
   for (const p of [...(steps.umounts ?? []), ...(steps.removals ?? [])]) hostPath(p);
@@ -84,6 +93,7 @@ function gate(steps: HostSteps): void {
 
 export async function applySteps(exec: Executor, steps: HostSteps): Promise<void> {
   gate(steps);
+  const nft = steps.nft?.length ? nftInput(steps.nft) : undefined;
   await Promise.all((steps.files ?? []).map((f) => exec.writeFile(f.path, f.content)));
   const namespaces = Promise.all((steps.namespaces ?? []).map((n) => makeNamespace(exec, n)));
   const ipRun = (steps.ipLines.length ? exec.run('ip', ['-batch', '-'], { input: steps.ipLines.join('\n') + '\n' }) : Promise.resolve()).then(async () => {
@@ -93,6 +103,7 @@ export async function applySteps(exec: Executor, steps: HostSteps): Promise<void
   });
   const runs: Array<Promise<unknown>> = [ipRun];
   if (steps.iptables.length) runs.push(exec.run('iptables-restore', ['-w', '--noflush'], { input: restoreInput(steps.iptables) }));
+  if (nft) runs.push(exec.run('nft', ['-f', '-'], { input: nft }));
   // Inside a sandbox only after the host batch made its namespace and interfaces.
   const insideRuns = ipRun.then(() =>
     Promise.all([

@@ -5,12 +5,12 @@
  * change (a mutating command, a sysctl or file write, a removal, a process start or a delivered signal) is a
  * numbered step written to stderr as `cnmd fault step N: …`, and the daemon SIGKILLs itself right
  * after step k completes (k = 0: right before the first step, i.e. after the store transaction).
- * Reads (`ip -json`, `iptables-save`, version checks) are not steps.
+ * Reads (`ip -json`, `iptables-save`, `nft list`, version checks) are not steps.
  */
 import type { ChildOptions, Executor, RunOptions, ShimSpec, SpawnOptions } from './executor.js';
 
 export function isHostRead(file: string, args: string[]): boolean {
-  return file === 'iptables-save' || args.includes('-json') || args.includes('-V') || args.includes('--version');
+  return file === 'iptables-save' || (file === 'nft' && args.includes('list')) || args.includes('-json') || args.includes('-V') || args.includes('--version');
 }
 
 export class CrashingExecutor implements Executor {

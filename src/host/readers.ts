@@ -1,11 +1,14 @@
 import type { Executor } from './executor.js';
 import { type HostState, type NeighborState, type RuleState, type SandboxState, emptyRuleState, parseFdb, parseIpAddrJson, parseIptablesSave, parseNeighbors, parseNsMounts, parseSandboxInside } from './state.js';
 import { type Prefix, parsePrefix } from '../ipam/cidr.js';
+import { type NftState, parseNftTable } from './nft.js';
+import type { FirewallBackendName } from '../firewall/intent.js';
 
 export interface ReadOptions {
   chainPrefix: string;
   instance: string;
-  iptables: boolean;
+  /** the firewall backend whose state to read: iptables-save, or cnmd's own nftables table */
+  firewall: FirewallBackendName;
   sysctls: string[];
   /** sandbox namespaces (paths) whose inside to read; one process start each */
   sandboxes?: string[];
@@ -42,14 +45,26 @@ async function readNeighbors(exec: Executor): Promise<Map<string, NeighborState>
   return parseNeighbors(neigh.stdout, VXLAN_PREFIX, parseFdb(fdb.stdout, VXLAN_PREFIX));
 }
 
-/** Reads links, our iptables rules and the given sysctls: two process starts, whatever the count of networks. */
+/** cnmd's nftables table, or undefined when it does not exist. */
+export async function readNftTable(exec: Executor, instance: string): Promise<NftState | undefined> {
+  try {
+    const out = (await exec.run('nft', ['-j', 'list', 'table', 'inet', instance])).stdout;
+    return out.trim() ? parseNftTable(out) : undefined;
+  } catch (e) {
+    if (/No such file or directory/.test(String((e as { stderr?: string }).stderr ?? (e as Error).message))) return undefined;
+    throw e;
+  }
+}
+
+/** Reads links, our firewall rules and the given sysctls: two process starts, whatever the count of networks. */
 export async function readHostState(exec: Executor, opts: ReadOptions): Promise<HostState> {
   const roots = opts.roots;
-  const [links, rules, sysctls, netns, sandboxes, neighbors, files, mounts, netnsDirs, dataDirs, runDirs] = await Promise.all([
+  const [links, rules, nft, sysctls, netns, sandboxes, neighbors, files, mounts, netnsDirs, dataDirs, runDirs] = await Promise.all([
     exec.run('ip', ['-json', '-details', 'addr', 'show']).then((r) => parseIpAddrJson(r.stdout)),
-    opts.iptables
+    opts.firewall === 'iptables'
       ? exec.run('iptables-save', []).then((r) => parseIptablesSave(r.stdout, opts.chainPrefix, opts.instance))
       : Promise.resolve<RuleState>(emptyRuleState()),
+    opts.firewall === 'nftables' ? readNftTable(exec, opts.instance) : Promise.resolve(undefined),
     Promise.all(opts.sysctls.map(async (k) => [k, await exec.readSysctl(k)] as const)),
     exec.listDir(NETNS_DIR),
     Promise.all((opts.sandboxes ?? []).map(async (p) => [p, await readSandbox(exec, p)] as const)),
@@ -63,6 +78,7 @@ export async function readHostState(exec: Executor, opts: ReadOptions): Promise<
   return {
     links,
     rules,
+    ...(nft ? { nft } : {}),
     sysctls: new Map(sysctls.filter((e): e is [string, string] => e[1] !== undefined)),
     netns: new Set(netns),
     sandboxes: new Map(sandboxes.filter((e): e is [string, SandboxState] => e[1] !== undefined)),
@@ -115,14 +131,29 @@ export async function readLinkNames(exec: Executor): Promise<Set<string>> {
 }
 
 /** Fails with the Debian package to install when a tool is missing. */
-export async function checkTools(exec: Executor, iptables: boolean): Promise<void> {
+export async function checkTools(exec: Executor, firewall: FirewallBackendName): Promise<void> {
   const tools: Array<[string, string[], string]> = [['ip', ['-V'], 'iproute2']];
-  if (iptables) tools.push(['iptables-restore', ['--version'], 'iptables'], ['iptables-save', ['--version'], 'iptables']);
+  if (firewall === 'iptables') tools.push(['iptables-restore', ['--version'], 'iptables'], ['iptables-save', ['--version'], 'iptables']);
+  // listing the tables needs the kernel's nf_tables as well as the tool
+  if (firewall === 'nftables') tools.push(['nft', ['list', 'tables'], 'nftables']);
   for (const [file, args, pkg] of tools) {
     try {
       await exec.run(file, args);
     } catch {
       throw new Error(`${file} is not installed or does not run: install the Debian package ${pkg} (apt-get install ${pkg})`);
     }
+  }
+}
+
+/**
+ * The firewall backend when none was given (dockerd 29 defaults to iptables; cnmd to nftables where it
+ * can, since Debian 12 and Fedora do): nftables when the nft tool runs and the kernel has nf_tables.
+ */
+export async function chooseFirewall(exec: Executor): Promise<'nftables' | 'iptables'> {
+  try {
+    await exec.run('nft', ['list', 'tables']);
+    return 'nftables';
+  } catch {
+    return 'iptables';
   }
 }

@@ -1,3 +1,5 @@
+import type { NftState } from './nft.js';
+
 /**
  * The actual host state cnmd looks at, and pure parsers from the tools' output into it.
  * Only links and rules cnmd can own are kept in detail; other link names are kept to detect conflicts.
@@ -66,7 +68,10 @@ export function indexRule(rules: RuleState, owner: string, key: string, spec: st
 
 export interface HostState {
   links: Map<string, LinkState>;
+  /** our iptables chains (the iptables backend) */
   rules: RuleState;
+  /** our nftables table (the nftables backend); absent: it does not exist, or was not read */
+  nft?: NftState;
   sysctls: Map<string, string>;
   /** names under /run/netns */
   netns: Set<string>;

@@ -2,7 +2,8 @@
  * The last gate before text reaches a tool's batch input: every value was validated at the API edge,
  * and here a line that carries what cnmd never writes itself (a line break, a quote, a `#` that
  * would start a comment, a backslash, a NUL) is refused before anything runs. The one quote cnmd
- * writes is its rule comment, `--comment "<instance>:<12 hex>"`. Sysctl keys are dotted or
+ * writes is its rule comment, `--comment "<instance>:<12 hex>"`, and in nft text interface names
+ * and comments of plain characters. Sysctl keys are dotted or
  * slashed names of plain segments. Pure.
  */
 export class HostTextError extends Error {
@@ -12,7 +13,7 @@ export class HostTextError extends Error {
 const FORBIDDEN = /["'#\\\r\n\0]/;
 const OWNER_COMMENT = /--comment "[a-z][a-z0-9]{0,7}:[0-9a-f]{12}"/g;
 
-function refuse(kind: string, line: string): never {
+export function refuse(kind: string, line: string): never {
   throw new HostTextError(`refusing ${kind} text that cnmd did not write: ${JSON.stringify(line.length > 200 ? line.slice(0, 200) + '…' : line)}`);
 }
 
@@ -25,6 +26,12 @@ export function batchLine(tool: 'ip' | 'bridge', line: string): string {
 /** An iptables-restore line: the owner comment is the only quoted text. */
 export function ruleLine(line: string): string {
   if (FORBIDDEN.test(line.replace(OWNER_COMMENT, ''))) refuse('iptables-restore', line);
+  return line;
+}
+
+/** A line of an `nft -f` script: interface names and comments are the only quoted text, made of plain characters. */
+export function nftLine(line: string): string {
+  if (FORBIDDEN.test(line.replace(/"[A-Za-z0-9_.@+:-]{1,64}"/g, ''))) refuse('nft', line);
   return line;
 }
 

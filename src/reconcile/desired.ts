@@ -1,7 +1,7 @@
 import type { Network } from '../model.js';
 import type { DesiredState, DesiredSandbox, SandboxSpec } from './model.js';
 import { getDriver, type DriverContext } from '../drivers/index.js';
-import { bridgeBase, chainNames, ownerComment } from '../drivers/bridge.js';
+import { emptyIntent, type PortIntent } from '../firewall/intent.js';
 import { NETNS_DIR } from '../host/readers.js';
 
 /** How cnmd enters a running container's namespace: its adopted path, or the /run/netns name it made. */
@@ -29,11 +29,9 @@ export function desiredState(
   ownedNetns: DesiredState['ownedNetns'] = [],
   dirs?: ContainerDirs,
 ): DesiredState {
-  const base = bridgeBase(ctx);
   const state: DesiredState = {
     links: [],
-    chains: base.chains.map((c) => ({ ...c, body: [] })),
-    hooks: base.hooks,
+    firewall: emptyIntent(ctx.iptables),
     sysctls: ctx.ipForward ? [{ key: 'net.ipv4.ip_forward', value: '1' }] : [],
     sandboxes: [],
     neighbors: [],
@@ -44,17 +42,14 @@ export function desiredState(
       ? { dataRoot: dirs.dataRoot, runRoot: dirs.runRoot, data: dirs.ids, run: sandboxes.filter((s) => s.inside).map((s) => s.container.id.slice(0, 12)) }
       : { dataRoot: '', runRoot: '', data: [], run: [] },
   };
-  const shared = new Map(state.chains.map((c) => [`${c.table} ${c.name}`, c]));
   for (const n of networks) {
     const driver = getDriver(n.driver);
     if (!driver || n.configOnly) continue;
     const o = driver.objects(n, ctx);
     state.links.push(...o.links);
-    state.chains.push(...o.chains);
+    if (o.firewall && ctx.iptables) state.firewall.networks.push(o.firewall);
     state.sysctls.push(...o.sysctls);
     state.neighbors.push(...(o.neighbors ?? []));
-    const owner = n.id.slice(0, 12);
-    for (const r of o.rules) shared.get(`${r.table} ${r.chain}`)?.body.push({ spec: r.spec, owner });
   }
   for (const spec of sandboxes) {
     const owner = spec.container.id.slice(0, 12);
@@ -64,8 +59,8 @@ export function desiredState(
     if (!sb) continue;
     state.sandboxes.push(sb.sandbox);
     state.links.push(...sb.links);
-    for (const r of sb.rules) shared.get(`${r.table} ${r.chain}`)?.body.push({ spec: r.spec, owner });
-    if (sb.rules.length) state.sysctls.push({ key: 'net.bridge.bridge-nf-call-iptables', value: '1' });
+    state.firewall.ports.push(...sb.ports);
+    if (sb.ports.length) state.sysctls.push({ key: 'net.bridge.bridge-nf-call-iptables', value: '1' });
   }
   return state;
 }
@@ -137,23 +132,16 @@ function sandbox(spec: SandboxSpec, ctx: DriverContext) {
   if (dnsEp && dnsVia && dnsEp.endpoint.ipv4 && ctx.iptables) sandbox.dnsRoute = { via: dnsVia, dev: dnsEp.endpoint.ifname };
   // Published ports lead to the endpoint that gives the IPv4 default route; IPv6 host addresses are
   // served by the daemon's own proxy (see ContainerService), not by NAT.
-  const rules: Array<{ table: 'nat'; chain: string; spec: string }> = [];
+  const ports: PortIntent[] = [];
   const ip = publishTarget(sandbox.gateways, spec);
   const natted = (spec.ports ?? []).filter((p) => !p.hostIp.includes(':'));
   if (ctx.iptables && ip && natted.length) {
-    const c = chainNames(ctx);
-    const tag = ownerComment(ctx, spec.container.id);
     for (const p of natted) {
-      const m = `-p ${p.proto} -m ${p.proto}`;
-      const local = p.hostIp.startsWith('127.');
-      const dst = p.hostIp === '0.0.0.0' ? '' : `-d ${p.hostIp}/32 `;
-      rules.push({ table: 'nat', chain: local ? c.dnatLocal : c.dnat, spec: `${dst}${m} --dport ${p.hostPort} ${tag} -j DNAT --to-destination ${ip}:${p.containerPort}` });
-      // a container reaching its own published port through the host: the reply must come back the same way
-      rules.push({ table: 'nat', chain: c.postrouting, spec: `-s ${ip}/32 -d ${ip}/32 ${m} --dport ${p.containerPort} ${tag} -j MASQUERADE` });
+      ports.push({ owner: sandbox.owner, proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, ip, port: p.containerPort });
     }
     const target = spec.endpoints.find((e) => e.endpoint.ipv4?.split('/')[0] === ip)!;
     const link = links.find((l) => l.name === target.endpoint.hostIfname);
     if (link) link.hairpin = true;
   }
-  return { sandbox, links, rules };
+  return { sandbox, links, ports };
 }

@@ -1,9 +1,9 @@
 /**
  * Desired host state: what the drivers say should exist. Every object names its owner (the first 12
- * hex of a network id) or none for the shared base (hooks, shared chains), so that a reconcile can
+ * hex of a network id) or none for the shared base, so that a reconcile can
  * be scoped to the networks a request touched.
  */
-import type { Table } from '../host/state.js';
+import type { FirewallIntent, NetworkIntent } from '../firewall/intent.js';
 import type { Container, Endpoint, Network, PortBinding } from '../model.js';
 
 export interface DesiredLink {
@@ -93,27 +93,10 @@ export interface DesiredFile {
   owner: string;
 }
 
-/** A chain of ours. head: fixed rules first, in order; body: rules of any order, each with an owner. */
-export interface DesiredChain {
-  table: Table;
-  name: string;
-  head: string[];
-  body: Array<{ spec: string; owner: string }>;
-  /** a chain that belongs to one network as a whole (rules strictly ordered, no body) */
-  owner?: string;
-}
-
-/** A rule in a built-in chain that jumps into ours. */
-export interface DesiredHook {
-  table: Table;
-  chain: string;
-  spec: string;
-}
-
 export interface DesiredState {
   links: DesiredLink[];
-  chains: DesiredChain[];
-  hooks: DesiredHook[];
+  /** what the firewall should do, for the backend to render */
+  firewall: FirewallIntent;
   sysctls: Array<{ key: string; value: string }>;
   sandboxes: DesiredSandbox[];
   neighbors: DesiredNeighbor[];
@@ -129,16 +112,15 @@ export interface DesiredState {
   dirs: { dataRoot: string; runRoot: string; data: string[]; run: string[] };
 }
 
-/** What one network contributes: its links, its own chains, and rules in the shared chains. */
+/** What one network contributes: its links, what it asks of the firewall, sysctls. */
 export interface NetworkObjects {
   links: DesiredLink[];
-  chains: DesiredChain[];
-  rules: Array<{ table: Table; chain: string; spec: string }>;
+  firewall?: NetworkIntent;
   sysctls: Array<{ key: string; value: string }>;
   neighbors?: DesiredNeighbor[];
 }
 
-export const emptyObjects = (): NetworkObjects => ({ links: [], chains: [], rules: [], sysctls: [] });
+export const emptyObjects = (): NetworkObjects => ({ links: [], sysctls: [] });
 
 /** A running container as the store has it: what its sandbox needs. */
 export interface SandboxSpec {

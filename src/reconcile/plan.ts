@@ -7,12 +7,16 @@
  * shared base are compared, which keeps the cost of one request independent of how many networks
  * exist. When a scoped plan finds shared state it cannot repair alone, it throws NeedsFullReconcile.
  */
-import type { DesiredState, DesiredChain } from './model.js';
+import type { DesiredState } from './model.js';
 import { LOOPBACK_GUARD } from './desired.js';
 import { SANDBOX_DNS } from './dns-address.js';
 import { NETNS_ETC_DIR } from '../host/readers.js';
-import { type HostState, type LinkState, type Table, type ChainRules, type RuleState, chainKey, indexRule, neighborKey } from '../host/state.js';
+import { type HostState, type LinkState, neighborKey } from '../host/state.js';
 import { forbidden } from '../errors.js';
+import { type FirewallStep, planFirewall, adoptFirewall } from '../firewall/index.js';
+import { type PlanOptions, inScope } from './scope.js';
+
+export { NeedsFullReconcile, type PlanOptions } from './scope.js';
 
 export type Step =
   | { kind: 'sysctl'; key: string; value: string }
@@ -22,8 +26,8 @@ export type Step =
   | { kind: 'ipns'; path: string; line: string }
   /** a sysctl set inside a sandbox namespace cnmd just made */
   | { kind: 'nssysctl'; path: string; key: string; value: string }
-  /** phase: 0 declare (creates, or flushes an existing chain), 1 delete rules, 2 add rules, 3 flush and delete chains */
-  | { kind: 'iptables'; table: Table; phase: 0 | 1 | 2 | 3; line: string }
+  /** a firewall change, of the backend in use (src/firewall/) */
+  | FirewallStep
   /** a line of one `bridge -batch` (FDB entries), after the host's ip batch */
   | { kind: 'bridge'; line: string }
   /** a file cnmd keeps, written in place (so that bind mounts of it see the change), before the rest */
@@ -36,19 +40,6 @@ export type Step =
   | { kind: 'umount'; path: string }
   /** a directory of ours that goes (a removed container's, /etc/netns/NAME), last */
   | { kind: 'rm'; path: string };
-
-export interface PlanOptions {
-  instance: string;
-  chainPrefix: string;
-  /** null: the whole host; otherwise only these owners (12-hex network id prefixes) plus the shared base */
-  owners: Set<string> | null;
-}
-
-export class NeedsFullReconcile extends Error {
-  override name = 'NeedsFullReconcile';
-}
-
-const inScope = (owners: Set<string> | null, owner: string | undefined) => owners === null || (owner !== undefined && owners.has(owner));
 
 export function linkOwner(l: LinkState, instance: string): string | undefined {
   return l.alias?.startsWith(instance + ':') ? l.alias.slice(instance.length + 1, instance.length + 13) : undefined;
@@ -195,101 +186,6 @@ function planContainers(desired: DesiredState, actual: HostState, o: PlanOptions
   return steps;
 }
 
-/** Counts of each string, for multiset differences. */
-function counts(list: string[]): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const s of list) m.set(s, (m.get(s) ?? 0) + 1);
-  return m;
-}
-
-/** The actual body rules of a shared chain that the plan may look at: all of them, or the scope's. */
-function actualBody(d: DesiredChain, actual: ChainRules, rules: RuleState, o: PlanOptions): Map<string, number> {
-  const key = chainKey(d.table, d.name);
-  const head = new Set(d.head);
-  if (o.owners === null) return new Map([...actual].filter(([spec]) => !head.has(spec)));
-  const out = new Map<string, number>();
-  for (const owner of o.owners) {
-    for (const spec of rules.byOwner.get(owner)?.get(key) ?? []) {
-      const n = actual.get(spec);
-      if (n) out.set(spec, n);
-    }
-  }
-  return out;
-}
-
-function startsWithHead(actual: ChainRules, head: string[]): boolean {
-  if (head.length === 0) return true;
-  let i = 0;
-  for (const [spec, n] of actual) {
-    if (spec !== head[i] || n !== 1) return false;
-    if (++i === head.length) return true;
-  }
-  return false;
-}
-
-function planChain(d: DesiredChain, rules: RuleState, o: PlanOptions): Step[] {
-  const t = d.table;
-  const actual = rules.chains.get(chainKey(t, d.name));
-  const declare: Step = { kind: 'iptables', table: t, phase: 0, line: `:${d.name} - [0:0]` };
-  const add = (spec: string): Step => ({ kind: 'iptables', table: t, phase: 2, line: `-A ${d.name} ${spec}` });
-  const body = d.body.filter((b) => inScope(o.owners, b.owner)).map((b) => b.spec);
-  const rewrite = () => {
-    // A shared chain holds rules of networks outside the scope, which a scoped plan does not know.
-    if (o.owners !== null && d.owner === undefined) throw new NeedsFullReconcile(`chain ${d.name} must be rebuilt`);
-    return [declare, ...d.head.map(add), ...body.map(add)];
-  };
-  if (!actual) return rewrite();
-  if (d.owner !== undefined) {
-    const same = actual.size === d.head.length && startsWithHead(actual, d.head);
-    return same ? [] : rewrite();
-  }
-  if (!startsWithHead(actual, d.head)) return rewrite();
-  const have = actualBody(d, actual, rules, o);
-  const want = counts(body);
-  const steps: Step[] = [];
-  for (const [spec, n] of have) {
-    for (let i = want.get(spec) ?? 0; i < n; i++) steps.push({ kind: 'iptables', table: t, phase: 1, line: `-D ${d.name} ${spec}` });
-  }
-  for (const [spec, n] of want) {
-    for (let i = have.get(spec) ?? 0; i < n; i++) steps.push(add(spec));
-  }
-  return steps;
-}
-
-function planRules(desired: DesiredState, actual: HostState, o: PlanOptions): Step[] {
-  const steps: Step[] = [];
-  const wanted = new Set(desired.chains.map((c) => chainKey(c.table, c.name)));
-  for (const d of desired.chains) {
-    if (d.owner !== undefined && !inScope(o.owners, d.owner)) continue;
-    steps.push(...planChain(d, actual.rules, o));
-  }
-  // Our chains that should not exist: all of them in a full plan; the scope's own chains otherwise.
-  const candidates =
-    o.owners === null
-      ? [...actual.rules.chains.keys()]
-      : [...o.owners].map((owner) => chainKey('filter', `${o.chainPrefix}-N-${owner}`)).filter((k) => actual.rules.chains.has(k));
-  for (const key of candidates) {
-    if (wanted.has(key)) continue;
-    const [table, name] = key.split(' ') as [Table, string];
-    if (actual.rules.chains.get(key)!.size) steps.push({ kind: 'iptables', table, phase: 3, line: `-F ${name}` });
-    steps.push({ kind: 'iptables', table, phase: 3, line: `-X ${name}` });
-  }
-  // Hooks in built-in chains: exactly one of each desired jump, none other into our chains.
-  const hookKeys = new Set([...desired.hooks.map((h) => chainKey(h.table, h.chain)), ...actual.rules.hooks.keys()]);
-  for (const key of hookKeys) {
-    const [table, chain] = key.split(' ') as [Table, string];
-    const want = new Set(desired.hooks.filter((h) => chainKey(h.table, h.chain) === key).map((h) => h.spec));
-    const have = counts(actual.rules.hooks.get(key) ?? []);
-    for (const [spec, n] of have) {
-      for (let i = want.has(spec) ? 1 : 0; i < n; i++) steps.push({ kind: 'iptables', table, phase: 1, line: `-D ${chain} ${spec}` });
-    }
-    for (const spec of want) {
-      if (!have.has(spec)) steps.push({ kind: 'iptables', table, phase: 2, line: `-I ${chain} ${spec}` });
-    }
-  }
-  return steps;
-}
-
 export function plan(desired: DesiredState, actual: HostState, o: PlanOptions): Step[] {
   const sysctls: Step[] = [];
   for (const s of desired.sysctls) {
@@ -300,7 +196,7 @@ export function plan(desired: DesiredState, actual: HostState, o: PlanOptions): 
   const ip: Step[] = [...planLinks(desired, actual, o), ...planNeighbors(desired, actual, o), ...planSandboxes(desired, actual, o), ...planContainers(desired, actual, o)];
   const host = [0, 1, 2, 3].flatMap((n) => ip.filter((x) => x.kind === 'ip' && x.order === n));
   const of = (...kinds: Step['kind'][]) => ip.filter((x) => kinds.includes(x.kind));
-  return [...of('file'), ...sysctls, ...host, ...of('ipns', 'nssysctl', 'bridge', 'mntns', 'utsns'), ...planRules(desired, actual, o), ...of('umount', 'rm')];
+  return [...of('file'), ...sysctls, ...host, ...of('ipns', 'nssysctl', 'bridge', 'mntns', 'utsns'), ...planFirewall(desired.firewall, actual, o), ...of('umount', 'rm')];
 }
 
 /**
@@ -368,38 +264,7 @@ export function adopt(state: HostState, desired: DesiredState, o: PlanOptions): 
     }
     state.sandboxes.set(sb.path, { links, gateways: sb.gateways.filter((g) => g.family === 4).map((g) => g.via), ...(sb.dnsRoute ? { dnsVia: sb.dnsRoute.via } : {}) });
   }
-  const rules = state.rules;
-  if (o.owners === null) {
-    rules.chains = new Map();
-    rules.byOwner = new Map();
-  } else {
-    for (const owner of o.owners) {
-      for (const [key, specs] of rules.byOwner.get(owner) ?? []) for (const spec of specs) rules.chains.get(key)?.delete(spec);
-      rules.byOwner.delete(owner);
-      const wantOwn = desired.chains.some((c) => c.owner === owner);
-      if (!wantOwn) rules.chains.delete(chainKey('filter', `${o.chainPrefix}-N-${owner}`));
-    }
-  }
-  for (const d of desired.chains) {
-    if (d.owner !== undefined && !inScope(o.owners, d.owner)) continue;
-    const key = chainKey(d.table, d.name);
-    let chain = rules.chains.get(key);
-    if (!chain || d.owner !== undefined || !startsWithHead(chain, d.head)) {
-      const kept = chain && d.owner === undefined ? [...chain].filter(([spec]) => !d.head.includes(spec)) : [];
-      chain = new Map([...d.head.map((h) => [h, 1] as [string, number]), ...kept]);
-      rules.chains.set(key, chain);
-    }
-    for (const b of d.body) {
-      if (!inScope(o.owners, b.owner)) continue;
-      chain.set(b.spec, 1);
-      indexRule(rules, b.owner, key, b.spec);
-    }
-  }
-  rules.hooks = new Map();
-  for (const h of desired.hooks) {
-    const key = chainKey(h.table, h.chain);
-    rules.hooks.set(key, [...(rules.hooks.get(key) ?? []), h.spec]);
-  }
+  adoptFirewall(state, desired.firewall, o);
   for (const s of desired.sysctls) state.sysctls.set(s.key, s.value);
   adoptContainers(state, desired, o);
 }

@@ -10,6 +10,8 @@ import type { Executor } from '../host/executor.js';
 import type { HostState } from '../host/state.js';
 import { readHostState } from '../host/readers.js';
 import { applySteps, type HostSteps } from '../host/apply.js';
+import { describeIptables } from '../host/iptables-text.js';
+import { describeNft } from '../host/nft.js';
 import { desiredState, sandboxPath, type ContainerDirs } from './desired.js';
 import type { SandboxSpec } from './model.js';
 import { plan, adopt, NeedsFullReconcile, type Step, type PlanOptions } from './plan.js';
@@ -51,7 +53,8 @@ export function describeStep(s: Step): string {
     case 'ipns': return `nsenter --net=${s.path} ip ${s.line}`;
     case 'nssysctl': return `nsenter --net=${s.path} sysctl -w ${s.key}=${s.value}`;
     case 'bridge': return `bridge ${s.line}`;
-    case 'iptables': return s.line.startsWith(':') ? `iptables -t ${s.table} -N ${s.line.slice(1).split(' ')[0]}` : `iptables -t ${s.table} ${s.line}`;
+    case 'iptables': return describeIptables(s.table, s.line);
+    case 'nft': return describeNft({ name: s.table }, s.op);
     case 'file': return `write ${s.path}`;
     case 'mntns': return s.holderPid ? `mount --bind /proc/${s.holderPid}/ns/mnt ${s.path}` : `unshare --mount=${s.path} mount -a --fstab ${s.fstab}`;
     case 'utsns': return s.holderPid ? `mount --bind /proc/${s.holderPid}/ns/uts ${s.path}` : `unshare --uts=${s.path} hostname ${s.hostname}`;
@@ -62,7 +65,7 @@ export function describeStep(s: Step): string {
 
 export function toHostSteps(steps: Step[]): HostSteps {
   const out: Required<HostSteps> = {
-    sysctls: [], ipLines: [], iptables: [], inside: new Map(), insideSysctls: new Map(), bridgeLines: [], files: [], namespaces: [], umounts: [], removals: [],
+    sysctls: [], ipLines: [], iptables: [], nft: [], inside: new Map(), insideSysctls: new Map(), bridgeLines: [], files: [], namespaces: [], umounts: [], removals: [],
   };
   for (const s of steps) {
     if (s.kind === 'sysctl') out.sysctls.push({ key: s.key, value: s.value });
@@ -75,6 +78,7 @@ export function toHostSteps(steps: Step[]): HostSteps {
     else if (s.kind === 'utsns') out.namespaces.push({ kind: 'uts', path: s.path, hostname: s.hostname, domainname: s.domainname, ...(s.holderPid ? { holderPid: s.holderPid } : {}) });
     else if (s.kind === 'umount') out.umounts.push(s.path);
     else if (s.kind === 'rm') out.removals.push(s.path);
+    else if (s.kind === 'nft') out.nft.push({ table: s.table, op: s.op });
     else out.iptables.push({ table: s.table, phase: s.phase, line: s.line });
   }
   return out;
@@ -177,7 +181,7 @@ export class Reconciler {
   }
 
   private options(owners: Set<string> | null): PlanOptions {
-    return { instance: this.deps.ctx.instance, chainPrefix: this.deps.ctx.chainPrefix, owners };
+    return { instance: this.deps.ctx.instance, chainPrefix: this.deps.ctx.chainPrefix, firewall: this.deps.ctx.firewall, owners };
   }
 
   private desiredAll() {
@@ -193,7 +197,7 @@ export class Reconciler {
       neighbors: desired.links.some((l) => l.kind === 'vxlan'),
       chainPrefix: this.deps.ctx.chainPrefix,
       instance: this.deps.ctx.instance,
-      iptables: this.deps.ctx.iptables,
+      firewall: this.deps.ctx.firewall,
       sysctls: [...new Set(sysctls)],
       sandboxes: sandboxes.map((s) => sandboxPath(s.container)).filter((p): p is string => !!p),
     });

@@ -7,7 +7,7 @@ t.test('ping: Docker headers on GET and HEAD, with and without a version prefix'
     const get = await call(d, 'GET', url);
     t.equal(get.status, 200);
     t.equal(get.text, 'OK');
-    t.equal(get.headers['api-version'], '1.48');
+    t.equal(get.headers['api-version'], '1.49');
     t.equal(get.headers['ostype'], 'linux');
     t.equal(get.headers['docker-experimental'], 'false');
     t.match(String(get.headers['cache-control']), /no-cache/);
@@ -16,14 +16,14 @@ t.test('ping: Docker headers on GET and HEAD, with and without a version prefix'
   t.equal(head.statusCode, 200);
   t.equal(head.body, '');
   t.equal(head.headers['content-length'], '0');
-  t.equal(head.headers['api-version'], '1.48');
+  t.equal(head.headers['api-version'], '1.49');
 });
 
 t.test('version negotiation errors are Docker\'s', async (t) => {
   const d = await buildTestDaemon(t);
   const tooNew = await call(d, 'GET', '/v1.99/networks');
   t.equal(tooNew.status, 400);
-  t.same(tooNew.body, { message: 'client version 1.99 is too new. Maximum supported API version is 1.48' });
+  t.same(tooNew.body, { message: 'client version 1.99 is too new. Maximum supported API version is 1.49' });
   t.equal(tooNew.headers['content-type'], 'application/json');
   const tooOld = await call(d, 'GET', '/v1.12/networks');
   t.equal(tooOld.status, 400);
@@ -44,7 +44,7 @@ t.test('unknown routes and methods: 404 page not found', async (t) => {
 t.test('/version and /info carry what clients read', async (t) => {
   const d = await buildTestDaemon(t);
   const v = (await call(d, 'GET', '/v1.41/version')).body;
-  t.equal(v.ApiVersion, '1.48');
+  t.equal(v.ApiVersion, '1.49');
   t.equal(v.MinAPIVersion, '1.24');
   t.equal(v.Os, 'linux');
   t.equal(v.Components[0].Name, 'Engine');

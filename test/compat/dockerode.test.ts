@@ -11,7 +11,7 @@ if (await hostTestsReady(t)) {
 
   t.test('ping, version, info', async (t) => {
     t.equal(String(await docker.ping()), 'OK');
-    t.equal((await docker.version()).ApiVersion, '1.48');
+    t.equal((await docker.version()).ApiVersion, '1.49');
     t.equal((await docker.info()).OSType, 'linux');
   });
 

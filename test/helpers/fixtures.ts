@@ -5,6 +5,7 @@ export const ctx: DriverContext = {
   instance: 'cnmd',
   chainPrefix: 'CNMD',
   iptables: true,
+  firewall: 'iptables',
   ipForward: true,
   ipMasq: true,
   icc: true,

@@ -142,6 +142,37 @@ export async function makeNetns(t: Test, label: string): Promise<Netns> {
   return ns;
 }
 
+/**
+ * The firewall backend the host suites run their daemons with: nftables, or what CNMD_TEST_FIREWALL says
+ * (the *-iptables suites run the same tests on the iptables backend).
+ */
+export const FIREWALL = (process.env.CNMD_TEST_FIREWALL ?? 'nftables') as 'nftables' | 'iptables';
+
+/** Our firewall as text: iptables-save, or the nftables table of the instance ('' when it does not exist). */
+export async function firewallText(host: Netns, instance = 'cnmd', backend = FIREWALL): Promise<string> {
+  if (backend === 'iptables') return (await host.run('iptables-save', [])).stdout;
+  return (await host.run('nft', ['list', 'table', 'inet', instance], { reject: false })).stdout;
+}
+
+/** The elements of the instance's nftables table: set name -> key text -> { value, owner }; undefined without the table. */
+export async function nftElements(host: Netns, instance = 'cnmd'): Promise<Map<string, Map<string, { value: string; owner?: string }>> | undefined> {
+  const r = await host.run('nft', ['-j', 'list', 'table', 'inet', instance], { reject: false });
+  if (r.exitCode !== 0) return undefined;
+  const { parseNftTable } = await import('../../src/host/nft.js');
+  return new Map([...parseNftTable(r.stdout).sets].map(([name, set]) => [name, set.elements]));
+}
+
+/** The owners (12 hex) that have rules or elements in our firewall. */
+export async function firewallOwners(host: Netns, instance = 'cnmd', backend = FIREWALL): Promise<Set<string>> {
+  if (backend === 'iptables') {
+    const text = await firewallText(host, instance, backend);
+    return new Set([...text.matchAll(new RegExp(`--comment "?${instance}:([0-9a-f]{12})`, 'g'))].map((m) => m[1]));
+  }
+  const out = new Set<string>();
+  for (const set of (await nftElements(host, instance))?.values() ?? []) for (const e of set.values()) if (e.owner) out.add(e.owner.split(':')[1]);
+  return out;
+}
+
 export interface HttpReply {
   status: number;
   body: any;
@@ -206,7 +237,8 @@ export async function startDaemonIn(t: Test, ns: Netns, flags: string[] = [], en
     async start() {
       // --dns: names that are not containers' go to the test host's own loopback, never to the machine's resolvers
       const dns = flags.includes('--dns') ? [] : ['--dns', '127.0.0.1'];
-      child = spawn('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, `${ROOT}dist/main.js`, '-H', `unix://${socket}`, '--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, ...dns, ...flags], {
+      const firewall = flags.some((f) => f.startsWith('--firewall-backend')) ? [] : ['--firewall-backend', FIREWALL];
+      child = spawn('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, `${ROOT}dist/main.js`, '-H', `unix://${socket}`, '--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, ...dns, ...firewall, ...flags], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, ...dp.env },
       });

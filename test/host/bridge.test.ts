@@ -1,10 +1,11 @@
 /**
  * The bridge driver on a real kernel: a throwaway test-host namespace, cnmd running inside it, and
- * checks with ip -json, iptables-save and ping between namespaces the test makes.
+ * checks with ip -json, nft -j (or iptables-save) and ping between namespaces the test makes. Runs on
+ * the nftables backend; bridge-iptables.test.ts runs it again on the iptables backend.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { statSync, existsSync } from 'node:fs';
-import { hostTestsReady, makeNetns, makeWorld, startDaemonIn, attachSandbox, pings, type Netns } from '../helpers/host.js';
+import { hostTestsReady, makeNetns, makeWorld, startDaemonIn, attachSandbox, pings, FIREWALL, firewallText, firewallOwners, nftElements, type Netns } from '../helpers/host.js';
 
 if (await hostTestsReady(t)) {
   await run();
@@ -14,9 +15,8 @@ async function links(host: Netns): Promise<Array<{ ifname: string; mtu: number; 
   return JSON.parse((await host.run('ip', ['-json', '-details', 'addr', 'show'])).stdout);
 }
 
-async function rules(host: Netns): Promise<string> {
-  return (await host.run('iptables-save', [])).stdout;
-}
+const rules = (host: Netns, instance = 'cnmd') => firewallText(host, instance);
+const IPT = FIREWALL === 'iptables';
 
 async function run() {
   t.test('create puts a bridge with its gateway and our rules on the host; delete takes them away', async (t) => {
@@ -35,6 +35,21 @@ async function run() {
     t.equal(link!.ifalias, `cnmd:${id}`, 'marked as ours');
     t.equal((link as unknown as { address: string }).address, ['02', ...id.slice(0, 10).match(/../g)!].join(':'), 'a fixed MAC: it does not follow the bridge\'s ports');
     t.same(link!.addr_info.filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`), ['10.50.0.1/24']);
+    if (IPT) await iptablesRulesOf(t, host, id, br);
+    else await nftElementsOf(t, host, id, br);
+    t.equal((await host.run('sysctl', ['-n', 'net.ipv4.ip_forward'])).stdout.trim(), '1');
+    const metrics = (await d.request('GET', '/metrics')).text;
+    t.match(metrics, /cnmd_host_command_duration_seconds_count\{tool="ip",ok="true"\} \d+/, '/metrics counts host commands by tool');
+    t.match(metrics, new RegExp(`cnmd_host_command_duration_seconds_count\\{tool="${IPT ? 'iptables-restore' : 'nft'}",ok="true"\\} \\d+`));
+
+    const del = await d.request('DELETE', `/v1.41/networks/lab`);
+    t.equal(del.status, 204);
+    t.notOk((await links(host)).some((l) => l.ifname === br), 'the bridge is gone');
+    t.notOk((await firewallOwners(host)).has(id.slice(0, 12)), 'no rule or element of the network is left');
+    t.notMatch(await rules(host), id.slice(0, 12), 'not even its name');
+  });
+
+  async function iptablesRulesOf(t: Test, host: Netns, id: string, br: string) {
     const saved = await rules(host);
     const tag = `-m comment --comment "cnmd:${id.slice(0, 12)}"`;
     for (const line of [
@@ -51,19 +66,30 @@ async function run() {
     ]) {
       t.ok(saved.split('\n').includes(line), line);
     }
-    t.equal((await host.run('sysctl', ['-n', 'net.ipv4.ip_forward'])).stdout.trim(), '1');
-    const metrics = (await d.request('GET', '/metrics')).text;
-    t.match(metrics, /cnmd_host_command_duration_seconds_count\{tool="ip",ok="true"\} \d+/, '/metrics counts host commands by tool');
-    t.match(metrics, /cnmd_host_command_duration_seconds_count\{tool="iptables-restore",ok="true"\} \d+/);
+  }
 
-    const del = await d.request('DELETE', `/v1.41/networks/lab`);
-    t.equal(del.status, 204);
-    t.notOk((await links(host)).some((l) => l.ifname === br), 'the bridge is gone');
-    const after = await rules(host);
-    t.notMatch(after, id.slice(0, 12), 'no rule or chain of the network is left');
-  });
+  async function nftElementsOf(t: Test, host: Netns, id: string, br: string) {
+    const sets = (await nftElements(host))!;
+    t.ok(sets, 'the table inet cnmd exists');
+    const owner = `cnmd:${id.slice(0, 12)}`;
+    for (const [set, key, value] of [
+      ['bridges', br, ''],
+      ['icc', `${br} . ${br}`, 'accept'],
+      ['egress', br, 'accept'],
+      ['published', br, ''],
+      ['dns', br, ''],
+      ['hostmasq', br, ''],
+      ['masq4', '10.50.0.0/24', ''],
+      ['own4', `10.50.0.0/24 . ${br}`, ''],
+    ]) {
+      t.same(sets.get(set)?.get(key), { value, owner }, `${set}: ${key}${value ? ` : ${value}` : ''}, marked as the network's`);
+    }
+    const listed = await rules(host);
+    t.match(listed, 'chain forward {\n\t\ttype filter hook forward priority filter; policy accept;', 'the chains hook into the kernel');
+    t.match(listed, 'jump user', 'the user chain comes first');
+  }
 
-  t.test('what we write is what iptables-save reads back: a restart finds nothing to change', async (t) => {
+  t.test('what we write is what the firewall reads back: a restart finds nothing to change', async (t) => {
     const host = await makeNetns(t, 'h');
     const d = await startDaemonIn(t, host, ['--log-level', 'debug']);
     for (const [name, extra] of [
@@ -84,7 +110,7 @@ async function run() {
     const reports = d.output().split('\n').filter((l) => l.includes('start-up reconcile')).map((l) => JSON.parse(l));
     t.equal(reports.length, 2);
     t.ok(reports[0].applied > 0, 'the first start built the base');
-    t.same(reports[1].steps, [], 'the second start found the host exactly as planned: our rules are in iptables-save\'s canonical form');
+    t.same(reports[1].steps, [], 'the second start found the host exactly as planned: what was written reads back the same');
   });
 
   t.test('traffic: same network talks, networks are isolated, NAT out, internal has no way out, icc=false', async (t) => {
@@ -129,25 +155,44 @@ async function run() {
     const id = (await d.request('POST', '/networks/create', { Name: 'keep' })).body.Id as string;
     const br = `cnmd-${id.slice(0, 10)}`;
     await d.stop();
-    // someone deletes our bridge and flushes our chain; adds a look-alike bridge, chain and rule of their own;
-    // a stale chain and bridge of ours (from a network no longer in the store) are lying around
+    // someone deletes our bridge and empties part of our firewall; adds a look-alike bridge, chain and rule
+    // of their own; a stale chain and bridge of ours (from a network no longer in the store) are lying around
     await host.run('ip', ['link', 'del', br]);
-    await host.run('iptables', ['-F', 'CNMD-SRC']);
     await host.run('ip', ['link', 'add', 'cnmd-lookalike', 'type', 'bridge']);
-    await host.run('iptables', ['-N', 'CNMDX-THEIRS']);
-    await host.run('iptables', ['-A', 'FORWARD', '-j', 'CNMDX-THEIRS']);
-    await host.run('iptables', ['-N', 'CNMD-N-000000000000']);
     await host.run('ip', ['link', 'add', 'cnmd-stale', 'type', 'bridge']);
     await host.run('ip', ['link', 'set', 'cnmd-stale', 'alias', `cnmd:${'0'.repeat(64)}`]);
+    if (IPT) {
+      await host.run('iptables', ['-F', 'CNMD-SRC']);
+      await host.run('iptables', ['-N', 'CNMDX-THEIRS']);
+      await host.run('iptables', ['-A', 'FORWARD', '-j', 'CNMDX-THEIRS']);
+      await host.run('iptables', ['-N', 'CNMD-N-000000000000']);
+    } else {
+      await host.run('nft', ['flush', 'set', 'inet', 'cnmd', 'bridges']);
+      await host.run('nft', ['add', 'table', 'inet', 'theirs']);
+      await host.run('nft', ['add', 'chain', 'inet', 'theirs', 'forward', '{ type filter hook forward priority 0; policy accept; }']);
+      await host.run('nft', ['add', 'rule', 'inet', 'theirs', 'forward', 'counter']);
+      await host.run('nft', ['add', 'chain', 'inet', 'cnmd', 'stale']);
+      await host.run('nft', ['add', 'element', 'inet', 'cnmd', 'bridges', '{ "ghost" }']);
+      await host.run('nft', ['add', 'rule', 'inet', 'cnmd', 'into', 'counter']);
+    }
     await d.start();
     const names = (await links(host)).map((l) => l.ifname);
     t.ok(names.includes(br), 'the deleted bridge is back');
     t.ok(names.includes('cnmd-lookalike'), 'a bridge we did not make is left alone, whatever its name');
     t.notOk(names.includes('cnmd-stale'), 'a bridge of ours that no network owns is removed');
     const saved = await rules(host);
-    t.match(saved, `-A CNMD-SRC -i ${br}`, 'the flushed chain is refilled');
-    t.match(saved, '-A FORWARD -j CNMDX-THEIRS', 'their rule stays');
-    t.notMatch(saved, 'CNMD-N-000000000000', 'a chain of ours that no network owns is removed');
+    if (IPT) {
+      t.match(saved, `-A CNMD-SRC -i ${br}`, 'the flushed chain is refilled');
+      t.match(saved, '-A FORWARD -j CNMDX-THEIRS', 'their rule stays');
+      t.notMatch(saved, 'CNMD-N-000000000000', 'a chain of ours that no network owns is removed');
+    } else {
+      const bridges = (await nftElements(host))!.get('bridges')!;
+      t.ok(bridges.has(br), 'the flushed set is refilled');
+      t.notOk(bridges.has('ghost'), 'an element nobody asked for is removed');
+      t.notMatch(saved, 'chain stale', 'a chain in our table that cnmd does not want is removed');
+      t.notMatch(saved, /chain into \{[^}]*counter/, 'a rule added to a chain of ours is gone');
+      t.match((await host.run('nft', ['list', 'table', 'inet', 'theirs'])).stdout, 'counter', 'a table of someone else is never touched');
+    }
     t.equal((await d.request('GET', '/networks/keep')).status, 200);
   });
 
@@ -157,22 +202,31 @@ async function run() {
     const id = (await d.request('POST', '/networks/create', { Name: 'drifty' })).body.Id as string;
     const br = `cnmd-${id.slice(0, 10)}`;
     const since = Math.floor(Date.now() / 1000);
-    await host.run('iptables', ['-F']);
-    await host.run('iptables', ['-t', 'nat', '-F']);
-    await host.run('iptables', ['-X', 'CNMD-SRC']);
     await host.run('ip', ['link', 'del', br]);
     await host.run('ip', ['link', 'add', 'cnmd-lookalike', 'type', 'bridge']);
-    await host.run('iptables', ['-N', 'CNMDX-MINE']);
+    if (IPT) {
+      await host.run('iptables', ['-F']);
+      await host.run('iptables', ['-t', 'nat', '-F']);
+      await host.run('iptables', ['-X', 'CNMD-SRC']);
+      await host.run('iptables', ['-N', 'CNMDX-MINE']);
+    } else {
+      await host.run('nft', ['add', 'table', 'inet', 'mine']);
+      await host.run('nft', ['delete', 'table', 'inet', 'cnmd']);
+    }
     const healed = async () => {
       const saved = await rules(host);
       const names = (await links(host)).map((l) => l.ifname);
-      return saved.includes(`-A CNMD-SRC -i ${br}`) && saved.includes('-A FORWARD -j CNMD-FORWARD') && saved.includes(`-A CNMD-POSTROUTING -s 172.18.0.0/16 ! -o ${br}`) && names.includes(br);
+      if (!names.includes(br)) return false;
+      if (IPT) return saved.includes(`-A CNMD-SRC -i ${br}`) && saved.includes('-A FORWARD -j CNMD-FORWARD') && saved.includes(`-A CNMD-POSTROUTING -s 172.18.0.0/16 ! -o ${br}`);
+      const sets = await nftElements(host);
+      return !!sets?.get('bridges')?.has(br) && !!sets.get('masq4')?.has('172.18.0.0/16') && saved.includes('jump user');
     };
     let ok = false;
     for (let i = 0; i < 40 && !(ok = await healed()); i++) await new Promise((r) => setTimeout(r, 100));
-    t.ok(ok, 'iptables -F, -t nat -F, a deleted chain and a deleted bridge: all back');
+    t.ok(ok, IPT ? 'iptables -F, -t nat -F, a deleted chain and a deleted bridge: all back' : 'nft delete table and a deleted bridge: all back');
     t.ok((await links(host)).some((l) => l.ifname === 'cnmd-lookalike'), 'a look-alike bridge stays');
-    t.match(await rules(host), ':CNMDX-MINE', 'a look-alike chain stays');
+    if (IPT) t.match(await rules(host), ':CNMDX-MINE', 'a look-alike chain stays');
+    else t.equal((await host.run('nft', ['list', 'table', 'inet', 'mine'], { reject: false })).exitCode, 0, 'a table of someone else stays');
     const state = (await d.request('GET', '/cnmd/v1/state')).body;
     t.ok(state.LastRepair.steps.length > 0, 'GET /cnmd/v1/state reports the repair');
     t.same((await d.request('GET', '/cnmd/v1/state?plan=1')).body.Plan, [], 'and nothing is left to do');
@@ -196,9 +250,15 @@ async function run() {
     await two.start();
     const names = (await links(host)).map((l) => l.ifname);
     for (const n of ['cnmd0', 'cnmdb0', `cnmd-${r1.body.Id.slice(0, 10)}`, `cnmdb-${r2.body.Id.slice(0, 9)}`]) t.ok(names.includes(n), n);
-    const saved = await rules(host);
-    t.match(saved, ':CNMD-FORWARD');
-    t.match(saved, ':CNMDB-FORWARD');
+    if (IPT) {
+      const saved = await rules(host);
+      t.match(saved, ':CNMD-FORWARD');
+      t.match(saved, ':CNMDB-FORWARD');
+    } else {
+      t.ok((await nftElements(host, 'cnmd'))?.get('bridges')?.has(`cnmd-${r1.body.Id.slice(0, 10)}`), 'a table per daemon, each with its own bridges');
+      t.ok((await nftElements(host, 'cnmdb'))?.get('bridges')?.has(`cnmdb-${r2.body.Id.slice(0, 9)}`));
+      t.notOk((await nftElements(host, 'cnmdb'))?.get('bridges')?.has(`cnmd-${r1.body.Id.slice(0, 10)}`), 'and not the other\'s');
+    }
   });
 
   t.test('listeners: the unix socket is 0660, a TCP address works too, SIGTERM stops cleanly', async (t) => {
@@ -217,7 +277,8 @@ async function run() {
     const d = await startDaemonIn(t, host, ['--dry-run']);
     t.equal((await d.request('POST', '/networks/create', { Name: 'dry' })).status, 201);
     t.same((await links(host)).map((l) => l.ifname), ['lo']);
-    t.notMatch(await rules(host), 'CNMD');
+    t.notMatch((await host.run('iptables-save', [])).stdout, 'CNMD');
+    t.equal((await host.run('nft', ['list', 'tables'])).stdout, '', 'no table either');
     t.equal((await d.request('GET', '/networks/dry')).status, 200);
   });
 }

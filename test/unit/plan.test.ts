@@ -175,10 +175,10 @@ t.test('a link of the bridge name that cnmd does not own is a conflict', async (
 });
 
 t.test('with --iptables=false there are no rules at all', async (t) => {
-  const d = desiredState([netA], { ...ctx, iptables: false });
-  t.same(d.chains, []);
-  t.same(d.hooks, []);
+  const d = desiredState([netA], { ...ctx, iptables: false, firewall: 'none' });
+  t.same(d.firewall, { enabled: false, networks: [], ports: [] });
   t.same(toHostSteps(plan(d, emptyHostState(), all)).iptables, []);
+  t.same(toHostSteps(plan(d, emptyHostState(), { ...all, firewall: 'nftables' })).nft, [], 'nor a table of nftables');
 });
 
 /** A running container on netA with one endpoint (.n on 10.50.0.0/24), in a namespace named after it. */

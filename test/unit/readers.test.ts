@@ -59,9 +59,12 @@ t.test('bridge -json fdb and ip -json neigh: each neighbour on a VXLAN port with
 
 t.test('a missing tool names the Debian package to install', async (t) => {
   const exec = new RecordingExecutor().failOn('iptables-restore --version', 'not found');
-  await t.rejects(checkTools(exec, true), { message: 'iptables-restore is not installed or does not run: install the Debian package iptables (apt-get install iptables)' });
-  await t.resolves(checkTools(new RecordingExecutor(), true));
-  await t.resolves(checkTools(exec, false), 'with --iptables=false iptables is not needed');
+  await t.rejects(checkTools(exec, 'iptables'), { message: 'iptables-restore is not installed or does not run: install the Debian package iptables (apt-get install iptables)' });
+  await t.resolves(checkTools(new RecordingExecutor(), 'iptables'));
+  await t.resolves(checkTools(exec, 'none'), 'with --iptables=false iptables is not needed');
+  await t.resolves(checkTools(exec, 'nftables'), 'nor with the nftables backend');
+  const noNft = new RecordingExecutor().failOn('nft list tables', 'Operation not supported');
+  await t.rejects(checkTools(noNft, 'nftables'), { message: 'nft is not installed or does not run: install the Debian package nftables (apt-get install nftables)' });
 });
 
 t.test('/proc/self/mountinfo: our namespace files, octal escapes decoded', async (t) => {

@@ -1,0 +1,51 @@
+/**
+ * What cnmd wants of the host firewall, said once as data and independent of any backend: per
+ * network (isolation, NAT, the embedded DNS server's input) and per published port. The backends
+ * (./iptables.ts, ./nftables.ts) turn it into their own objects; ./none is the empty intent.
+ * Drivers and the reconciler only ever produce this; no rule text exists outside src/host/.
+ */
+
+/** A network whose containers sit behind a bridge of this host that is their gateway (bridge, overlay). */
+export interface NetworkIntent {
+  /** 12 hex of the network id */
+  owner: string;
+  bridge: string;
+  /** IPv4 subnets (CIDR) */
+  subnets4: string[];
+  internal: boolean;
+  /** containers of the network may talk to each other */
+  icc: boolean;
+  /** how connections from the IPv4 subnets leave for other links: masqueraded, SNATed to an address, or as they are */
+  nat4?: { kind: 'masquerade' } | { kind: 'snat'; source: string };
+  /** the embedded DNS server answers on the gateway: its input is accepted */
+  dns: boolean;
+  /** connections from the host itself (127.0.0.1 included) to published ports leave with the bridge's address */
+  hostMasquerade: boolean;
+}
+
+/** A published port on an IPv4 host address, DNATed to the container. */
+export interface PortIntent {
+  /** 12 hex of the container id */
+  owner: string;
+  proto: 'tcp' | 'udp' | 'sctp';
+  /** '0.0.0.0': every local address; 127.x: from the host only; else one address of the host */
+  hostIp: string;
+  hostPort: number;
+  /** the container's address and port */
+  ip: string;
+  port: number;
+}
+
+export interface FirewallIntent {
+  /** false: cnmd programs no firewall at all (--iptables=false, or the backend none) */
+  enabled: boolean;
+  networks: NetworkIntent[];
+  ports: PortIntent[];
+}
+
+export const emptyIntent = (enabled: boolean): FirewallIntent => ({ enabled, networks: [], ports: [] });
+
+export type FirewallBackendName = 'nftables' | 'iptables' | 'none';
+
+/** The loopback range a published port bound there is reached from (the host only). */
+export const isLoopbackPort = (p: PortIntent) => p.hostIp.startsWith('127.');

@@ -1,0 +1,279 @@
+/**
+ * The iptables backend: the intent (./intent.ts) as chains of our own, and the plan that brings
+ * iptables there through one `iptables-restore --noflush`. Chains, for prefix P (the instance in
+ * capitals):
+ *
+ * filter FORWARD   -j P-FORWARD                          (hook)
+ * P-FORWARD        -j P-DEST, -j P-SRC                   (head)
+ * P-DEST           -o BR -j P-N-<id>                     one per network: traffic into a network
+ * P-N-<id>         established -> ACCEPT; from BR itself -> ACCEPT (icc) or DROP; DNATed -> ACCEPT
+ *                  (not internal); anything else -> DROP. So traffic from other networks (isolation)
+ *                  and from outside (no direct access) ends here.
+ * P-SRC            -i BR -j ACCEPT (or DROP if internal)  one per network: traffic out of a network, which
+ *                  P-DEST did not claim, so it leaves for a link that is not one of our bridges
+ * filter INPUT     -j P-INPUT: DNS to the gateways of networks the embedded server answers on
+ * nat POSTROUTING  -j P-POSTROUTING: -s SUBNET ! -o BR -j MASQUERADE (or SNAT), the host's own
+ *                  connections to published ports, a container reaching its own published port
+ * nat PREROUTING, OUTPUT -> P-DNAT, P-DNAT-LO (published ports), P-DNS (127.0.0.11 -> the server)
+ *
+ * Two rules per network in shared chains and one chain of its own: iptables-nft's cost for changing
+ * existing rules grows with the size of the table, so fewer rules keep deletes cheap.
+ */
+import type { FirewallIntent, NetworkIntent, PortIntent } from './intent.js';
+import { isLoopbackPort } from './intent.js';
+import { type IptLine, type IptRule, ruleSpec } from '../host/iptables-text.js';
+import { type ChainRules, type RuleState, type Table, chainKey, indexRule } from '../host/state.js';
+import { type PlanOptions, NeedsFullReconcile, counts, inScope } from '../reconcile/scope.js';
+
+/** A rule change; phase: 0 declare (creates, or flushes an existing chain), 1 delete rules, 2 add rules, 3 flush and delete chains */
+export interface IptablesStep {
+  kind: 'iptables';
+  table: Table;
+  phase: 0 | 1 | 2 | 3;
+  line: IptLine;
+}
+
+/** A chain of ours. head: fixed rules first, in order; body: rules of any order, each with an owner. */
+export interface DesiredChain {
+  table: Table;
+  name: string;
+  head: string[];
+  body: Array<{ spec: string; owner: string }>;
+  /** a chain that belongs to one network as a whole (rules strictly ordered, no body) */
+  owner?: string;
+}
+
+/** A rule in a built-in chain that jumps into ours. */
+export interface DesiredHook {
+  table: Table;
+  chain: string;
+  spec: string;
+}
+
+export interface IptablesDesired {
+  chains: DesiredChain[];
+  hooks: DesiredHook[];
+}
+
+export const chainNames = (prefix: string) => ({
+  forward: `${prefix}-FORWARD`,
+  dest: `${prefix}-DEST`,
+  src: `${prefix}-SRC`,
+  postrouting: `${prefix}-POSTROUTING`,
+  input: `${prefix}-INPUT`,
+  dnat: `${prefix}-DNAT`,
+  dnatLocal: `${prefix}-DNAT-LO`,
+  dns: `${prefix}-DNS`,
+  network: (owner: string) => `${prefix}-N-${owner}`,
+});
+
+const spec = ruleSpec;
+
+/** The shared chains and hooks every network hangs off. */
+function base(prefix: string): IptablesDesired {
+  const c = chainNames(prefix);
+  const jump = (chain: string): IptRule => ({ target: { jump: chain } });
+  return {
+    chains: [
+      { table: 'filter', name: c.forward, head: [spec(jump(c.dest)), spec(jump(c.src))], body: [] },
+      { table: 'filter', name: c.dest, head: [], body: [] },
+      { table: 'filter', name: c.src, head: [], body: [] },
+      { table: 'filter', name: c.input, head: [], body: [] },
+      { table: 'nat', name: c.postrouting, head: [], body: [] },
+      { table: 'nat', name: c.dnat, head: [], body: [] },
+      { table: 'nat', name: c.dnatLocal, head: [], body: [] },
+      // queries to 127.0.0.11 arrive from sandboxes on their gateway: to the server on that gateway
+      { table: 'nat', name: c.dns, head: (['udp', 'tcp'] as const).map((proto) => spec({ proto, dport: 53, target: 'REDIRECT' })), body: [] },
+    ],
+    hooks: [
+      { table: 'filter', chain: 'FORWARD', spec: spec(jump(c.forward)) },
+      // the embedded DNS server on the gateways, even when the host's INPUT policy drops (ufw and the like)
+      { table: 'filter', chain: 'INPUT', spec: spec(jump(c.input)) },
+      { table: 'nat', chain: 'POSTROUTING', spec: spec(jump(c.postrouting)) },
+      // published ports: from other machines and from the host itself (127.0.0.1 included) …
+      { table: 'nat', chain: 'PREROUTING', spec: spec({ dst: '127.0.0.11', notDst: true, dstType: 'LOCAL', target: { jump: c.dnat } }) },
+      // … except DNS queries of sandboxes, even when a container publishes port 53
+      { table: 'nat', chain: 'PREROUTING', spec: spec({ dst: '127.0.0.11', target: { jump: c.dns } }) },
+      { table: 'nat', chain: 'OUTPUT', spec: spec({ dstType: 'LOCAL', target: { jump: c.dnat } }) },
+      // … and ports bound to a loopback address, from the host only: never reachable from outside
+      { table: 'nat', chain: 'OUTPUT', spec: spec({ dst: '127.0.0.0/8', target: { jump: c.dnatLocal } }) },
+    ],
+  };
+}
+
+type Placed = { table: Table; chain: string; spec: string };
+
+function networkRules(n: NetworkIntent, prefix: string, comment: string): { chain: DesiredChain; rules: Placed[] } {
+  const c = chainNames(prefix);
+  const own = c.network(n.owner);
+  const br = n.bridge;
+  const head = [
+    spec({ ctstate: 'RELATED,ESTABLISHED', target: 'ACCEPT' }),
+    spec({ in: br, target: n.icc ? 'ACCEPT' : 'DROP' }),
+    // published ports: connections our DNAT rules redirected into this network
+    ...(n.internal ? [] : [spec({ ctstate: 'DNAT', target: 'ACCEPT' })]),
+    spec({ target: 'DROP' }),
+  ];
+  const rules: Placed[] = [
+    { table: 'filter', chain: c.dest, spec: spec({ out: br, comment, target: { jump: own } }) },
+    { table: 'filter', chain: c.src, spec: spec({ in: br, comment, target: n.internal ? 'DROP' : 'ACCEPT' }) },
+  ];
+  const nat = n.nat4;
+  if (nat) {
+    const target = nat.kind === 'snat' ? { snat: nat.source } : 'MASQUERADE';
+    for (const sub of n.subnets4) rules.push({ table: 'nat', chain: c.postrouting, spec: spec({ src: sub, out: br, notOut: true, comment, target }) });
+  }
+  if (n.dns) {
+    for (const proto of ['udp', 'tcp'] as const) rules.push({ table: 'filter', chain: c.input, spec: spec({ in: br, proto, dport: 53, comment, target: 'ACCEPT' }) });
+  }
+  if (n.hostMasquerade) rules.push({ table: 'nat', chain: c.postrouting, spec: spec({ out: br, srcType: 'LOCAL', comment, target: 'MASQUERADE' }) });
+  return { chain: { table: 'filter', name: own, head, body: [], owner: n.owner }, rules };
+}
+
+function portRules(p: PortIntent, prefix: string, comment: string): Placed[] {
+  const c = chainNames(prefix);
+  const any = p.hostIp === '0.0.0.0';
+  return [
+    {
+      table: 'nat', chain: isLoopbackPort(p) ? c.dnatLocal : c.dnat,
+      spec: spec({ ...(any ? {} : { dst: p.hostIp }), proto: p.proto, dport: p.hostPort, comment, target: { dnat: `${p.ip}:${p.port}` } }),
+    },
+    // a container reaching its own published port through the host: the reply must come back the same way
+    { table: 'nat', chain: c.postrouting, spec: spec({ src: p.ip, dst: p.ip, proto: p.proto, dport: p.port, comment, target: 'MASQUERADE' }) },
+  ];
+}
+
+/** The chains and hooks of an intent: rules in iptables-save's canonical form, each tagged with its owner. */
+export function iptablesDesired(intent: FirewallIntent, o: Pick<PlanOptions, 'instance' | 'chainPrefix'>): IptablesDesired {
+  if (!intent.enabled) return { chains: [], hooks: [] };
+  const d = base(o.chainPrefix);
+  const shared = new Map(d.chains.map((c) => [chainKey(c.table, c.name), c]));
+  const place = (rules: Placed[], owner: string) => {
+    for (const r of rules) shared.get(chainKey(r.table, r.chain))!.body.push({ spec: r.spec, owner });
+  };
+  for (const n of intent.networks) {
+    const { chain, rules } = networkRules(n, o.chainPrefix, `${o.instance}:${n.owner}`);
+    d.chains.push(chain);
+    place(rules, n.owner);
+  }
+  for (const p of intent.ports) place(portRules(p, o.chainPrefix, `${o.instance}:${p.owner}`), p.owner);
+  return d;
+}
+
+/** The actual body rules of a shared chain that the plan may look at: all of them, or the scope's. */
+function actualBody(d: DesiredChain, actual: ChainRules, rules: RuleState, o: PlanOptions): Map<string, number> {
+  const key = chainKey(d.table, d.name);
+  const head = new Set(d.head);
+  if (o.owners === null) return new Map([...actual].filter(([s]) => !head.has(s)));
+  const out = new Map<string, number>();
+  for (const owner of o.owners) {
+    for (const s of rules.byOwner.get(owner)?.get(key) ?? []) {
+      const n = actual.get(s);
+      if (n) out.set(s, n);
+    }
+  }
+  return out;
+}
+
+function startsWithHead(actual: ChainRules, head: string[]): boolean {
+  if (head.length === 0) return true;
+  let i = 0;
+  for (const [s, n] of actual) {
+    if (s !== head[i] || n !== 1) return false;
+    if (++i === head.length) return true;
+  }
+  return false;
+}
+
+const step = (table: Table, phase: IptablesStep['phase'], line: IptLine): IptablesStep => ({ kind: 'iptables', table, phase, line });
+
+function planChain(d: DesiredChain, rules: RuleState, o: PlanOptions): IptablesStep[] {
+  const t = d.table;
+  const actual = rules.chains.get(chainKey(t, d.name));
+  const add = (s: string) => step(t, 2, { op: 'append', chain: d.name, spec: s });
+  const body = d.body.filter((b) => inScope(o.owners, b.owner)).map((b) => b.spec);
+  const rewrite = () => {
+    // A shared chain holds rules of networks outside the scope, which a scoped plan does not know.
+    if (o.owners !== null && d.owner === undefined) throw new NeedsFullReconcile(`chain ${d.name} must be rebuilt`);
+    return [step(t, 0, { op: 'declare', chain: d.name }), ...d.head.map(add), ...body.map(add)];
+  };
+  if (!actual) return rewrite();
+  if (d.owner !== undefined) {
+    const same = actual.size === d.head.length && startsWithHead(actual, d.head);
+    return same ? [] : rewrite();
+  }
+  if (!startsWithHead(actual, d.head)) return rewrite();
+  const have = actualBody(d, actual, rules, o);
+  const want = counts(body);
+  const steps: IptablesStep[] = [];
+  for (const [s, n] of have) for (let i = want.get(s) ?? 0; i < n; i++) steps.push(step(t, 1, { op: 'delete', chain: d.name, spec: s }));
+  for (const [s, n] of want) for (let i = have.get(s) ?? 0; i < n; i++) steps.push(add(s));
+  return steps;
+}
+
+/** The rule changes that bring iptables from actual to desired, within the scope. */
+export function planIptables(desired: IptablesDesired, actual: RuleState, o: PlanOptions): IptablesStep[] {
+  const steps: IptablesStep[] = [];
+  const wanted = new Set(desired.chains.map((c) => chainKey(c.table, c.name)));
+  for (const d of desired.chains) {
+    if (d.owner !== undefined && !inScope(o.owners, d.owner)) continue;
+    steps.push(...planChain(d, actual, o));
+  }
+  // Our chains that should not exist: all of them in a full plan; the scope's own chains otherwise.
+  const c = chainNames(o.chainPrefix);
+  const candidates =
+    o.owners === null
+      ? [...actual.chains.keys()]
+      : [...o.owners].map((owner) => chainKey('filter', c.network(owner))).filter((k) => actual.chains.has(k));
+  for (const key of candidates) {
+    if (wanted.has(key)) continue;
+    const [table, name] = key.split(' ') as [Table, string];
+    if (actual.chains.get(key)!.size) steps.push(step(table, 3, { op: 'flush', chain: name }));
+    steps.push(step(table, 3, { op: 'remove', chain: name }));
+  }
+  // Hooks in built-in chains: exactly one of each desired jump, none other into our chains.
+  const hookKeys = new Set([...desired.hooks.map((h) => chainKey(h.table, h.chain)), ...actual.hooks.keys()]);
+  for (const key of hookKeys) {
+    const [table, chain] = key.split(' ') as [Table, string];
+    const want = new Set(desired.hooks.filter((h) => chainKey(h.table, h.chain) === key).map((h) => h.spec));
+    const have = counts(actual.hooks.get(key) ?? []);
+    for (const [s, n] of have) for (let i = want.has(s) ? 1 : 0; i < n; i++) steps.push(step(table, 1, { op: 'delete', chain, spec: s }));
+    for (const s of want) if (!have.has(s)) steps.push(step(table, 2, { op: 'insert', chain, spec: s }));
+  }
+  return steps;
+}
+
+/** After the plan was applied: iptables holds desired within the scope. */
+export function adoptIptables(rules: RuleState, desired: IptablesDesired, o: PlanOptions): void {
+  const c = chainNames(o.chainPrefix);
+  if (o.owners === null) {
+    rules.chains = new Map();
+    rules.byOwner = new Map();
+  } else {
+    for (const owner of o.owners) {
+      for (const [key, specs] of rules.byOwner.get(owner) ?? []) for (const s of specs) rules.chains.get(key)?.delete(s);
+      rules.byOwner.delete(owner);
+      if (!desired.chains.some((x) => x.owner === owner)) rules.chains.delete(chainKey('filter', c.network(owner)));
+    }
+  }
+  for (const d of desired.chains) {
+    if (d.owner !== undefined && !inScope(o.owners, d.owner)) continue;
+    const key = chainKey(d.table, d.name);
+    let chain = rules.chains.get(key);
+    if (!chain || d.owner !== undefined || !startsWithHead(chain, d.head)) {
+      const kept = chain && d.owner === undefined ? [...chain].filter(([s]) => !d.head.includes(s)) : [];
+      chain = new Map([...d.head.map((h) => [h, 1] as [string, number]), ...kept]);
+      rules.chains.set(key, chain);
+    }
+    for (const b of d.body) {
+      if (!inScope(o.owners, b.owner)) continue;
+      chain.set(b.spec, 1);
+      indexRule(rules, b.owner, key, b.spec);
+    }
+  }
+  rules.hooks = new Map();
+  for (const h of desired.hooks) {
+    const key = chainKey(h.table, h.chain);
+    rules.hooks.set(key, [...(rules.hooks.get(key) ?? []), h.spec]);
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * The nftables backend: one table of cnmd's own (`inet <instance>`), whose chains are fixed and whose
+ * per-network and per-port facts are elements of sets and maps. Creating or deleting a network adds or
+ * removes elements, never chains, in one `nft -f -` transaction: its cost does not grow with the
+ * number of networks. Nothing outside the table is read as ours or changed.
+ *
+ * forward (filter)  jump user (never filled by cnmd: the place for a user's own rules)
+ *                   oifname @bridges jump into      traffic into one of our networks
+ *                   iifname vmap @egress            out of a network to another link: accept, or drop (internal)
+ * into              established accept; iifname . oifname vmap @icc (same bridge: accept or drop);
+ *                   DNATed to a network with published ports accept; drop (isolation)
+ * input (filter)    DNS to the gateways of networks the embedded server answers on
+ * prerouting (nat)  127.0.0.11:53 -> the server on the gateway; local addresses -> ports
+ * output (nat)      local addresses -> ports; 127.0.0.0/8 -> ports-lo (ports bound to loopback)
+ * ports, ports-lo   dnat by maps: address . protocol . port -> container address . port
+ * postrouting (nat) a container reaching its own published port; the host's own connections to
+ *                   published ports; SNAT and masquerade for subnets leaving their bridge
+ */
+import type { FirewallIntent } from './intent.js';
+import { isLoopbackPort } from './intent.js';
+import {
+  type NftChain, type NftChainState, type NftElement, type NftOp, type NftRule, type NftSet, type NftState,
+  keyText, ruleTag, valueText,
+} from '../host/nft.js';
+import { type PlanOptions, NeedsFullReconcile, inScope } from '../reconcile/scope.js';
+
+export interface NftStep {
+  kind: 'nft';
+  /** the table's name (the instance) */
+  table: string;
+  op: NftOp;
+}
+
+export interface DesiredNftChain extends NftChain {
+  rules: NftRule[];
+  /** the user's chain: made when missing, its rules never looked at */
+  user?: boolean;
+}
+
+export interface NftDesired {
+  sets: NftSet[];
+  chains: DesiredNftChain[];
+  elements: NftElement[];
+}
+
+const SETS: NftSet[] = [
+  { name: 'bridges', type: ['ifname'] },
+  { name: 'icc', type: ['ifname', 'ifname'], map: 'verdict' },
+  { name: 'egress', type: ['ifname'], map: 'verdict' },
+  { name: 'published', type: ['ifname'] },
+  { name: 'dns', type: ['ifname'] },
+  { name: 'hostmasq', type: ['ifname'] },
+  { name: 'masq4', type: ['ipv4_addr'], interval: true },
+  { name: 'own4', type: ['ipv4_addr', 'ifname'], interval: true },
+  { name: 'snat4', type: ['ipv4_addr'], map: ['ipv4_addr'], interval: true },
+  { name: 'ports4', type: ['ipv4_addr', 'inet_proto', 'inet_service'], map: ['ipv4_addr', 'inet_service'] },
+  { name: 'ports4any', type: ['inet_proto', 'inet_service'], map: ['ipv4_addr', 'inet_service'] },
+  { name: 'ports4lo', type: ['ipv4_addr', 'inet_proto', 'inet_service'], map: ['ipv4_addr', 'inet_service'] },
+  { name: 'hairpin4', type: ['ipv4_addr', 'ipv4_addr', 'inet_proto', 'inet_service'] },
+];
+
+const DNS_ADDRESS = '127.0.0.11';
+const dns53 = [{ keys: ['meta l4proto' as const], values: ['tcp', 'udp'] }, { keys: ['th dport' as const], values: [53] }];
+const PORT_KEY = ['ip daddr', 'meta l4proto', 'th dport'] as const;
+
+const CHAINS: DesiredNftChain[] = [
+  { name: 'user', rules: [], user: true },
+  {
+    name: 'forward', base: { type: 'filter', hook: 'forward', priority: 0 },
+    rules: [
+      { matches: [], then: { jump: 'user' } },
+      { matches: [{ keys: ['oifname'], set: 'bridges' }], then: { jump: 'into' } },
+      { matches: [], then: { vmap: { keys: ['iifname'], map: 'egress' } } },
+    ],
+  },
+  {
+    name: 'into',
+    rules: [
+      { matches: [{ keys: ['ct state'], values: ['established', 'related'] }], then: 'accept' },
+      { matches: [], then: { vmap: { keys: ['iifname', 'oifname'], map: 'icc' } } },
+      { matches: [{ keys: ['ct status'], values: ['dnat'] }, { keys: ['oifname'], set: 'published' }], then: 'accept' },
+      { matches: [], then: 'drop' },
+    ],
+  },
+  { name: 'input', base: { type: 'filter', hook: 'input', priority: 0 }, rules: [{ matches: [{ keys: ['iifname'], set: 'dns' }, ...dns53], then: 'accept' }] },
+  {
+    name: 'prerouting', base: { type: 'nat', hook: 'prerouting', priority: -100 },
+    rules: [
+      { matches: [{ keys: ['ip daddr'], values: [DNS_ADDRESS] }, ...dns53], then: 'redirect' },
+      { matches: [{ keys: ['ip daddr'], op: '!=', values: [DNS_ADDRESS] }, { keys: ['fib daddr type'], values: ['local'] }], then: { jump: 'ports' } },
+    ],
+  },
+  {
+    name: 'output', base: { type: 'nat', hook: 'output', priority: -100 },
+    rules: [
+      { matches: [{ keys: ['fib daddr type'], values: ['local'] }], then: { jump: 'ports' } },
+      { matches: [{ keys: ['ip daddr'], values: [{ prefix: '127.0.0.0', len: 8 }] }], then: { jump: 'ports-lo' } },
+    ],
+  },
+  {
+    name: 'ports',
+    rules: [
+      { matches: [], then: { dnat: { keys: [...PORT_KEY], map: 'ports4' } } },
+      { matches: [{ keys: ['meta nfproto'], values: ['ipv4'] }], then: { dnat: { keys: ['meta l4proto', 'th dport'], map: 'ports4any' } } },
+    ],
+  },
+  { name: 'ports-lo', rules: [{ matches: [], then: { dnat: { keys: [...PORT_KEY], map: 'ports4lo' } } }] },
+  {
+    name: 'postrouting', base: { type: 'nat', hook: 'postrouting', priority: 100 },
+    rules: [
+      { matches: [{ keys: ['ip saddr', 'ip daddr', 'meta l4proto', 'th dport'], set: 'hairpin4' }], then: 'masquerade' },
+      { matches: [{ keys: ['oifname'], set: 'hostmasq' }, { keys: ['fib saddr type'], values: ['local'] }], then: 'masquerade' },
+      { matches: [{ keys: ['ip saddr', 'oifname'], op: '!=', set: 'own4' }], then: { snat: { keys: ['ip saddr'], map: 'snat4' } } },
+      { matches: [{ keys: ['ip saddr'], set: 'masq4' }, { keys: ['ip saddr', 'oifname'], op: '!=', set: 'own4' }], then: 'masquerade' },
+    ],
+  },
+];
+
+function prefix(cidr: string) {
+  const [addr, len] = cidr.split('/');
+  return { prefix: addr, len: Number(len) };
+}
+
+/** The table an intent asks for: fixed sets and chains, and the elements of each network and port. */
+export function nftDesired(intent: FirewallIntent, instance: string): NftDesired {
+  const elements: NftElement[] = [];
+  const add = (set: string, owner: string, key: NftElement['key'], value?: NftElement['value']) =>
+    elements.push({ set, key, ...(value !== undefined ? { value } : {}), owner: `${instance}:${owner}` });
+  for (const n of intent.networks) {
+    const br = { name: n.bridge };
+    add('bridges', n.owner, [br]);
+    add('icc', n.owner, [br, br], n.icc ? 'accept' : 'drop');
+    add('egress', n.owner, [br], n.internal ? 'drop' : 'accept');
+    if (!n.internal) add('published', n.owner, [br]);
+    if (n.dns) add('dns', n.owner, [br]);
+    if (n.hostMasquerade) add('hostmasq', n.owner, [br]);
+    for (const sub of n.nat4 ? n.subnets4 : []) {
+      add('own4', n.owner, [prefix(sub), br]);
+      if (n.nat4?.kind === 'snat') add('snat4', n.owner, [prefix(sub)], [n.nat4.source]);
+      else add('masq4', n.owner, [prefix(sub)]);
+    }
+  }
+  for (const p of intent.ports) {
+    const to = [p.ip, p.port];
+    if (p.hostIp === '0.0.0.0') add('ports4any', p.owner, [p.proto, p.hostPort], to);
+    else add(isLoopbackPort(p) ? 'ports4lo' : 'ports4', p.owner, [p.hostIp, p.proto, p.hostPort], to);
+    add('hairpin4', p.owner, [p.ip, p.ip, p.proto, p.port]);
+  }
+  return { sets: SETS, chains: CHAINS, elements };
+}
+
+const sameBase = (a: NftChain['base'], b: NftChain['base']) =>
+  a?.type === b?.type && a?.hook === b?.hook && a?.priority === b?.priority;
+
+const sameSet = (d: NftSet, a: NonNullable<ReturnType<NftState['sets']['get']>>) =>
+  d.type.join() === a.type.join() && String(d.map ?? '') === String(a.map ?? '') && !!d.interval === a.interval;
+
+const ownerOf = (comment: string | undefined) => comment?.slice(comment.indexOf(':') + 1);
+
+/** Everything, on an empty table (or after deleting one that cannot be mended in place). */
+function build(d: NftDesired, from: 'missing' | 'rebuild'): NftOp[] {
+  return [
+    ...(from === 'rebuild' ? [{ op: 'delete table' } as const] : []),
+    { op: 'add table' },
+    ...d.sets.map((set) => ({ op: 'add set', set }) as const),
+    ...d.chains.map(({ name, base }) => ({ op: 'add chain', chain: { name, ...(base ? { base } : {}) } }) as const),
+    ...d.elements.map((element) => ({ op: 'add element', element }) as const),
+    ...d.chains.flatMap((c) => c.rules.map((rule) => ({ op: 'add rule', chain: c.name, rule }) as const)),
+  ];
+}
+
+/** What brings the table from actual to desired, within the scope; undefined actual: the table is missing. */
+export function planNftables(d: NftDesired, actual: NftState | undefined, o: PlanOptions): NftStep[] {
+  const wrap = (ops: NftOp[]) => ops.map((op): NftStep => ({ kind: 'nft', table: o.instance, op }));
+  const full = o.owners === null;
+  const needsBuild = !actual ? 'missing' : d.sets.some((s) => actual.sets.has(s.name) && !sameSet(s, actual.sets.get(s.name)!)) ||
+    d.chains.some((c) => actual.chains.has(c.name) && !sameBase(c.base, actual.chains.get(c.name)!.base)) ? 'rebuild' : undefined;
+  const missingSet = actual && d.sets.some((s) => !actual.sets.has(s.name));
+  if ((needsBuild || missingSet) && !full) throw new NeedsFullReconcile('the nftables table must be rebuilt');
+  if (needsBuild || !actual) return wrap(build(d, needsBuild ?? 'missing'));
+  const ops: { sets: NftOp[]; chains: NftOp[]; flush: NftOp[]; del: NftOp[]; add: NftOp[]; rules: NftOp[]; drop: NftOp[] } = {
+    sets: [], chains: [], flush: [], del: [], add: [], rules: [], drop: [],
+  };
+  for (const s of d.sets) if (!actual.sets.has(s.name)) ops.sets.push({ op: 'add set', set: s });
+  for (const c of d.chains) {
+    const a: NftChainState | undefined = actual.chains.get(c.name);
+    if (!a) ops.chains.push({ op: 'add chain', chain: { name: c.name, ...(c.base ? { base: c.base } : {}) } });
+    if (c.user) continue;
+    const want = c.rules.map(ruleTag);
+    if (a && a.tags.length === want.length && a.tags.every((t, i) => t === want[i])) continue;
+    if (a) ops.flush.push({ op: 'flush chain', chain: c.name });
+    for (const rule of c.rules) ops.rules.push({ op: 'add rule', chain: c.name, rule });
+  }
+  planElements(d, actual, o, ops);
+  if (full) {
+    const chains = new Set(d.chains.map((c) => c.name));
+    const extra = [...actual.chains.keys()].filter((c) => !chains.has(c));
+    for (const c of extra) ops.flush.push({ op: 'flush chain', chain: c });
+    for (const c of extra) ops.drop.push({ op: 'delete chain', chain: c });
+    const sets = new Set(d.sets.map((s) => s.name));
+    for (const s of actual.sets.keys()) if (!sets.has(s)) ops.drop.push({ op: 'delete set', set: s });
+  }
+  return wrap([...ops.sets, ...ops.chains, ...ops.flush, ...ops.del, ...ops.add, ...ops.rules, ...ops.drop]);
+}
+
+function planElements(d: NftDesired, actual: NftState, o: PlanOptions, ops: { del: NftOp[]; add: NftOp[] }): void {
+  const bySet = new Map<string, NftElement[]>();
+  for (const e of d.elements) if (inScope(o.owners, ownerOf(e.owner))) bySet.set(e.set, [...(bySet.get(e.set) ?? []), e]);
+  for (const s of d.sets) {
+    const have = actual.sets.get(s.name)?.elements ?? new Map();
+    const want = new Map((bySet.get(s.name) ?? []).map((e) => [keyText(e.key), e]));
+    for (const [key, a] of have) {
+      const w = want.get(key);
+      const mine = o.owners === null || inScope(o.owners, ownerOf(a.owner)) || !!w;
+      if (!mine || (w && valueText(w.value) === a.value && w.owner === a.owner)) continue;
+      ops.del.push({ op: 'delete element', element: w ?? { set: s.name, key: keyFromText(key, s), owner: a.owner ?? '' } });
+    }
+    for (const [key, w] of want) {
+      const a = have.get(key);
+      if (!a || valueText(w.value) !== a.value || w.owner !== a.owner) ops.add.push({ op: 'add element', element: w });
+    }
+  }
+}
+
+/** A key read back, as the values a delete names it by (numbers stay numbers, prefixes prefixes). */
+function keyFromText(key: string, set: NftSet): NftElement['key'] {
+  return key.split(' . ').map((v, i) => (set.type[i] === 'ifname' ? { name: v } : /^\d+$/.test(v) ? Number(v) : v.includes('/') ? prefix(v) : v));
+}
+
+/** After the plan was applied: the table holds desired within the scope. */
+export function adoptNftables(state: NftState | undefined, d: NftDesired, o: PlanOptions): NftState {
+  const next: NftState = state ?? { sets: new Map(), chains: new Map() };
+  for (const c of d.chains) {
+    const tags = c.user ? (next.chains.get(c.name)?.tags ?? []) : c.rules.map(ruleTag);
+    next.chains.set(c.name, { ...(c.base ? { base: c.base } : {}), tags });
+  }
+  if (o.owners === null) for (const name of [...next.chains.keys()]) if (!d.chains.some((c) => c.name === name)) next.chains.delete(name);
+  for (const s of d.sets) {
+    const prev = next.sets.get(s.name);
+    const elements = prev && sameSet(s, prev) ? prev.elements : new Map<string, { value: string; owner?: string }>();
+    for (const [key, a] of [...elements]) if (o.owners === null || inScope(o.owners, ownerOf(a.owner))) elements.delete(key);
+    next.sets.set(s.name, { type: s.type, ...(s.map ? { map: s.map } : {}), interval: !!s.interval, elements });
+  }
+  if (o.owners === null) for (const name of [...next.sets.keys()]) if (!d.sets.some((s) => s.name === name)) next.sets.delete(name);
+  for (const e of d.elements) {
+    if (inScope(o.owners, ownerOf(e.owner))) next.sets.get(e.set)!.elements.set(keyText(e.key), { value: valueText(e.value), owner: e.owner });
+  }
+  return next;
+}
