@@ -61,6 +61,8 @@ export interface DaemonOptions {
   /** the daemon's log (pino); silent when not given */
   logger?: Logger;
   serverFactory?: FastifyServerOptions['serverFactory'];
+  /** the firewall tools found on the host (main.ts): the other backend's objects are looked after where its tool runs */
+  firewallTools?: { iptables: boolean; nft: boolean };
   /** tests: who sent an injected request (default: from the connection) */
   identify?: import('./api/access.js').AccessOptions['identify'];
 }
@@ -76,6 +78,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     let daemonId = meta.get('daemon_id');
     if (!daemonId) meta.set('daemon_id', (daemonId = newId()));
     const ctx = driverContext(config);
+    if (o.firewallTools) ctx.firewallTools = o.firewallTools;
     const events = new EventBus();
     const metrics = o.metrics ?? new Metrics();
     ctx.cluster = await clusterContext(config, exec, remoteRepo);

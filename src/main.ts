@@ -8,7 +8,7 @@ import { takeDataRoot, DaemonRunningError } from './host/pidfile.js';
 import { ExecaExecutor } from './host/executor.js';
 import { RecordingExecutor } from './host/recording.js';
 import { CrashingExecutor } from './host/fault.js';
-import { checkTools, chooseFirewall } from './host/readers.js';
+import { checkTools, chooseFirewall, findFirewallTools } from './host/readers.js';
 import { firewallOf } from './drivers/index.js';
 import { startDaemon } from './daemon.js';
 import { Metrics } from './metrics.js';
@@ -46,7 +46,8 @@ async function main(): Promise<void> {
         if (process.env.CNMD_TRACE_COMMANDS) process.stderr.write(`cnmd: ${file} ${(seconds * 1000).toFixed(1)} ms\n`);
       });
   const exec = withFaultInjection(real);
-  if (config.iptables && !config.firewallBackend) config = { ...config, firewallBackend: config.dryRun ? 'nftables' : await chooseFirewall(exec) };
+  const firewallTools = config.dryRun ? { iptables: false, nft: true } : await findFirewallTools(exec);
+  if (config.iptables && !config.firewallBackend) config = { ...config, firewallBackend: chooseFirewall(firewallTools) };
   if (!config.dryRun) await checkTools(exec, firewallOf(config));
 
   let handler: RequestListener | undefined;
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
     daemon = await startDaemon({
       config,
       exec,
+      firewallTools,
       metrics,
       logger: pino({ level: config.logLevel }),
       serverFactory: (h) => {

@@ -12,6 +12,8 @@ export interface DriverContext {
   iptables: boolean;
   /** the backend that renders it: none when --iptables=false */
   firewall: FirewallBackendName;
+  /** which firewall tools the host has (found at start): the other backend's objects are looked after too */
+  firewallTools?: { iptables: boolean; nft: boolean };
   ipForward: boolean;
   ipMasq: boolean;
   /** icc and mtu of the daemon apply to the predefined bridge network, as in dockerd */

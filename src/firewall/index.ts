@@ -5,17 +5,30 @@
 import type { FirewallIntent } from './intent.js';
 import type { HostState } from '../host/state.js';
 import type { PlanOptions } from '../reconcile/scope.js';
-import { type IptablesStep, adoptIptables, iptablesDesired, planIptables } from './iptables.js';
-import { type NftStep, adoptNftables, nftDesired, planNftables } from './nftables.js';
+import { type IptablesStep, adoptIptables, besideNftables, iptablesDesired, planIptables } from './iptables.js';
+import { type NftStep, ACCEPT_MARK, adoptNftables, nftDesired, planNftables } from './nftables.js';
 
 export type FirewallStep = IptablesStep | NftStep;
 export type { FirewallBackendName } from './intent.js';
 
+/**
+ * The other backend's objects, when the host has its tool: the nftables backend keeps marked accepts in
+ * iptables (besideNftables) and so removes the iptables backend's chains; the iptables backend removes
+ * the nftables table (read only at start: a migration happens when the daemon starts on a new backend).
+ */
 export function planFirewall(intent: FirewallIntent, actual: HostState, o: PlanOptions): FirewallStep[] {
   if (!intent.enabled) return [];
   switch (o.firewall ?? 'iptables') {
-    case 'iptables': return planIptables(iptablesDesired(intent, o), actual.rules, o);
-    case 'nftables': return planNftables(nftDesired(intent, o.instance), actual.nft, o);
+    case 'iptables': {
+      const steps: FirewallStep[] = planIptables(iptablesDesired(intent, o), actual.rules, o);
+      if (o.owners === null && actual.nft) steps.push({ kind: 'nft', table: o.instance, op: { op: 'delete table' } });
+      return steps;
+    }
+    case 'nftables': {
+      const steps: FirewallStep[] = planNftables(nftDesired(intent, o.instance), actual.nft, o);
+      if (o.besideIptables) steps.push(...planIptables(besideNftables(o.chainPrefix, ACCEPT_MARK), actual.rules, o));
+      return steps;
+    }
     case 'none': return [];
   }
 }
@@ -23,8 +36,14 @@ export function planFirewall(intent: FirewallIntent, actual: HostState, o: PlanO
 export function adoptFirewall(state: HostState, intent: FirewallIntent, o: PlanOptions): void {
   if (!intent.enabled) return;
   switch (o.firewall ?? 'iptables') {
-    case 'iptables': adoptIptables(state.rules, iptablesDesired(intent, o), o); break;
-    case 'nftables': state.nft = adoptNftables(state.nft, nftDesired(intent, o.instance), o); break;
+    case 'iptables':
+      adoptIptables(state.rules, iptablesDesired(intent, o), o);
+      if (o.owners === null) delete state.nft;
+      break;
+    case 'nftables':
+      state.nft = adoptNftables(state.nft, nftDesired(intent, o.instance), o);
+      if (o.besideIptables) adoptIptables(state.rules, besideNftables(o.chainPrefix, ACCEPT_MARK), o);
+      break;
     case 'none': break;
   }
 }

@@ -277,3 +277,24 @@ export function adoptIptables(rules: RuleState, desired: IptablesDesired, o: Pla
     rules.hooks.set(key, [...(rules.hooks.get(key) ?? []), h.spec]);
   }
 }
+
+/**
+ * What the nftables backend keeps in iptables where iptables is there: an accept, at the head of
+ * FORWARD and INPUT, for packets cnmd's nftables chains accepted (they carry its mark), so that an
+ * iptables policy of DROP (a Docker engine sets one on FORWARD; ufw on INPUT) does not undo them.
+ * Planned fully, this also takes away every other chain of ours: iptables -> nftables migration.
+ */
+export function besideNftables(prefix: string, mark: number): IptablesDesired {
+  const c = chainNames(prefix);
+  const head = [spec({ mark, target: 'ACCEPT' })];
+  return {
+    chains: [
+      { table: 'filter', name: c.forward, head, body: [] },
+      { table: 'filter', name: c.input, head, body: [] },
+    ],
+    hooks: [
+      { table: 'filter', chain: 'FORWARD', spec: spec({ target: { jump: c.forward } }) },
+      { table: 'filter', chain: 'INPUT', spec: spec({ target: { jump: c.input } }) },
+    ],
+  };
+}

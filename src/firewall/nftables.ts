@@ -6,10 +6,14 @@
  *
  * forward (filter)  jump user (never filled by cnmd: the place for a user's own rules)
  *                   oifname @bridges jump into      traffic into one of our networks
- *                   iifname vmap @egress            out of a network to another link: accept, or drop (internal)
- * into              established accept; iifname . oifname vmap @icc (same bridge: accept or drop);
- *                   DNATed to a network with published ports accept; drop (isolation)
- * input (filter)    DNS to the gateways of networks the embedded server answers on
+ *                   iifname vmap @egress            out of a network to another link: allow, or drop (internal)
+ * into              established allow; iifname . oifname vmap @icc (same bridge: allow or drop);
+ *                   DNATed to a network with published ports allow; drop (isolation)
+ * input (filter)    DNS to the gateways of networks the embedded server answers on: allow
+ * allow             sets ACCEPT_MARK and accepts. An accept ends only this table's chain: another
+ *                   firewall's drop (iptables' FORWARD policy DROP, ufw) still applies. Our filter
+ *                   chains run first (priority -10), and that firewall accepts what carries the mark
+ *                   (rules cnmd keeps there, see ../firewall/index.ts).
  * prerouting (nat)  127.0.0.11:53 -> the server on the gateway; local addresses -> ports
  * output (nat)      local addresses -> ports; 127.0.0.0/8 -> ports-lo (ports bound to loopback)
  * ports, ports-lo   dnat by maps: address . protocol . port -> container address . port
@@ -43,6 +47,11 @@ export interface NftDesired {
   elements: NftElement[];
 }
 
+/** The packet mark bit of what cnmd's filter chains accepted (bit 21; Kubernetes uses bits 14 and 15). */
+export const ACCEPT_MARK = 0x00200000;
+const FILTER_PRIORITY = -10;
+const allow = { jump: 'allow' } as const;
+
 const SETS: NftSet[] = [
   { name: 'bridges', type: ['ifname'] },
   { name: 'icc', type: ['ifname', 'ifname'], map: 'verdict' },
@@ -65,8 +74,9 @@ const PORT_KEY = ['ip daddr', 'meta l4proto', 'th dport'] as const;
 
 const CHAINS: DesiredNftChain[] = [
   { name: 'user', rules: [], user: true },
+  { name: 'allow', rules: [{ matches: [], then: { markAccept: ACCEPT_MARK } }] },
   {
-    name: 'forward', base: { type: 'filter', hook: 'forward', priority: 0 },
+    name: 'forward', base: { type: 'filter', hook: 'forward', priority: FILTER_PRIORITY },
     rules: [
       { matches: [], then: { jump: 'user' } },
       { matches: [{ keys: ['oifname'], set: 'bridges' }], then: { jump: 'into' } },
@@ -76,13 +86,13 @@ const CHAINS: DesiredNftChain[] = [
   {
     name: 'into',
     rules: [
-      { matches: [{ keys: ['ct state'], values: ['established', 'related'] }], then: 'accept' },
+      { matches: [{ keys: ['ct state'], values: ['established', 'related'] }], then: allow },
       { matches: [], then: { vmap: { keys: ['iifname', 'oifname'], map: 'icc' } } },
-      { matches: [{ keys: ['ct status'], values: ['dnat'] }, { keys: ['oifname'], set: 'published' }], then: 'accept' },
+      { matches: [{ keys: ['ct status'], values: ['dnat'] }, { keys: ['oifname'], set: 'published' }], then: allow },
       { matches: [], then: 'drop' },
     ],
   },
-  { name: 'input', base: { type: 'filter', hook: 'input', priority: 0 }, rules: [{ matches: [{ keys: ['iifname'], set: 'dns' }, ...dns53], then: 'accept' }] },
+  { name: 'input', base: { type: 'filter', hook: 'input', priority: FILTER_PRIORITY }, rules: [{ matches: [{ keys: ['iifname'], set: 'dns' }, ...dns53], then: allow }] },
   {
     name: 'prerouting', base: { type: 'nat', hook: 'prerouting', priority: -100 },
     rules: [
@@ -129,8 +139,8 @@ export function nftDesired(intent: FirewallIntent, instance: string): NftDesired
   for (const n of intent.networks) {
     const br = { name: n.bridge };
     add('bridges', n.owner, [br]);
-    add('icc', n.owner, [br, br], n.icc ? 'accept' : 'drop');
-    add('egress', n.owner, [br], n.internal ? 'drop' : 'accept');
+    add('icc', n.owner, [br, br], n.icc ? allow : 'drop');
+    add('egress', n.owner, [br], n.internal ? 'drop' : allow);
     if (!n.internal) add('published', n.owner, [br]);
     if (n.dns) add('dns', n.owner, [br]);
     if (n.hostMasquerade) add('hostmasq', n.owner, [br]);

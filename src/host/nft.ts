@@ -29,6 +29,8 @@ export type NftStatement =
   | NftVerdictValue
   | 'masquerade'
   | 'redirect'
+  /** set these bits of the packet's mark and accept: other firewalls let marked packets pass */
+  | { markAccept: number }
   | { vmap: { keys: NftKey[]; map: string } }
   | { dnat: { keys: NftKey[]; map: string } }
   | { snat: { keys: NftKey[]; map: string } };
@@ -88,7 +90,7 @@ const OWNER = /^[a-z][a-z0-9]*:[0-9a-f]{12}$/;
 const name = (n: string): string => (NAME.test(n) ? n : refuse('nft', n));
 
 function value(v: NftValue): string {
-  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? String(v) : refuse('nft', String(v));
+  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? (v > 0xffff ? `0x${v.toString(16)}` : String(v)) : refuse('nft', String(v));
   if (typeof v === 'object' && 'name' in v) return IFNAME.test(v.name) ? `"${v.name}"` : refuse('nft', v.name);
   if (typeof v === 'object') {
     if (!ADDR.test(v.prefix) || !Number.isInteger(v.len) || v.len < 0 || v.len > 128) refuse('nft', `${v.prefix}/${v.len}`);
@@ -114,6 +116,7 @@ function matchText(m: NftMatch): string {
 function statementText(s: NftStatement): string {
   if (s === 'masquerade' || s === 'redirect') return s;
   if (typeof s === 'string' || 'jump' in s) return verdictText(s);
+  if ('markAccept' in s) return `meta mark set meta mark or ${value(s.markAccept)} accept`;
   if ('vmap' in s) return `${s.vmap.keys.join(' . ')} vmap @${name(s.vmap.map)}`;
   const [kind, m] = 'dnat' in s ? ['dnat', s.dnat] : ['snat', s.snat];
   return `${kind} ip to ${m.keys.join(' . ')} map @${name(m.map)}`;

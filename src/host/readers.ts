@@ -7,8 +7,10 @@ import type { FirewallBackendName } from '../firewall/intent.js';
 export interface ReadOptions {
   chainPrefix: string;
   instance: string;
-  /** the firewall backend whose state to read: iptables-save, or cnmd's own nftables table */
-  firewall: FirewallBackendName;
+  /** read our iptables chains (iptables-save) */
+  iptables: boolean;
+  /** read cnmd's own nftables table */
+  nft: boolean;
   sysctls: string[];
   /** sandbox namespaces (paths) whose inside to read; one process start each */
   sandboxes?: string[];
@@ -61,10 +63,10 @@ export async function readHostState(exec: Executor, opts: ReadOptions): Promise<
   const roots = opts.roots;
   const [links, rules, nft, sysctls, netns, sandboxes, neighbors, files, mounts, netnsDirs, dataDirs, runDirs] = await Promise.all([
     exec.run('ip', ['-json', '-details', 'addr', 'show']).then((r) => parseIpAddrJson(r.stdout)),
-    opts.firewall === 'iptables'
+    opts.iptables
       ? exec.run('iptables-save', []).then((r) => parseIptablesSave(r.stdout, opts.chainPrefix, opts.instance))
       : Promise.resolve<RuleState>(emptyRuleState()),
-    opts.firewall === 'nftables' ? readNftTable(exec, opts.instance) : Promise.resolve(undefined),
+    opts.nft ? readNftTable(exec, opts.instance) : Promise.resolve(undefined),
     Promise.all(opts.sysctls.map(async (k) => [k, await exec.readSysctl(k)] as const)),
     exec.listDir(NETNS_DIR),
     Promise.all((opts.sandboxes ?? []).map(async (p) => [p, await readSandbox(exec, p)] as const)),
@@ -145,15 +147,15 @@ export async function checkTools(exec: Executor, firewall: FirewallBackendName):
   }
 }
 
+/** Which firewall tools run here: iptables-save, and nft with the kernel's nf_tables (it lists the tables). */
+export async function findFirewallTools(exec: Executor): Promise<{ iptables: boolean; nft: boolean }> {
+  const runs = async (file: string, args: string[]) => exec.run(file, args).then(() => true, () => false);
+  const [iptables, nft] = await Promise.all([runs('iptables-save', ['--version']), runs('nft', ['list', 'tables'])]);
+  return { iptables, nft };
+}
+
 /**
  * The firewall backend when none was given (dockerd 29 defaults to iptables; cnmd to nftables where it
- * can, since Debian 12 and Fedora do): nftables when the nft tool runs and the kernel has nf_tables.
+ * can, since Debian 12 and Fedora do): nftables when nft runs and the kernel has nf_tables.
  */
-export async function chooseFirewall(exec: Executor): Promise<'nftables' | 'iptables'> {
-  try {
-    await exec.run('nft', ['list', 'tables']);
-    return 'nftables';
-  } catch {
-    return 'iptables';
-  }
-}
+export const chooseFirewall = (tools: { nft: boolean }): 'nftables' | 'iptables' => (tools.nft ? 'nftables' : 'iptables');

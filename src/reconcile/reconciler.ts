@@ -181,7 +181,20 @@ export class Reconciler {
   }
 
   private options(owners: Set<string> | null): PlanOptions {
-    return { instance: this.deps.ctx.instance, chainPrefix: this.deps.ctx.chainPrefix, firewall: this.deps.ctx.firewall, owners };
+    const { instance, chainPrefix, firewall, firewallTools } = this.deps.ctx;
+    return { instance, chainPrefix, firewall, owners, ...(firewall === 'nftables' && firewallTools?.iptables ? { besideIptables: true } : {}) };
+  }
+
+  /** started: whether a full run has happened (the iptables backend looks for an nftables table of ours only at start) */
+  private started = false;
+
+  /** What of the firewall a read looks at: the backend's own state, and the other backend's where it matters. */
+  private firewallReads(): { iptables: boolean; nft: boolean } {
+    const { firewall, firewallTools } = this.deps.ctx;
+    return {
+      iptables: firewall === 'iptables' || (firewall === 'nftables' && !!firewallTools?.iptables),
+      nft: firewall === 'nftables' || (firewall === 'iptables' && !!firewallTools?.nft && !this.started),
+    };
   }
 
   private desiredAll() {
@@ -197,7 +210,7 @@ export class Reconciler {
       neighbors: desired.links.some((l) => l.kind === 'vxlan'),
       chainPrefix: this.deps.ctx.chainPrefix,
       instance: this.deps.ctx.instance,
-      firewall: this.deps.ctx.firewall,
+      ...this.firewallReads(),
       sysctls: [...new Set(sysctls)],
       sandboxes: sandboxes.map((s) => sandboxPath(s.container)).filter((p): p is string => !!p),
     });
@@ -216,6 +229,7 @@ export class Reconciler {
     const steps = plan(desired, state, o);
     await this.apply(steps);
     adopt(state, desired, o);
+    this.started = true;
     return steps;
   }
 

@@ -9,6 +9,8 @@ export interface PlanOptions {
   chainPrefix: string;
   /** the firewall backend in use (iptables when not said) */
   firewall?: FirewallBackendName;
+  /** the nftables backend on a host that has iptables: marked accepts kept there too */
+  besideIptables?: boolean;
   /** null: the whole host; otherwise only these owners (12-hex network id prefixes) plus the shared base */
   owners: Set<string> | null;
 }

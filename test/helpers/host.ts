@@ -214,6 +214,8 @@ export interface DaemonProcess {
   output(): string;
   /** extra environment for the next start() */
   env: Record<string, string>;
+  /** the flags of the next start() (a test may change them: another firewall backend, say) */
+  flags: string[];
   /** sends a signal to the running daemon */
   signal(sig: NodeJS.Signals): void;
   /** resolves when the running daemon has exited (at once when none runs) */
@@ -232,10 +234,12 @@ export async function startDaemonIn(t: Test, ns: Netns, flags: string[] = [], en
     request: (m, p, b) => unixRequest(socket, m, p, b),
     output: () => log,
     env,
+    flags: [...flags],
     signal: (sig) => void child?.kill(sig),
     exited: () => (!child || child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child!.once('exit', () => r()))),
     async start() {
       // --dns: names that are not containers' go to the test host's own loopback, never to the machine's resolvers
+      const flags = dp.flags;
       const dns = flags.includes('--dns') ? [] : ['--dns', '127.0.0.1'];
       const firewall = flags.some((f) => f.startsWith('--firewall-backend')) ? [] : ['--firewall-backend', FIREWALL];
       child = spawn('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, `${ROOT}dist/main.js`, '-H', `unix://${socket}`, '--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, ...dns, ...firewall, ...flags], {

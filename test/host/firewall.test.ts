@@ -1,0 +1,99 @@
+/**
+ * The firewall backends on a real kernel, where they meet other firewalls and each other: the
+ * nftables backend beside iptables policies of DROP (a Docker engine's FORWARD, a ufw-like INPUT),
+ * healed after `iptables -F`; a migration iptables -> nftables -> iptables with traffic checked after
+ * each start; a foreign table and a foreign chain left as they are.
+ */
+import t, { type Test } from 'tap';
+import { execa } from 'execa';
+import { hostTestsReady, makeNetns, makeWorld, startDaemonIn, containerNames, netnsOf, nftElements, type DaemonProcess, type Netns } from '../helpers/host.js';
+
+if (await hostTestsReady(t)) {
+  await tests();
+}
+
+const HTTP = `require('http').createServer((q, s) => s.end('up\\n')).listen(80, '0.0.0.0')`;
+const pings = async (ns: string, ip: string) => (await execa('ip', ['netns', 'exec', ns, 'ping', '-c', '1', '-W', '1', ip], { reject: false })).exitCode === 0;
+const until = async (check: () => Promise<boolean>, tries = 50) => {
+  for (let i = 0; i < tries; i++) if (await check()) return true;
+  return false;
+};
+const pause = () => new Promise((r) => setTimeout(r, 100));
+
+/** A network 'fw' with a web server publishing 8080 and a plain container b; their namespaces and web's address. */
+async function world(t: Test, d: DaemonProcess) {
+  const name = containerNames(t);
+  t.equal((await d.request('POST', '/v1.48/networks/create', { Name: 'fw', IPAM: { Config: [{ Subnet: '10.77.0.0/24' }] } })).status, 201);
+  const web = name('web'), b = name('b');
+  for (const [c, cmd, ports] of [[web, [process.execPath, '-e', HTTP], { '80/tcp': [{ HostPort: '8080' }] }], [b, ['sleep', '300'], {}]] as const) {
+    const r = await d.request('POST', `/v1.48/containers/create?name=${c}`, { Image: 'x', Cmd: cmd, HostConfig: { NetworkMode: 'fw', PortBindings: ports } });
+    t.equal(r.status, 201, r.text);
+    t.equal((await d.request('POST', `/v1.48/containers/${c}/start`)).status, 204);
+  }
+  const ipW = (await d.request('GET', `/v1.48/containers/${web}/json`)).body.NetworkSettings.Networks.fw.IPAddress as string;
+  return { web, b, ipW, bns: await netnsOf(d, b) };
+}
+
+/** Everything a user expects of a network, seen from the containers and from another machine. */
+async function traffic(t: Test, outside: Netns, w: Awaited<ReturnType<typeof world>>, label: string) {
+  const curl = async () => (await outside.run('curl', ['-s', '--max-time', '2', 'http://192.0.2.1:8080/'], { reject: false })).stdout.trim() === 'up';
+  t.ok(await until(async () => (await curl()) || (await pause(), false)), `${label}: the published port answers another machine`);
+  t.ok(await pings(w.bns, w.ipW), `${label}: b reaches web on their network`);
+  t.ok(await pings(w.bns, '192.0.2.2'), `${label}: b reaches the other machine (NAT)`);
+  const dns = await execa('ip', ['netns', 'exec', w.bns, 'nslookup', w.web, '127.0.0.11'], { reject: false });
+  t.match(dns.stdout, new RegExp(`Address: ${w.ipW.replace(/\./g, '\\.')}`), `${label}: the embedded DNS server answers b`);
+}
+
+async function tests() {
+  t.test('nftables beside iptables policies of DROP on FORWARD and INPUT: containers work; iptables -F heals', async (t) => {
+    const host = await makeNetns(t, 'h');
+    const outside = await makeWorld(t, host);
+    // what a Docker engine does to FORWARD, and a ufw-like INPUT: replies and loopback in, nothing else
+    await host.run('iptables', ['-P', 'FORWARD', 'DROP']);
+    await host.run('iptables', ['-A', 'INPUT', '-i', 'lo', '-j', 'ACCEPT']);
+    await host.run('iptables', ['-A', 'INPUT', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT']);
+    await host.run('iptables', ['-P', 'INPUT', 'DROP']);
+    const d = await startDaemonIn(t, host, ['--firewall-backend', 'nftables', '--reconcile-interval', '1']);
+    const w = await world(t, d);
+    await traffic(t, outside, w, 'with DROP policies');
+    const saved = (await host.run('iptables-save', [])).stdout;
+    t.match(saved, '-A FORWARD -j CNMD-FORWARD', 'cnmd jumps from FORWARD …');
+    t.match(saved, '-A CNMD-FORWARD -m mark --mark 0x200000/0x200000 -j ACCEPT', '… to accept what its nftables chains accepted (their mark)');
+    t.match(saved, '-A CNMD-INPUT -m mark --mark 0x200000/0x200000 -j ACCEPT', 'and the same on INPUT');
+    t.notMatch(saved, 'CNMD-DEST', 'nothing else of ours is in iptables');
+    t.match(saved, ':FORWARD DROP', 'their policy stays as they set it');
+
+    await host.run('iptables', ['-F']);
+    t.notOk(await pings(w.bns, w.ipW), 'after iptables -F the DROP policy wins for a moment');
+    t.ok(await until(async () => (await host.run('iptables-save', [])).stdout.includes('-A FORWARD -j CNMD-FORWARD') || (await pause(), false)), 'the marked accepts are back within the interval');
+    await traffic(t, outside, w, 'after iptables -F');
+  });
+
+  t.test('migration: iptables -> nftables -> iptables, traffic after each start; foreign objects stay', async (t) => {
+    const host = await makeNetns(t, 'h');
+    const outside = await makeWorld(t, host);
+    await host.run('nft', ['add', 'table', 'inet', 'theirs']);
+    await host.run('iptables', ['-N', 'CNMDX-THEIRS']);
+    const d = await startDaemonIn(t, host, ['--firewall-backend', 'iptables']);
+    const w = await world(t, d);
+    await traffic(t, outside, w, 'on iptables');
+    t.match((await host.run('iptables-save', [])).stdout, '-A CNMD-DEST', 'the iptables backend\'s chains');
+
+    await d.stop();
+    d.flags = ['--firewall-backend', 'nftables'];
+    await d.start();
+    await traffic(t, outside, w, 'on nftables after the switch');
+    const saved = (await host.run('iptables-save', [])).stdout;
+    for (const chain of ['CNMD-DEST', 'CNMD-SRC', 'CNMD-N-', 'CNMD-DNAT', 'CNMD-POSTROUTING']) t.notMatch(saved, chain, `${chain}… is gone from iptables`);
+    t.ok((await nftElements(host))?.get('ports4any')?.has('tcp . 8080'), 'the port is in the nftables table');
+
+    await d.stop();
+    d.flags = ['--firewall-backend', 'iptables'];
+    await d.start();
+    await traffic(t, outside, w, 'on iptables again');
+    t.equal((await host.run('nft', ['list', 'table', 'inet', 'cnmd'], { reject: false })).exitCode, 1, 'the nftables table is gone');
+    t.match((await host.run('iptables-save', [])).stdout, '-A CNMD-DEST', 'the iptables chains are back');
+    t.equal((await host.run('nft', ['list', 'table', 'inet', 'theirs'], { reject: false })).exitCode, 0, 'a table of someone else stays through both moves');
+    t.match((await host.run('iptables-save', [])).stdout, ':CNMDX-THEIRS', 'and a chain of someone else');
+  });
+}
