@@ -21,6 +21,7 @@ import { reconcileSource } from './services/reconcile-source.js';
 import { containerStack } from './services/container-stack.js';
 import { HostEtc } from './services/host-etc.js';
 import { ImageService } from './services/images.js';
+import { FirewallChainRepo } from './store/firewall.js';
 import { ImageRepo } from './store/images.js';
 import { VolumeService } from './services/volumes.js';
 import { VolumeRepo } from './store/volumes.js';
@@ -90,7 +91,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       dns: config.dns, hostResolvConf: () => etc.resolvConf(), alive: (pid) => exec.isAlive(pid), iptables: config.iptables, etcFiles: etc.files,
     });
     const reconciler = new Reconciler({
-      exec, ctx, ...reconcileSource(networksRepo, containersRepo, sandboxes),
+      exec, ctx, ...reconcileSource(networksRepo, containersRepo, sandboxes), firewallRecord: new FirewallChainRepo(db),
       onReport: (r) => {
         const scope = r.scope === 'all' ? 'all' : 'scoped';
         metrics.reconciles.inc({ scope, ok: String(!r.error) });

@@ -5,7 +5,7 @@
 import type { FirewallIntent } from './intent.js';
 import type { HostState } from '../host/state.js';
 import type { PlanOptions } from '../reconcile/scope.js';
-import { type IptablesStep, adoptIptables, besideNftables, iptablesDesired, planIptables } from './iptables.js';
+import { type IptablesStep, adoptIptables, besideNftables, chainKeys, iptablesDesired, isChainName, planIptables } from './iptables.js';
 import { type NftStep, ACCEPT_MARK, adoptNftables, nftDesired, planNftables } from './nftables.js';
 
 export type FirewallStep = IptablesStep | NftStep;
@@ -47,3 +47,24 @@ export function adoptFirewall(state: HostState, intent: FirewallIntent, o: PlanO
     case 'none': break;
   }
 }
+
+/** The iptables chains ("table chain") this intent keeps, on the backend in use: recorded as made before a plan runs. */
+export function keptChains(intent: FirewallIntent, o: PlanOptions): string[] {
+  if (!intent.enabled) return [];
+  if ((o.firewall ?? 'iptables') === 'iptables') return chainKeys(iptablesDesired(intent, o));
+  return o.firewall === 'nftables' && o.besideIptables ? chainKeys(besideNftables(o.chainPrefix, ACCEPT_MARK)) : [];
+}
+
+/** The chains an iptables plan makes and removes ("table chain"): the record follows them. */
+export function chainChanges(steps: FirewallStep[]): { made: string[]; removed: string[] } {
+  const made: string[] = [], removed: string[] = [];
+  for (const s of steps) {
+    if (s.kind !== 'iptables') continue;
+    if (s.line.op === 'declare') made.push(`${s.table} ${s.line.chain}`);
+    if (s.line.op === 'remove') removed.push(`${s.table} ${s.line.chain}`);
+  }
+  return { made, removed };
+}
+
+/** A host with chains of ours and no record of them (an install from before the record): its chains by their names. */
+export const chainsToRecord = (chains: Iterable<string>, prefix: string) => [...chains].filter((k) => isChainName(prefix, k.slice(k.indexOf(' ') + 1)));

@@ -219,29 +219,45 @@ export function planIptables(desired: IptablesDesired, actual: RuleState, o: Pla
     if (d.owner !== undefined && !inScope(o.owners, d.owner)) continue;
     steps.push(...planChain(d, actual, o));
   }
-  // Our chains that should not exist: all of them in a full plan; the scope's own chains otherwise.
+  // Chains of ours that should not exist: all of them in a full plan; the scope's own chains otherwise.
+  // Of ours: those cnmd made (its record); a chain named like ours that it did not make is someone else's.
   const c = chainNames(o.chainPrefix);
-  const candidates =
+  const made = (key: string) => !actual.made || actual.made.has(key);
+  const candidates = (
     o.owners === null
       ? [...actual.chains.keys()]
-      : [...o.owners].map((owner) => chainKey('filter', c.network(owner))).filter((k) => actual.chains.has(k));
+      : [...o.owners].map((owner) => chainKey('filter', c.network(owner))).filter((k) => actual.chains.has(k))
+  ).filter(made);
   for (const key of candidates) {
     if (wanted.has(key)) continue;
     const [table, name] = key.split(' ') as [Table, string];
     if (actual.chains.get(key)!.size) steps.push(step(table, 3, { op: 'flush', chain: name }));
     steps.push(step(table, 3, { op: 'remove', chain: name }));
   }
-  // Hooks in built-in chains: exactly one of each desired jump, none other into our chains.
+  // Hooks in built-in chains: exactly one of each desired jump, none other into chains of ours.
   const hookKeys = new Set([...desired.hooks.map((h) => chainKey(h.table, h.chain)), ...actual.hooks.keys()]);
   for (const key of hookKeys) {
     const [table, chain] = key.split(' ') as [Table, string];
     const want = new Set(desired.hooks.filter((h) => chainKey(h.table, h.chain) === key).map((h) => h.spec));
-    const have = counts(actual.hooks.get(key) ?? []);
+    const intoOurs = (s: string) => want.has(s) || wanted.has(chainKey(table, jumpTarget(s))) || made(chainKey(table, jumpTarget(s)));
+    const have = counts((actual.hooks.get(key) ?? []).filter(intoOurs));
     for (const [s, n] of have) for (let i = want.has(s) ? 1 : 0; i < n; i++) steps.push(step(table, 1, { op: 'delete', chain, spec: s }));
     for (const s of want) if (!have.has(s)) steps.push(step(table, 2, { op: 'insert', chain, spec: s }));
   }
   return steps;
 }
+
+/** The chain a rule jumps or goes to (its -j or -g target). */
+const jumpTarget = (s: string) => / -[jg] (\S+)$|^-[jg] (\S+)$/.exec(s)?.slice(1).find(Boolean) ?? '';
+
+/** Whether a chain's name is one the iptables backend gives (the record starts from these on a host that had none). */
+export function isChainName(prefix: string, name: string): boolean {
+  const c = chainNames(prefix);
+  return [c.forward, c.dest, c.src, c.postrouting, c.input, c.dnat, c.dnatLocal, c.dns].includes(name) || new RegExp(`^${prefix}-N-[0-9a-f]{12}$`).test(name);
+}
+
+/** The "table chain" keys of the chains an iptables plan makes or keeps: what cnmd records as made. */
+export const chainKeys = (d: IptablesDesired) => d.chains.map((c) => chainKey(c.table, c.name));
 
 /** After the plan was applied: iptables holds desired within the scope. */
 export function adoptIptables(rules: RuleState, desired: IptablesDesired, o: PlanOptions): void {

@@ -51,6 +51,11 @@ export interface RuleState {
   hooks: Map<string, string[]>;
   /** owner (network id prefix) -> "table chain" -> its rules there: lets a scoped plan skip everyone else's */
   byOwner: Map<string, Map<string, Set<string>>>;
+  /**
+   * The chains cnmd made ("table chain", its record in the store): only these are ever removed, and
+   * only jumps into these or wanted chains. Undefined: no record is kept, every chain of our prefix is ours.
+   */
+  made?: Set<string>;
 }
 
 export function emptyRuleState(): RuleState {

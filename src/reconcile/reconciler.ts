@@ -15,6 +15,8 @@ import { describeNft } from '../host/nft.js';
 import { desiredState, sandboxPath, type ContainerDirs } from './desired.js';
 import type { SandboxSpec } from './model.js';
 import { plan, adopt, NeedsFullReconcile, type Step, type PlanOptions } from './plan.js';
+import type { DesiredState } from './model.js';
+import { type FirewallStep, chainChanges, chainsToRecord, keptChains } from '../firewall/index.js';
 
 export interface ReconcileReport {
   /** RFC3339 time the run started */
@@ -37,6 +39,8 @@ export interface ReconcilerDeps {
   ownedNetns?: () => Array<{ name: string; owner: string }>;
   /** the containers whose directories stay (all, or those of these ids that exist), and where they are */
   containerDirs?: (ids?: string[]) => ContainerDirs;
+  /** the iptables chains cnmd made (its record in the store): only these are ever removed */
+  firewallRecord?: { list(): Set<string>; add(keys: Iterable<string>): void; remove(keys: Iterable<string>): void };
   onReport?: (r: ReconcileReport) => void;
 }
 
@@ -157,7 +161,7 @@ export class Reconciler {
         const o = this.options(null);
         const steps = plan(desired, state, o);
         this.state = state;
-        await this.apply(steps);
+        await this.apply(steps, state, desired, o);
         adopt(state, desired, o);
         return steps;
       }, started),
@@ -204,7 +208,7 @@ export class Reconciler {
   private readHost(sandboxes: SandboxSpec[], desired: ReturnType<typeof desiredState>): Promise<HostState> {
     const sysctls = desired.sysctls.map((x) => x.key);
     const dirs = this.deps.containerDirs?.([]);
-    return readHostState(this.deps.exec, {
+    const state = readHostState(this.deps.exec, {
       files: desired.files.map((f) => f.path),
       ...(dirs ? { roots: { dataRoot: dirs.dataRoot, runRoot: dirs.runRoot } } : {}),
       neighbors: desired.links.some((l) => l.kind === 'vxlan'),
@@ -214,6 +218,20 @@ export class Reconciler {
       sysctls: [...new Set(sysctls)],
       sandboxes: sandboxes.map((s) => sandboxPath(s.container)).filter((p): p is string => !!p),
     });
+    return state.then((st) => this.withRecord(st));
+  }
+
+  /** The record of the chains cnmd made, on a state just read; a host with chains of ours and no record yet starts it from their names. */
+  private withRecord(state: HostState): HostState {
+    const record = this.deps.firewallRecord;
+    if (!record) return state;
+    let made = record.list();
+    if (made.size === 0 && state.rules.chains.size > 0) {
+      record.add(chainsToRecord(state.rules.chains.keys(), this.deps.ctx.chainPrefix));
+      made = record.list();
+    }
+    state.rules.made = made;
+    return state;
   }
 
   private async readAll() {
@@ -227,7 +245,7 @@ export class Reconciler {
     const { desired, state, o } = await this.readAll();
     this.state = state;
     const steps = plan(desired, state, o);
-    await this.apply(steps);
+    await this.apply(steps, state, desired, o);
     adopt(state, desired, o);
     this.started = true;
     return steps;
@@ -244,7 +262,7 @@ export class Reconciler {
     const o = this.options(new Set(ids.map((id) => id.slice(0, 12))));
     const attempt = async (state: HostState) => {
       const steps = plan(desired, state, o);
-      await this.apply(steps);
+      await this.apply(steps, state, desired, o);
       adopt(state, desired, o);
       return steps;
     };
@@ -266,7 +284,24 @@ export class Reconciler {
     }
   }
 
-  private async apply(steps: Step[]): Promise<void> {
+  /**
+   * Runs the steps. The chains of ours the plan keeps or makes are recorded first (a crash in between
+   * leaves a record of a chain that may not exist, never a chain without its record); those it
+   * removed leave the record after.
+   */
+  private async apply(steps: Step[], state: HostState, desired: DesiredState, o: PlanOptions): Promise<void> {
+    const record = this.deps.firewallRecord;
+    const made = state.rules.made;
+    const changes = chainChanges(steps.filter((s): s is FirewallStep => s.kind === 'iptables'));
+    if (record && made) {
+      const keep = [...changes.made, ...keptChains(desired.firewall, o)].filter((k) => !made.has(k));
+      record.add(keep);
+      for (const k of keep) made.add(k);
+    }
     if (steps.length) await applySteps(this.deps.exec, toHostSteps(steps));
+    if (record && made) {
+      record.remove(changes.removed);
+      for (const k of changes.removed) made.delete(k);
+    }
   }
 }

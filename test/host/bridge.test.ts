@@ -5,6 +5,7 @@
  */
 import t, { type Test } from 'tap';
 import { statSync, existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { hostTestsReady, makeNetns, makeWorld, startDaemonIn, attachSandbox, pings, FIREWALL, firewallText, firewallOwners, nftElements, type Netns } from '../helpers/host.js';
 
 if (await hostTestsReady(t)) {
@@ -74,8 +75,8 @@ async function run() {
     const owner = `cnmd:${id.slice(0, 12)}`;
     for (const [set, key, value] of [
       ['bridges', br, ''],
-      ['icc', `${br} . ${br}`, 'accept'],
-      ['egress', br, 'accept'],
+      ['icc', `${br} . ${br}`, 'jump allow'],
+      ['egress', br, 'jump allow'],
       ['published', br, ''],
       ['dns', br, ''],
       ['hostmasq', br, ''],
@@ -85,7 +86,7 @@ async function run() {
       t.same(sets.get(set)?.get(key), { value, owner }, `${set}: ${key}${value ? ` : ${value}` : ''}, marked as the network's`);
     }
     const listed = await rules(host);
-    t.match(listed, 'chain forward {\n\t\ttype filter hook forward priority filter; policy accept;', 'the chains hook into the kernel');
+    t.match(listed, 'chain forward {\n\t\ttype filter hook forward priority filter - 10; policy accept;', 'the chains hook into the kernel, before other firewalls\' filter chains');
     t.match(listed, 'jump user', 'the user chain comes first');
   }
 
@@ -154,7 +155,12 @@ async function run() {
     const d = await startDaemonIn(t, host);
     const id = (await d.request('POST', '/networks/create', { Name: 'keep' })).body.Id as string;
     const br = `cnmd-${id.slice(0, 10)}`;
+    const gone = (await d.request('POST', '/networks/create', { Name: 'gone' })).body.Id as string;
     await d.stop();
+    // a network that leaves the store while the daemon is down (a store restored from a backup, say)
+    const db = new Database(`${d.dir}/data/cnmd.db`);
+    db.prepare('DELETE FROM networks WHERE id = ?').run(gone);
+    db.close();
     // someone deletes our bridge and empties part of our firewall; adds a look-alike bridge, chain and rule
     // of their own; a stale chain and bridge of ours (from a network no longer in the store) are lying around
     await host.run('ip', ['link', 'del', br]);
@@ -165,7 +171,10 @@ async function run() {
       await host.run('iptables', ['-F', 'CNMD-SRC']);
       await host.run('iptables', ['-N', 'CNMDX-THEIRS']);
       await host.run('iptables', ['-A', 'FORWARD', '-j', 'CNMDX-THEIRS']);
+      // named like ours, not made by cnmd: someone else's (the record in the store says what cnmd made)
       await host.run('iptables', ['-N', 'CNMD-N-000000000000']);
+      await host.run('iptables', ['-N', 'CNMD-FOREIGN']);
+      await host.run('iptables', ['-A', 'FORWARD', '-j', 'CNMD-FOREIGN']);
     } else {
       await host.run('nft', ['flush', 'set', 'inet', 'cnmd', 'bridges']);
       await host.run('nft', ['add', 'table', 'inet', 'theirs']);
@@ -180,11 +189,16 @@ async function run() {
     t.ok(names.includes(br), 'the deleted bridge is back');
     t.ok(names.includes('cnmd-lookalike'), 'a bridge we did not make is left alone, whatever its name');
     t.notOk(names.includes('cnmd-stale'), 'a bridge of ours that no network owns is removed');
+    t.notOk(names.includes(`cnmd-${gone.slice(0, 10)}`), 'so is the bridge of the network that left the store');
+    t.notOk((await firewallOwners(host)).has(gone.slice(0, 12)), 'and every rule or element of it');
+    if (IPT) t.notMatch(await rules(host), `CNMD-N-${gone.slice(0, 12)}`, 'its chain too: cnmd made it');
     const saved = await rules(host);
     if (IPT) {
       t.match(saved, `-A CNMD-SRC -i ${br}`, 'the flushed chain is refilled');
       t.match(saved, '-A FORWARD -j CNMDX-THEIRS', 'their rule stays');
-      t.notMatch(saved, 'CNMD-N-000000000000', 'a chain of ours that no network owns is removed');
+      t.match(saved, ':CNMD-N-000000000000', 'a chain named like ours that cnmd did not make stays');
+      t.match(saved, ':CNMD-FOREIGN', 'whatever its name');
+      t.match(saved, '-A FORWARD -j CNMD-FOREIGN', 'and so does the jump into it');
     } else {
       const bridges = (await nftElements(host))!.get('bridges')!;
       t.ok(bridges.has(br), 'the flushed set is refilled');
@@ -209,6 +223,7 @@ async function run() {
       await host.run('iptables', ['-t', 'nat', '-F']);
       await host.run('iptables', ['-X', 'CNMD-SRC']);
       await host.run('iptables', ['-N', 'CNMDX-MINE']);
+      await host.run('iptables', ['-N', 'CNMD-FOREIGN']);
     } else {
       await host.run('nft', ['add', 'table', 'inet', 'mine']);
       await host.run('nft', ['delete', 'table', 'inet', 'cnmd']);
@@ -225,7 +240,10 @@ async function run() {
     for (let i = 0; i < 40 && !(ok = await healed()); i++) await new Promise((r) => setTimeout(r, 100));
     t.ok(ok, IPT ? 'iptables -F, -t nat -F, a deleted chain and a deleted bridge: all back' : 'nft delete table and a deleted bridge: all back');
     t.ok((await links(host)).some((l) => l.ifname === 'cnmd-lookalike'), 'a look-alike bridge stays');
-    if (IPT) t.match(await rules(host), ':CNMDX-MINE', 'a look-alike chain stays');
+    if (IPT) {
+      t.match(await rules(host), ':CNMDX-MINE', 'a look-alike chain stays');
+      t.match(await rules(host), ':CNMD-FOREIGN', 'even one with our prefix, through repairs');
+    }
     else t.equal((await host.run('nft', ['list', 'table', 'inet', 'mine'], { reject: false })).exitCode, 0, 'a table of someone else stays');
     const state = (await d.request('GET', '/cnmd/v1/state')).body;
     t.ok(state.LastRepair.steps.length > 0, 'GET /cnmd/v1/state reports the repair');

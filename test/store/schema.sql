@@ -44,6 +44,11 @@ CREATE TABLE endpoints (
   UNIQUE (container_id, network_id),
   UNIQUE (container_id, ifname)
 ) STRICT;
+CREATE TABLE firewall_chains (
+  tbl  TEXT NOT NULL,
+  name TEXT NOT NULL,
+  PRIMARY KEY (tbl, name)
+) WITHOUT ROWID;
 CREATE TABLE image_tags (
   reference TEXT PRIMARY KEY,
   image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE

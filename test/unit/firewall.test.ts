@@ -148,3 +148,49 @@ t.test('nftables: no text reaches nft that cnmd did not write', async (t) => {
   t.equal(nftScript({ name: 'cnmd' }, [{ op: 'add element', element: { set: 'bridges', key: [{ name: 'tcp' }], owner: 'cnmd:aaaaaaaaaaaa' } }]),
     'add element inet cnmd bridges { "tcp" comment "cnmd:aaaaaaaaaaaa" }\n', 'an interface named like a keyword is quoted: a name, not the protocol');
 });
+
+t.test('iptables: only chains cnmd made are removed; a look-alike and the jump into it stay', async (t) => {
+  const d = desired([networks[0]], false);
+  const state = emptyHostState();
+  adopt(state, d, ipt);
+  const made = new Set([...state.rules.chains.keys(), 'filter CNMD-N-eeeeeeeeeeee']);
+  state.rules.made = made;
+  state.rules.chains.set('filter CNMD-N-eeeeeeeeeeee', new Map([['-j DROP', 1]]));
+  state.rules.chains.set('filter CNMD-FOREIGN', new Map([['-j ACCEPT', 1]]));
+  state.rules.chains.set('filter CNMD-N-ffffffffffff', new Map());
+  state.rules.hooks.set('filter FORWARD', ['-j CNMD-FORWARD', '-j CNMD-FOREIGN', '-j CNMD-N-eeeeeeeeeeee']);
+  const steps = plan(d, state, ipt).filter((s) => s.kind === 'iptables').map(describeStep);
+  t.same(steps, [
+    'iptables -t filter -F CNMD-N-eeeeeeeeeeee',
+    'iptables -t filter -X CNMD-N-eeeeeeeeeeee',
+    'iptables -t filter -D FORWARD -j CNMD-N-eeeeeeeeeeee',
+  ], 'a chain cnmd made and no longer wants goes, with the jump into it; CNMD-FOREIGN and an unrecorded CNMD-N-… stay');
+  delete state.rules.made;
+  const unrecorded = plan(d, state, ipt).filter((s) => s.kind === 'iptables').map(describeStep);
+  t.ok(unrecorded.includes('iptables -t filter -X CNMD-FOREIGN'), 'without a record (tests, dry runs) every chain of the prefix is taken as ours');
+});
+
+t.test('nftables beside iptables: two marked accepts there, and the iptables backend\'s chains go', async (t) => {
+  const d = desired([networks[0]], false);
+  const state = emptyHostState();
+  adopt(state, d, ipt);
+  const steps = plan(d, state, { ...nft, besideIptables: true }).filter((s) => s.kind === 'iptables').map(describeStep);
+  t.same(steps.filter((s) => / -A | -I |-N /.test(s)), [
+    'iptables -t filter -N CNMD-FORWARD',
+    'iptables -t filter -A CNMD-FORWARD -m mark --mark 0x200000/0x200000 -j ACCEPT',
+    'iptables -t filter -N CNMD-INPUT',
+    'iptables -t filter -A CNMD-INPUT -m mark --mark 0x200000/0x200000 -j ACCEPT',
+  ], 'the two chains it keeps are rewritten (a declare flushes them) to the marked accept');
+  t.ok(steps.includes('iptables -t filter -X CNMD-DEST') && steps.includes('iptables -t nat -X CNMD-POSTROUTING'), 'the iptables backend\'s other chains go');
+  t.ok(steps.includes('iptables -t nat -D POSTROUTING -j CNMD-POSTROUTING'), 'and their hooks');
+  const fresh = plan(d, emptyHostState(), { ...nft, besideIptables: true }).filter((s) => s.kind === 'iptables');
+  t.equal(restoreInput(toHostSteps(fresh).iptables), `*filter
+:CNMD-FORWARD - [0:0]
+:CNMD-INPUT - [0:0]
+-A CNMD-FORWARD -m mark --mark 0x200000/0x200000 -j ACCEPT
+-A CNMD-INPUT -m mark --mark 0x200000/0x200000 -j ACCEPT
+-I FORWARD -j CNMD-FORWARD
+-I INPUT -j CNMD-INPUT
+COMMIT
+`);
+});
