@@ -10,6 +10,7 @@ import type { NetworkIntent } from '../firewall/intent.js';
 import { invalid } from '../errors.js';
 import { parseAddr } from '../ipam/cidr.js';
 import { boolOption } from './options.js';
+import { ALLOW_KEY, parseAllowList } from '../firewall/allow.js';
 
 export const OPT = {
   name: 'com.docker.network.bridge.name',
@@ -72,6 +73,7 @@ export function bridgeSettings(options: Record<string, string>, predefined: bool
   if (!predefined && boolOption(options, OPT.defaultBridge, false)) {
     throw invalid(`${OPT.defaultBridge} is reserved for the predefined bridge network`);
   }
+  if (options[ALLOW_KEY] !== undefined) parseAllowList(options[ALLOW_KEY], `the network option ${ALLOW_KEY}`);
   if (options[OPT.trusted]) throw invalid(`${OPT.trusted} is not supported by cnmd`);
   if (options[OPT.hostIpv6]) throw invalid(`${OPT.hostIpv6} is not supported by cnmd: cnmd does not program IPv6 NAT`);
   checkGatewayMode(OPT.gwMode4, options[OPT.gwMode4]);

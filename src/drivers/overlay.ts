@@ -12,6 +12,7 @@ import type { Endpoint, Network } from '../model.js';
 import type { EndpointObjects, NetworkObjects } from '../reconcile/model.js';
 import { invalid } from '../errors.js';
 import { bridgeDriver, GENERIC_OPTIONS, OPT } from './bridge.js';
+import { ALLOW_KEY, parseAllowList } from '../firewall/allow.js';
 
 export const VNI_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
 /** Docker's global VXLAN ids start at 4096 (lower ones are left to other users of VXLAN). */
@@ -27,7 +28,7 @@ export const vniOf = (n: Network) => Number(n.options[VNI_OPTION]);
 /** The network as the bridge driver sees its local part: its bridge, an MTU that leaves room for VXLAN. */
 function asBridge(n: Network, ctx: DriverContext): Network {
   const options: Record<string, string> = { [OPT.mtu]: n.options[OPT.mtu] ?? String((ctx.cluster?.mtu ?? ctx.mtu) - VXLAN_OVERHEAD) };
-  for (const k of GENERIC_OPTIONS) if (k in n.options) options[k] = n.options[k];
+  for (const k of [...GENERIC_OPTIONS, ALLOW_KEY]) if (k in n.options) options[k] = n.options[k];
   return { ...n, options, bridgeName: overlayLinks(n.id).bridge };
 }
 
@@ -42,6 +43,10 @@ export const overlayDriver: Driver = {
   prepare(req: CreateRequest, ctx: DriverContext) {
     for (const key of Object.keys(req.options)) {
       if (key === OPT.mtu || key === VNI_OPTION || GENERIC_OPTIONS.includes(key)) continue;
+      if (key === ALLOW_KEY) {
+        parseAllowList(req.options[key], `the network option ${ALLOW_KEY}`);
+        continue;
+      }
       if (key === 'encrypted') throw invalid('encrypted overlay networks are not supported by cnmd');
       throw invalid(`option ${key} does not apply to the overlay driver`);
     }

@@ -34,6 +34,8 @@ export interface PortIntent {
   /** the container's address and port */
   ip: string;
   port: number;
+  /** who may reach it (CIDRs of both families); absent: anyone; empty: no one (./allow.ts) */
+  allow?: string[];
 }
 
 export interface FirewallIntent {

@@ -15,6 +15,8 @@
  * nat POSTROUTING  -j P-POSTROUTING: -s SUBNET ! -o BR -j MASQUERADE (or SNAT), the host's own
  *                  connections to published ports, a container reaching its own published port
  * nat PREROUTING, OUTPUT -> P-DNAT, P-DNAT-LO (published ports), P-DNS (127.0.0.11 -> the server)
+ * mangle PREROUTING -> P-GUARD -> P-G-<container>: before the DNAT, a published port with an
+ *                  allow-list returns for the sources it allows and drops the rest
  *
  * Two rules per network in shared chains and one chain of its own: iptables-nft's cost for changing
  * existing rules grows with the size of the table, so fewer rules keep deletes cheap.
@@ -64,7 +66,10 @@ export const chainNames = (prefix: string) => ({
   dnat: `${prefix}-DNAT`,
   dnatLocal: `${prefix}-DNAT-LO`,
   dns: `${prefix}-DNS`,
+  guard: `${prefix}-GUARD`,
   network: (owner: string) => `${prefix}-N-${owner}`,
+  /** a container's published ports with allow-lists */
+  guardOf: (owner: string) => `${prefix}-G-${owner}`,
 });
 
 const spec = ruleSpec;
@@ -82,6 +87,7 @@ function base(prefix: string): IptablesDesired {
       { table: 'nat', name: c.postrouting, head: [], body: [] },
       { table: 'nat', name: c.dnat, head: [], body: [] },
       { table: 'nat', name: c.dnatLocal, head: [], body: [] },
+      { table: 'mangle', name: c.guard, head: [], body: [] },
       // queries to 127.0.0.11 arrive from sandboxes on their gateway: to the server on that gateway
       { table: 'nat', name: c.dns, head: (['udp', 'tcp'] as const).map((proto) => spec({ proto, dport: 53, target: 'REDIRECT' })), body: [] },
     ],
@@ -97,6 +103,8 @@ function base(prefix: string): IptablesDesired {
       { table: 'nat', chain: 'OUTPUT', spec: spec({ dstType: 'LOCAL', target: { jump: c.dnat } }) },
       // … and ports bound to a loopback address, from the host only: never reachable from outside
       { table: 'nat', chain: 'OUTPUT', spec: spec({ dst: '127.0.0.0/8', target: { jump: c.dnatLocal } }) },
+      // allow-lists of published ports, before the DNAT
+      { table: 'mangle', chain: 'PREROUTING', spec: spec({ dstType: 'LOCAL', target: { jump: c.guard } }) },
     ],
   };
 }
@@ -157,7 +165,25 @@ export function iptablesDesired(intent: FirewallIntent, o: Pick<PlanOptions, 'in
     place(rules, n.owner);
   }
   for (const p of intent.ports) place(portRules(p, o.chainPrefix, `${o.instance}:${p.owner}`), p.owner);
+  for (const [owner, ports] of guarded(intent.ports)) {
+    const chain = chainNames(o.chainPrefix).guardOf(owner);
+    d.chains.push({ table: 'mangle', name: chain, head: ports.flatMap(guardRules), body: [], owner });
+    place([{ table: 'mangle', chain: chainNames(o.chainPrefix).guard, spec: spec({ comment: `${o.instance}:${owner}`, target: { jump: chain } }) }], owner);
+  }
   return d;
+}
+
+/** The published ports with an allow-list, by container (ports bound to loopback are the host's own). */
+function guarded(ports: PortIntent[]): Map<string, PortIntent[]> {
+  const out = new Map<string, PortIntent[]>();
+  for (const p of ports) if (p.allow && !isLoopbackPort(p)) out.set(p.owner, [...(out.get(p.owner) ?? []), p]);
+  return out;
+}
+
+/** A port's allowed IPv4 sources return (on to the DNAT); every other source is dropped. */
+function guardRules(p: PortIntent): string[] {
+  const to = { ...(p.hostIp === '0.0.0.0' ? {} : { dst: p.hostIp }), proto: p.proto, dport: p.hostPort };
+  return [...(p.allow ?? []).filter((a) => !a.includes(':')).map((src) => spec({ src, ...to, target: { jump: 'RETURN' } })), spec({ ...to, target: 'DROP' })];
 }
 
 /** The actual body rules of a shared chain that the plan may look at: all of them, or the scope's. */
@@ -226,7 +252,7 @@ export function planIptables(desired: IptablesDesired, actual: RuleState, o: Pla
   const candidates = (
     o.owners === null
       ? [...actual.chains.keys()]
-      : [...o.owners].map((owner) => chainKey('filter', c.network(owner))).filter((k) => actual.chains.has(k))
+      : [...o.owners].flatMap((owner) => [chainKey('filter', c.network(owner)), chainKey('mangle', c.guardOf(owner))]).filter((k) => actual.chains.has(k))
   ).filter(made);
   for (const key of candidates) {
     if (wanted.has(key)) continue;
@@ -253,7 +279,7 @@ const jumpTarget = (s: string) => / -[jg] (\S+)$|^-[jg] (\S+)$/.exec(s)?.slice(1
 /** Whether a chain's name is one the iptables backend gives (the record starts from these on a host that had none). */
 export function isChainName(prefix: string, name: string): boolean {
   const c = chainNames(prefix);
-  return [c.forward, c.dest, c.src, c.postrouting, c.input, c.dnat, c.dnatLocal, c.dns].includes(name) || new RegExp(`^${prefix}-N-[0-9a-f]{12}$`).test(name);
+  return [c.forward, c.dest, c.src, c.postrouting, c.input, c.dnat, c.dnatLocal, c.dns, c.guard].includes(name) || new RegExp(`^${prefix}-[NG]-[0-9a-f]{12}$`).test(name);
 }
 
 /** The "table chain" keys of the chains an iptables plan makes or keeps: what cnmd records as made. */
@@ -269,7 +295,8 @@ export function adoptIptables(rules: RuleState, desired: IptablesDesired, o: Pla
     for (const owner of o.owners) {
       for (const [key, specs] of rules.byOwner.get(owner) ?? []) for (const s of specs) rules.chains.get(key)?.delete(s);
       rules.byOwner.delete(owner);
-      if (!desired.chains.some((x) => x.owner === owner)) rules.chains.delete(chainKey('filter', c.network(owner)));
+      const kept = new Set(desired.chains.filter((x) => x.owner === owner).map((x) => chainKey(x.table, x.name)));
+      for (const key of [chainKey('filter', c.network(owner)), chainKey('mangle', c.guardOf(owner))]) if (!kept.has(key)) rules.chains.delete(key);
     }
   }
   for (const d of desired.chains) {

@@ -16,6 +16,7 @@
  *                   (rules cnmd keeps there, see ../firewall/index.ts).
  * prerouting (nat)  127.0.0.11:53 -> the server on the gateway; local addresses -> ports
  * output (nat)      local addresses -> ports; 127.0.0.0/8 -> ports-lo (ports bound to loopback)
+ * guard (filter, prerouting, before the DNAT)  a published port with an allow-list: other sources dropped
  * ports, ports-lo   dnat by maps: address . protocol . port -> container address . port
  * postrouting (nat) a container reaching its own published port; the host's own connections to
  *                   published ports; SNAT and masquerade for subnets leaving their bridge
@@ -66,6 +67,11 @@ const SETS: NftSet[] = [
   { name: 'ports4any', type: ['inet_proto', 'inet_service'], map: ['ipv4_addr', 'inet_service'] },
   { name: 'ports4lo', type: ['ipv4_addr', 'inet_proto', 'inet_service'], map: ['ipv4_addr', 'inet_service'] },
   { name: 'hairpin4', type: ['ipv4_addr', 'ipv4_addr', 'inet_proto', 'inet_service'] },
+  // published ports with an allow-list (cnmd.ports.allow), and the sources each allows
+  { name: 'guard4', type: ['ipv4_addr', 'inet_proto', 'inet_service'] },
+  { name: 'guard4any', type: ['inet_proto', 'inet_service'] },
+  { name: 'allow4', type: ['ipv4_addr', 'inet_proto', 'inet_service', 'ipv4_addr'], interval: true },
+  { name: 'allow4any', type: ['inet_proto', 'inet_service', 'ipv4_addr'], interval: true },
 ];
 
 const DNS_ADDRESS = '127.0.0.11';
@@ -93,6 +99,20 @@ const CHAINS: DesiredNftChain[] = [
     ],
   },
   { name: 'input', base: { type: 'filter', hook: 'input', priority: FILTER_PRIORITY }, rules: [{ matches: [{ keys: ['iifname'], set: 'dns' }, ...dns53], then: allow }] },
+  {
+    // before the DNAT: a published port with an allow-list drops every other source
+    name: 'guard', base: { type: 'filter', hook: 'prerouting', priority: -150 },
+    rules: [
+      {
+        matches: [{ keys: ['fib daddr type'], values: ['local'] }, { keys: [...PORT_KEY], set: 'guard4' }, { keys: [...PORT_KEY, 'ip saddr'], op: '!=', set: 'allow4' }],
+        then: 'drop',
+      },
+      {
+        matches: [{ keys: ['fib daddr type'], values: ['local'] }, { keys: ['meta l4proto', 'th dport'], set: 'guard4any' }, { keys: ['meta l4proto', 'th dport', 'ip saddr'], op: '!=', set: 'allow4any' }],
+        then: 'drop',
+      },
+    ],
+  },
   {
     name: 'prerouting', base: { type: 'nat', hook: 'prerouting', priority: -100 },
     rules: [
@@ -155,6 +175,11 @@ export function nftDesired(intent: FirewallIntent, instance: string): NftDesired
     if (p.hostIp === '0.0.0.0') add('ports4any', p.owner, [p.proto, p.hostPort], to);
     else add(isLoopbackPort(p) ? 'ports4lo' : 'ports4', p.owner, [p.hostIp, p.proto, p.hostPort], to);
     add('hairpin4', p.owner, [p.ip, p.ip, p.proto, p.port]);
+    if (!p.allow || isLoopbackPort(p)) continue;
+    const any = p.hostIp === '0.0.0.0';
+    const port = any ? [p.proto, p.hostPort] : [p.hostIp, p.proto, p.hostPort];
+    add(any ? 'guard4any' : 'guard4', p.owner, port);
+    for (const cidr of p.allow.filter((a) => !a.includes(':'))) add(any ? 'allow4any' : 'allow4', p.owner, [...port, prefix(cidr)]);
   }
   return { sets: SETS, chains: CHAINS, elements };
 }

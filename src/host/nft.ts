@@ -175,7 +175,10 @@ function nftLine(tbl: string, o: NftOp): string {
 }
 
 /** An element as the plan compares it: its key's text, its value's text, its owner. */
-export const keyText = (k: NftValue[]) => k.map((v) => (typeof v !== 'object' ? String(v) : 'name' in v ? v.name : `${v.prefix}/${v.len}`)).join(' . ');
+/** A prefix as nft lists it: a single address (a /32 or /128) without its length. */
+const prefixText = (addr: string, len: number) => (len === (addr.includes(':') ? 128 : 32) ? addr : `${addr}/${len}`);
+
+export const keyText = (k: NftValue[]) => k.map((v) => (typeof v !== 'object' ? String(v) : 'name' in v ? v.name : prefixText(v.prefix, v.len))).join(' . ');
 export const valueText = (v: NftElement['value']): string =>
   v === undefined ? '' : Array.isArray(v) ? keyText(v) : typeof v === 'string' ? v : `jump ${v.jump}`;
 
@@ -208,7 +211,7 @@ function jsonValue(x: Json): string {
   if (!o) return '';
   if (Array.isArray(o.concat)) return o.concat.map(jsonValue).join(' . ');
   const p = obj(o.prefix);
-  if (p) return `${String(p.addr)}/${String(p.len)}`;
+  if (p) return prefixText(String(p.addr), Number(p.len));
   if ('accept' in o) return 'accept';
   if ('drop' in o) return 'drop';
   const j = obj(o.jump);

@@ -39,7 +39,7 @@ export interface SandboxState {
   dnsVia?: string;
 }
 
-export type Table = 'filter' | 'nat';
+export type Table = 'filter' | 'nat' | 'mangle';
 
 /** A chain's rules: spec -> how many times it is there, in the order they were first seen. */
 export type ChainRules = Map<string, number>;

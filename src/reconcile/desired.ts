@@ -2,6 +2,7 @@ import type { Network } from '../model.js';
 import type { DesiredState, DesiredSandbox, SandboxSpec } from './model.js';
 import { getDriver, type DriverContext } from '../drivers/index.js';
 import { emptyIntent, type PortIntent } from '../firewall/intent.js';
+import { ALLOW_KEY, effectiveAllowList } from '../firewall/allow.js';
 import { NETNS_DIR } from '../host/readers.js';
 
 /** How cnmd enters a running container's namespace: its adopted path, or the /run/netns name it made. */
@@ -136,8 +137,10 @@ function sandbox(spec: SandboxSpec, ctx: DriverContext) {
   const ip = publishTarget(sandbox.gateways, spec);
   const natted = (spec.ports ?? []).filter((p) => !p.hostIp.includes(':'));
   if (ctx.iptables && ip && natted.length) {
+    const onNetwork = spec.endpoints.find((e) => e.endpoint.ipv4?.split('/')[0] === ip)?.network;
+    const allow = effectiveAllowList(c.config.Labels?.[ALLOW_KEY], onNetwork?.options[ALLOW_KEY]);
     for (const p of natted) {
-      ports.push({ owner: sandbox.owner, proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, ip, port: p.containerPort });
+      ports.push({ owner: sandbox.owner, proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, ip, port: p.containerPort, ...(allow ? { allow } : {}) });
     }
     const target = spec.endpoints.find((e) => e.endpoint.ipv4?.split('/')[0] === ip)!;
     const link = links.find((l) => l.name === target.endpoint.hostIfname);

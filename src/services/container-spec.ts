@@ -2,6 +2,7 @@
  * A container create request, parsed and checked with Docker's rules and texts before anything is
  * stored: what reaches the store (and later argv, a file or a rule) has been validated here. Pure.
  */
+import { ALLOW_KEY, parseAllowList } from '../firewall/allow.js';
 import type { Container, EndpointSettingsInput } from '../model.js';
 import { invalid } from '../errors.js';
 import { parseAddr } from '../ipam/cidr.js';
@@ -115,6 +116,8 @@ function checkStrings(what: string, list: unknown, rule: (s: string) => boolean,
 /** The checks of HostConfig and Config fields that end up in argv, files or rules. */
 function checkSettings(body: CreateContainerRequest, hostConfig: Record<string, any>): void {
   refuseIsolationOptions(hostConfig, 'HostConfig.');
+  const allow = body.Labels?.[ALLOW_KEY];
+  if (allow !== undefined) parseAllowList(String(allow), `the label ${ALLOW_KEY}`);
   for (const [key, v] of [['Hostname', body.Hostname], ['Domainname', body.Domainname]] as const) {
     if (v && (typeof v !== 'string' || !HOSTNAME_RULE.test(v))) throw invalid(`invalid ${key.toLowerCase()} format: ${String(v)}`);
   }

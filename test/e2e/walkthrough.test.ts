@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap';
 import { createRequire } from 'node:module';
 import { execa } from 'execa';
-import { hostTestsReady, makeWorld, containerNames, type Netns } from '../helpers/host.js';
+import { hostTestsReady, makeWorld, containerNames, FIREWALL, nftElements, type Netns } from '../helpers/host.js';
 import { cliAgainstDaemon, compatUnavailable } from '../helpers/docker.js';
 
 if (await hostTestsReady(t, await compatUnavailable())) {
@@ -65,8 +65,13 @@ async function walkthrough() {
     t.equal(await fromWorld(), '200', 'curl http://<host address>:8080/ from another machine');
     t.equal((await host.run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '3', 'http://127.0.0.1:8080/'], { reject: false })).stdout, '200', 'curl http://127.0.0.1:8080/ from the host');
     t.equal(await ok(t, 'port', web), '80/tcp -> 0.0.0.0:8080');
-    const nat = (await host.run('iptables', ['-t', 'nat', '-S'])).stdout;
-    t.match(nat, /-A CNMD-DNAT -p tcp -m tcp --dport 8080 -m comment --comment "cnmd:[0-9a-f]{12}" -j DNAT --to-destination 172\.18\.0\.\d+:80/, 'the DNAT for 8080 in a chain of ours');
+    if (FIREWALL === 'iptables') {
+      const nat = (await host.run('iptables', ['-t', 'nat', '-S'])).stdout;
+      t.match(nat, /-A CNMD-DNAT -p tcp -m tcp --dport 8080 -m comment --comment "cnmd:[0-9a-f]{12}" -j DNAT --to-destination 172\.18\.0\.\d+:80/, 'the DNAT for 8080 in a chain of ours');
+    } else {
+      const dnat = (await nftElements(host))?.get('ports4any')?.get('tcp . 8080');
+      t.match(dnat, { value: /^172\.18\.0\.\d+ \. 80$/, owner: /^cnmd:[0-9a-f]{12}$/ }, 'the DNAT for 8080: an element of our table, marked as the container\'s');
+    }
     const conflict = await docker('run', '-d', '--name', name('web2'), '--network', 'my-net', '-p', '8080:80', 'busybox', 'sleep', '1d');
     t.match(conflict.stderr, 'Bind for 0.0.0.0:8080 failed: port is already allocated');
     await ok(t, 'rm', '-f', b1, b2, web);

@@ -7,7 +7,7 @@
  */
 import type { Test } from 'tap';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { makeNetns, startDaemonIn, containerNames, type DaemonProcess, type HttpReply, type Netns } from './host.js';
+import { makeNetns, startDaemonIn, containerNames, firewallOwners, FIREWALL, type DaemonProcess, type HttpReply, type Netns } from './host.js';
 
 export const V = '/v1.48';
 
@@ -154,9 +154,12 @@ async function checkConsistent(t: Test, d: DaemonProcess, host: Netns, cid: stri
   const subnet = (await d.request('GET', `${V}/networks/${probeNet.body.Id}`)).body.IPAM.Config[0].Subnet;
   t.equal(subnet, '172.18.0.0/16', 'no subnet leaked: a new network gets the first pool again');
   await ok(d.request('DELETE', `${V}/networks/probe`), 'rm probe');
-  const rules = (await host.run('iptables-save', [])).stdout;
   const bridgeId = (await d.request('GET', `${V}/networks/bridge`)).body.Id as string;
-  t.same([...new Set(rules.match(/CNMD-N-[0-9a-f]+/g))], [`CNMD-N-${bridgeId.slice(0, 12)}`], 'no per-network chain is left but the default bridge\'s');
+  t.same([...(await firewallOwners(host))], [bridgeId.slice(0, 12)], `no rule or element of a network or container is left in the firewall (${FIREWALL}) but the default bridge's`);
+  if (FIREWALL === 'iptables') {
+    const rules = (await host.run('iptables-save', [])).stdout;
+    t.same([...new Set(rules.match(/CNMD-N-[0-9a-f]+/g))], [`CNMD-N-${bridgeId.slice(0, 12)}`], 'no per-network chain is left but the default bridge\'s');
+  }
   const left = (JSON.parse((await host.run('ip', ['-json', '-details', 'link', 'show'])).stdout) as Array<{ ifname: string; linkinfo?: { info_kind?: string } }>).filter(ours);
   t.same(left.filter((l) => l.linkinfo?.info_kind === 'veth' || (l.linkinfo?.info_kind === 'bridge' && l.ifname !== 'cnmd0')).map((l) => l.ifname), [], 'no bridge or veth is left');
 }

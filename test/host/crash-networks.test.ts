@@ -1,6 +1,7 @@
 /**
  * Crash safety of network operations: create, rm, connect and disconnect, each killed after every
- * host step it takes (test/helpers/crash.ts). The container operations are in crash-containers.
+ * host step it takes (test/helpers/crash.ts), on the nftables backend (crash-networks-iptables runs it
+ * on iptables). The container operations are in crash-containers.
  */
 import t from 'tap';
 import { hostTestsReady } from '../helpers/host.js';

@@ -1,12 +1,14 @@
 /**
  * Drift under running containers, repaired by the periodic reconcile within its interval: a bridge's
- * address, a container's host-side veth, one of our chains flushed and a published port's DNAT rule
- * deleted. Traffic comes back (ping between containers, the port from another machine), an event
- * says so, and look-alike objects the test made itself are left as they were.
+ * address, a container's host-side veth, our NAT emptied and a published port's DNAT deleted (a chain
+ * flushed and a rule deleted on iptables; a set flushed and an element deleted on nftables). Traffic
+ * comes back (ping between containers, the port from another machine), an event says so, and
+ * look-alike objects the test made itself are left as they were. drift-iptables.test.ts runs it on
+ * the iptables backend.
  */
 import t from 'tap';
 import { execa } from 'execa';
-import { hostTestsReady, makeNetns, makeWorld, startDaemonIn, containerNames, type Netns, nsOfInspect, netnsOf } from '../helpers/host.js';
+import { hostTestsReady, makeNetns, makeWorld, startDaemonIn, containerNames, type Netns, nsOfInspect, netnsOf, FIREWALL, nftElements } from '../helpers/host.js';
 
 if (await hostTestsReady(t)) {
   await tests();
@@ -14,6 +16,11 @@ if (await hostTestsReady(t)) {
 
 const HTTP = `require('http').createServer((q, s) => s.end('up\\n')).listen(80, '0.0.0.0')`;
 const rules = async (host: Netns) => (await host.run('iptables-save', [])).stdout;
+const IPT = FIREWALL === 'iptables';
+/** the published port 8080 in our firewall */
+const hasPort = async (host: Netns) => (IPT ? (await rules(host)).includes('--dport 8080') : !!(await nftElements(host))?.get('ports4any')?.has('tcp . 8080'));
+/** the default pool's first network masqueraded */
+const hasMasquerade = async (host: Netns) => (IPT ? /-A CNMD-POSTROUTING -s 172\.18\.0\.0\/16/.test(await rules(host)) : !!(await nftElements(host))?.get('masq4')?.has('172.18.0.0/16'));
 /** links with their aliases (ip link) and addresses (ip addr) */
 const linksOf = async (host: Netns) => {
   const links = JSON.parse((await host.run('ip', ['-json', 'link', 'show'])).stdout) as Array<{ ifname: string; ifalias?: string }>;
@@ -54,22 +61,27 @@ async function tests() {
 
     const since = Math.floor(Date.now() / 1000);
     const vethB = (await linksOf(host)).find((l) => l.ifalias?.includes(cb.Id))!.ifname;
-    const dnat = (await rules(host)).split('\n').find((l) => l.startsWith('-A CNMD-DNAT') && l.includes('--dport 8080'));
-    t.ok(dnat, 'the port has its DNAT rule');
     await host.run('ip', ['addr', 'flush', 'dev', br]);
     await host.run('ip', ['link', 'del', vethB]);
-    await host.run('iptables', ['-t', 'nat', ...dnat!.replace(/^-A /, '-D ').split(' ').map((w) => w.replace(/^"|"$/g, ''))]);
-    await host.run('iptables', ['-t', 'nat', '-F', 'CNMD-POSTROUTING']);
-    t.notOk((await rules(host)).includes('--dport 8080'), 'the DNAT rule is gone');
+    if (IPT) {
+      const dnat = (await rules(host)).split('\n').find((l) => l.startsWith('-A CNMD-DNAT') && l.includes('--dport 8080'));
+      t.ok(dnat, 'the port has its DNAT rule');
+      await host.run('iptables', ['-t', 'nat', ...dnat!.replace(/^-A /, '-D ').split(' ').map((w) => w.replace(/^"|"$/g, ''))]);
+      await host.run('iptables', ['-t', 'nat', '-F', 'CNMD-POSTROUTING']);
+    } else {
+      t.ok((await nftElements(host))?.get('ports4any')?.has('tcp . 8080'), 'the port has its DNAT element');
+      await host.run('nft', ['delete', 'element', 'inet', 'cnmd', 'ports4any', '{ tcp . 8080 }']);
+      await host.run('nft', ['flush', 'set', 'inet', 'cnmd', 'masq4']);
+    }
+    t.notOk(await hasPort(host), 'the DNAT is gone');
 
     const healed = async () => {
       const links = await linksOf(host);
-      const saved = await rules(host);
       return (
         !!links.find((l) => l.ifname === br)?.addr_info.some((a) => a.local === '172.18.0.1') &&
         links.some((l) => l.ifalias?.includes(cb.Id)) &&
-        saved.includes('--dport 8080') &&
-        /-A CNMD-POSTROUTING -s 172\.18\.0\.0\/16/.test(saved)
+        (await hasPort(host)) &&
+        (await hasMasquerade(host))
       );
     };
     let ok = false;
@@ -82,14 +94,14 @@ async function tests() {
     const links = await linksOf(host);
     t.ok(links.some((l) => l.ifname === 'vethlook0') && links.some((l) => l.ifname === 'vethlook1'), 'a look-alike veth stays');
     t.ok(links.find((l) => l.ifname === 'cnmd-look')?.addr_info.some((a) => a.local === '10.99.0.1'), 'a look-alike bridge keeps its address');
-    t.match(await rules(host), `-A PREROUTING -p tcp -m tcp --dport 9999 -j DNAT --to-destination ${ipW}:80`, 'a look-alike DNAT rule stays');
+    t.match(await rules(host), `-A PREROUTING -p tcp -m tcp --dport 9999 -j DNAT --to-destination ${ipW}:80`, 'a look-alike DNAT rule (in iptables) stays');
     t.same((await d.request('GET', '/cnmd/v1/state?plan=1')).body.Plan, [], 'nothing is left to do');
     const ev = await d.request('GET', `/events?since=${since}&until=${Math.floor(Date.now() / 1000) + 1}&filters=${encodeURIComponent('{"type":["cnmd"]}')}`);
     t.match(ev.text, /"Action":"repair"/, 'the repair is an event');
     const metrics = (await d.request('GET', '/metrics')).text;
     const value = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? 0);
     t.ok(value(/^cnmd_drift_repaired_total (\d+)/m) >= 4, 'and counted in /metrics');
-    t.ok(value(/^cnmd_host_command_duration_seconds_count\{tool="iptables-restore",ok="true"\} (\d+)/m) > 0, 'with the host commands that did it, by tool');
+    t.ok(value(new RegExp(`^cnmd_host_command_duration_seconds_count\\{tool="${IPT ? 'iptables-restore' : 'nft'}",ok="true"\\} (\\d+)`, 'm')) > 0, 'with the host commands that did it, by tool');
   });
 
   t.test('the daemon\'s own sockets: a published port\'s held socket and a DNS listener closed by hand come back within one interval', async (t) => {

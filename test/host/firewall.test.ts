@@ -45,6 +45,52 @@ async function traffic(t: Test, outside: Netns, w: Awaited<ReturnType<typeof wor
 }
 
 async function tests() {
+  for (const backend of ['nftables', 'iptables'] as const) {
+    t.test(`allow-lists on ${backend}: the label and the network option limit who reaches a published port, through repairs`, async (t) => {
+      const host = await makeNetns(t, 'h');
+      const outside = await makeWorld(t, host);
+      await outside.run('ip', ['addr', 'add', '192.0.2.3/24', 'dev', 'eth0']);
+      const d = await startDaemonIn(t, host, ['--firewall-backend', backend, '--reconcile-interval', '1']);
+      const name = containerNames(t);
+      t.equal((await d.request('POST', '/v1.48/networks/create', { Name: 'al', Options: { 'cnmd.ports.allow': '192.0.2.0/24' } })).status, 201);
+      const run = async (c: string, port: string, labels: Record<string, string>) => {
+        const r = await d.request('POST', `/v1.48/containers/create?name=${c}`, { Image: 'x', Cmd: [process.execPath, '-e', HTTP], Labels: labels, HostConfig: { NetworkMode: 'al', PortBindings: { '80/tcp': [{ HostPort: port }] } } });
+        t.equal(r.status, 201, r.text);
+        t.equal((await d.request('POST', `/v1.48/containers/${c}/start`)).status, 204);
+      };
+      await run(name('only2'), '8081', { 'cnmd.ports.allow': '192.0.2.2, 2001:db8::/32' });
+      await run(name('net'), '8082', {});
+      const from = async (src: string, port: number) =>
+        (await outside.run('curl', ['-s', '--max-time', '1', '--interface', src, `http://192.0.2.1:${port}/`], { reject: false })).stdout.trim() === 'up';
+      t.ok(await until(async () => (await from('192.0.2.2', 8081)) || (await pause(), false)), 'the label allows 192.0.2.2');
+      t.notOk(await from('192.0.2.3', 8081), 'and refuses 192.0.2.3');
+      t.ok(await from('192.0.2.3', 8082), 'the network option alone allows 192.0.2.0/24');
+      const b = name('b');
+      t.equal((await d.request('POST', `/v1.48/containers/create?name=${b}`, { Image: 'x', Cmd: ['sleep', '300'], HostConfig: { NetworkMode: 'al' } })).status, 201);
+      await d.request('POST', `/v1.48/containers/${b}/start`);
+      const fromContainer = await execa('ip', ['netns', 'exec', await netnsOf(d, b), 'curl', '-s', '--max-time', '1', 'http://192.0.2.1:8082/'], { reject: false });
+      t.not(fromContainer.stdout.trim(), 'up', 'a container (10.x, outside the network\'s list) is refused too: the list says who, wherever they come from');
+
+      if (backend === 'nftables') await host.run('nft', ['flush', 'ruleset']);
+      else for (const table of ['filter', 'nat', 'mangle']) await host.run('iptables', ['-t', table, '-F']);
+      t.ok(await until(async () => (await from('192.0.2.2', 8081)) || (await pause(), false)), 'healed: allowed again');
+      t.notOk(await from('192.0.2.3', 8081), 'and still refused after the repair');
+    });
+  }
+
+  t.test('allow-lists are checked where they are given: a bad entry is a 400 that names it, and nothing is made', async (t) => {
+    const host = await makeNetns(t, 'h');
+    const d = await startDaemonIn(t, host);
+    const bad = await d.request('POST', '/v1.48/networks/create', { Name: 'x', Options: { 'cnmd.ports.allow': '10.0.0.0/8, 10.1.2.3/8' } });
+    t.equal(bad.status, 400);
+    t.match(bad.body.message, 'invalid cnmd.ports.allow entry "10.1.2.3/8" in the network option cnmd.ports.allow: host bits are set (did you mean 10.0.0.0/8?)');
+    const c = await d.request('POST', '/v1.48/containers/create?name=ax', { Image: 'x', Labels: { 'cnmd.ports.allow': 'example.com' } });
+    t.equal(c.status, 400);
+    t.match(c.body.message, 'invalid cnmd.ports.allow entry "example.com" in the label cnmd.ports.allow');
+    t.equal((await d.request('GET', '/v1.48/containers/ax/json')).status, 404, 'no container');
+    t.equal((await d.request('GET', '/v1.48/networks/x')).status, 404, 'no network');
+  });
+
   t.test('nftables beside iptables policies of DROP on FORWARD and INPUT: containers work; iptables -F heals', async (t) => {
     const host = await makeNetns(t, 'h');
     const outside = await makeWorld(t, host);

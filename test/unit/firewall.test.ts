@@ -25,7 +25,7 @@ const networks = [
   bridgeNetwork({ id: ID_C, options: { 'com.docker.network.host_ipv4': '192.0.2.7' }, subnets: sub('10.70.0.0/24', '10.70.0.1') }),
 ];
 const ports: PortIntent[] = [
-  { owner: CID.slice(0, 12), proto: 'tcp', hostIp: '0.0.0.0', hostPort: 8080, ip: '10.50.0.2', port: 80 },
+  { owner: CID.slice(0, 12), proto: 'tcp', hostIp: '0.0.0.0', hostPort: 8080, ip: '10.50.0.2', port: 80, allow: ['10.253.0.0/30', '192.0.2.7/32', '2001:db8::/32'] },
   { owner: CID.slice(0, 12), proto: 'tcp', hostIp: '192.0.2.1', hostPort: 8443, ip: '10.50.0.2', port: 443 },
   { owner: CID.slice(0, 12), proto: 'udp', hostIp: '127.0.0.1', hostPort: 5353, ip: '10.50.0.2', port: 53 },
 ];
@@ -55,13 +55,15 @@ t.test('golden: what each backend writes for the same networks and ports', async
 });
 
 t.test('nftables: the table read back (nft -j, from a real kernel) is what was written: nothing to do', async (t) => {
-  // the fixture was listed from a kernel after loading the plan of netA, an internal netB and two ports, as "cnmdtry"
+  // the fixture was listed from a kernel after loading the plan of netA, an internal netB and three ports
+  // (one with an allow-list, one that allows no one), as "cnmdtry"
   const state = emptyHostState();
   state.nft = parseNftTable(readFileSync(new URL('nftables-list.json', GOLDEN), 'utf8'));
   const netB = bridgeNetwork({ id: ID_B, internal: true, options: { 'com.docker.network.host_ipv4': '192.0.2.7' }, subnets: sub('10.60.0.0/24', '10.60.0.1') });
   const d = desiredState([networks[0], netB], { ...ctx, instance: 'cnmdtry', firewall: 'nftables' });
   d.firewall.ports.push(
-    { owner: 'cccccccccccc', proto: 'tcp', hostIp: '0.0.0.0', hostPort: 8080, ip: '10.50.0.2', port: 80 },
+    { owner: 'cccccccccccc', proto: 'tcp', hostIp: '0.0.0.0', hostPort: 8080, ip: '10.50.0.2', port: 80, allow: ['10.253.0.0/30', '192.0.2.7/32', '2001:db8::/32'] },
+    { owner: 'cccccccccccc', proto: 'tcp', hostIp: '192.0.2.1', hostPort: 8443, ip: '10.50.0.2', port: 443, allow: [] },
     { owner: 'cccccccccccc', proto: 'udp', hostIp: '127.0.0.1', hostPort: 53, ip: '10.50.0.2', port: 53 },
   );
   const o = { ...nft, instance: 'cnmdtry' };
@@ -70,6 +72,7 @@ t.test('nftables: the table read back (nft -j, from a real kernel) is what was w
   t.equal(state.nft.sets.get('own4')!.elements.get('10.50.0.0/24 . cnmd-aaaaaaaaaa')?.owner, 'cnmdtry:aaaaaaaaaaaa', 'a prefix in a concatenation, and its owner');
   t.equal(state.nft.chains.get('forward')!.base?.hook, 'forward');
   t.equal(state.nft.chains.get('into')!.tags.length, 4);
+  t.same([...state.nft.sets.get('allow4any')!.elements.keys()], ['tcp . 8080 . 10.253.0.0/30', 'tcp . 8080 . 192.0.2.7'], 'a single address in an interval set is listed without its /32');
 });
 
 t.test('nftables: a network created or deleted is elements only, in one transaction, whatever else exists', async (t) => {

@@ -57,6 +57,10 @@ COMMIT
 -I OUTPUT -m addrtype --dst-type LOCAL -j CNMD-DNAT
 -I OUTPUT -d 127.0.0.0/8 -j CNMD-DNAT-LO
 COMMIT
+*mangle
+:CNMD-GUARD - [0:0]
+-I PREROUTING -m addrtype --dst-type LOCAL -j CNMD-GUARD
+COMMIT
 `,
   );
 });

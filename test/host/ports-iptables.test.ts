@@ -1,0 +1,3 @@
+/** The published-ports suite (ports.test.ts) on the iptables backend. */
+process.env.CNMD_TEST_FIREWALL = 'iptables';
+await import('./ports.test.js');
