@@ -4,7 +4,8 @@
  * capitals):
  *
  * filter FORWARD   -j P-FORWARD                          (hook)
- * P-FORWARD        -j P-DEST, -j P-SRC                   (head)
+ * P-FORWARD        -j P-USER, -j P-DEST, -j P-SRC        (head)
+ * P-USER           never filled by cnmd, never flushed: the place for a user's own rules (DOCKER-USER)
  * P-DEST           -o BR -j P-N-<id>                     one per network: traffic into a network
  * P-N-<id>         established -> ACCEPT; from BR itself -> ACCEPT (icc) or DROP; DNATed -> ACCEPT
  *                  (not internal); anything else -> DROP. So traffic from other networks (isolation)
@@ -43,6 +44,8 @@ export interface DesiredChain {
   body: Array<{ spec: string; owner: string }>;
   /** a chain that belongs to one network as a whole (rules strictly ordered, no body) */
   owner?: string;
+  /** the user's chain: made when missing, its rules never looked at */
+  user?: boolean;
 }
 
 /** A rule in a built-in chain that jumps into ours. */
@@ -59,6 +62,7 @@ export interface IptablesDesired {
 
 export const chainNames = (prefix: string) => ({
   forward: `${prefix}-FORWARD`,
+  user: `${prefix}-USER`,
   dest: `${prefix}-DEST`,
   src: `${prefix}-SRC`,
   postrouting: `${prefix}-POSTROUTING`,
@@ -80,7 +84,8 @@ function base(prefix: string): IptablesDesired {
   const jump = (chain: string): IptRule => ({ target: { jump: chain } });
   return {
     chains: [
-      { table: 'filter', name: c.forward, head: [spec(jump(c.dest)), spec(jump(c.src))], body: [] },
+      { table: 'filter', name: c.forward, head: [spec(jump(c.user)), spec(jump(c.dest)), spec(jump(c.src))], body: [] },
+      { table: 'filter', name: c.user, head: [], body: [], user: true },
       { table: 'filter', name: c.dest, head: [], body: [] },
       { table: 'filter', name: c.src, head: [], body: [] },
       { table: 'filter', name: c.input, head: [], body: [] },
@@ -217,6 +222,8 @@ function planChain(d: DesiredChain, rules: RuleState, o: PlanOptions): IptablesS
   const t = d.table;
   const actual = rules.chains.get(chainKey(t, d.name));
   const add = (s: string) => step(t, 2, { op: 'append', chain: d.name, spec: s });
+  // declaring an existing chain in iptables-restore empties it: the user's chain is only ever made
+  if (d.user) return actual ? [] : [step(t, 0, { op: 'declare', chain: d.name })];
   const body = d.body.filter((b) => inScope(o.owners, b.owner)).map((b) => b.spec);
   const rewrite = () => {
     // A shared chain holds rules of networks outside the scope, which a scoped plan does not know.
@@ -279,7 +286,7 @@ const jumpTarget = (s: string) => / -[jg] (\S+)$|^-[jg] (\S+)$/.exec(s)?.slice(1
 /** Whether a chain's name is one the iptables backend gives (the record starts from these on a host that had none). */
 export function isChainName(prefix: string, name: string): boolean {
   const c = chainNames(prefix);
-  return [c.forward, c.dest, c.src, c.postrouting, c.input, c.dnat, c.dnatLocal, c.dns, c.guard].includes(name) || new RegExp(`^${prefix}-[NG]-[0-9a-f]{12}$`).test(name);
+  return [c.forward, c.user, c.dest, c.src, c.postrouting, c.input, c.dnat, c.dnatLocal, c.dns, c.guard].includes(name) || new RegExp(`^${prefix}-[NG]-[0-9a-f]{12}$`).test(name);
 }
 
 /** The "table chain" keys of the chains an iptables plan makes or keeps: what cnmd records as made. */
@@ -303,6 +310,10 @@ export function adoptIptables(rules: RuleState, desired: IptablesDesired, o: Pla
     if (d.owner !== undefined && !inScope(o.owners, d.owner)) continue;
     const key = chainKey(d.table, d.name);
     let chain = rules.chains.get(key);
+    if (d.user) {
+      if (!chain) rules.chains.set(key, new Map());
+      continue;
+    }
     if (!chain || d.owner !== undefined || !startsWithHead(chain, d.head)) {
       const kept = chain && d.owner === undefined ? [...chain].filter(([s]) => !d.head.includes(s)) : [];
       chain = new Map([...d.head.map((h) => [h, 1] as [string, number]), ...kept]);

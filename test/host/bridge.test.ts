@@ -175,7 +175,9 @@ async function run() {
       await host.run('iptables', ['-N', 'CNMD-N-000000000000']);
       await host.run('iptables', ['-N', 'CNMD-FOREIGN']);
       await host.run('iptables', ['-A', 'FORWARD', '-j', 'CNMD-FOREIGN']);
+      await host.run('iptables', ['-A', 'CNMD-USER', '-s', '203.0.113.9/32', '-j', 'DROP']);
     } else {
+      await host.run('nft', ['add', 'rule', 'inet', 'cnmd', 'user', 'ip', 'saddr', '203.0.113.9', 'drop']);
       await host.run('nft', ['flush', 'set', 'inet', 'cnmd', 'bridges']);
       await host.run('nft', ['add', 'table', 'inet', 'theirs']);
       await host.run('nft', ['add', 'chain', 'inet', 'theirs', 'forward', '{ type filter hook forward priority 0; policy accept; }']);
@@ -196,6 +198,8 @@ async function run() {
     if (IPT) {
       t.match(saved, `-A CNMD-SRC -i ${br}`, 'the flushed chain is refilled');
       t.match(saved, '-A FORWARD -j CNMDX-THEIRS', 'their rule stays');
+      t.match(saved, '-A CNMD-USER -s 203.0.113.9/32 -j DROP', 'a rule of the user in CNMD-USER stays (DOCKER-USER\'s role)');
+      t.match(saved, /-A CNMD-FORWARD -j CNMD-USER\n-A CNMD-FORWARD -j CNMD-DEST/, 'and is jumped to first');
       t.match(saved, ':CNMD-N-000000000000', 'a chain named like ours that cnmd did not make stays');
       t.match(saved, ':CNMD-FOREIGN', 'whatever its name');
       t.match(saved, '-A FORWARD -j CNMD-FOREIGN', 'and so does the jump into it');
@@ -204,6 +208,7 @@ async function run() {
       t.ok(bridges.has(br), 'the flushed set is refilled');
       t.notOk(bridges.has('ghost'), 'an element nobody asked for is removed');
       t.notMatch(saved, 'chain stale', 'a chain in our table that cnmd does not want is removed');
+      t.match(saved, /chain user \{\n\t\tip saddr 203\.0\.113\.9 drop\n/, 'a rule of the user in the chain user stays');
       t.notMatch(saved, /chain into \{[^}]*counter/, 'a rule added to a chain of ours is gone');
       t.match((await host.run('nft', ['list', 'table', 'inet', 'theirs'])).stdout, 'counter', 'a table of someone else is never touched');
     }

@@ -197,3 +197,17 @@ t.test('nftables beside iptables: two marked accepts there, and the iptables bac
 COMMIT
 `);
 });
+
+t.test("the user's chain on both backends: made when missing, its rules never looked at", async (t) => {
+  const d = desired([networks[0]], false);
+  for (const o of [ipt, nft]) {
+    const state = emptyHostState();
+    adopt(state, d, o);
+    if (o.firewall === 'iptables') state.rules.chains.set('filter CNMD-USER', new Map([['-s 203.0.113.9/32 -j DROP', 1]]));
+    else state.nft!.chains.get('user')!.tags.push('');
+    t.same(plan(d, state, o).filter((s) => s.kind === 'iptables' || s.kind === 'nft'), [], `${o.firewall}: a rule of the user's changes nothing`);
+    if (o.firewall === 'iptables') state.rules.chains.delete('filter CNMD-USER');
+    else state.nft!.chains.delete('user');
+    t.same(plan(d, state, o).filter((s) => s.kind === 'iptables' || s.kind === 'nft').map(describeStep), [o.firewall === 'iptables' ? 'iptables -t filter -N CNMD-USER' : 'nft add chain inet cnmd user { }'], `${o.firewall}: deleted, it is made again, empty`);
+  }
+});

@@ -25,10 +25,12 @@ t.test('a bridge network on an empty host: golden plan', async (t) => {
     restoreInput(host.iptables),
     `*filter
 :CNMD-FORWARD - [0:0]
+:CNMD-USER - [0:0]
 :CNMD-DEST - [0:0]
 :CNMD-SRC - [0:0]
 :CNMD-INPUT - [0:0]
 :CNMD-N-aaaaaaaaaaaa - [0:0]
+-A CNMD-FORWARD -j CNMD-USER
 -A CNMD-FORWARD -j CNMD-DEST
 -A CNMD-FORWARD -j CNMD-SRC
 -A CNMD-DEST -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-N-aaaaaaaaaaaa
