@@ -104,9 +104,11 @@ function firewallIntent(n: Network, s: BridgeSettings): NetworkIntent {
     owner: n.id.slice(0, 12),
     bridge: n.bridgeName!,
     subnets4: n.subnets.filter((x) => x.family === 4).map((x) => x.subnet),
+    subnets6: n.enableIPv6 ? n.subnets.filter((x) => x.family === 6).map((x) => x.subnet) : [],
     internal: n.internal,
     icc: s.icc,
     ...(nat ? { nat4: s.snatSource ? { kind: 'snat' as const, source: s.snatSource } : { kind: 'masquerade' as const } } : {}),
+    ...(!n.internal && s.masq && n.enableIPv6 ? { nat6: { kind: 'masquerade' as const } } : {}),
     // not on the predefined bridge: its containers get the host's resolvers, as in Docker
     dns: !n.predefined && !s.inhibitIpv4,
     hostMasquerade: !n.internal && !s.inhibitIpv4,
@@ -150,6 +152,7 @@ export const bridgeDriver: Driver = {
       sysctls: [
         // Traffic inside one bridge only meets iptables (and so icc=false) when bridged frames are passed to it.
         ...(s.icc ? [] : [{ key: 'net.bridge.bridge-nf-call-iptables', value: '1' }]),
+        ...(s.icc || !n.enableIPv6 ? [] : [{ key: 'net.bridge.bridge-nf-call-ip6tables', value: '1' }]),
         // 127.0.0.1:PORT on the host is DNATed to a container: such packets may leave through the bridge
         ...(n.internal ? [] : [{ key: interfaceSysctl(n.bridgeName!, 'route_localnet'), value: '1' }]),
       ],

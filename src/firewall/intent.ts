@@ -12,23 +12,27 @@ export interface NetworkIntent {
   bridge: string;
   /** IPv4 subnets (CIDR) */
   subnets4: string[];
+  /** IPv6 subnets (CIDR), when the network has IPv6 */
+  subnets6: string[];
   internal: boolean;
   /** containers of the network may talk to each other */
   icc: boolean;
   /** how connections from the IPv4 subnets leave for other links: masqueraded, SNATed to an address, or as they are */
   nat4?: { kind: 'masquerade' } | { kind: 'snat'; source: string };
+  /** connections from the IPv6 subnets are masqueraded (Docker 27+'s default, gateway mode nat) */
+  nat6?: { kind: 'masquerade' };
   /** the embedded DNS server answers on the gateway: its input is accepted */
   dns: boolean;
   /** connections from the host itself (127.0.0.1 included) to published ports leave with the bridge's address */
   hostMasquerade: boolean;
 }
 
-/** A published port on an IPv4 host address, DNATed to the container. */
+/** A published port on a host address, DNATed to the container's address of that family. */
 export interface PortIntent {
   /** 12 hex of the container id */
   owner: string;
   proto: 'tcp' | 'udp' | 'sctp';
-  /** '0.0.0.0': every local address; 127.x: from the host only; else one address of the host */
+  /** '0.0.0.0' or '::': every local address of that family; 127.x: from the host only; else one address of the host */
   hostIp: string;
   hostPort: number;
   /** the container's address and port */
@@ -50,4 +54,6 @@ export const emptyIntent = (enabled: boolean): FirewallIntent => ({ enabled, net
 export type FirewallBackendName = 'nftables' | 'iptables' | 'none';
 
 /** The loopback range a published port bound there is reached from (the host only). */
-export const isLoopbackPort = (p: PortIntent) => p.hostIp.startsWith('127.');
+export const isLoopbackPort = (p: PortIntent) => p.hostIp.startsWith('127.') || p.hostIp === '::1';
+
+export const isIPv6Port = (p: PortIntent) => p.hostIp.includes(':');

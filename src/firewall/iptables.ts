@@ -23,7 +23,7 @@
  * existing rules grows with the size of the table, so fewer rules keep deletes cheap.
  */
 import type { FirewallIntent, NetworkIntent, PortIntent } from './intent.js';
-import { isLoopbackPort } from './intent.js';
+import { isIPv6Port, isLoopbackPort } from './intent.js';
 import { type IptLine, type IptRule, ruleSpec } from '../host/iptables-text.js';
 import { type ChainRules, type RuleState, type Table, chainKey, indexRule } from '../host/state.js';
 import { type PlanOptions, NeedsFullReconcile, counts, inScope } from '../reconcile/scope.js';
@@ -169,10 +169,12 @@ export function iptablesDesired(intent: FirewallIntent, o: Pick<PlanOptions, 'in
     d.chains.push(chain);
     place(rules, n.owner);
   }
-  for (const p of intent.ports) place(portRules(p, o.chainPrefix, `${o.instance}:${p.owner}`), p.owner);
-  for (const [owner, ports] of guarded(intent.ports)) {
+  // IPv4 only: ip6tables is not programmed, IPv6 host ports are the daemon's proxy's on this backend
+  const ports = intent.ports.filter((p) => !isIPv6Port(p));
+  for (const p of ports) place(portRules(p, o.chainPrefix, `${o.instance}:${p.owner}`), p.owner);
+  for (const [owner, list] of guarded(ports)) {
     const chain = chainNames(o.chainPrefix).guardOf(owner);
-    d.chains.push({ table: 'mangle', name: chain, head: ports.flatMap(guardRules), body: [], owner });
+    d.chains.push({ table: 'mangle', name: chain, head: list.flatMap(guardRules), body: [], owner });
     place([{ table: 'mangle', chain: chainNames(o.chainPrefix).guard, spec: spec({ comment: `${o.instance}:${owner}`, target: { jump: chain } }) }], owner);
   }
   return d;

@@ -22,7 +22,7 @@
  *                   published ports; SNAT and masquerade for subnets leaving their bridge
  */
 import type { FirewallIntent } from './intent.js';
-import { isLoopbackPort } from './intent.js';
+import { isIPv6Port, isLoopbackPort } from './intent.js';
 import {
   type NftChain, type NftChainState, type NftElement, type NftOp, type NftRule, type NftSet, type NftState,
   keyText, ruleTag, valueText,
@@ -72,11 +72,24 @@ const SETS: NftSet[] = [
   { name: 'guard4any', type: ['inet_proto', 'inet_service'] },
   { name: 'allow4', type: ['ipv4_addr', 'inet_proto', 'inet_service', 'ipv4_addr'], interval: true },
   { name: 'allow4any', type: ['inet_proto', 'inet_service', 'ipv4_addr'], interval: true },
+  // the same for IPv6
+  { name: 'masq6', type: ['ipv6_addr'], interval: true },
+  { name: 'own6', type: ['ipv6_addr', 'ifname'], interval: true },
+  { name: 'ports6', type: ['ipv6_addr', 'inet_proto', 'inet_service'], map: ['ipv6_addr', 'inet_service'] },
+  { name: 'ports6any', type: ['inet_proto', 'inet_service'], map: ['ipv6_addr', 'inet_service'] },
+  { name: 'hairpin6', type: ['ipv6_addr', 'ipv6_addr', 'inet_proto', 'inet_service'] },
+  { name: 'guard6', type: ['ipv6_addr', 'inet_proto', 'inet_service'] },
+  { name: 'guard6any', type: ['inet_proto', 'inet_service'] },
+  { name: 'allow6', type: ['ipv6_addr', 'inet_proto', 'inet_service', 'ipv6_addr'], interval: true },
+  { name: 'allow6any', type: ['inet_proto', 'inet_service', 'ipv6_addr'], interval: true },
 ];
 
 const DNS_ADDRESS = '127.0.0.11';
 const dns53 = [{ keys: ['meta l4proto' as const], values: ['tcp', 'udp'] }, { keys: ['th dport' as const], values: [53] }];
 const PORT_KEY = ['ip daddr', 'meta l4proto', 'th dport'] as const;
+const PORT_KEY6 = ['ip6 daddr', 'meta l4proto', 'th dport'] as const;
+const local = { keys: ['fib daddr type' as const], values: ['local'] };
+const v6 = { keys: ['meta nfproto' as const], values: ['ipv6'] };
 
 const CHAINS: DesiredNftChain[] = [
   { name: 'user', rules: [], user: true },
@@ -111,6 +124,8 @@ const CHAINS: DesiredNftChain[] = [
         matches: [{ keys: ['fib daddr type'], values: ['local'] }, { keys: ['meta l4proto', 'th dport'], set: 'guard4any' }, { keys: ['meta l4proto', 'th dport', 'ip saddr'], op: '!=', set: 'allow4any' }],
         then: 'drop',
       },
+      { matches: [local, { keys: [...PORT_KEY6], set: 'guard6' }, { keys: [...PORT_KEY6, 'ip6 saddr'], op: '!=', set: 'allow6' }], then: 'drop' },
+      { matches: [local, v6, { keys: ['meta l4proto', 'th dport'], set: 'guard6any' }, { keys: ['meta l4proto', 'th dport', 'ip6 saddr'], op: '!=', set: 'allow6any' }], then: 'drop' },
     ],
   },
   {
@@ -118,6 +133,7 @@ const CHAINS: DesiredNftChain[] = [
     rules: [
       { matches: [{ keys: ['ip daddr'], values: [DNS_ADDRESS] }, ...dns53], then: 'redirect' },
       { matches: [{ keys: ['ip daddr'], op: '!=', values: [DNS_ADDRESS] }, { keys: ['fib daddr type'], values: ['local'] }], then: { jump: 'ports' } },
+      { matches: [v6, local], then: { jump: 'ports' } },
     ],
   },
   {
@@ -132,6 +148,10 @@ const CHAINS: DesiredNftChain[] = [
     rules: [
       { matches: [], then: { dnat: { keys: [...PORT_KEY], map: 'ports4' } } },
       { matches: [{ keys: ['meta nfproto'], values: ['ipv4'] }], then: { dnat: { keys: ['meta l4proto', 'th dport'], map: 'ports4any' } } },
+      // IPv6 has no route_localnet: the host's own ::1 is served by the daemon's proxy
+      { matches: [{ keys: ['ip6 daddr'], values: ['::1'] }], then: 'return' },
+      { matches: [], then: { dnat: { keys: [...PORT_KEY6], map: 'ports6', family: 'ip6' } } },
+      { matches: [v6], then: { dnat: { keys: ['meta l4proto', 'th dport'], map: 'ports6any', family: 'ip6' } } },
     ],
   },
   { name: 'ports-lo', rules: [{ matches: [], then: { dnat: { keys: [...PORT_KEY], map: 'ports4lo' } } }] },
@@ -142,6 +162,8 @@ const CHAINS: DesiredNftChain[] = [
       { matches: [{ keys: ['oifname'], set: 'hostmasq' }, { keys: ['fib saddr type'], values: ['local'] }], then: 'masquerade' },
       { matches: [{ keys: ['ip saddr', 'oifname'], op: '!=', set: 'own4' }], then: { snat: { keys: ['ip saddr'], map: 'snat4' } } },
       { matches: [{ keys: ['ip saddr'], set: 'masq4' }, { keys: ['ip saddr', 'oifname'], op: '!=', set: 'own4' }], then: 'masquerade' },
+      { matches: [{ keys: ['ip6 saddr', 'ip6 daddr', 'meta l4proto', 'th dport'], set: 'hairpin6' }], then: 'masquerade' },
+      { matches: [{ keys: ['ip6 saddr'], set: 'masq6' }, { keys: ['ip6 saddr', 'oifname'], op: '!=', set: 'own6' }], then: 'masquerade' },
     ],
   },
 ];
@@ -169,17 +191,23 @@ export function nftDesired(intent: FirewallIntent, instance: string): NftDesired
       if (n.nat4?.kind === 'snat') add('snat4', n.owner, [prefix(sub)], [n.nat4.source]);
       else add('masq4', n.owner, [prefix(sub)]);
     }
+    for (const sub of n.nat6 ? n.subnets6 : []) {
+      add('own6', n.owner, [prefix(sub), br]);
+      add('masq6', n.owner, [prefix(sub)]);
+    }
   }
   for (const p of intent.ports) {
+    const f = isIPv6Port(p) ? '6' : '4';
     const to = [p.ip, p.port];
-    if (p.hostIp === '0.0.0.0') add('ports4any', p.owner, [p.proto, p.hostPort], to);
-    else add(isLoopbackPort(p) ? 'ports4lo' : 'ports4', p.owner, [p.hostIp, p.proto, p.hostPort], to);
-    add('hairpin4', p.owner, [p.ip, p.ip, p.proto, p.port]);
+    const any = p.hostIp === '0.0.0.0' || p.hostIp === '::';
+    if (f === '6' && isLoopbackPort(p)) continue;
+    if (any) add(`ports${f}any`, p.owner, [p.proto, p.hostPort], to);
+    else add(isLoopbackPort(p) ? 'ports4lo' : `ports${f}`, p.owner, [p.hostIp, p.proto, p.hostPort], to);
+    add(`hairpin${f}`, p.owner, [p.ip, p.ip, p.proto, p.port]);
     if (!p.allow || isLoopbackPort(p)) continue;
-    const any = p.hostIp === '0.0.0.0';
     const port = any ? [p.proto, p.hostPort] : [p.hostIp, p.proto, p.hostPort];
-    add(any ? 'guard4any' : 'guard4', p.owner, port);
-    for (const cidr of p.allow.filter((a) => !a.includes(':'))) add(any ? 'allow4any' : 'allow4', p.owner, [...port, prefix(cidr)]);
+    add(any ? `guard${f}any` : `guard${f}`, p.owner, port);
+    for (const cidr of p.allow.filter((a) => a.includes(':') === (f === '6'))) add(any ? `allow${f}any` : `allow${f}`, p.owner, [...port, prefix(cidr)]);
   }
   return { sets: SETS, chains: CHAINS, elements };
 }

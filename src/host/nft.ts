@@ -12,7 +12,7 @@ export type NftValue = string | number | { name: string } | { prefix: string; le
 
 /** What a rule looks at. */
 export type NftKey =
-  | 'iifname' | 'oifname' | 'ip saddr' | 'ip daddr' | 'meta l4proto' | 'th dport' | 'ct state' | 'ct status'
+  | 'iifname' | 'oifname' | 'ip saddr' | 'ip daddr' | 'ip6 saddr' | 'ip6 daddr' | 'meta l4proto' | 'th dport' | 'ct state' | 'ct status'
   | 'fib daddr type' | 'fib saddr type' | 'meta nfproto';
 
 /** keys (concatenated when more than one) compared to a named set (@set) or to literals (an anonymous set when several). */
@@ -32,8 +32,9 @@ export type NftStatement =
   /** set these bits of the packet's mark and accept: other firewalls let marked packets pass */
   | { markAccept: number }
   | { vmap: { keys: NftKey[]; map: string } }
-  | { dnat: { keys: NftKey[]; map: string } }
-  | { snat: { keys: NftKey[]; map: string } };
+  | { dnat: { keys: NftKey[]; map: string; family?: 'ip' | 'ip6' } }
+  | { snat: { keys: NftKey[]; map: string; family?: 'ip' | 'ip6' } }
+  | 'return';
 
 export interface NftRule {
   matches: NftMatch[];
@@ -114,12 +115,12 @@ function matchText(m: NftMatch): string {
 }
 
 function statementText(s: NftStatement): string {
-  if (s === 'masquerade' || s === 'redirect') return s;
+  if (s === 'masquerade' || s === 'redirect' || s === 'return') return s;
   if (typeof s === 'string' || 'jump' in s) return verdictText(s);
   if ('markAccept' in s) return `meta mark set meta mark or ${value(s.markAccept)} accept`;
   if ('vmap' in s) return `${s.vmap.keys.join(' . ')} vmap @${name(s.vmap.map)}`;
   const [kind, m] = 'dnat' in s ? ['dnat', s.dnat] : ['snat', s.snat];
-  return `${kind} ip to ${m.keys.join(' . ')} map @${name(m.map)}`;
+  return `${kind} ${m.family ?? 'ip'} to ${m.keys.join(' . ')} map @${name(m.map)}`;
 }
 
 /** A rule's text, without its comment. */

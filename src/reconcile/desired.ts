@@ -1,7 +1,7 @@
 import type { Network } from '../model.js';
 import type { DesiredState, DesiredSandbox, SandboxSpec } from './model.js';
 import { getDriver, type DriverContext } from '../drivers/index.js';
-import { emptyIntent, type PortIntent } from '../firewall/intent.js';
+import { emptyIntent, isIPv6Port, type PortIntent } from '../firewall/intent.js';
 import { ALLOW_KEY, effectiveAllowList } from '../firewall/allow.js';
 import { NETNS_DIR } from '../host/readers.js';
 
@@ -49,6 +49,8 @@ export function desiredState(
     const o = driver.objects(n, ctx);
     state.links.push(...o.links);
     if (o.firewall && ctx.iptables) state.firewall.networks.push(o.firewall);
+    // Docker sets IPv6 forwarding when it programs an IPv6 network's firewall (ip6tables, on by default since 27)
+    if (o.firewall?.subnets6.length && ctx.ipForward && ctx.firewall === 'nftables') state.sysctls.push({ key: 'net.ipv6.conf.all.forwarding', value: '1' });
     state.sysctls.push(...o.sysctls);
     state.neighbors.push(...(o.neighbors ?? []));
   }
@@ -62,6 +64,7 @@ export function desiredState(
     state.links.push(...sb.links);
     state.firewall.ports.push(...sb.ports);
     if (sb.ports.length) state.sysctls.push({ key: 'net.bridge.bridge-nf-call-iptables', value: '1' });
+    if (sb.ports.some(isIPv6Port)) state.sysctls.push({ key: 'net.bridge.bridge-nf-call-ip6tables', value: '1' });
   }
   return state;
 }
@@ -131,18 +134,21 @@ function sandbox(spec: SandboxSpec, ctx: DriverContext) {
   const dnsEp = sandbox.netns && spec.dnsNetworkId ? spec.endpoints.find((e) => e.network.id === spec.dnsNetworkId) : undefined;
   const dnsVia = dnsEp?.network.subnets.find((x) => x.family === 4)?.gateway;
   if (dnsEp && dnsVia && dnsEp.endpoint.ipv4 && ctx.iptables) sandbox.dnsRoute = { via: dnsVia, dev: dnsEp.endpoint.ifname };
-  // Published ports lead to the endpoint that gives the IPv4 default route; IPv6 host addresses are
-  // served by the daemon's own proxy (see ContainerService), not by NAT.
+  // Published ports lead to the endpoint that gives the IPv4 default route: to its IPv4 address, and on
+  // IPv6 host addresses to its IPv6 address where the nftables backend DNATs them (the container sees
+  // the real client); otherwise, and from the host's ::1, the daemon's own proxy serves IPv6 ones (see
+  // ContainerRuns), as docker-proxy does.
   const ports: PortIntent[] = [];
   const ip = publishTarget(sandbox.gateways, spec);
-  const natted = (spec.ports ?? []).filter((p) => !p.hostIp.includes(':'));
-  if (ctx.iptables && ip && natted.length) {
-    const onNetwork = spec.endpoints.find((e) => e.endpoint.ipv4?.split('/')[0] === ip)?.network;
-    const allow = effectiveAllowList(c.config.Labels?.[ALLOW_KEY], onNetwork?.options[ALLOW_KEY]);
-    for (const p of natted) {
-      ports.push({ owner: sandbox.owner, proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, ip, port: p.containerPort, ...(allow ? { allow } : {}) });
+  const target = ip ? spec.endpoints.find((e) => e.endpoint.ipv4?.split('/')[0] === ip) : undefined;
+  const ip6 = ctx.firewall === 'nftables' && target?.network.enableIPv6 ? target.endpoint.ipv6?.split('/')[0] : undefined;
+  const published = (spec.ports ?? []).filter((p) => (p.hostIp.includes(':') ? !!ip6 && p.hostIp !== '::1' : true));
+  if (ctx.iptables && ip && target && published.length) {
+    const allow = effectiveAllowList(c.config.Labels?.[ALLOW_KEY], target.network.options[ALLOW_KEY]);
+    for (const p of published) {
+      const to = p.hostIp.includes(':') ? ip6! : ip;
+      ports.push({ owner: sandbox.owner, proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, ip: to, port: p.containerPort, ...(allow ? { allow } : {}) });
     }
-    const target = spec.endpoints.find((e) => e.endpoint.ipv4?.split('/')[0] === ip)!;
     const link = links.find((l) => l.name === target.endpoint.hostIfname);
     if (link) link.hairpin = true;
   }

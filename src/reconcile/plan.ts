@@ -41,6 +41,12 @@ export type Step =
   /** a directory of ours that goes (a removed container's, /etc/netns/NAME), last */
   | { kind: 'rm'; path: string };
 
+/**
+ * An address of ours on a link. IPv6 ones skip duplicate address detection (as moby does): IPAM made
+ * them unique, and a tentative address would leave a new container without IPv6 for a second or two.
+ */
+const addrAdd = (addr: string, dev: string) => `addr add ${addr} dev ${dev}${addr.includes(':') ? ' nodad' : ''}`;
+
 export function linkOwner(l: LinkState, instance: string): string | undefined {
   return l.alias?.startsWith(instance + ':') ? l.alias.slice(instance.length + 1, instance.length + 13) : undefined;
 }
@@ -78,7 +84,7 @@ function planLinks(desired: DesiredState, actual: HostState, o: PlanOptions): St
         adds.push(add(`link add name ${d.name} mtu ${d.mtu}${d.mac ? ` address ${d.mac}` : ''} type ${d.kind}`));
       }
       adds.push(add(`link set dev ${d.name} alias ${d.alias}`));
-      for (const addr of d.addresses) adds.push(add(`addr add ${addr} dev ${d.name}`));
+      for (const addr of d.addresses) adds.push(add(addrAdd(addr, d.name)));
       if (d.master) adds.push(add(`link set dev ${d.name} master ${d.master}`));
       if (d.hairpin) adds.push(add(`link set dev ${d.name} type bridge_slave hairpin on`));
       adds.push(add(`link set dev ${d.name} up`));
@@ -87,7 +93,7 @@ function planLinks(desired: DesiredState, actual: HostState, o: PlanOptions): St
     if (a.mtu !== d.mtu) adds.push(add(`link set dev ${d.name} mtu ${d.mtu}`));
     if (d.mac && a.mac !== d.mac) adds.push(add(`link set dev ${d.name} address ${d.mac}`));
     for (const addr of a.addresses) if (!d.addresses.includes(addr)) adds.push(add(`addr del ${addr} dev ${d.name}`));
-    for (const addr of d.addresses) if (!a.addresses.includes(addr)) adds.push(add(`addr add ${addr} dev ${d.name}`));
+    for (const addr of d.addresses) if (!a.addresses.includes(addr)) adds.push(add(addrAdd(addr, d.name)));
     if (d.master && a.master !== d.master) adds.push(add(`link set dev ${d.name} master ${d.master}`));
     if (d.master && !!d.hairpin !== !!a.hairpin) adds.push(add(`link set dev ${d.name} type bridge_slave hairpin ${d.hairpin ? 'on' : 'off'}`));
     if (!a.up) adds.push(add(`link set dev ${d.name} up`));
@@ -132,7 +138,7 @@ function planSandboxes(desired: DesiredState, actual: HostState, o: PlanOptions)
       if (fresh) remade.add(iface.name);
       const a = fresh ? undefined : inside?.links.get(iface.name);
       for (const addr of a?.addresses ?? []) if (!iface.addresses.includes(addr)) steps.push(line(`addr del ${addr} dev ${iface.name}`));
-      for (const addr of iface.addresses) if (!a?.addresses.includes(addr)) steps.push(line(`addr add ${addr} dev ${iface.name}`));
+      for (const addr of iface.addresses) if (!a?.addresses.includes(addr)) steps.push(line(addrAdd(addr, iface.name)));
       if (!a?.up) steps.push(line(`link set dev ${iface.name} up`));
     }
     // Only IPv4 default routes are read back; IPv6 ones are set when the sandbox is made.

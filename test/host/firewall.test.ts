@@ -19,6 +19,7 @@ const until = async (check: () => Promise<boolean>, tries = 50) => {
   return false;
 };
 const pause = () => new Promise((r) => setTimeout(r, 100));
+const pings6From = async (ns: Netns, ip: string) => (await ns.run('ping', ['-6', '-c', '1', '-W', '1', ip], { reject: false })).exitCode === 0;
 
 /** A network 'fw' with a web server publishing 8080 and a plain container b; their namespaces and web's address. */
 async function world(t: Test, d: DaemonProcess) {
@@ -77,6 +78,43 @@ async function tests() {
       t.notOk(await from('192.0.2.3', 8081), 'and still refused after the repair');
     });
   }
+
+  t.test('IPv6 on nftables: isolation, NAT66, a published port reached over IPv6 with the client seen inside', async (t) => {
+    const host = await makeNetns(t, 'h');
+    const outside = await makeWorld(t, host);
+    await host.run('ip', ['-6', 'addr', 'add', 'fd00:192::1/64', 'dev', 'uplink', 'nodad']);
+    await outside.run('ip', ['-6', 'addr', 'add', 'fd00:192::2/64', 'dev', 'eth0', 'nodad']);
+    const d = await startDaemonIn(t, host, ['--firewall-backend', 'nftables']);
+    const name = containerNames(t);
+    for (const [net, v4, v6] of [['v6a', '10.81.0.0/24', 'fd00:a::/64'], ['v6b', '10.82.0.0/24', 'fd00:b::/64'], ['v6i', '10.83.0.0/24', 'fd00:c::/64']]) {
+      const r = await d.request('POST', '/v1.48/networks/create', { Name: net, EnableIPv6: true, Internal: net === 'v6i', IPAM: { Config: [{ Subnet: v4 }, { Subnet: v6 }] } });
+      t.equal(r.status, 201, r.text);
+    }
+    const WHO = `require('http').createServer((q, s) => s.end(q.socket.remoteAddress + '\\n')).listen(80, '::')`;
+    const run = async (c: string, net: string, cmd: string[], ports: Record<string, unknown> = {}) => {
+      const r = await d.request('POST', `/v1.48/containers/create?name=${c}`, { Image: 'x', Cmd: cmd, HostConfig: { NetworkMode: net, PortBindings: ports } });
+      t.equal(r.status, 201, r.text);
+      t.equal((await d.request('POST', `/v1.48/containers/${c}/start`)).status, 204);
+      const n = (await d.request('GET', `/v1.48/containers/${c}/json`)).body.NetworkSettings.Networks[net];
+      return { ns: await netnsOf(d, c), ip6: n.GlobalIPv6Address as string };
+    };
+    const a1 = await run(name('a1'), 'v6a', ['sleep', '300']);
+    const web = await run(name('web'), 'v6a', [process.execPath, '-e', WHO], { '80/tcp': [{ HostIp: '::', HostPort: '8086' }] });
+    const b1 = await run(name('b1'), 'v6b', ['sleep', '300']);
+    const i1 = await run(name('i1'), 'v6i', ['sleep', '300']);
+    const ping6 = async (ns: string, ip: string) => (await execa('ip', ['netns', 'exec', ns, 'ping', '-6', '-c', '1', '-W', '1', ip], { reject: false })).exitCode === 0;
+    t.ok(await ping6(a1.ns, web.ip6), 'ping6 within a network');
+    t.notOk(await ping6(a1.ns, b1.ip6), 'networks are isolated over IPv6');
+    t.notOk(await ping6(b1.ns, web.ip6), 'in both directions');
+    t.ok(await ping6(a1.ns, 'fd00:192::2'), 'NAT66: the other machine is reached (it has no route back to fd00:a::/64)');
+    t.notOk(await ping6(i1.ns, 'fd00:192::2'), 'an internal network has no way out over IPv6 either');
+    await outside.run('ip', ['-6', 'route', 'add', 'fd00:a::/64', 'via', 'fd00:192::1']);
+    t.notOk(await pings6From(outside, web.ip6), 'the other machine, with a route to the subnet, cannot reach a container directly');
+    const seen = async () => (await outside.run('curl', ['-s', '-g', '--max-time', '2', 'http://[fd00:192::1]:8086/'], { reject: false })).stdout.trim();
+    t.ok(await until(async () => (await seen()) !== '' || (await pause(), false)), 'the published port answers over IPv6');
+    t.equal(await seen(), 'fd00:192::2', 'DNATed to the container\'s IPv6 address: it sees the real client, not the daemon');
+    t.equal((await host.run('sysctl', ['-n', 'net.ipv6.conf.all.forwarding'])).stdout.trim(), '1', 'IPv6 forwarding is on, as Docker sets it');
+  });
 
   t.test('allow-lists are checked where they are given: a bad entry is a 400 that names it, and nothing is made', async (t) => {
     const host = await makeNetns(t, 'h');

@@ -45,8 +45,15 @@ function golden(t: Test, file: string, text: string) {
   t.equal(text, readFileSync(url, 'utf8'), `the same as test/golden/${file} (UPDATE_GOLDEN=1 rewrites it)`);
 }
 
+const ID_E = 'eeeeeeeeeeee' + '0'.repeat(52);
+const dual = bridgeNetwork({
+  id: ID_E, enableIPv6: true,
+  subnets: [...sub('10.90.0.0/24', '10.90.0.1'), { family: 6, subnet: 'fd00:90::/64', gateway: 'fd00:90::1', aux: {}, auto: false, shown: {} }],
+});
+
 t.test('golden: what each backend writes for the same networks and ports', async (t) => {
-  const d = desired();
+  const d = desired([...networks, dual]);
+  d.firewall.ports.push({ owner: CID.slice(0, 12), proto: 'tcp', hostIp: '::', hostPort: 8080, ip: 'fd00:90::2', port: 80, allow: ['2001:db8::/32'] });
   golden(t, 'nftables.nft', nftInput(toHostSteps(plan(d, emptyHostState(), nft)).nft!));
   golden(t, 'iptables.rules', restoreInput(toHostSteps(plan(d, emptyHostState(), ipt)).iptables));
   const both = toHostSteps(plan(d, emptyHostState(), nft));
