@@ -7,7 +7,9 @@
  *   BENCH_OVERLAY_ROUNDS=20 (default) overlay networks across two hosts (bench/overlay.ts);
  *   BENCH_RUN_ROUNDS=20 (default) `docker run --rm busybox true` and `docker exec C true` with the docker CLI, against
  *   cnmd and a reference Docker engine when one runs (bench/containers.ts);
- *   BENCH_COMPOSE_ROUNDS=5 (default) docker-compose up -d and down of 10 services on 3 networks, the same way (bench/compose.ts).
+ *   BENCH_COMPOSE_ROUNDS=5 (default) docker-compose up -d and down of 10 services on 3 networks, the same way (bench/compose.ts);
+ *   BENCH_FIREWALL_NETWORKS=1000 (default) networks on each firewall backend, beside a reference Docker (bench/firewall.ts).
+ * BENCH_ONLY=firewall runs that part alone.
  * Traffic stays on a unix socket; nothing outside the namespace is touched. Needs root.
  */
 import { execa } from 'execa';
@@ -19,6 +21,7 @@ import { createRequire } from 'node:module';
 import { overlayBench } from './overlay.js';
 import { containerBench, referenceDocker } from './containers.js';
 import { composeAvailable, composeBench } from './compose.js';
+import { firewallBench } from './firewall.js';
 
 const N = Number(process.env.BENCH_NETWORKS ?? 1000);
 const M = Number(process.env.BENCH_SANDBOXES ?? 50);
@@ -46,8 +49,8 @@ async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
  */
 async function measureRepair(ns: string, req: (m: string, p: string) => Promise<{ body: any }>): Promise<string> {
   const flushed = Date.now();
-  await execa('nsenter', [`--net=/run/netns/${ns}`, 'iptables', '-F']);
-  await execa('nsenter', [`--net=/run/netns/${ns}`, 'iptables', '-t', 'nat', '-F']);
+  // the daemon below runs on the default backend (nftables here): deleting its table is the flush
+  await execa('nsenter', [`--net=/run/netns/${ns}`, 'nft', 'delete', 'table', 'inet', 'cnmd']);
   for (;;) {
     const s = (await req('GET', '/cnmd/v1/state')).body;
     const r = s.LastRepair;
@@ -64,6 +67,8 @@ async function measureRepair(ns: string, req: (m: string, p: string) => Promise<
 async function main() {
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root: it runs cnmd in a throwaway network namespace');
   if (!existsSync(`${ROOT}dist/main.js`)) throw new Error('run `npm run build` first');
+  const firewallNetworks = Number(process.env.BENCH_FIREWALL_NETWORKS ?? 1000);
+  if (process.env.BENCH_ONLY === 'firewall') return firewallBench(firewallNetworks, row);
   const ns = `cnmdbench${randomBytes(3).toString('hex')}`;
   const dir = mkdtempSync('/tmp/cnmd-bench-');
   await execa('ip', ['netns', 'add', ns]);
@@ -130,7 +135,7 @@ async function main() {
     }
     console.log('\nDocker 20.10 on this kind of machine (issue 2): create 84 ms, delete 202 ms, 232 ms at the 500th create.');
     console.log(`full reconcile with nothing to repair (median of 5): ${reconcileCost.join(', ')}`);
-    console.log(`repair of \`iptables -F; iptables -t nat -F\` at 100 networks: ${repairCost}`);
+    console.log(`repair of \`nft delete table inet cnmd\` at 100 networks: ${repairCost}`);
 
     // Sandboxes: M containers on one network, each connected to and disconnected from a second one.
     await req('POST', '/v1.48/networks/create', { Name: 'bench-a' });
@@ -221,6 +226,7 @@ s.bind(0,()=>{for(let k=0;k<C;k++)send()});setTimeout(()=>process.exit(1),60000)
     await cleanup();
   }
   await overlayBench(Number(process.env.BENCH_OVERLAY_ROUNDS ?? 20), row);
+  await firewallBench(firewallNetworks, row);
 }
 
 main().catch((e) => {

@@ -7,6 +7,7 @@ if [ "$(id -u)" != 0 ]; then echo "run as root: cnmd creates bridges and firewal
 need=""
 command -v ip >/dev/null || need="$need iproute2"
 command -v iptables-restore >/dev/null || need="$need iptables"
+command -v nft >/dev/null || need="$need nftables"
 command -v make >/dev/null || need="$need make"
 command -v g++ >/dev/null || need="$need g++"
 command -v python3 >/dev/null || need="$need python3"

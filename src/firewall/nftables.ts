@@ -25,7 +25,7 @@ import type { FirewallIntent } from './intent.js';
 import { isIPv6Port, isLoopbackPort } from './intent.js';
 import {
   type NftChain, type NftChainState, type NftElement, type NftOp, type NftRule, type NftSet, type NftState,
-  keyText, ruleTag, valueText,
+  type NftSetState, dropElement, keyText, putElement, ruleTag, valueText,
 } from '../host/nft.js';
 import { type PlanOptions, NeedsFullReconcile, inScope } from '../reconcile/scope.js';
 
@@ -269,17 +269,21 @@ export function planNftables(d: NftDesired, actual: NftState | undefined, o: Pla
 function planElements(d: NftDesired, actual: NftState, o: PlanOptions, ops: { del: NftOp[]; add: NftOp[] }): void {
   const bySet = new Map<string, NftElement[]>();
   for (const e of d.elements) if (inScope(o.owners, ownerOf(e.owner))) bySet.set(e.set, [...(bySet.get(e.set) ?? []), e]);
+  const comments = o.owners === null ? [] : [...o.owners].map((owner) => `${o.instance}:${owner}`);
   for (const s of d.sets) {
-    const have = actual.sets.get(s.name)?.elements ?? new Map();
+    const set = actual.sets.get(s.name);
     const want = new Map((bySet.get(s.name) ?? []).map((e) => [keyText(e.key), e]));
-    for (const [key, a] of have) {
+    // what the plan may look at: every element in a full plan; else the scope's, and those in the way of its own
+    const keys = !set ? [] : o.owners === null ? [...set.elements.keys()] : [...new Set([...comments.flatMap((c) => [...(set.byOwner.get(c) ?? [])]), ...want.keys()])];
+    for (const key of keys) {
+      const a = set!.elements.get(key);
+      if (!a) continue;
       const w = want.get(key);
-      const mine = o.owners === null || inScope(o.owners, ownerOf(a.owner)) || !!w;
-      if (!mine || (w && valueText(w.value) === a.value && w.owner === a.owner)) continue;
+      if (w && valueText(w.value) === a.value && w.owner === a.owner) continue;
       ops.del.push({ op: 'delete element', element: w ?? { set: s.name, key: keyFromText(key, s), owner: a.owner ?? '' } });
     }
     for (const [key, w] of want) {
-      const a = have.get(key);
+      const a = set?.elements.get(key);
       if (!a || valueText(w.value) !== a.value || w.owner !== a.owner) ops.add.push({ op: 'add element', element: w });
     }
   }
@@ -290,7 +294,7 @@ function keyFromText(key: string, set: NftSet): NftElement['key'] {
   return key.split(' . ').map((v, i) => (set.type[i] === 'ifname' ? { name: v } : /^\d+$/.test(v) ? Number(v) : v.includes('/') ? prefix(v) : v));
 }
 
-/** After the plan was applied: the table holds desired within the scope. */
+/** After the plan was applied: the table holds desired within the scope. Costs O(scope) for a scoped plan. */
 export function adoptNftables(state: NftState | undefined, d: NftDesired, o: PlanOptions): NftState {
   const next: NftState = state ?? { sets: new Map(), chains: new Map() };
   for (const c of d.chains) {
@@ -298,15 +302,17 @@ export function adoptNftables(state: NftState | undefined, d: NftDesired, o: Pla
     next.chains.set(c.name, { ...(c.base ? { base: c.base } : {}), tags });
   }
   if (o.owners === null) for (const name of [...next.chains.keys()]) if (!d.chains.some((c) => c.name === name)) next.chains.delete(name);
+  const comments = o.owners === null ? [] : [...o.owners].map((owner) => `${o.instance}:${owner}`);
   for (const s of d.sets) {
     const prev = next.sets.get(s.name);
-    const elements = prev && sameSet(s, prev) ? prev.elements : new Map<string, { value: string; owner?: string }>();
-    for (const [key, a] of [...elements]) if (o.owners === null || inScope(o.owners, ownerOf(a.owner))) elements.delete(key);
-    next.sets.set(s.name, { type: s.type, ...(s.map ? { map: s.map } : {}), interval: !!s.interval, elements });
+    const fresh = o.owners === null || !prev || !sameSet(s, prev);
+    const set: NftSetState = fresh ? { type: s.type, ...(s.map ? { map: s.map } : {}), interval: !!s.interval, elements: new Map(), byOwner: new Map() } : prev;
+    if (!fresh) for (const c of comments) for (const key of [...(set.byOwner.get(c) ?? [])]) dropElement(set, key);
+    next.sets.set(s.name, set);
   }
   if (o.owners === null) for (const name of [...next.sets.keys()]) if (!d.sets.some((s) => s.name === name)) next.sets.delete(name);
   for (const e of d.elements) {
-    if (inScope(o.owners, ownerOf(e.owner))) next.sets.get(e.set)!.elements.set(keyText(e.key), { value: valueText(e.value), owner: e.owner });
+    if (inScope(o.owners, ownerOf(e.owner))) putElement(next.sets.get(e.set)!, keyText(e.key), { value: valueText(e.value), owner: e.owner });
   }
   return next;
 }

@@ -189,6 +189,25 @@ export interface NftSetState {
   interval: boolean;
   /** by key text */
   elements: Map<string, { value: string; owner?: string }>;
+  /** owner comment -> the keys of its elements: a scoped plan looks at its owners' elements only */
+  byOwner: Map<string, Set<string>>;
+}
+
+/** Sets an element of a set's state, keeping the owner index. */
+export function putElement(set: NftSetState, key: string, e: { value: string; owner?: string }): void {
+  dropElement(set, key);
+  set.elements.set(key, e);
+  if (e.owner) {
+    let keys = set.byOwner.get(e.owner);
+    if (!keys) set.byOwner.set(e.owner, (keys = new Set()));
+    keys.add(key);
+  }
+}
+
+export function dropElement(set: NftSetState, key: string): void {
+  const owner = set.elements.get(key)?.owner;
+  set.elements.delete(key);
+  if (owner) set.byOwner.get(owner)?.delete(key);
 }
 
 export interface NftChainState {
@@ -240,8 +259,9 @@ export function parseNftTable(text: string): NftState {
     if (s) {
       const isMap = !!obj(o.map);
       const map = isMap ? (s.map === 'verdict' ? 'verdict' : String(s.map).split(' . ')) : undefined;
-      const elements = new Map(((s.elem ?? []) as Json[]).map((e) => jsonElement(e, isMap)));
-      state.sets.set(String(s.name), { type: types(s.type), ...(map ? { map } : {}), interval: types(s.flags ?? []).includes('interval'), elements });
+      const set: NftSetState = { type: types(s.type), ...(map ? { map } : {}), interval: types(s.flags ?? []).includes('interval'), elements: new Map(), byOwner: new Map() };
+      for (const e of (s.elem ?? []) as Json[]) putElement(set, ...jsonElement(e, isMap));
+      state.sets.set(String(s.name), set);
       continue;
     }
     const c = obj(o.chain);

@@ -1,0 +1,118 @@
+/**
+ * The firewall backends side by side: BENCH_FIREWALL_NETWORKS (default 1000) bridge networks created
+ * and deleted through the API on each backend, each daemon in a throwaway namespace of its own, with the
+ * time to repair `nft delete table` / `iptables -F` at 100 networks; and a reference Docker engine's
+ * network create and delete in the same run, when one runs (../shared/tools/start-reference-dockerd.sh).
+ */
+import { execa } from 'execa';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { unixRequest, cleanupDaemonDir } from '../test/helpers/host.js';
+
+const ROOT = new URL('../', import.meta.url).pathname;
+const REFERENCE = (process.env.BENCH_REFERENCE_DOCKER ?? 'unix:///var/tmp/peer-dockerd/docker.sock').replace(/^unix:\/\//, '');
+
+type Row = (name: string, xs: number[]) => string;
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
+  const t0 = process.hrtime.bigint();
+  const r = await fn();
+  return [Number(process.hrtime.bigint() - t0) / 1e6, r];
+}
+
+/** Breaks the backend's state by hand and waits for the periodic repair: its run time and the wall time. */
+async function repair(ns: string, backend: string, req: (m: string, p: string) => Promise<{ body: any }>): Promise<string> {
+  const broken = Date.now();
+  const run = (args: string[]) => execa('nsenter', [`--net=/run/netns/${ns}`, ...args]);
+  if (backend === 'nftables') await run(['nft', 'delete', 'table', 'inet', 'cnmd']);
+  else for (const table of ['filter', 'nat', 'mangle']) await run(['iptables', '-t', table, '-F']);
+  for (;;) {
+    const r = (await req('GET', '/cnmd/v1/state')).body.LastRepair;
+    if (r && Date.parse(r.at) >= broken - 1) {
+      const left = (await req('GET', '/cnmd/v1/state?plan=1')).body.Plan.length;
+      if (left) throw new Error(`the repair left ${left} steps`);
+      return `${r.durationMs} ms run (${r.steps.length} steps), back ${Date.now() - broken} ms after the break (5 s interval)`;
+    }
+    if (Date.now() - broken > 30_000) throw new Error('no repair within 30 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function backendRun(backend: 'nftables' | 'iptables', n: number): Promise<{ create: number[]; del: number[]; repaired: string }> {
+  const ns = `cnmdbench${randomBytes(3).toString('hex')}`;
+  const dir = mkdtempSync('/tmp/cnmd-bench-');
+  await execa('ip', ['netns', 'add', ns]);
+  const child = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, `${ROOT}dist/main.js`, '-H', `unix://${dir}/cnmd.sock`, '--data-root', `${dir}/data`,
+    '--exec-root', `${dir}/exec`, '--default-address-pool', 'base=10.0.0.0/8,size=24', '--log-level', 'error', '--dns', '127.0.0.1', '--firewall-backend', backend], { stdio: 'inherit' });
+  try {
+    const sock = `${dir}/cnmd.sock`;
+    for (let i = 0; ; i++) {
+      try {
+        if ((await unixRequest(sock, 'GET', '/_ping')).status === 200) break;
+      } catch {
+        if (i > 300) throw new Error('cnmd did not start');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const req = (m: string, p: string, b?: unknown) => unixRequest(sock, m, p, b);
+    const create: number[] = [], del: number[] = [];
+    let repaired = '';
+    for (let k = 1; k <= n; k++) {
+      const [t, r] = await timed(() => req('POST', '/v1.49/networks/create', { Name: `fw-${k}` }));
+      if (r.status !== 201) throw new Error(`create ${k}: ${r.status} ${r.text}`);
+      create.push(t);
+      if (k === 100) repaired = await repair(ns, backend, req);
+    }
+    for (let k = 1; k <= n; k++) {
+      const [t, r] = await timed(() => req('DELETE', `/v1.49/networks/fw-${k}`));
+      if (r.status !== 204) throw new Error(`delete ${k}: ${r.status} ${r.text}`);
+      del.push(t);
+    }
+    return { create, del, repaired };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+    await cleanupDaemonDir(dir);
+    await execa('ip', ['netns', 'del', ns], { reject: false });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The reference engine's network create and delete (its own pools), when its socket is there. */
+async function referenceRun(n: number): Promise<{ create: number[]; del: number[] } | undefined> {
+  if (!existsSync(REFERENCE)) return undefined;
+  const req = (m: string, p: string, b?: unknown) => unixRequest(REFERENCE, m, p, b);
+  if ((await req('GET', '/_ping').catch(() => ({ status: 0 }))).status !== 200) return undefined;
+  const create: number[] = [], del: number[] = [];
+  const tag = randomBytes(3).toString('hex');
+  for (let k = 1; k <= n; k++) {
+    const [t, r] = await timed(() => req('POST', '/v1.41/networks/create', { Name: `cnmdbench-${tag}-${k}`, IPAM: { Config: [{ Subnet: `10.${200 + Math.floor(k / 250)}.${k % 250}.0/24` }] } }));
+    if (r.status !== 201) throw new Error(`reference create ${k}: ${r.status} ${r.text}`);
+    create.push(t);
+  }
+  for (let k = 1; k <= n; k++) del.push((await timed(() => req('DELETE', `/v1.41/networks/cnmdbench-${tag}-${k}`)))[0]);
+  return { create, del };
+}
+
+export async function firewallBench(n: number, row: Row): Promise<void> {
+  console.log(`\nfirewall backends: ${n} bridge networks created and deleted on each, one client, unix socket`);
+  const runs = { nftables: await backendRun('nftables', n), iptables: await backendRun('iptables', n) };
+  const ref = await referenceRun(Math.min(n, 100));
+  for (const [backend, r] of Object.entries(runs)) {
+    console.log(row(`${backend} create`, r.create));
+    console.log(row(`${backend} delete`, r.del));
+    const at = (k: number) => mean(r.create.slice(Math.max(0, k - 10), k));
+    if (n >= 1000) console.log(`  ${backend}: the 1000th create (mean of 991-1000) is ${(at(1000) / at(50)).toFixed(2)}x the 50th (mean of 41-50); goal <= 1.3x`);
+    console.log(`  ${backend}: repair at 100 networks: ${r.repaired}`);
+    if (ref) {
+      console.log(`  ${backend} vs Docker: create p50 ${(p50(r.create) / p50(ref.create)).toFixed(3)}x (goal <= 0.1), delete p50 ${(p50(r.del) / p50(ref.del)).toFixed(3)}x (goal <= 0.25)`);
+    }
+  }
+  if (ref) {
+    console.log(row('Docker create', ref.create));
+    console.log(row('Docker delete', ref.del));
+  } else console.log('  no reference Docker engine runs (../shared/tools/start-reference-dockerd.sh starts one): no ratios');
+}
