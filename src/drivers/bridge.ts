@@ -31,7 +31,15 @@ export const OPT = {
 /** Generic options the networks service reads itself; valid for every driver. */
 export const GENERIC_OPTIONS = ['com.docker.network.enable_ipv4', 'com.docker.network.enable_ipv6', 'com.docker.network.internal'];
 
+/** Docker's gateway modes (per address family): how a network meets the world outside the host. */
+export const GATEWAY_MODES = ['nat', 'nat-unprotected', 'routed', 'isolated'] as const;
+export type GatewayMode = (typeof GATEWAY_MODES)[number];
+
 export interface BridgeSettings {
+  /** nat: NAT, published ports via host addresses; nat-unprotected: and every port reachable by direct routing;
+   * routed: no NAT, published ports (and ICMP) at the containers' own addresses; isolated: no address on the host */
+  mode4: GatewayMode;
+  mode6: GatewayMode;
   icc: boolean;
   masq: boolean;
   mtu: number;
@@ -48,12 +56,14 @@ export function validateLinkName(name: string): void {
   if (!name || name === '.' || name === '..' || !/^[A-Za-z0-9_.@+-]+$/.test(name)) throw invalid(`invalid bridge name "${name}"`);
 }
 
-/** Docker's gateway modes: cnmd does nat (the default); the others are refused, not ignored. */
-function checkGatewayMode(key: string, value: string | undefined): void {
-  if (value === undefined || value === '' || value === 'nat') return;
-  if (value === 'isolated') throw invalid(`${key}=isolated is not supported by cnmd: use an internal network (--internal) instead`);
-  if (['nat-unprotected', 'routed'].includes(value)) throw invalid(`${key}=${value} is not supported by cnmd: only nat is`);
-  throw invalid(`invalid ${key} "${value}": must be one of nat, nat-unprotected, routed, isolated`);
+/** A gateway mode option; routed and nat-unprotected need per-port and per-family filtering that only the nftables backend has. */
+function gatewayMode(key: string, value: string | undefined, ctx: DriverContext): GatewayMode {
+  if (value === undefined || value === '') return 'nat';
+  if (!(GATEWAY_MODES as readonly string[]).includes(value)) throw invalid(`invalid ${key} "${value}": must be one of ${GATEWAY_MODES.join(', ')}`);
+  if ((value === 'routed' || value === 'nat-unprotected') && ctx.firewall === 'iptables') {
+    throw invalid(`${key}=${value} needs the nftables firewall backend (--firewall-backend nftables)`);
+  }
+  return value as GatewayMode;
 }
 
 /** Parses and checks every documented bridge option; an option cnmd cannot honour is refused, never dropped. */
@@ -76,8 +86,8 @@ export function bridgeSettings(options: Record<string, string>, predefined: bool
   if (options[ALLOW_KEY] !== undefined) parseAllowList(options[ALLOW_KEY], `the network option ${ALLOW_KEY}`);
   if (options[OPT.trusted]) throw invalid(`${OPT.trusted} is not supported by cnmd`);
   if (options[OPT.hostIpv6]) throw invalid(`${OPT.hostIpv6} is not supported by cnmd: cnmd does not program IPv6 NAT`);
-  checkGatewayMode(OPT.gwMode4, options[OPT.gwMode4]);
-  checkGatewayMode(OPT.gwMode6, options[OPT.gwMode6]);
+  const mode4 = gatewayMode(OPT.gwMode4, options[OPT.gwMode4], ctx);
+  const mode6 = gatewayMode(OPT.gwMode6, options[OPT.gwMode6], ctx);
   for (const key of [OPT.hostBinding, OPT.hostIpv4]) {
     if (options[key] && parseAddr(options[key])?.family !== 4) throw invalid(`invalid IPv4 address "${options[key]}" for option ${key}`);
   }
@@ -85,6 +95,8 @@ export function bridgeSettings(options: Record<string, string>, predefined: bool
     throw invalid(`invalid ${OPT.ifacePrefix} "${options[OPT.ifacePrefix]}": up to 10 letters, digits, '-' or '_', starting with a letter`);
   }
   return {
+    mode4,
+    mode6,
     icc: boolOption(options, OPT.icc, predefined ? ctx.icc : true),
     masq: ctx.ipMasq && boolOption(options, OPT.masq, true),
     mtu,
@@ -99,7 +111,8 @@ export function defaultLinkName(id: string, ctx: DriverContext): string {
 
 /** What the network asks of the firewall. */
 function firewallIntent(n: Network, s: BridgeSettings): NetworkIntent {
-  const nat = !n.internal && s.masq && !s.inhibitIpv4;
+  const translated = (m: GatewayMode) => m === 'nat' || m === 'nat-unprotected';
+  const nat = !n.internal && s.masq && !s.inhibitIpv4 && translated(s.mode4);
   return {
     owner: n.id.slice(0, 12),
     bridge: n.bridgeName!,
@@ -108,9 +121,10 @@ function firewallIntent(n: Network, s: BridgeSettings): NetworkIntent {
     internal: n.internal,
     icc: s.icc,
     ...(nat ? { nat4: s.snatSource ? { kind: 'snat' as const, source: s.snatSource } : { kind: 'masquerade' as const } } : {}),
-    ...(!n.internal && s.masq && n.enableIPv6 ? { nat6: { kind: 'masquerade' as const } } : {}),
-    // not on the predefined bridge: its containers get the host's resolvers, as in Docker
-    dns: !n.predefined && !s.inhibitIpv4,
+    ...(!n.internal && s.masq && n.enableIPv6 && translated(s.mode6) ? { nat6: { kind: 'masquerade' as const } } : {}),
+    modes: { 4: s.mode4, 6: s.mode6 },
+    // not on the predefined bridge: its containers get the host's resolvers, as in Docker; nor without a gateway address
+    dns: !n.predefined && !s.inhibitIpv4 && s.mode4 !== 'isolated',
     hostMasquerade: !n.internal && !s.inhibitIpv4,
   };
 }
@@ -135,15 +149,18 @@ export const bridgeDriver: Driver = {
   multiple: true,
   localGateway: true,
   prepare(req: CreateRequest, ctx: DriverContext) {
-    bridgeSettings(req.options, req.predefined, ctx);
+    const s = bridgeSettings(req.options, req.predefined, ctx);
+    // Docker's text (it answers 500; the client's mistake, so 400)
+    if ((s.mode4 === 'isolated' || s.mode6 === 'isolated') && !req.internal) throw invalid("gateway mode 'isolated' can only be used for an internal network");
     const linkName = req.options[OPT.name] || (req.predefined ? ctx.defaultBridgeName : defaultLinkName(req.id, ctx));
     validateLinkName(linkName);
     return { linkName };
   },
   objects(n: Network, ctx: DriverContext): NetworkObjects {
     const s = bridgeSettings(n.options, n.predefined, ctx);
+    // isolated: the family has no address on the host (and for IPv6 not even a link-local one)
     const addresses = n.subnets
-      .filter((x) => (x.family === 4 ? !s.inhibitIpv4 : n.enableIPv6))
+      .filter((x) => (x.family === 4 ? !s.inhibitIpv4 && s.mode4 !== 'isolated' : n.enableIPv6 && s.mode6 !== 'isolated'))
       .map((x) => `${x.gateway}/${x.subnet.split('/')[1]}`);
     const owner = n.id.slice(0, 12);
     return {
@@ -155,6 +172,7 @@ export const bridgeDriver: Driver = {
         ...(s.icc || !n.enableIPv6 ? [] : [{ key: 'net.bridge.bridge-nf-call-ip6tables', value: '1' }]),
         // 127.0.0.1:PORT on the host is DNATed to a container: such packets may leave through the bridge
         ...(n.internal ? [] : [{ key: interfaceSysctl(n.bridgeName!, 'route_localnet'), value: '1' }]),
+        ...(n.enableIPv6 && s.mode6 === 'isolated' ? [{ key: interfaceSysctl(n.bridgeName!, 'disable_ipv6', 6), value: '1' }] : []),
       ],
     };
   },
@@ -174,4 +192,5 @@ export const bridgeDriver: Driver = {
 };
 
 /** net.ipv4.conf.<name>.<key>, in the slashed form when the name holds a dot (as sysctl(8) spells it). */
-export const interfaceSysctl = (name: string, key: string) => (name.includes('.') ? `net/ipv4/conf/${name}/${key}` : `net.ipv4.conf.${name}.${key}`);
+export const interfaceSysctl = (name: string, key: string, family: 4 | 6 = 4) =>
+  name.includes('.') ? `net/ipv${family}/conf/${name}/${key}` : `net.ipv${family}.conf.${name}.${key}`;

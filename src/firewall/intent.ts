@@ -21,6 +21,8 @@ export interface NetworkIntent {
   nat4?: { kind: 'masquerade' } | { kind: 'snat'; source: string };
   /** connections from the IPv6 subnets are masqueraded (Docker 27+'s default, gateway mode nat) */
   nat6?: { kind: 'masquerade' };
+  /** Docker's gateway mode per family (../drivers/bridge.ts): routed and nat-unprotected change what may come in */
+  modes: { 4: 'nat' | 'nat-unprotected' | 'routed' | 'isolated'; 6: 'nat' | 'nat-unprotected' | 'routed' | 'isolated' };
   /** the embedded DNS server answers on the gateway: its input is accepted */
   dns: boolean;
   /** connections from the host itself (127.0.0.1 included) to published ports leave with the bridge's address */
@@ -40,6 +42,8 @@ export interface PortIntent {
   port: number;
   /** who may reach it (CIDRs of both families); absent: anyone; empty: no one (./allow.ts) */
   allow?: string[];
+  /** its network is routed for this family: no DNAT, the container's own address and port are reachable */
+  routed?: boolean;
 }
 
 export interface FirewallIntent {

@@ -169,8 +169,9 @@ export function iptablesDesired(intent: FirewallIntent, o: Pick<PlanOptions, 'in
     d.chains.push(chain);
     place(rules, n.owner);
   }
-  // IPv4 only: ip6tables is not programmed, IPv6 host ports are the daemon's proxy's on this backend
-  const ports = intent.ports.filter((p) => !isIPv6Port(p));
+  // IPv4 only: ip6tables is not programmed, IPv6 host ports are the daemon's proxy's on this backend;
+  // routed ports (a network made on nftables) are not DNATed, and their direct access is nftables' alone
+  const ports = intent.ports.filter((p) => !isIPv6Port(p) && !p.routed);
   for (const p of ports) place(portRules(p, o.chainPrefix, `${o.instance}:${p.owner}`), p.owner);
   for (const [owner, list] of guarded(ports)) {
     const chain = chainNames(o.chainPrefix).guardOf(owner);

@@ -72,6 +72,11 @@ const SETS: NftSet[] = [
   { name: 'guard4any', type: ['inet_proto', 'inet_service'] },
   { name: 'allow4', type: ['ipv4_addr', 'inet_proto', 'inet_service', 'ipv4_addr'], interval: true },
   { name: 'allow4any', type: ['inet_proto', 'inet_service', 'ipv4_addr'], interval: true },
+  // gateway modes: networks (by family) open to direct routing, and the published ports of routed ones
+  { name: 'unprotected', type: ['nf_proto', 'ifname'] },
+  { name: 'routed', type: ['nf_proto', 'ifname'] },
+  { name: 'direct4', type: ['ipv4_addr', 'inet_proto', 'inet_service'] },
+  { name: 'direct6', type: ['ipv6_addr', 'inet_proto', 'inet_service'] },
   // the same for IPv6
   { name: 'masq6', type: ['ipv6_addr'], interval: true },
   { name: 'own6', type: ['ipv6_addr', 'ifname'], interval: true },
@@ -108,6 +113,12 @@ const CHAINS: DesiredNftChain[] = [
       { matches: [{ keys: ['ct state'], values: ['established', 'related'] }], then: allow },
       { matches: [], then: { vmap: { keys: ['iifname', 'oifname'], map: 'icc' } } },
       { matches: [{ keys: ['ct status'], values: ['dnat'] }, { keys: ['oifname'], set: 'published' }], then: allow },
+      // routed: published ports at the containers' own addresses, from anywhere, and ICMP
+      { matches: [{ keys: ['ip daddr', 'meta l4proto', 'th dport'], set: 'direct4' }], then: allow },
+      { matches: [{ keys: ['ip6 daddr', 'meta l4proto', 'th dport'], set: 'direct6' }], then: allow },
+      { matches: [{ keys: ['meta nfproto', 'oifname'], set: 'routed' }, { keys: ['meta l4proto'], values: ['icmp', 'ipv6-icmp'] }], then: allow },
+      // nat-unprotected: every port by direct routing, but not from other networks
+      { matches: [{ keys: ['iifname'], op: '!=', set: 'bridges' }, { keys: ['meta nfproto', 'oifname'], set: 'unprotected' }], then: allow },
       { matches: [], then: 'drop' },
     ],
   },
@@ -185,6 +196,12 @@ export function nftDesired(intent: FirewallIntent, instance: string): NftDesired
     add('egress', n.owner, [br], n.internal ? 'drop' : allow);
     if (!n.internal) add('published', n.owner, [br]);
     if (n.dns) add('dns', n.owner, [br]);
+    for (const f of [4, 6] as const) {
+      const family = f === 4 ? 'ipv4' : 'ipv6';
+      if (n.internal || (f === 6 && !n.subnets6.length)) continue;
+      if (n.modes[f] === 'routed') add('routed', n.owner, [family, br]);
+      if (n.modes[f] === 'nat-unprotected') add('unprotected', n.owner, [family, br]);
+    }
     if (n.hostMasquerade) add('hostmasq', n.owner, [br]);
     for (const sub of n.nat4 ? n.subnets4 : []) {
       add('own4', n.owner, [prefix(sub), br]);
@@ -201,6 +218,11 @@ export function nftDesired(intent: FirewallIntent, instance: string): NftDesired
     const to = [p.ip, p.port];
     const any = p.hostIp === '0.0.0.0' || p.hostIp === '::';
     if (f === '6' && isLoopbackPort(p)) continue;
+    if (p.routed) {
+      // the host port is not used: the container's own port is reachable (Docker's routed mode)
+      add(`direct${f}`, p.owner, [p.ip, p.proto, p.port]);
+      continue;
+    }
     if (any) add(`ports${f}any`, p.owner, [p.proto, p.hostPort], to);
     else add(isLoopbackPort(p) ? 'ports4lo' : `ports${f}`, p.owner, [p.hostIp, p.proto, p.hostPort], to);
     add(`hairpin${f}`, p.owner, [p.ip, p.ip, p.proto, p.port]);

@@ -1,6 +1,7 @@
 import type { Network } from '../model.js';
 import type { DesiredState, DesiredSandbox, SandboxSpec } from './model.js';
 import { getDriver, type DriverContext } from '../drivers/index.js';
+import { OPT } from '../drivers/bridge.js';
 import { emptyIntent, isIPv6Port, type PortIntent } from '../firewall/intent.js';
 import { ALLOW_KEY, effectiveAllowList } from '../firewall/allow.js';
 import { NETNS_DIR } from '../host/readers.js';
@@ -145,9 +146,11 @@ function sandbox(spec: SandboxSpec, ctx: DriverContext) {
   const published = (spec.ports ?? []).filter((p) => (p.hostIp.includes(':') ? !!ip6 && p.hostIp !== '::1' : true));
   if (ctx.iptables && ip && target && published.length) {
     const allow = effectiveAllowList(c.config.Labels?.[ALLOW_KEY], target.network.options[ALLOW_KEY]);
+    const routed = (v6: boolean) => target.network.options[v6 ? OPT.gwMode6 : OPT.gwMode4] === 'routed';
     for (const p of published) {
-      const to = p.hostIp.includes(':') ? ip6! : ip;
-      ports.push({ owner: sandbox.owner, proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, ip: to, port: p.containerPort, ...(allow ? { allow } : {}) });
+      const v6 = p.hostIp.includes(':');
+      const extra = { ...(allow ? { allow } : {}), ...(routed(v6) ? { routed: true } : {}) };
+      ports.push({ owner: sandbox.owner, proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, ip: v6 ? ip6! : ip, port: p.containerPort, ...extra });
     }
     const link = links.find((l) => l.name === target.endpoint.hostIfname);
     if (link) link.hairpin = true;

@@ -19,6 +19,7 @@ const until = async (check: () => Promise<boolean>, tries = 50) => {
   return false;
 };
 const pause = () => new Promise((r) => setTimeout(r, 100));
+const pingsFrom = async (ns: Netns, ip: string) => (await ns.run('ping', ['-c', '1', '-W', '1', ip], { reject: false })).exitCode === 0;
 const pings6From = async (ns: Netns, ip: string) => (await ns.run('ping', ['-6', '-c', '1', '-W', '1', ip], { reject: false })).exitCode === 0;
 
 /** A network 'fw' with a web server publishing 8080 and a plain container b; their namespaces and web's address. */
@@ -114,6 +115,60 @@ async function tests() {
     t.ok(await until(async () => (await seen()) !== '' || (await pause(), false)), 'the published port answers over IPv6');
     t.equal(await seen(), 'fd00:192::2', 'DNATed to the container\'s IPv6 address: it sees the real client, not the daemon');
     t.equal((await host.run('sysctl', ['-n', 'net.ipv6.conf.all.forwarding'])).stdout.trim(), '1', 'IPv6 forwarding is on, as Docker sets it');
+  });
+
+  t.test('gateway modes on nftables: routed, nat-unprotected, nat, isolated', async (t) => {
+    const host = await makeNetns(t, 'h');
+    const outside = await makeWorld(t, host);
+    const d = await startDaemonIn(t, host, ['--firewall-backend', 'nftables']);
+    const name = containerNames(t);
+    const mode = 'com.docker.network.bridge.gateway_mode_ipv4';
+    for (const [net, subnet, extra] of [
+      ['rt', '10.84.0.0/24', { Options: { [mode]: 'routed' } }],
+      ['nu', '10.85.0.0/24', { Options: { [mode]: 'nat-unprotected' } }],
+      ['nt', '10.86.0.0/24', {}],
+      ['iso', '10.87.0.0/24', { Internal: true, Options: { [mode]: 'isolated' } }],
+    ] as const) {
+      const r = await d.request('POST', '/v1.48/networks/create', { Name: net, IPAM: { Config: [{ Subnet: subnet }] }, ...extra });
+      t.equal(r.status, 201, r.text);
+      if (net !== 'iso') await outside.run('ip', ['route', 'add', subnet, 'via', '192.0.2.1']);
+    }
+    // two ports: 80 published, 81 not; each answers with the address it sees the client at
+    const WHO = `for (const p of [80, 81]) require('http').createServer((q, s) => s.end(q.socket.remoteAddress + '\\n')).listen(p, '0.0.0.0')`;
+    const run = async (c: string, net: string, publish: boolean) => {
+      const ports = publish ? { '80/tcp': [{ HostPort: net === 'rt' ? '8087' : '8088' }] } : {};
+      const r = await d.request('POST', `/v1.48/containers/create?name=${c}`, { Image: 'x', Cmd: [process.execPath, '-e', WHO], HostConfig: { NetworkMode: net, PortBindings: ports } });
+      t.equal(r.status, 201, r.text);
+      t.equal((await d.request('POST', `/v1.48/containers/${c}/start`)).status, 204);
+      const n = (await d.request('GET', `/v1.48/containers/${c}/json`)).body.NetworkSettings.Networks[net];
+      return { ns: await netnsOf(d, c), ip: n.IPAddress as string };
+    };
+    const rweb = await run(name('rweb'), 'rt', true);
+    const uweb = await run(name('uweb'), 'nu', false);
+    const nweb = await run(name('nweb'), 'nt', true);
+    const [i1, i2] = [await run(name('i1'), 'iso', false), await run(name('i2'), 'iso', false)];
+    const get = async (from: Netns | string, url: string) =>
+      (typeof from === 'string'
+        ? await execa('ip', ['netns', 'exec', from, 'curl', '-s', '--max-time', '1', url], { reject: false })
+        : await from.run('curl', ['-s', '--max-time', '1', url], { reject: false })).stdout.trim();
+    t.ok(await until(async () => (await get(outside, `http://${rweb.ip}:80/`)) !== '' || (await pause(), false)), 'routed: a published port at the container\'s own address');
+    t.equal(await get(outside, `http://${rweb.ip}:80/`), '192.0.2.2', 'without NAT: the container sees the client');
+    t.equal(await get(outside, `http://${rweb.ip}:81/`), '', 'routed: an unpublished port is not reachable');
+    t.ok(await pingsFrom(outside, rweb.ip), 'routed: ICMP is');
+    t.equal(await get(outside, 'http://192.0.2.1:8087/'), '', 'routed: the host port is not used');
+    // (through its own network's masquerade, as in Docker: it leaves its bridge)
+    t.equal(await get(nweb.ns, `http://${rweb.ip}:80/`), '10.84.0.1', 'routed: a container of another network reaches the published port directly');
+    t.notOk((await nftElements(host))?.get('masq4')?.has('10.84.0.0/24'), 'routed: no masquerade');
+    t.equal(await get(outside, `http://${uweb.ip}:81/`), '192.0.2.2', 'nat-unprotected: any port by direct routing');
+    t.equal(await get(nweb.ns, `http://${uweb.ip}:81/`), '', 'but not from another network');
+    t.ok((await nftElements(host))?.get('masq4')?.has('10.85.0.0/24'), 'nat-unprotected: NAT out as nat');
+    t.equal(await get(outside, `http://${nweb.ip}:80/`), '', 'nat: no direct routing, even to a published port');
+    t.equal(await get(outside, 'http://192.0.2.1:8088/'), '192.0.2.2', 'nat: the host port works');
+    const isoBridge = `cnmd-${(await d.request('GET', '/v1.48/networks/iso')).body.Id.slice(0, 10)}`;
+    const addrs = JSON.parse((await host.run('ip', ['-json', 'addr', 'show', 'dev', isoBridge])).stdout)[0].addr_info as Array<{ family: string }>;
+    t.same(addrs.filter((a) => a.family === 'inet'), [], 'isolated: the bridge has no IPv4 address on the host');
+    t.ok(await pings(i1.ns, i2.ip), 'isolated: its containers reach each other');
+    t.notOk(await pingsFrom(host, i1.ip), 'and the host does not reach them');
   });
 
   t.test('allow-lists are checked where they are given: a bad entry is a 400 that names it, and nothing is made', async (t) => {

@@ -78,7 +78,7 @@ t.test('nftables: the table read back (nft -j, from a real kernel) is what was w
   t.equal(state.nft.sets.get('ports4any')!.elements.get('tcp . 8080')?.value, '10.50.0.2 . 80', 'a map element: key, value');
   t.equal(state.nft.sets.get('own4')!.elements.get('10.50.0.0/24 . cnmd-aaaaaaaaaa')?.owner, 'cnmdtry:aaaaaaaaaaaa', 'a prefix in a concatenation, and its owner');
   t.equal(state.nft.chains.get('forward')!.base?.hook, 'forward');
-  t.equal(state.nft.chains.get('into')!.tags.length, 4);
+  t.equal(state.nft.chains.get('into')!.tags.length, 8, 'the rules of a chain, each with its tag');
   t.same([...state.nft.sets.get('allow4any')!.elements.keys()], ['tcp . 8080 . 10.253.0.0/30', 'tcp . 8080 . 192.0.2.7'], 'a single address in an interval set is listed without its /32');
 });
 
