@@ -24,7 +24,7 @@
  */
 import type { FirewallIntent, NetworkIntent, PortIntent } from './intent.js';
 import { isIPv6Port, isLoopbackPort } from './intent.js';
-import { type IptLine, type IptRule, ruleSpec } from '../host/iptables-text.js';
+import { type IptLine, type IptRule, dnatTo, ruleSpec } from '../host/iptables-text.js';
 import { type ChainRules, type RuleState, type Table, chainKey, indexRule } from '../host/state.js';
 import { type PlanOptions, NeedsFullReconcile, counts, inScope } from '../reconcile/scope.js';
 
@@ -34,6 +34,8 @@ export interface IptablesStep {
   table: Table;
   phase: 0 | 1 | 2 | 3;
   line: IptLine;
+  /** 6: ip6tables */
+  family?: 4 | 6;
 }
 
 /** A chain of ours. head: fixed rules first, in order; body: rules of any order, each with an owner. */
@@ -78,10 +80,23 @@ export const chainNames = (prefix: string) => ({
 
 const spec = ruleSpec;
 
-/** The shared chains and hooks every network hangs off. */
-function base(prefix: string): IptablesDesired {
+/** The shared chains and hooks every network hangs off; for IPv6 without the 127.0.0.x ones (DNS, ports on loopback). */
+function base(prefix: string, family: 4 | 6): IptablesDesired {
   const c = chainNames(prefix);
   const jump = (chain: string): IptRule => ({ target: { jump: chain } });
+  if (family === 6) {
+    const v4 = base(prefix, 4);
+    const hooks: DesiredHook[] = [
+      { table: 'filter', chain: 'FORWARD', spec: spec(jump(c.forward)) },
+      { table: 'filter', chain: 'INPUT', spec: spec(jump(c.input)) },
+      { table: 'nat', chain: 'POSTROUTING', spec: spec(jump(c.postrouting)) },
+      { table: 'nat', chain: 'PREROUTING', spec: spec({ dstType: 'LOCAL', target: { jump: c.dnat } }) },
+      // the host's own ::1 cannot be DNATed out of loopback (IPv6 has no route_localnet): the daemon's proxy serves it
+      { table: 'nat', chain: 'OUTPUT', spec: spec({ dst: '::1', notDst: true, dstType: 'LOCAL', target: { jump: c.dnat } }) },
+      { table: 'mangle', chain: 'PREROUTING', spec: spec({ dstType: 'LOCAL', target: { jump: c.guard } }) },
+    ];
+    return { chains: v4.chains.filter((x) => x.name !== c.dns && x.name !== c.dnatLocal), hooks };
+  }
   return {
     chains: [
       { table: 'filter', name: c.forward, head: [spec(jump(c.user)), spec(jump(c.dest)), spec(jump(c.src))], body: [] },
@@ -116,7 +131,7 @@ function base(prefix: string): IptablesDesired {
 
 type Placed = { table: Table; chain: string; spec: string };
 
-function networkRules(n: NetworkIntent, prefix: string, comment: string): { chain: DesiredChain; rules: Placed[] } {
+function networkRules(n: NetworkIntent, prefix: string, comment: string, family: 4 | 6): { chain: DesiredChain; rules: Placed[] } {
   const c = chainNames(prefix);
   const own = c.network(n.owner);
   const br = n.bridge;
@@ -131,12 +146,12 @@ function networkRules(n: NetworkIntent, prefix: string, comment: string): { chai
     { table: 'filter', chain: c.dest, spec: spec({ out: br, comment, target: { jump: own } }) },
     { table: 'filter', chain: c.src, spec: spec({ in: br, comment, target: n.internal ? 'DROP' : 'ACCEPT' }) },
   ];
-  const nat = n.nat4;
+  const nat = family === 4 ? n.nat4 : n.nat6;
   if (nat) {
     const target = nat.kind === 'snat' ? { snat: nat.source } : 'MASQUERADE';
-    for (const sub of n.subnets4) rules.push({ table: 'nat', chain: c.postrouting, spec: spec({ src: sub, out: br, notOut: true, comment, target }) });
+    for (const sub of family === 4 ? n.subnets4 : n.subnets6) rules.push({ table: 'nat', chain: c.postrouting, spec: spec({ src: sub, out: br, notOut: true, comment, target }) });
   }
-  if (n.dns) {
+  if (n.dns && family === 4) {
     for (const proto of ['udp', 'tcp'] as const) rules.push({ table: 'filter', chain: c.input, spec: spec({ in: br, proto, dport: 53, comment, target: 'ACCEPT' }) });
   }
   if (n.hostMasquerade) rules.push({ table: 'nat', chain: c.postrouting, spec: spec({ out: br, srcType: 'LOCAL', comment, target: 'MASQUERADE' }) });
@@ -145,33 +160,37 @@ function networkRules(n: NetworkIntent, prefix: string, comment: string): { chai
 
 function portRules(p: PortIntent, prefix: string, comment: string): Placed[] {
   const c = chainNames(prefix);
-  const any = p.hostIp === '0.0.0.0';
+  const any = p.hostIp === '0.0.0.0' || p.hostIp === '::';
   return [
     {
       table: 'nat', chain: isLoopbackPort(p) ? c.dnatLocal : c.dnat,
-      spec: spec({ ...(any ? {} : { dst: p.hostIp }), proto: p.proto, dport: p.hostPort, comment, target: { dnat: `${p.ip}:${p.port}` } }),
+      spec: spec({ ...(any ? {} : { dst: p.hostIp }), proto: p.proto, dport: p.hostPort, comment, target: { dnat: dnatTo(p.ip, p.port) } }),
     },
     // a container reaching its own published port through the host: the reply must come back the same way
     { table: 'nat', chain: c.postrouting, spec: spec({ src: p.ip, dst: p.ip, proto: p.proto, dport: p.port, comment, target: 'MASQUERADE' }) },
   ];
 }
 
-/** The chains and hooks of an intent: rules in iptables-save's canonical form, each tagged with its owner. */
-export function iptablesDesired(intent: FirewallIntent, o: Pick<PlanOptions, 'instance' | 'chainPrefix'>): IptablesDesired {
+/**
+ * The chains and hooks of an intent for one family (4: iptables, 6: ip6tables): rules in
+ * iptables-save's canonical form, each tagged with its owner. IPv6 rules are for networks with IPv6.
+ */
+export function iptablesDesired(intent: FirewallIntent, o: Pick<PlanOptions, 'instance' | 'chainPrefix'>, family: 4 | 6 = 4): IptablesDesired {
   if (!intent.enabled) return { chains: [], hooks: [] };
-  const d = base(o.chainPrefix);
+  const d = base(o.chainPrefix, family);
   const shared = new Map(d.chains.map((c) => [chainKey(c.table, c.name), c]));
   const place = (rules: Placed[], owner: string) => {
     for (const r of rules) shared.get(chainKey(r.table, r.chain))!.body.push({ spec: r.spec, owner });
   };
   for (const n of intent.networks) {
-    const { chain, rules } = networkRules(n, o.chainPrefix, `${o.instance}:${n.owner}`);
+    if (family === 6 && !n.subnets6.length) continue;
+    const { chain, rules } = networkRules(n, o.chainPrefix, `${o.instance}:${n.owner}`, family);
     d.chains.push(chain);
     place(rules, n.owner);
   }
-  // IPv4 only: ip6tables is not programmed, IPv6 host ports are the daemon's proxy's on this backend;
-  // routed ports (a network made on nftables) are not DNATed, and their direct access is nftables' alone
-  const ports = intent.ports.filter((p) => !isIPv6Port(p) && !p.routed);
+  // routed ports (a network made on nftables) are not DNATed, and their direct access is nftables' alone;
+  // ports on ::1 are the daemon's proxy's
+  const ports = intent.ports.filter((p) => isIPv6Port(p) === (family === 6) && !p.routed && p.hostIp !== '::1');
   for (const p of ports) place(portRules(p, o.chainPrefix, `${o.instance}:${p.owner}`), p.owner);
   for (const [owner, list] of guarded(ports)) {
     const chain = chainNames(o.chainPrefix).guardOf(owner);
@@ -188,10 +207,11 @@ function guarded(ports: PortIntent[]): Map<string, PortIntent[]> {
   return out;
 }
 
-/** A port's allowed IPv4 sources return (on to the DNAT); every other source is dropped. */
+/** A port's allowed sources of its family return (on to the DNAT); every other source is dropped. */
 function guardRules(p: PortIntent): string[] {
-  const to = { ...(p.hostIp === '0.0.0.0' ? {} : { dst: p.hostIp }), proto: p.proto, dport: p.hostPort };
-  return [...(p.allow ?? []).filter((a) => !a.includes(':')).map((src) => spec({ src, ...to, target: { jump: 'RETURN' } })), spec({ ...to, target: 'DROP' })];
+  const v6 = isIPv6Port(p);
+  const to = { ...(p.hostIp === '0.0.0.0' || p.hostIp === '::' ? {} : { dst: p.hostIp }), proto: p.proto, dport: p.hostPort };
+  return [...(p.allow ?? []).filter((a) => a.includes(':') === v6).map((src) => spec({ src, ...to, target: { jump: 'RETURN' } })), spec({ ...to, target: 'DROP' })];
 }
 
 /** The actual body rules of a shared chain that the plan may look at: all of them, or the scope's. */

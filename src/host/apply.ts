@@ -14,7 +14,8 @@ import { type NftOp, nftScript } from './nft.js';
 export interface HostSteps {
   sysctls: Array<{ key: string; value: string }>;
   ipLines: string[];
-  iptables: Array<{ table: Table; phase: number; line: IptLine }>;
+  /** rule changes; family 6: ip6tables (one ip6tables-restore beside the iptables-restore) */
+  iptables: Array<{ table: Table; phase: number; line: IptLine; family?: 4 | 6 }>;
   /** nftables changes, of one table: one `nft -f -` transaction */
   nft?: Array<{ table: string; op: NftOp }>;
   /** ip batch lines to run inside sandbox namespaces (by path), after the host's */
@@ -102,7 +103,10 @@ export async function applySteps(exec: Executor, steps: HostSteps): Promise<void
     if (steps.bridgeLines.length) await exec.run('bridge', ['-batch', '-'], { input: steps.bridgeLines.join('\n') + '\n' });
   });
   const runs: Array<Promise<unknown>> = [ipRun];
-  if (steps.iptables.length) runs.push(exec.run('iptables-restore', ['-w', '--noflush'], { input: restoreInput(steps.iptables) }));
+  for (const [tool, family] of [['iptables-restore', 4], ['ip6tables-restore', 6]] as const) {
+    const mine = steps.iptables.filter((s) => (s.family ?? 4) === family);
+    if (mine.length) runs.push(exec.run(tool, ['-w', '--noflush'], { input: restoreInput(mine) }));
+  }
   if (nft) runs.push(exec.run('nft', ['-f', '-'], { input: nft }));
   // Inside a sandbox only after the host batch made its namespace and interfaces.
   const insideRuns = ipRun.then(() =>

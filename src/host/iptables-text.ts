@@ -32,8 +32,8 @@ export interface IptRule {
   target: IptTarget;
 }
 
-/** A host address as iptables-save prints it: with its prefix length, /32 for a single IPv4 address. */
-const cidr = (a: string) => (a.includes('/') ? a : `${a}/32`);
+/** A host address as iptables-save prints it: with its prefix length, /32 (/128) for a single address. */
+const cidr = (a: string) => (a.includes('/') ? a : `${a}/${a.includes(':') ? 128 : 32}`);
 
 export function ruleSpec(r: IptRule): string {
   const parts: string[] = [];
@@ -76,6 +76,10 @@ export function restoreLine(l: IptLine): string {
 }
 
 /** The same change as a command a person would type (the reconcile report). */
-export function describeIptables(table: string, l: IptLine): string {
-  return l.op === 'declare' ? `iptables -t ${table} -N ${l.chain}` : `iptables -t ${table} ${restoreLine(l)}`;
+export function describeIptables(table: string, l: IptLine, family: 4 | 6 = 4): string {
+  const tool = family === 6 ? 'ip6tables' : 'iptables';
+  return l.op === 'declare' ? `${tool} -t ${table} -N ${l.chain}` : `${tool} -t ${table} ${restoreLine(l)}`;
 }
+
+/** A DNAT target: address:port, with the IPv6 address in brackets. */
+export const dnatTo = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);

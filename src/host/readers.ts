@@ -47,6 +47,12 @@ async function readNeighbors(exec: Executor): Promise<Map<string, NeighborState>
   return parseNeighbors(neigh.stdout, VXLAN_PREFIX, parseFdb(fdb.stdout, VXLAN_PREFIX));
 }
 
+/** Our chains in iptables or ip6tables (empty when the options do not ask for them). */
+function readRules(exec: Executor, tool: 'iptables-save' | 'ip6tables-save', opts: ReadOptions): Promise<RuleState> {
+  if (!opts.iptables) return Promise.resolve(emptyRuleState());
+  return exec.run(tool, []).then((r) => parseIptablesSave(r.stdout, opts.chainPrefix, opts.instance));
+}
+
 /** cnmd's nftables table, or undefined when it does not exist. */
 export async function readNftTable(exec: Executor, instance: string): Promise<NftState | undefined> {
   try {
@@ -58,14 +64,13 @@ export async function readNftTable(exec: Executor, instance: string): Promise<Nf
   }
 }
 
-/** Reads links, our firewall rules and the given sysctls: two process starts, whatever the count of networks. */
+/** Reads links, our firewall rules and the given sysctls: a process start each, whatever the count of networks. */
 export async function readHostState(exec: Executor, opts: ReadOptions): Promise<HostState> {
   const roots = opts.roots;
-  const [links, rules, nft, sysctls, netns, sandboxes, neighbors, files, mounts, netnsDirs, dataDirs, runDirs] = await Promise.all([
+  const [links, rules, rules6, nft, sysctls, netns, sandboxes, neighbors, files, mounts, netnsDirs, dataDirs, runDirs] = await Promise.all([
     exec.run('ip', ['-json', '-details', 'addr', 'show']).then((r) => parseIpAddrJson(r.stdout)),
-    opts.iptables
-      ? exec.run('iptables-save', []).then((r) => parseIptablesSave(r.stdout, opts.chainPrefix, opts.instance))
-      : Promise.resolve<RuleState>(emptyRuleState()),
+    readRules(exec, 'iptables-save', opts),
+    readRules(exec, 'ip6tables-save', opts),
     opts.nft ? readNftTable(exec, opts.instance) : Promise.resolve(undefined),
     Promise.all(opts.sysctls.map(async (k) => [k, await exec.readSysctl(k)] as const)),
     exec.listDir(NETNS_DIR),
@@ -80,6 +85,7 @@ export async function readHostState(exec: Executor, opts: ReadOptions): Promise<
   return {
     links,
     rules,
+    rules6,
     ...(nft ? { nft } : {}),
     sysctls: new Map(sysctls.filter((e): e is [string, string] => e[1] !== undefined)),
     netns: new Set(netns),
@@ -135,7 +141,9 @@ export async function readLinkNames(exec: Executor): Promise<Set<string>> {
 /** Fails with the Debian package to install when a tool is missing. */
 export async function checkTools(exec: Executor, firewall: FirewallBackendName): Promise<void> {
   const tools: Array<[string, string[], string]> = [['ip', ['-V'], 'iproute2']];
-  if (firewall === 'iptables') tools.push(['iptables-restore', ['--version'], 'iptables'], ['iptables-save', ['--version'], 'iptables']);
+  if (firewall === 'iptables') {
+    for (const tool of ['iptables-restore', 'iptables-save', 'ip6tables-restore', 'ip6tables-save']) tools.push([tool, ['--version'], 'iptables']);
+  }
   // listing the tables needs the kernel's nf_tables as well as the tool
   if (firewall === 'nftables') tools.push(['nft', ['list', 'tables'], 'nftables']);
   for (const [file, args, pkg] of tools) {

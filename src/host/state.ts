@@ -75,6 +75,8 @@ export interface HostState {
   links: Map<string, LinkState>;
   /** our iptables chains (the iptables backend) */
   rules: RuleState;
+  /** our ip6tables chains (the same for IPv6) */
+  rules6: RuleState;
   /** our nftables table (the nftables backend); absent: it does not exist, or was not read */
   nft?: NftState;
   sysctls: Map<string, string>;
@@ -99,7 +101,7 @@ export const chainKey = (table: string, chain: string) => `${table} ${chain}`;
 
 export function emptyHostState(): HostState {
   return {
-    links: new Map(), rules: emptyRuleState(), sysctls: new Map(), netns: new Set(), sandboxes: new Map(), neighbors: new Map(),
+    links: new Map(), rules: emptyRuleState(), rules6: emptyRuleState(), sysctls: new Map(), netns: new Set(), sandboxes: new Map(), neighbors: new Map(),
     mounts: new Set(), files: new Map(), netnsDirs: new Set(), dataDirs: new Set(), runDirs: new Set(),
   };
 }

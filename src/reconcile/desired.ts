@@ -51,7 +51,7 @@ export function desiredState(
     state.links.push(...o.links);
     if (o.firewall && ctx.iptables) state.firewall.networks.push(o.firewall);
     // Docker sets IPv6 forwarding when it programs an IPv6 network's firewall (ip6tables, on by default since 27)
-    if (o.firewall?.subnets6.length && ctx.ipForward && ctx.firewall === 'nftables') state.sysctls.push({ key: 'net.ipv6.conf.all.forwarding', value: '1' });
+    if (o.firewall?.subnets6.length && ctx.ipForward && ctx.iptables) state.sysctls.push({ key: 'net.ipv6.conf.all.forwarding', value: '1' });
     state.sysctls.push(...o.sysctls);
     state.neighbors.push(...(o.neighbors ?? []));
   }
@@ -136,13 +136,13 @@ function sandbox(spec: SandboxSpec, ctx: DriverContext) {
   const dnsVia = dnsEp?.network.subnets.find((x) => x.family === 4)?.gateway;
   if (dnsEp && dnsVia && dnsEp.endpoint.ipv4 && ctx.iptables) sandbox.dnsRoute = { via: dnsVia, dev: dnsEp.endpoint.ifname };
   // Published ports lead to the endpoint that gives the IPv4 default route: to its IPv4 address, and on
-  // IPv6 host addresses to its IPv6 address where the nftables backend DNATs them (the container sees
-  // the real client); otherwise, and from the host's ::1, the daemon's own proxy serves IPv6 ones (see
-  // ContainerRuns), as docker-proxy does.
+  // IPv6 host addresses to its IPv6 address (the container sees the real client); for a container
+  // without one, and from the host's ::1, the daemon's own proxy serves IPv6 ones (see ContainerRuns),
+  // as docker-proxy does.
   const ports: PortIntent[] = [];
   const ip = publishTarget(sandbox.gateways, spec);
   const target = ip ? spec.endpoints.find((e) => e.endpoint.ipv4?.split('/')[0] === ip) : undefined;
-  const ip6 = ctx.firewall === 'nftables' && target?.network.enableIPv6 ? target.endpoint.ipv6?.split('/')[0] : undefined;
+  const ip6 = target?.network.enableIPv6 ? target.endpoint.ipv6?.split('/')[0] : undefined;
   const published = (spec.ports ?? []).filter((p) => (p.hostIp.includes(':') ? !!ip6 && p.hostIp !== '::1' : true));
   if (ctx.iptables && ip && target && published.length) {
     const allow = effectiveAllowList(c.config.Labels?.[ALLOW_KEY], target.network.options[ALLOW_KEY]);

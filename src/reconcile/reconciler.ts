@@ -16,7 +16,7 @@ import { desiredState, sandboxPath, type ContainerDirs } from './desired.js';
 import type { SandboxSpec } from './model.js';
 import { plan, adopt, NeedsFullReconcile, type Step, type PlanOptions } from './plan.js';
 import type { DesiredState } from './model.js';
-import { type FirewallStep, chainChanges, chainsToRecord, keptChains } from '../firewall/index.js';
+import { type FirewallStep, chainChanges, chainsToRecord, fromRecordKey, keptChains } from '../firewall/index.js';
 
 export interface ReconcileReport {
   /** RFC3339 time the run started */
@@ -57,7 +57,7 @@ export function describeStep(s: Step): string {
     case 'ipns': return `nsenter --net=${s.path} ip ${s.line}`;
     case 'nssysctl': return `nsenter --net=${s.path} sysctl -w ${s.key}=${s.value}`;
     case 'bridge': return `bridge ${s.line}`;
-    case 'iptables': return describeIptables(s.table, s.line);
+    case 'iptables': return describeIptables(s.table, s.line, s.family);
     case 'nft': return describeNft({ name: s.table }, s.op);
     case 'file': return `write ${s.path}`;
     case 'mntns': return s.holderPid ? `mount --bind /proc/${s.holderPid}/ns/mnt ${s.path}` : `unshare --mount=${s.path} mount -a --fstab ${s.fstab}`;
@@ -83,7 +83,7 @@ export function toHostSteps(steps: Step[]): HostSteps {
     else if (s.kind === 'umount') out.umounts.push(s.path);
     else if (s.kind === 'rm') out.removals.push(s.path);
     else if (s.kind === 'nft') out.nft.push({ table: s.table, op: s.op });
-    else out.iptables.push({ table: s.table, phase: s.phase, line: s.line });
+    else out.iptables.push({ table: s.table, phase: s.phase, line: s.line, ...(s.family === 6 ? { family: 6 as const } : {}) });
   }
   return out;
 }
@@ -226,11 +226,16 @@ export class Reconciler {
     const record = this.deps.firewallRecord;
     if (!record) return state;
     let made = record.list();
-    if (made.size === 0 && state.rules.chains.size > 0) {
-      record.add(chainsToRecord(state.rules.chains.keys(), this.deps.ctx.chainPrefix));
+    if (made.size === 0 && state.rules.chains.size + state.rules6.chains.size > 0) {
+      record.add(chainsToRecord(state, this.deps.ctx.chainPrefix));
       made = record.list();
     }
-    state.rules.made = made;
+    state.rules.made = new Set();
+    state.rules6.made = new Set();
+    for (const key of made) {
+      const [family, k] = fromRecordKey(key);
+      (family === 6 ? state.rules6 : state.rules).made!.add(k);
+    }
     return state;
   }
 
@@ -291,17 +296,24 @@ export class Reconciler {
    */
   private async apply(steps: Step[], state: HostState, desired: DesiredState, o: PlanOptions): Promise<void> {
     const record = this.deps.firewallRecord;
-    const made = state.rules.made;
+    // the in-memory record of each family, by "table chain"
+    const made = (key: string) => {
+      const [family, k] = fromRecordKey(key);
+      return { set: (family === 6 ? state.rules6 : state.rules).made, k };
+    };
     const changes = chainChanges(steps.filter((s): s is FirewallStep => s.kind === 'iptables'));
-    if (record && made) {
-      const keep = [...changes.made, ...keptChains(desired.firewall, o)].filter((k) => !made.has(k));
+    if (record && state.rules.made) {
+      const keep = [...changes.made, ...keptChains(desired.firewall, o)].filter((key) => {
+        const m = made(key);
+        return !m.set?.has(m.k);
+      });
       record.add(keep);
-      for (const k of keep) made.add(k);
+      for (const key of keep) made(key).set?.add(made(key).k);
     }
     if (steps.length) await applySteps(this.deps.exec, toHostSteps(steps));
-    if (record && made) {
+    if (record && state.rules.made) {
       record.remove(changes.removed);
-      for (const k of changes.removed) made.delete(k);
+      for (const key of changes.removed) made(key).set?.delete(made(key).k);
     }
   }
 }

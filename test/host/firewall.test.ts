@@ -80,12 +80,12 @@ async function tests() {
     });
   }
 
-  t.test('IPv6 on nftables: isolation, NAT66, a published port reached over IPv6 with the client seen inside', async (t) => {
+  for (const backend of ['nftables', 'iptables'] as const) t.test(`IPv6 on ${backend}: isolation, NAT66, a published port reached over IPv6 with the client seen inside`, async (t) => {
     const host = await makeNetns(t, 'h');
     const outside = await makeWorld(t, host);
     await host.run('ip', ['-6', 'addr', 'add', 'fd00:192::1/64', 'dev', 'uplink', 'nodad']);
     await outside.run('ip', ['-6', 'addr', 'add', 'fd00:192::2/64', 'dev', 'eth0', 'nodad']);
-    const d = await startDaemonIn(t, host, ['--firewall-backend', 'nftables']);
+    const d = await startDaemonIn(t, host, ['--firewall-backend', backend]);
     const name = containerNames(t);
     for (const [net, v4, v6] of [['v6a', '10.81.0.0/24', 'fd00:a::/64'], ['v6b', '10.82.0.0/24', 'fd00:b::/64'], ['v6i', '10.83.0.0/24', 'fd00:c::/64']]) {
       const r = await d.request('POST', '/v1.48/networks/create', { Name: net, EnableIPv6: true, Internal: net === 'v6i', IPAM: { Config: [{ Subnet: v4 }, { Subnet: v6 }] } });

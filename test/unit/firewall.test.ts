@@ -55,7 +55,9 @@ t.test('golden: what each backend writes for the same networks and ports', async
   const d = desired([...networks, dual]);
   d.firewall.ports.push({ owner: CID.slice(0, 12), proto: 'tcp', hostIp: '::', hostPort: 8080, ip: 'fd00:90::2', port: 80, allow: ['2001:db8::/32'] });
   golden(t, 'nftables.nft', nftInput(toHostSteps(plan(d, emptyHostState(), nft)).nft!));
-  golden(t, 'iptables.rules', restoreInput(toHostSteps(plan(d, emptyHostState(), ipt)).iptables));
+  const rules = toHostSteps(plan(d, emptyHostState(), ipt)).iptables;
+  golden(t, 'iptables.rules', restoreInput(rules.filter((r) => r.family !== 6)));
+  golden(t, 'ip6tables.rules', restoreInput(rules.filter((r) => r.family === 6)));
   const both = toHostSteps(plan(d, emptyHostState(), nft));
   t.same(both.iptables, [], 'the nftables backend writes no iptables rule');
   t.same(toHostSteps(plan(d, emptyHostState(), ipt)).nft, [], 'and the iptables backend no nftables object');
@@ -184,7 +186,14 @@ t.test('nftables beside iptables: two marked accepts there, and the iptables bac
   const d = desired([networks[0]], false);
   const state = emptyHostState();
   adopt(state, d, ipt);
-  const steps = plan(d, state, { ...nft, besideIptables: true }).filter((s) => s.kind === 'iptables').map(describeStep);
+  const all = plan(d, state, { ...nft, besideIptables: true }).filter((s) => s.kind === 'iptables').map(describeStep);
+  const steps = all.filter((s) => s.startsWith('iptables '));
+  t.same(all.filter((s) => s.startsWith('ip6tables ') && / -A | -I |-N /.test(s)), [
+    'ip6tables -t filter -N CNMD-FORWARD',
+    'ip6tables -t filter -A CNMD-FORWARD -m mark --mark 0x200000/0x200000 -j ACCEPT',
+    'ip6tables -t filter -N CNMD-INPUT',
+    'ip6tables -t filter -A CNMD-INPUT -m mark --mark 0x200000/0x200000 -j ACCEPT',
+  ], 'the same in ip6tables, for IPv6 (whose hooks the iptables backend had made too)');
   t.same(steps.filter((s) => / -A | -I |-N /.test(s)), [
     'iptables -t filter -N CNMD-FORWARD',
     'iptables -t filter -A CNMD-FORWARD -m mark --mark 0x200000/0x200000 -j ACCEPT',
@@ -194,7 +203,7 @@ t.test('nftables beside iptables: two marked accepts there, and the iptables bac
   t.ok(steps.includes('iptables -t filter -X CNMD-DEST') && steps.includes('iptables -t nat -X CNMD-POSTROUTING'), 'the iptables backend\'s other chains go');
   t.ok(steps.includes('iptables -t nat -D POSTROUTING -j CNMD-POSTROUTING'), 'and their hooks');
   const fresh = plan(d, emptyHostState(), { ...nft, besideIptables: true }).filter((s) => s.kind === 'iptables');
-  t.equal(restoreInput(toHostSteps(fresh).iptables), `*filter
+  t.equal(restoreInput(toHostSteps(fresh).iptables.filter((r) => r.family !== 6)), `*filter
 :CNMD-FORWARD - [0:0]
 :CNMD-INPUT - [0:0]
 -A CNMD-FORWARD -m mark --mark 0x200000/0x200000 -j ACCEPT
