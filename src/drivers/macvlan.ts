@@ -114,7 +114,7 @@ export const macvlanDriver: Driver = {
         addresses,
         make: {
           // without an MTU option the link takes its parent's, as in Docker
-          line: `link add link ${parentLink(n)} name ${ep.ifname} netns ${netns}${n.options[OPT.mtu] ? ` mtu ${n.options[OPT.mtu]}` : ''} address ${ep.mac} type macvlan mode ${mode(n)}`,
+          link: { type: 'macvlan', name: ep.ifname, parent: parentLink(n), netns, ...(n.options[OPT.mtu] ? { mtu: Number(n.options[OPT.mtu]) } : {}), mac: ep.mac, mode: mode(n) },
           alias: `${ctx.instance}:${containerId}:${n.id.slice(0, 12)}`,
         },
       },

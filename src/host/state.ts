@@ -73,6 +73,8 @@ export function indexRule(rules: RuleState, owner: string, key: string, spec: st
 
 export interface HostState {
   links: Map<string, LinkState>;
+  /** our links' names by owner (12 hex), derived from links when first needed (reconcile/plan.ts keeps it) */
+  linkOwners?: Map<string, Set<string>>;
   /** our iptables chains (the iptables backend) */
   rules: RuleState;
   /** our ip6tables chains (the same for IPv6) */

@@ -5,6 +5,7 @@ import { OPT } from '../drivers/bridge.js';
 import { emptyIntent, isIPv6Port, type PortIntent } from '../firewall/intent.js';
 import { ALLOW_KEY, effectiveAllowList } from '../firewall/allow.js';
 import { NETNS_DIR } from '../host/readers.js';
+import type { IpOp } from '../host/ip-text.js';
 
 /** How cnmd enters a running container's namespace: its adopted path, or the /run/netns name it made. */
 export function sandboxPath(c: SandboxSpec['container']): string | undefined {
@@ -97,11 +98,11 @@ export const CONTAINER_SYSCTLS = [
  * container's 127.0.0.1 services; these drop anything for 127.0.0.0/8 that does not come from the
  * container itself (the local table is consulted for local traffic first, then after the drop).
  */
-export const LOOPBACK_GUARD = [
-  'rule add pref 10 iif lo lookup local',
-  'rule add pref 11 to 127.0.0.0/8 blackhole',
-  'rule add pref 12 lookup local',
-  'rule del pref 0',
+export const LOOPBACK_GUARD: IpOp[] = [
+  { op: 'rule add', pref: 10, iif: 'lo', action: 'lookup local' },
+  { op: 'rule add', pref: 11, to: '127.0.0.0/8', action: 'blackhole' },
+  { op: 'rule add', pref: 12, action: 'lookup local' },
+  { op: 'rule del', pref: 0 },
 ];
 
 function sandbox(spec: SandboxSpec, ctx: DriverContext) {

@@ -4,6 +4,7 @@
  * be scoped to the networks a request touched.
  */
 import type { FirewallIntent, NetworkIntent } from '../firewall/intent.js';
+import type { IpLinkSpec } from '../host/ip-text.js';
 import type { Container, Endpoint, Network, PortBinding } from '../model.js';
 
 export interface DesiredLink {
@@ -138,9 +139,9 @@ export interface SandboxSpec {
   dnsNetworkId?: string;
 }
 
-/** An interface made from the host directly inside a sandbox: an ip batch line, and its alias. */
+/** An interface made from the host directly inside a sandbox: the link, and its alias. */
 export interface InsideLink {
-  line: string;
+  link: Extract<IpLinkSpec, { type: 'macvlan' }>;
   alias: string;
 }
 

@@ -13,6 +13,7 @@ import { SANDBOX_DNS } from './dns-address.js';
 import { NETNS_ETC_DIR } from '../host/readers.js';
 import { type HostState, type LinkState, neighborKey } from '../host/state.js';
 import { forbidden } from '../errors.js';
+import type { BridgeOp, IpLinkSpec, IpOp } from '../host/ip-text.js';
 import { type FirewallStep, planFirewall, adoptFirewall } from '../firewall/index.js';
 import { type PlanOptions, inScope } from './scope.js';
 
@@ -21,15 +22,15 @@ export { NeedsFullReconcile, type PlanOptions } from './scope.js';
 export type Step =
   | { kind: 'sysctl'; key: string; value: string }
   /** order within the host's ip batch: 0 namespaces made, 1 links removed, 2 links made or changed, 3 namespaces removed */
-  | { kind: 'ip'; order: 0 | 1 | 2 | 3; line: string }
-  /** a line of the ip batch run inside a sandbox namespace, after the host's */
-  | { kind: 'ipns'; path: string; line: string }
+  | { kind: 'ip'; order: 0 | 1 | 2 | 3; op: IpOp }
+  /** an operation of the ip batch run inside a sandbox namespace, after the host's */
+  | { kind: 'ipns'; path: string; op: IpOp }
   /** a sysctl set inside a sandbox namespace cnmd just made */
   | { kind: 'nssysctl'; path: string; key: string; value: string }
   /** a firewall change, of the backend in use (src/firewall/) */
   | FirewallStep
-  /** a line of one `bridge -batch` (FDB entries), after the host's ip batch */
-  | { kind: 'bridge'; line: string }
+  /** an entry of one `bridge -batch` (FDB entries), after the host's ip batch */
+  | { kind: 'bridge'; op: BridgeOp }
   /** a file cnmd keeps, written in place (so that bind mounts of it see the change), before the rest */
   | { kind: 'file'; path: string; content: string }
   /** a container's mount namespace persisted at path: new, with the binds of fstab; or a live process's again */
@@ -41,12 +42,6 @@ export type Step =
   /** a directory of ours that goes (a removed container's, /etc/netns/NAME), last */
   | { kind: 'rm'; path: string };
 
-/**
- * An address of ours on a link. IPv6 ones skip duplicate address detection (as moby does): IPAM made
- * them unique, and a tentative address would leave a new container without IPv6 for a second or two.
- */
-const addrAdd = (addr: string, dev: string) => `addr add ${addr} dev ${dev}${addr.includes(':') ? ' nodad' : ''}`;
-
 export function linkOwner(l: LinkState, instance: string): string | undefined {
   return l.alias?.startsWith(instance + ':') ? l.alias.slice(instance.length + 1, instance.length + 13) : undefined;
 }
@@ -54,11 +49,11 @@ export function linkOwner(l: LinkState, instance: string): string | undefined {
 function planLinks(desired: DesiredState, actual: HostState, o: PlanOptions): Step[] {
   const dels: Step[] = [];
   const adds: Step[] = [];
-  const del = (name: string): Step => ({ kind: 'ip', order: 1, line: `link del dev ${name}` });
-  const add = (line: string): Step => ({ kind: 'ip', order: 2, line });
+  const del = (name: string): Step => ({ kind: 'ip', order: 1, op: { op: 'link del', dev: name } });
+  const add = (op: IpOp): Step => ({ kind: 'ip', order: 2, op });
   const want = desired.links.filter((d) => inScope(o.owners, d.owner));
   const wantNames = new Map(want.map((d) => [d.name, d]));
-  for (const a of actual.links.values()) {
+  for (const a of linksInScope(actual, o)) {
     const owner = linkOwner(a, o.instance);
     if (owner === undefined || !inScope(o.owners, owner)) continue;
     const d = wantNames.get(a.name);
@@ -71,34 +66,57 @@ function planLinks(desired: DesiredState, actual: HostState, o: PlanOptions): St
       throw forbidden(`cannot create ${d.kind === 'bridge' ? 'bridge' : 'link'} ${d.name}: a link of that name exists and is not managed by cnmd`);
     }
     if (stale && !inScope(o.owners, linkOwner(a, o.instance))) dels.push(del(d.name));
+    const dev = d.name;
     if (!a || stale) {
-      if (d.kind === 'veth') {
-        const p = d.peer!;
-        adds.push(add(`link add name ${d.name} mtu ${d.mtu} type veth peer name ${p.name} mtu ${d.mtu} address ${p.mac} netns ${p.netns}`));
-      } else if (d.kind === 'vlan') {
-        adds.push(add(`link add link ${d.vlan!.base} name ${d.name} mtu ${d.mtu} type vlan id ${d.vlan!.id}`));
-      } else if (d.kind === 'vxlan') {
-        const x = d.vxlan!;
-        adds.push(add(`link add name ${d.name} mtu ${d.mtu} type vxlan id ${x.id} local ${x.local} dstport ${x.port} nolearning proxy`));
-      } else {
-        adds.push(add(`link add name ${d.name} mtu ${d.mtu}${d.mac ? ` address ${d.mac}` : ''} type ${d.kind}`));
-      }
-      adds.push(add(`link set dev ${d.name} alias ${d.alias}`));
-      for (const addr of d.addresses) adds.push(add(addrAdd(addr, d.name)));
-      if (d.master) adds.push(add(`link set dev ${d.name} master ${d.master}`));
-      if (d.hairpin) adds.push(add(`link set dev ${d.name} type bridge_slave hairpin on`));
-      adds.push(add(`link set dev ${d.name} up`));
+      adds.push(add({ op: 'link add', link: linkSpec(d) }));
+      adds.push(add({ op: 'link set', dev, alias: d.alias }));
+      for (const addr of d.addresses) adds.push(add({ op: 'addr add', addr, dev }));
+      if (d.master) adds.push(add({ op: 'link set', dev, master: d.master }));
+      if (d.hairpin) adds.push(add({ op: 'link set', dev, hairpin: true }));
+      adds.push(add({ op: 'link set', dev, up: true }));
       continue;
     }
-    if (a.mtu !== d.mtu) adds.push(add(`link set dev ${d.name} mtu ${d.mtu}`));
-    if (d.mac && a.mac !== d.mac) adds.push(add(`link set dev ${d.name} address ${d.mac}`));
-    for (const addr of a.addresses) if (!d.addresses.includes(addr)) adds.push(add(`addr del ${addr} dev ${d.name}`));
-    for (const addr of d.addresses) if (!a.addresses.includes(addr)) adds.push(add(addrAdd(addr, d.name)));
-    if (d.master && a.master !== d.master) adds.push(add(`link set dev ${d.name} master ${d.master}`));
-    if (d.master && !!d.hairpin !== !!a.hairpin) adds.push(add(`link set dev ${d.name} type bridge_slave hairpin ${d.hairpin ? 'on' : 'off'}`));
-    if (!a.up) adds.push(add(`link set dev ${d.name} up`));
+    if (a.mtu !== d.mtu) adds.push(add({ op: 'link set', dev, mtu: d.mtu }));
+    if (d.mac && a.mac !== d.mac) adds.push(add({ op: 'link set', dev, address: d.mac }));
+    for (const addr of a.addresses) if (!d.addresses.includes(addr)) adds.push(add({ op: 'addr del', addr, dev }));
+    for (const addr of d.addresses) if (!a.addresses.includes(addr)) adds.push(add({ op: 'addr add', addr, dev }));
+    if (d.master && a.master !== d.master) adds.push(add({ op: 'link set', dev, master: d.master }));
+    if (d.master && !!d.hairpin !== !!a.hairpin) adds.push(add({ op: 'link set', dev, hairpin: !!d.hairpin }));
+    if (!a.up) adds.push(add({ op: 'link set', dev, up: true }));
   }
   return [...dels, ...adds];
+}
+
+/** Our links by owner (12 hex), derived from state.links once and kept by adopt: a scoped plan looks at its owners' links only. */
+function linkIndex(state: HostState, instance: string): Map<string, Set<string>> {
+  if (!state.linkOwners) {
+    state.linkOwners = new Map();
+    for (const l of state.links.values()) indexLink(state.linkOwners, l, instance);
+  }
+  return state.linkOwners;
+}
+
+function indexLink(index: Map<string, Set<string>>, l: LinkState, instance: string): void {
+  const owner = linkOwner(l, instance);
+  if (owner === undefined) return;
+  let names = index.get(owner);
+  if (!names) index.set(owner, (names = new Set()));
+  names.add(l.name);
+}
+
+/** The links a plan looks at: all of the host's in a full plan, its owners' otherwise. */
+function linksInScope(state: HostState, o: PlanOptions): LinkState[] {
+  if (o.owners === null) return [...state.links.values()];
+  const index = linkIndex(state, o.instance);
+  return [...o.owners].flatMap((owner) => [...(index.get(owner) ?? [])].map((n) => state.links.get(n)).filter((l): l is LinkState => !!l));
+}
+
+/** How a desired link is made. */
+function linkSpec(d: DesiredState['links'][number]): IpLinkSpec {
+  if (d.kind === 'veth') return { type: 'veth', name: d.name, mtu: d.mtu, peer: d.peer! };
+  if (d.kind === 'vlan') return { type: 'vlan', name: d.name, mtu: d.mtu, base: d.vlan!.base, id: d.vlan!.id };
+  if (d.kind === 'vxlan') return { type: 'vxlan', name: d.name, mtu: d.mtu, ...d.vxlan! };
+  return { type: 'bridge', name: d.name, mtu: d.mtu, ...(d.mac ? { mac: d.mac } : {}) };
 }
 
 /** Sandbox namespaces: made or removed on the host, and their inside (addresses, lo, default routes). */
@@ -111,53 +129,54 @@ function planSandboxes(desired: DesiredState, actual: HostState, o: PlanOptions)
     let inside = actual.sandboxes.get(sb.path);
     if (sb.netns && !actual.netns.has(sb.netns) && sb.holderPid) {
       // the name was removed, the namespace lives on in its process: give it its name back
-      steps.push({ kind: 'ip', order: 0, line: `netns attach ${sb.netns} ${sb.holderPid}` });
+      steps.push({ kind: 'ip', order: 0, op: { op: 'netns attach', name: sb.netns, pid: sb.holderPid } });
     } else if (sb.netns && !actual.netns.has(sb.netns)) {
-      steps.push({ kind: 'ip', order: 0, line: `netns add ${sb.netns}` });
+      steps.push({ kind: 'ip', order: 0, op: { op: 'netns add', name: sb.netns } });
       for (const x of sb.sysctls) steps.push({ kind: 'nssysctl', path: sb.path, key: x.key, value: x.value });
       inside = undefined;
     }
-    const line = (l: string): Step => ({ kind: 'ipns', path: sb.path, line: l });
+    const line = (op: IpOp): Step => ({ kind: 'ipns', path: sb.path, op });
     if (sb.netns && !inside) for (const rule of LOOPBACK_GUARD) steps.push(line(rule));
-    if (!inside?.links.get('lo')?.up) steps.push(line('link set dev lo up'));
+    if (!inside?.links.get('lo')?.up) steps.push(line({ op: 'link set', dev: 'lo', up: true }));
     // interfaces made from the host (macvlan) that are ours but no longer wanted
     const wantedNames = new Set(sb.interfaces.map((i) => i.name));
     /** interfaces this plan makes anew: their routes went with them, whatever was remembered */
     const remade = new Set<string>();
     for (const l of inside?.links.values() ?? []) {
-      if (l.kind === 'macvlan' && linkOwner(l, o.instance) === sb.owner && !wantedNames.has(l.name)) steps.push(line(`link del dev ${l.name}`));
+      if (l.kind === 'macvlan' && linkOwner(l, o.instance) === sb.owner && !wantedNames.has(l.name)) steps.push(line({ op: 'link del', dev: l.name }));
     }
     for (const iface of sb.interfaces) {
       let fresh = !!iface.veth && !actual.links.has(iface.veth);
       if (iface.make && !inside?.links.has(iface.name)) {
-        steps.push({ kind: 'ip', order: 2, line: iface.make.line });
-        steps.push(line(`link set dev ${iface.name} alias ${iface.make.alias}`));
+        steps.push({ kind: 'ip', order: 2, op: { op: 'link add', link: iface.make.link } });
+        steps.push(line({ op: 'link set', dev: iface.name, alias: iface.make.alias }));
         fresh = true;
       }
       // a link made by this plan is new and unconfigured inside, whatever was remembered
       if (fresh) remade.add(iface.name);
       const a = fresh ? undefined : inside?.links.get(iface.name);
-      for (const addr of a?.addresses ?? []) if (!iface.addresses.includes(addr)) steps.push(line(`addr del ${addr} dev ${iface.name}`));
-      for (const addr of iface.addresses) if (!a?.addresses.includes(addr)) steps.push(line(addrAdd(addr, iface.name)));
-      if (!a?.up) steps.push(line(`link set dev ${iface.name} up`));
+      const dev = iface.name;
+      for (const addr of a?.addresses ?? []) if (!iface.addresses.includes(addr)) steps.push(line({ op: 'addr del', addr, dev }));
+      for (const addr of iface.addresses) if (!a?.addresses.includes(addr)) steps.push(line({ op: 'addr add', addr, dev }));
+      if (!a?.up) steps.push(line({ op: 'link set', dev, up: true }));
     }
     // Only IPv4 default routes are read back; IPv6 ones are set when the sandbox is made.
     const want4 = sb.gateways.filter((g) => g.family === 4);
     const have4 = inside?.gateways.filter((g) => !g.includes(':'));
     for (const g of sb.gateways) {
       if (!inside || remade.has(g.dev) || (g.family === 4 && !(have4?.length === 1 && have4[0] === g.via))) {
-        steps.push(line(`route replace default via ${g.via} dev ${g.dev}`));
+        steps.push(line({ op: 'route replace', to: 'default', via: g.via, dev: g.dev }));
       }
     }
-    if (inside && want4.length === 0) for (const g of have4 ?? []) steps.push(line(`route del default via ${g}`));
+    if (inside && want4.length === 0) for (const g of have4 ?? []) steps.push(line({ op: 'route del', to: 'default', via: g }));
     const dns = sb.dnsRoute;
     if (dns && (!inside || remade.has(dns.dev) || inside.dnsVia !== dns.via)) {
-      steps.push(line(`route replace ${SANDBOX_DNS}/32 via ${dns.via} dev ${dns.dev} table local`));
-    } else if (!dns && inside?.dnsVia) steps.push(line(`route del ${SANDBOX_DNS}/32 table local`));
+      steps.push(line({ op: 'route replace', to: `${SANDBOX_DNS}/32`, via: dns.via, dev: dns.dev, table: 'local' }));
+    } else if (!dns && inside?.dnsVia) steps.push(line({ op: 'route del', to: `${SANDBOX_DNS}/32`, table: 'local' }));
   }
   for (const { name, owner } of desired.ownedNetns) {
     if (!inScope(o.owners, owner) || wantedNetns.has(name)) continue;
-    if (actual.netns.has(name)) steps.push({ kind: 'ip', order: 3, line: `netns del ${name}` });
+    if (actual.netns.has(name)) steps.push({ kind: 'ip', order: 3, op: { op: 'netns del', name } });
     if (actual.netnsDirs.has(name)) steps.push({ kind: 'rm', path: `${NETNS_ETC_DIR}/${name}` });
   }
   return steps;
@@ -217,15 +236,15 @@ function planNeighbors(desired: DesiredState, actual: HostState, o: PlanOptions)
   for (const [key, a] of actual.neighbors) {
     const port = ports.get(a.dev);
     if (!port || !inScope(o.owners, port.owner) || want.has(key) || !actual.links.has(a.dev)) continue;
-    steps.push({ kind: 'ip', order: 2, line: `neigh del ${a.ip} dev ${a.dev}` });
-    steps.push({ kind: 'bridge', line: `fdb del ${a.mac} dev ${a.dev} self` });
+    steps.push({ kind: 'ip', order: 2, op: { op: 'neigh del', ip: a.ip, dev: a.dev } });
+    steps.push({ kind: 'bridge', op: { op: 'fdb del', mac: a.mac, dev: a.dev } });
   }
   for (const [key, w] of want) {
     const a = actual.neighbors.get(key);
     const fresh = !actual.links.has(w.dev);
     if (a && !fresh && a.mac === w.mac && (a.vtep === undefined || a.vtep === w.vtep)) continue;
-    steps.push({ kind: 'ip', order: 2, line: `neigh replace ${w.ip} lladdr ${w.mac} dev ${w.dev} nud permanent` });
-    steps.push({ kind: 'bridge', line: `fdb replace ${w.mac} dev ${w.dev} dst ${w.vtep} self permanent` });
+    steps.push({ kind: 'ip', order: 2, op: { op: 'neigh replace', ip: w.ip, mac: w.mac, dev: w.dev } });
+    steps.push({ kind: 'bridge', op: { op: 'fdb replace', mac: w.mac, dev: w.dev, dst: w.vtep } });
   }
   return steps;
 }
@@ -235,20 +254,31 @@ function planNeighbors(desired: DesiredState, actual: HostState, o: PlanOptions)
  * the remembered host state, so the next scoped plan needs no read. Costs O(scope), not O(networks).
  */
 export function adopt(state: HostState, desired: DesiredState, o: PlanOptions): void {
+  const index = linkIndex(state, o.instance);
   if (o.owners === null) {
     state.links = new Map([...state.links].filter(([, l]) => linkOwner(l, o.instance) === undefined));
+    index.clear();
   } else {
     for (const owner of o.owners) {
-      for (const [name, l] of state.links) if (linkOwner(l, o.instance) === owner) state.links.delete(name);
+      for (const name of index.get(owner) ?? []) {
+        const l = state.links.get(name);
+        if (l && linkOwner(l, o.instance) === owner) state.links.delete(name);
+      }
+      index.delete(owner);
     }
   }
   for (const d of desired.links) {
     if (inScope(o.owners, d.owner)) {
-      state.links.set(d.name, {
+      const prev = state.links.get(d.name);
+      const prevOwner = prev && linkOwner(prev, o.instance);
+      if (prevOwner !== undefined && prevOwner !== d.owner) index.get(prevOwner)?.delete(d.name);
+      const link: LinkState = {
         name: d.name, kind: d.kind, alias: d.alias, mtu: d.mtu, up: true, addresses: [...d.addresses],
         ...(d.mac ? { mac: d.mac } : {}),
         ...(d.master ? { master: d.master, hairpin: !!d.hairpin } : {}),
-      });
+      };
+      state.links.set(d.name, link);
+      indexLink(index, link, o.instance);
     }
   }
   const ports = new Map(desired.links.filter((l) => l.kind === 'vxlan').map((l) => [l.name, l.owner]));

@@ -12,6 +12,7 @@ import { readHostState } from '../host/readers.js';
 import { applySteps, type HostSteps } from '../host/apply.js';
 import { describeIptables } from '../host/iptables-text.js';
 import { describeNft } from '../host/nft.js';
+import { bridgeLine, ipLine } from '../host/ip-text.js';
 import { desiredState, sandboxPath, type ContainerDirs } from './desired.js';
 import type { SandboxSpec } from './model.js';
 import { plan, adopt, NeedsFullReconcile, type Step, type PlanOptions } from './plan.js';
@@ -53,10 +54,10 @@ export interface Scope {
 export function describeStep(s: Step): string {
   switch (s.kind) {
     case 'sysctl': return `sysctl -w ${s.key}=${s.value}`;
-    case 'ip': return `ip ${s.line}`;
-    case 'ipns': return `nsenter --net=${s.path} ip ${s.line}`;
+    case 'ip': return `ip ${ipLine(s.op)}`;
+    case 'ipns': return `nsenter --net=${s.path} ip ${ipLine(s.op)}`;
     case 'nssysctl': return `nsenter --net=${s.path} sysctl -w ${s.key}=${s.value}`;
-    case 'bridge': return `bridge ${s.line}`;
+    case 'bridge': return `bridge ${bridgeLine(s.op)}`;
     case 'iptables': return describeIptables(s.table, s.line, s.family);
     case 'nft': return describeNft({ name: s.table }, s.op);
     case 'file': return `write ${s.path}`;
@@ -73,10 +74,10 @@ export function toHostSteps(steps: Step[]): HostSteps {
   };
   for (const s of steps) {
     if (s.kind === 'sysctl') out.sysctls.push({ key: s.key, value: s.value });
-    else if (s.kind === 'ip') out.ipLines.push(s.line);
-    else if (s.kind === 'ipns') out.inside.set(s.path, [...(out.inside.get(s.path) ?? []), s.line]);
+    else if (s.kind === 'ip') out.ipLines.push(ipLine(s.op));
+    else if (s.kind === 'ipns') out.inside.set(s.path, [...(out.inside.get(s.path) ?? []), ipLine(s.op)]);
     else if (s.kind === 'nssysctl') out.insideSysctls.set(s.path, [...(out.insideSysctls.get(s.path) ?? []), `${s.key}=${s.value}`]);
-    else if (s.kind === 'bridge') out.bridgeLines.push(s.line);
+    else if (s.kind === 'bridge') out.bridgeLines.push(bridgeLine(s.op));
     else if (s.kind === 'file') out.files.push({ path: s.path, content: s.content });
     else if (s.kind === 'mntns') out.namespaces.push({ kind: 'mnt', path: s.path, fstab: s.fstab, ...(s.holderPid ? { holderPid: s.holderPid } : {}) });
     else if (s.kind === 'utsns') out.namespaces.push({ kind: 'uts', path: s.path, hostname: s.hostname, domainname: s.domainname, ...(s.holderPid ? { holderPid: s.holderPid } : {}) });
