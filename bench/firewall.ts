@@ -5,12 +5,10 @@
  * network create and delete in the same run, when one runs (../shared/tools/start-reference-dockerd.sh).
  */
 import { execa } from 'execa';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { unixRequest, cleanupDaemonDir } from '../test/helpers/host.js';
-
-const ROOT = new URL('../', import.meta.url).pathname;
+import { unixRequest } from '../test/helpers/host.js';
+import { startBenchDaemon } from './daemon.js';
 const REFERENCE = (process.env.BENCH_REFERENCE_DOCKER ?? 'unix:///var/tmp/peer-dockerd/docker.sock').replace(/^unix:\/\//, '');
 
 type Row = (name: string, xs: number[]) => string;
@@ -42,22 +40,8 @@ async function repair(ns: string, backend: string, req: (m: string, p: string) =
 }
 
 async function backendRun(backend: 'nftables' | 'iptables', n: number): Promise<{ create: number[]; del: number[]; repaired: string }> {
-  const ns = `cnmdbench${randomBytes(3).toString('hex')}`;
-  const dir = mkdtempSync('/tmp/cnmd-bench-');
-  await execa('ip', ['netns', 'add', ns]);
-  const child = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, `${ROOT}dist/main.js`, '-H', `unix://${dir}/cnmd.sock`, '--data-root', `${dir}/data`,
-    '--exec-root', `${dir}/exec`, '--default-address-pool', 'base=10.0.0.0/8,size=24', '--log-level', 'error', '--dns', '127.0.0.1', '--firewall-backend', backend], { stdio: 'inherit' });
+  const { ns, req, stop } = await startBenchDaemon(['--firewall-backend', backend]);
   try {
-    const sock = `${dir}/cnmd.sock`;
-    for (let i = 0; ; i++) {
-      try {
-        if ((await unixRequest(sock, 'GET', '/_ping')).status === 200) break;
-      } catch {
-        if (i > 300) throw new Error('cnmd did not start');
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    const req = (m: string, p: string, b?: unknown) => unixRequest(sock, m, p, b);
     const create: number[] = [], del: number[] = [];
     let repaired = '';
     for (let k = 1; k <= n; k++) {
@@ -73,11 +57,7 @@ async function backendRun(backend: 'nftables' | 'iptables', n: number): Promise<
     }
     return { create, del, repaired };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
-    await cleanupDaemonDir(dir);
-    await execa('ip', ['netns', 'del', ns], { reject: false });
-    rmSync(dir, { recursive: true, force: true });
+    await stop();
   }
 }
 

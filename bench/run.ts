@@ -13,15 +13,13 @@
  * Traffic stays on a unix socket; nothing outside the namespace is touched. Needs root.
  */
 import { execa } from 'execa';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { unixRequest, cleanupDaemonDir } from '../test/helpers/host.js';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { overlayBench } from './overlay.js';
 import { containerBench, referenceDocker } from './containers.js';
 import { composeAvailable, composeBench } from './compose.js';
 import { firewallBench } from './firewall.js';
+import { startBenchDaemon } from './daemon.js';
 
 const N = Number(process.env.BENCH_NETWORKS ?? 1000);
 const M = Number(process.env.BENCH_SANDBOXES ?? 50);
@@ -69,31 +67,11 @@ async function main() {
   if (!existsSync(`${ROOT}dist/main.js`)) throw new Error('run `npm run build` first');
   const firewallNetworks = Number(process.env.BENCH_FIREWALL_NETWORKS ?? 1000);
   if (process.env.BENCH_ONLY === 'firewall') return firewallBench(firewallNetworks, row);
-  const ns = `cnmdbench${randomBytes(3).toString('hex')}`;
-  const dir = mkdtempSync('/tmp/cnmd-bench-');
-  await execa('ip', ['netns', 'add', ns]);
-  const child = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, `${ROOT}dist/main.js`, '-H', `unix://${dir}/cnmd.sock`,
-    '--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, '--default-address-pool', 'base=10.0.0.0/8,size=24', '--log-level', 'error', '--dns', '127.0.0.1'], { stdio: 'inherit' });
-  const cleanup = async () => {
-    child.kill('SIGTERM');
-    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
-    // what containers of an interrupted run left: found through the daemon's store
-    await cleanupDaemonDir(dir);
-    await execa('ip', ['netns', 'del', ns], { reject: false });
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const daemon = await startBenchDaemon();
+  const { ns, sock, req } = daemon;
+  const cleanup = daemon.stop;
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   try {
-    const sock = `${dir}/cnmd.sock`;
-    for (let i = 0; ; i++) {
-      try {
-        if ((await unixRequest(sock, 'GET', '/_ping')).status === 200) break;
-      } catch {
-        if (i > 300) throw new Error('cnmd did not start');
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    const req = (m: string, p: string, b?: unknown) => unixRequest(sock, m, p, b);
     const create: number[] = [], inspect: number[] = [], list: number[] = [], del: number[] = [];
     const reconcileCost: string[] = [];
     let repairCost = '';

@@ -12,7 +12,7 @@ if (await hostTestsReady(t, await compatUnavailable())) {
   t.test('version and info', async (t) => {
     t.equal((await docker('version', '--format', '{{.Server.APIVersion}}')).stdout, '1.49');
     const v = await docker('version');
-    t.match(v.stdout, /API version:\s+1\.48 \(downgraded from 1\.\d+\)|API version:\s+1\.48/);
+    t.match(v.stdout, /API version:\s+1\.49 \(downgraded from 1\.\d+\)|API version:\s+1\.49/);
     t.equal((await docker('info', '--format', '{{.OSType}} {{.Swarm.LocalNodeState}}')).stdout, 'linux inactive');
   });
 
