@@ -5,8 +5,10 @@
 import type { FirewallIntent } from './intent.js';
 import type { HostState } from '../host/state.js';
 import type { PlanOptions } from '../reconcile/scope.js';
-import { type IptablesDesired, type IptablesStep, adoptIptables, besideNftables, chainKeys, iptablesDesired, isChainName, planIptables } from './iptables.js';
-import { type NftStep, ACCEPT_MARK, adoptNftables, nftDesired, planNftables } from './nftables.js';
+import { type IptablesDesired, besideNftables, chainKeys, iptablesDesired, isChainName } from './iptables.js';
+import { type IptablesStep, adoptIptables, planIptables } from './iptables-plan.js';
+import { ACCEPT_MARK, nftDesired } from './nftables.js';
+import { type NftStep, adoptNftables, planNftables } from './nftables-plan.js';
 
 export type FirewallStep = IptablesStep | NftStep;
 export type { FirewallBackendName } from './intent.js';
