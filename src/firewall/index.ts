@@ -35,7 +35,7 @@ export function planFirewall(intent: FirewallIntent, actual: HostState, o: PlanO
   const steps: FirewallStep[] = o.firewall === 'nftables' ? planNftables(nftDesired(intent, o.instance), actual.nft, o) : [];
   for (const family of FAMILIES) {
     const d = iptablesOf(intent, o, family);
-    if (!d) continue;
+    if (!d || rulesOf(actual, family).unavailable) continue;
     const planned = planIptables(d, rulesOf(actual, family), o);
     steps.push(...(family === 6 ? v6(planned) : planned));
   }
@@ -49,7 +49,7 @@ export function adoptFirewall(state: HostState, intent: FirewallIntent, o: PlanO
   else if (o.owners === null) delete state.nft;
   for (const family of FAMILIES) {
     const d = iptablesOf(intent, o, family);
-    if (d) adoptIptables(rulesOf(state, family), d, o);
+    if (d && !rulesOf(state, family).unavailable) adoptIptables(rulesOf(state, family), d, o);
   }
 }
 

@@ -50,7 +50,9 @@ async function readNeighbors(exec: Executor): Promise<Map<string, NeighborState>
 /** Our chains in iptables or ip6tables (empty when the options do not ask for them). */
 function readRules(exec: Executor, tool: 'iptables-save' | 'ip6tables-save', opts: ReadOptions): Promise<RuleState> {
   if (!opts.iptables) return Promise.resolve(emptyRuleState());
-  return exec.run(tool, []).then((r) => parseIptablesSave(r.stdout, opts.chainPrefix, opts.instance));
+  const read = exec.run(tool, []).then((r) => parseIptablesSave(r.stdout, opts.chainPrefix, opts.instance));
+  // a kernel without IPv6 (ipv6.disable=1) has no ip6tables: IPv4 goes on without it
+  return tool === 'iptables-save' ? read : read.catch(() => ({ ...emptyRuleState(), unavailable: true }));
 }
 
 /** cnmd's nftables table, or undefined when it does not exist. */

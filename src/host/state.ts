@@ -56,6 +56,8 @@ export interface RuleState {
    * only jumps into these or wanted chains. Undefined: no record is kept, every chain of our prefix is ours.
    */
   made?: Set<string>;
+  /** the tool could not read this family (ip6tables on a kernel without IPv6): nothing is planned for it */
+  unavailable?: boolean;
 }
 
 export function emptyRuleState(): RuleState {

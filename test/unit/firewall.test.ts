@@ -227,3 +227,14 @@ t.test("the user's chain on both backends: made when missing, its rules never lo
     t.same(plan(d, state, o).filter((s) => s.kind === 'iptables' || s.kind === 'nft').map(describeStep), [o.firewall === 'iptables' ? 'iptables -t filter -N CNMD-USER' : 'nft add chain inet cnmd user { }'], `${o.firewall}: deleted, it is made again, empty`);
   }
 });
+
+t.test('a kernel without IPv6: ip6tables cannot be read, and nothing is planned for it; IPv4 goes on', async (t) => {
+  const d = desired([networks[0], dual]);
+  const state = emptyHostState();
+  state.rules6.unavailable = true;
+  const steps = plan(d, state, ipt).filter((s) => s.kind === 'iptables');
+  t.ok(steps.length > 0, 'IPv4 is planned');
+  t.same(steps.filter((s) => s.kind === 'iptables' && s.family === 6), [], 'no ip6tables step');
+  adopt(state, d, ipt);
+  t.equal(state.rules6.chains.size, 0, 'and none is remembered');
+});
