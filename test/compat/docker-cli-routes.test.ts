@@ -72,7 +72,8 @@ if (await hostTestsReady(t, await compatUnavailable())) {
     exec: ['walker', 'sh', '-c', ':'],
     'container exec': ['walker', 'sh', '-c', ':'],
     cp: ['walker:/etc/hostname', `${dir}/copied`],
-    'container cp': [`${dir}/Dockerfile`, 'walker:/tmp'],
+    // a container's files are the host's: copy into the test's own directory, never the host's /tmp
+    'container cp': [`${dir}/Dockerfile`, `walker:${dir}/copied`],
     login: ['-u', 'someone', '--password-stdin', 'localhost:5999'],
     build: [dir],
     'image build': [dir],
