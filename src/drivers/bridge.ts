@@ -176,6 +176,9 @@ export const bridgeDriver: Driver = {
       ],
     };
   },
+  routed(n: Network, family: 4 | 6) {
+    return n.options[family === 4 ? OPT.gwMode4 : OPT.gwMode6] === 'routed';
+  },
   endpoint(n: Network, ep: Endpoint, containerId: string, netns: string, ctx: DriverContext): EndpointObjects {
     const addresses = [ep.ipv4, ep.ipv6].filter((a): a is string => !!a);
     return {

@@ -8,9 +8,7 @@ export interface DriverContext {
   instance: string;
   /** our chains are "<chainPrefix>-…" */
   chainPrefix: string;
-  /** whether cnmd programs the firewall at all (--iptables) */
-  iptables: boolean;
-  /** the backend that renders it: none when --iptables=false */
+  /** the backend that renders the firewall: none when --iptables=false (no firewall at all) */
   firewall: FirewallBackendName;
   /** which firewall tools the host has (found at start): the other backend's objects are looked after too */
   firewallTools?: { iptables: boolean; nft: boolean };
@@ -68,6 +66,8 @@ export interface Driver {
   explainFailure?(n: Network, e: Error): Error | undefined;
   /** The host objects a network of this driver needs (pure). */
   objects(network: Network, ctx: DriverContext): NetworkObjects;
+  /** Whether this family of the network is routed (Docker's gateway mode): its published ports are reached at the containers' own addresses, not DNATed. */
+  routed?(network: Network, family: 4 | 6): boolean;
   /** The objects of one endpoint on a network of this driver, whose sandbox is entered as netns (a name or a path). */
   endpoint?(network: Network, endpoint: Endpoint, containerId: string, netns: string, ctx: DriverContext): EndpointObjects;
 }

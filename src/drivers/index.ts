@@ -18,7 +18,6 @@ export function driverContext(config: Config): DriverContext {
   return {
     instance: config.instance,
     chainPrefix: config.instance.toUpperCase(),
-    iptables: config.iptables,
     firewall: firewallOf(config),
     ipForward: config.ipForward,
     ipMasq: config.ipMasq,

@@ -1,7 +1,6 @@
 import type { Network } from '../model.js';
 import type { DesiredState, DesiredSandbox, SandboxSpec } from './model.js';
 import { getDriver, type DriverContext } from '../drivers/index.js';
-import { OPT } from '../drivers/bridge.js';
 import { emptyIntent, isIPv6Port, type PortIntent } from '../firewall/intent.js';
 import { ALLOW_KEY, effectiveAllowList } from '../firewall/allow.js';
 import { NETNS_DIR } from '../host/readers.js';
@@ -34,7 +33,7 @@ export function desiredState(
 ): DesiredState {
   const state: DesiredState = {
     links: [],
-    firewall: emptyIntent(ctx.iptables),
+    firewall: emptyIntent(ctx.firewall !== 'none'),
     sysctls: ctx.ipForward ? [{ key: 'net.ipv4.ip_forward', value: '1' }] : [],
     sandboxes: [],
     neighbors: [],
@@ -50,9 +49,9 @@ export function desiredState(
     if (!driver || n.configOnly) continue;
     const o = driver.objects(n, ctx);
     state.links.push(...o.links);
-    if (o.firewall && ctx.iptables) state.firewall.networks.push(o.firewall);
+    if (o.firewall && state.firewall.enabled) state.firewall.networks.push(o.firewall);
     // Docker sets IPv6 forwarding when it programs an IPv6 network's firewall (ip6tables, on by default since 27)
-    if (o.firewall?.subnets6.length && ctx.ipForward && ctx.iptables) state.sysctls.push({ key: 'net.ipv6.conf.all.forwarding', value: '1' });
+    if (o.firewall?.subnets6.length && ctx.ipForward && state.firewall.enabled) state.sysctls.push({ key: 'net.ipv6.conf.all.forwarding', value: '1' });
     state.sysctls.push(...o.sysctls);
     state.neighbors.push(...(o.neighbors ?? []));
   }
@@ -135,7 +134,7 @@ function sandbox(spec: SandboxSpec, ctx: DriverContext) {
   // the host redirects it to the embedded server; only in namespaces cnmd made (route_localnet is set there)
   const dnsEp = sandbox.netns && spec.dnsNetworkId ? spec.endpoints.find((e) => e.network.id === spec.dnsNetworkId) : undefined;
   const dnsVia = dnsEp?.network.subnets.find((x) => x.family === 4)?.gateway;
-  if (dnsEp && dnsVia && dnsEp.endpoint.ipv4 && ctx.iptables) sandbox.dnsRoute = { via: dnsVia, dev: dnsEp.endpoint.ifname };
+  if (dnsEp && dnsVia && dnsEp.endpoint.ipv4 && ctx.firewall !== 'none') sandbox.dnsRoute = { via: dnsVia, dev: dnsEp.endpoint.ifname };
   // Published ports lead to the endpoint that gives the IPv4 default route: to its IPv4 address, and on
   // IPv6 host addresses to its IPv6 address (the container sees the real client); for a container
   // without one, and from the host's ::1, the daemon's own proxy serves IPv6 ones (see ContainerRuns),
@@ -145,9 +144,9 @@ function sandbox(spec: SandboxSpec, ctx: DriverContext) {
   const target = ip ? spec.endpoints.find((e) => e.endpoint.ipv4?.split('/')[0] === ip) : undefined;
   const ip6 = target?.network.enableIPv6 ? target.endpoint.ipv6?.split('/')[0] : undefined;
   const published = (spec.ports ?? []).filter((p) => (p.hostIp.includes(':') ? !!ip6 && p.hostIp !== '::1' : true));
-  if (ctx.iptables && ip && target && published.length) {
+  if (ctx.firewall !== 'none' && ip && target && published.length) {
     const allow = effectiveAllowList(c.config.Labels?.[ALLOW_KEY], target.network.options[ALLOW_KEY]);
-    const routed = (v6: boolean) => target.network.options[v6 ? OPT.gwMode6 : OPT.gwMode4] === 'routed';
+    const routed = (v6: boolean) => !!getDriver(target.network.driver)?.routed?.(target.network, v6 ? 6 : 4);
     for (const p of published) {
       const v6 = p.hostIp.includes(':');
       const extra = { ...(allow ? { allow } : {}), ...(routed(v6) ? { routed: true } : {}) };

@@ -4,7 +4,6 @@ import type { DriverContext } from '../../src/drivers/index.js';
 export const ctx: DriverContext = {
   instance: 'cnmd',
   chainPrefix: 'CNMD',
-  iptables: true,
   firewall: 'iptables',
   ipForward: true,
   ipMasq: true,

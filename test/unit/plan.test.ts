@@ -181,7 +181,7 @@ t.test('a link of the bridge name that cnmd does not own is a conflict', async (
 });
 
 t.test('with --iptables=false there are no rules at all', async (t) => {
-  const d = desiredState([netA], { ...ctx, iptables: false, firewall: 'none' });
+  const d = desiredState([netA], { ...ctx, firewall: 'none' });
   t.same(d.firewall, { enabled: false, networks: [], ports: [] });
   t.same(toHostSteps(plan(d, emptyHostState(), all)).iptables, []);
   t.same(toHostSteps(plan(d, emptyHostState(), { ...all, firewall: 'nftables' })).nft, [], 'nor a table of nftables');
@@ -371,5 +371,5 @@ t.test('127.0.0.11 only where cnmd made the namespace and programs the firewall'
   t.notOk(desiredState([netA], ctx, [adopted]).sandboxes[0].dnsRoute, 'not in an adopted namespace (no route_localnet there)');
   const made = { ...adopted, container };
   t.ok(desiredState([netA], ctx, [made]).sandboxes[0].dnsRoute);
-  t.notOk(desiredState([netA], { ...ctx, iptables: false }, [made]).sandboxes[0].dnsRoute, 'not without the redirect on the host');
+  t.notOk(desiredState([netA], { ...ctx, firewall: 'none' }, [made]).sandboxes[0].dnsRoute, 'not without the redirect on the host');
 });
