@@ -76,3 +76,16 @@ t.test('/metrics in Prometheus text format: requests, reconciles, objects', asyn
   t.match(r.body, /cnmd_objects\{kind="network"\} 4/);
   t.match(r.body, /cnmd_host_command_duration_seconds/, 'declared (observed by the real executor)');
 });
+
+t.test('/info reports the firewall backend from API 1.49, as dockerd 28.2+; none is not reported', async (t) => {
+  const ipt = await buildTestDaemon(t);
+  t.same((await call(ipt, 'GET', '/v1.49/info')).body.FirewallBackend, { Driver: 'iptables' });
+  t.equal((await call(ipt, 'GET', '/v1.48/info')).body.FirewallBackend, undefined, 'not before 1.49');
+  const nft = await buildTestDaemon(t, ['--firewall-backend', 'nftables']);
+  t.same((await call(nft, 'GET', '/info')).body.FirewallBackend, { Driver: 'nftables' }, 'the latest version when none is given');
+  const none = await buildTestDaemon(t, ['--iptables=false']);
+  t.equal((await call(none, 'GET', '/v1.49/info')).body.FirewallBackend, undefined, 'no firewall, no field');
+  const create = await call(nft, 'POST', '/networks/create', { Name: 'n1' });
+  t.equal(create.status, 201);
+  t.match(nft.exec.lines().join('\n'), /nft -f -\nadd element inet cnmd bridges \{ "cnmd-[0-9a-f]{10}" comment "cnmd:[0-9a-f]{12}" \}/, 'a network create on nftables is one nft -f - transaction of elements');
+});

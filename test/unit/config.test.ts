@@ -90,3 +90,10 @@ t.test('--authz NAME=ROLE, -G, --allowed-host', async (t) => {
   t.throws(() => loadConfig(['-G', 'bad group'], noFile), { message: /invalid --group/ });
   t.throws(() => loadConfig(['--allowed-host', 'evil"name'], noFile), { message: /invalid --allowed-host/ });
 });
+
+t.test('--firewall-backend: nftables or iptables, as a flag or the file key firewall-backend', async (t) => {
+  t.equal(loadConfig(['--firewall-backend', 'nftables'], () => undefined).firewallBackend, 'nftables');
+  t.equal(loadConfig([], () => JSON.stringify({ 'firewall-backend': 'iptables' })).firewallBackend, 'iptables');
+  t.equal(loadConfig([], () => undefined).firewallBackend, undefined, 'not given: chosen at start by what the host runs');
+  t.throws(() => loadConfig(['--firewall-backend', 'pf'], () => undefined), { message: 'invalid --firewall-backend "pf": nftables or iptables' });
+});
