@@ -17,6 +17,7 @@ import { NetworkService } from './services/networks.js';
 import { EventBus } from './services/events.js';
 import { LegacyLinks } from './services/links.js';
 import { Sandboxes } from './services/sandboxes.js';
+import { isSameProcess } from './runtime/processes.js';
 import { reconcileSource } from './services/reconcile-source.js';
 import { containerStack } from './services/container-stack.js';
 import { HostEtc } from './services/host-etc.js';
@@ -88,7 +89,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const links = new LegacyLinks({ containers: containersRepo, networks: networksRepo });
     const sandboxes = new Sandboxes({
       links, containers: containersRepo, networks: networksRepo, roots: { dataRoot: config.dataRoot, runRoot: config.execRoot, instance: config.instance },
-      dns: config.dns, hostResolvConf: () => etc.resolvConf(), alive: (pid) => exec.isAlive(pid), iptables: config.iptables, etcFiles: etc.files,
+      dns: config.dns, hostResolvConf: () => etc.resolvConf(), sameProcess: (pid, start) => isSameProcess(exec, pid, start), iptables: config.iptables, etcFiles: etc.files,
     });
     const reconciler = new Reconciler({
       exec, ctx, ...reconcileSource(networksRepo, containersRepo, sandboxes), firewallRecord: new FirewallChainRepo(db),
@@ -120,6 +121,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     });
     cluster?.whenAddressLost(stack.readdress);
     await networks.ensurePredefined();
+    const rebooted = stack.recovery.endPreviousBoot();
+    if (rebooted.length) log.warn({ containers: rebooted.length }, 'the host restarted since these containers started: they are exited');
     await reconciler.reconcileAll();
     await stack.recovery.run();
     stack.resumeHealth();

@@ -80,6 +80,10 @@ export interface Container {
   paused: boolean;
   /** the shim that holds the command's terminal or stdin (0: the command runs without one) */
   monitorPid: number;
+  /** the kernel's start time of the process at pid ('' when not recorded): with the pid, its identity */
+  pidStart: string;
+  /** the boot (/proc/sys/kernel/random/boot_id) in which it last started ('' when not recorded) */
+  bootId: string;
   /** its mount and UTS namespaces exist while it runs (made for its command, or by a first exec) */
   hasInside: boolean;
   /** stopped by the user: a restart policy leaves it alone */

@@ -16,6 +16,7 @@ import { startShim, connectShim, type ShimHandle, type ShimSpec } from './shim-c
 import { parseProcNetSockets } from './state.js';
 import type { Readable } from 'node:stream';
 import { statPath, tarIn, tarOut, type PathStat, type TarStream } from './archive.js';
+import { processStartTime } from './pidfile.js';
 
 export type { Child, ChildOptions } from './child.js';
 export type { ShimHandle, ShimSpec, ProcessInput } from './shim-client.js';
@@ -65,6 +66,14 @@ export interface Executor {
   /** Sends a signal; false when there is no such process. */
   signal(pid: number, signal: NodeJS.Signals | number): boolean;
   isAlive(pid: number): boolean;
+  /**
+   * The kernel's start time of the live (not zombie) process at pid, in clock ticks since boot;
+   * undefined when there is none. With the pid and the boot, a process's identity: a reused pid has
+   * another start time.
+   */
+  processStart(pid: number): string | undefined;
+  /** This boot's id (/proc/sys/kernel/random/boot_id): another one means every process we knew is gone. */
+  bootId(): string;
   /** The identity (device:inode) of the network namespace at path; undefined when path is not one. */
   netnsIdentity(path: string): Promise<string | undefined>;
   /**
@@ -303,8 +312,8 @@ export class ExecaExecutor implements Executor {
 
   spawnProcess(file: string, args: string[], opts: SpawnOptions): SpawnedProcess {
     mkdirSync(dirname(opts.stdoutPath), { recursive: true });
-    const out = openSync(opts.stdoutPath, 'a');
-    const err = openSync(opts.stderrPath, 'a');
+    const out = openSync(opts.stdoutPath, 'a', 0o600);
+    const err = openSync(opts.stderrPath, 'a', 0o600);
     try {
       const child = spawn(file, args, { detached: true, stdio: ['ignore', out, err], env: opts.env });
       const exit = new Promise<number>((resolve) => {
@@ -345,6 +354,18 @@ export class ExecaExecutor implements Executor {
       return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
     } catch {
       return false;
+    }
+  }
+
+  processStart(pid: number): string | undefined {
+    return this.isAlive(pid) ? processStartTime(pid) : undefined;
+  }
+
+  bootId(): string {
+    try {
+      return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      return '';
     }
   }
 

@@ -122,6 +122,12 @@ export class CrashingExecutor implements Executor {
   isAlive(pid: number) {
     return this.inner.isAlive(pid);
   }
+  processStart(pid: number) {
+    return this.inner.processStart(pid);
+  }
+  bootId() {
+    return this.inner.bootId();
+  }
   netnsIdentity(path: string) {
     return this.inner.netnsIdentity(path);
   }

@@ -265,6 +265,19 @@ export class RecordingExecutor implements Executor {
     return this.processes.has(pid);
   }
 
+  /** pretend start times: a pid's is `t<pid>` unless a test set another (a reused pid) */
+  readonly starts = new Map<number, string>();
+  /** the pretend boot; a test changes it to stand for a reboot */
+  boot = 'boot-1';
+
+  processStart(pid: number): string | undefined {
+    return this.processes.has(pid) ? (this.starts.get(pid) ?? `t${pid}`) : undefined;
+  }
+
+  bootId(): string {
+    return this.boot;
+  }
+
   async writeSysctl(key: string, value: string): Promise<void> {
     const call: RecordedCall = { file: 'sysctl', args: ['-w', `${key}=${value}`] };
     this.calls.push(call);

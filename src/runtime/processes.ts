@@ -18,8 +18,26 @@ export interface Launch {
   shim: { socketPath: string; statusPath: string };
 }
 
+/**
+ * Whether the process at pid is the one recorded: alive, with the start time recorded with it. A row
+ * from before start times were recorded ('') is taken on the pid alone.
+ */
+export function isSameProcess(exec: Pick<Executor, 'processStart'>, pid: number, start: string): boolean {
+  if (pid <= 0) return false;
+  const now = exec.processStart(pid);
+  return now !== undefined && (start === '' || now === start);
+}
+
+export interface Started {
+  pid: number;
+  /** the kernel's start time of pid ('' when it ended at once) */
+  pidStart: string;
+  monitorPid: number;
+}
+
 interface Tracked {
   pid: number;
+  start: string;
   monitorPid: number;
   input?: ProcessInput;
   timer?: NodeJS.Timeout;
@@ -41,34 +59,38 @@ export class Processes {
     this.exited = fn;
   }
 
-  async launch(id: string, l: Launch): Promise<{ pid: number; monitorPid: number }> {
+  async launch(id: string, l: Launch): Promise<Started> {
     if (l.tty || l.stdin) {
       const h = await this.exec.startShim({ file: l.file, args: l.args, env: l.env, ...(l.tty ? { tty: l.tty } : {}), ...l.logs, ...l.shim });
-      this.track(id, { pid: h.pid, monitorPid: h.shimPid, input: h.input }, h.exit);
-      return { pid: h.pid, monitorPid: h.shimPid };
+      const start = this.exec.processStart(h.pid) ?? '';
+      this.track(id, { pid: h.pid, start, monitorPid: h.shimPid, input: h.input }, h.exit);
+      return { pid: h.pid, pidStart: start, monitorPid: h.shimPid };
     }
     const p = this.exec.spawnProcess(l.file, l.args, { env: l.env, ...l.logs });
-    this.track(id, { pid: p.pid, monitorPid: 0 }, p.exit);
-    return { pid: p.pid, monitorPid: 0 };
+    const start = this.exec.processStart(p.pid) ?? '';
+    this.track(id, { pid: p.pid, start, monitorPid: 0 }, p.exit);
+    return { pid: p.pid, pidStart: start, monitorPid: 0 };
   }
 
   /**
    * A command started before this daemon: its shim is connected again (stdin, resize and a precise
    * exit code), or, without one, the process is watched by its pid (its exit code is then unknown).
-   * False when it is gone.
+   * False when it is gone: a pid whose process has another start time than the recorded one
+   * (start) names another process, which is never watched or signalled.
    */
-  async reattach(id: string, pid: number, monitorPid: number, shim: { socketPath: string; statusPath: string }): Promise<boolean> {
+  async reattach(id: string, pid: number, start: string, monitorPid: number, shim: { socketPath: string; statusPath: string }): Promise<boolean> {
     if (monitorPid > 0) {
       const h = await this.exec.connectShim(shim.socketPath, shim.statusPath);
       if (h) {
-        this.track(id, { pid: h.pid || pid, monitorPid, input: h.input }, h.exit);
+        const p = h.pid || pid;
+        this.track(id, { pid: p, start: p === pid ? start : (this.exec.processStart(p) ?? ''), monitorPid, input: h.input }, h.exit);
         return true;
       }
     }
-    if (pid <= 0 || !this.exec.isAlive(pid)) return false;
-    const t: Tracked = { pid, monitorPid: 0 };
+    if (!isSameProcess(this.exec, pid, start)) return false;
+    const t: Tracked = { pid, start: start || (this.exec.processStart(pid) ?? ''), monitorPid: 0 };
     t.timer = setInterval(() => {
-      if (!this.exec.isAlive(pid)) this.ended(id, pid, this.signalled.get(id) ?? 255);
+      if (!isSameProcess(this.exec, pid, t.start)) this.ended(id, pid, this.signalled.get(id) ?? 255);
     }, 250);
     t.timer.unref();
     this.tracked.set(id, t);
@@ -96,9 +118,9 @@ export class Processes {
     if (!this.closed) this.exited(id, pid, code);
   }
 
-  running(id: string): { pid: number; monitorPid: number } | undefined {
+  running(id: string): Started | undefined {
     const t = this.tracked.get(id);
-    return t && { pid: t.pid, monitorPid: t.monitorPid };
+    return t && { pid: t.pid, pidStart: t.start, monitorPid: t.monitorPid };
   }
 
   /** The command's stdin, when it has one open (under a shim). */
@@ -109,7 +131,7 @@ export class Processes {
   /** Sends a signal to the command's process group (or the process); false when there is none. */
   signal(id: string, sig: NodeJS.Signals, exitCode?: number): boolean {
     const t = this.tracked.get(id);
-    if (!t || !this.exec.isAlive(t.pid)) return false;
+    if (!t || !isSameProcess(this.exec, t.pid, t.start)) return false;
     if (exitCode !== undefined) this.signalled.set(id, exitCode);
     return this.exec.signal(-t.pid, sig) || this.exec.signal(t.pid, sig);
   }

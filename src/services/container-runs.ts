@@ -15,7 +15,7 @@ import { NETNS_DIR } from '../host/readers.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
 import { publishTargetOf } from '../reconcile/desired.js';
 import { getDriver, type DriverContext } from '../drivers/index.js';
-import type { Processes } from '../runtime/processes.js';
+import { isSameProcess, type Processes } from '../runtime/processes.js';
 import { prepareCommand, launchSpec, type PreparedCommand } from './container-command.js';
 import { findNetwork } from './lookup.js';
 import type { EventBus } from './events.js';
@@ -113,7 +113,7 @@ export class Runs {
         for (const { ec, network } of targets) joins.push({ endpoint: this.d.endpoints.allocate(c, network, ec.network, ec.settings), network });
         this.d.containers.insertPortBindings(c.id, ports);
         const ok = this.d.containers.update(c.id, {
-          state: 'running', pid: 0, monitorPid: 0, exitCode: 0, error: '', startedAt: started, sandboxId: shared ? '' : newId(), netns,
+          state: 'running', pid: 0, pidStart: '', bootId: this.d.exec.bootId(), monitorPid: 0, exitCode: 0, error: '', startedAt: started, sandboxId: shared ? '' : newId(), netns,
           restartCount, paused: false, manuallyStopped: false, hasInside: !!launch,
         }, ['created', 'exited', 'restarting']);
         if (!ok) throw conflict(`container ${c.id} changed while it was being started`);
@@ -165,7 +165,7 @@ export class Runs {
     const now = this.d.containers.get(c.id) ?? c;
     try {
       const run = await this.d.processes.launch(c.id, launchSpec(c, l, this.d.sandboxes.paths(c), sandboxPath(l.shared ?? now)));
-      tx(this.d.db, () => this.d.containers.update(c.id, { pid: run.pid, monitorPid: run.monitorPid }, ['running']));
+      tx(this.d.db, () => this.d.containers.update(c.id, { pid: run.pid, pidStart: run.pidStart, monitorPid: run.monitorPid }, ['running']));
     } catch (e) {
       const gone = this.d.containers.get(c.id);
       if (gone) await this.teardown(gone, 127, (e as Error).message);
@@ -218,7 +218,7 @@ export class Runs {
   /** The processes in the container's mount namespace: its command and everything exec started. */
   async processesOf(c: Container): Promise<number[]> {
     const inside = c.hasInside ? await this.d.exec.processesIn(this.d.sandboxes.paths(c).mnt, 'mnt') : [];
-    return inside.length || c.pid <= 0 ? inside : [c.pid];
+    return inside.length || !isSameProcess(this.d.exec, c.pid, c.pidStart) ? inside : [c.pid];
   }
 
   /** Endpoints, namespaces and files go, dynamic addresses are released, what still runs in it is killed; the container is exited. */
@@ -231,7 +231,7 @@ export class Runs {
       this.d.containers.deleteEndpointsOf(c.id);
       this.d.containers.deletePortBindingsOf(c.id);
       this.d.containers.update(c.id, {
-        state: current.state === 'removing' ? 'removing' : 'exited', pid: 0, monitorPid: 0, exitCode, error,
+        state: current.state === 'removing' ? 'removing' : 'exited', pid: 0, pidStart: '', monitorPid: 0, exitCode, error,
         finishedAt: formatRfc3339Nano(nowNs()), sandboxId: '', paused: false, hasInside: false,
       });
     });

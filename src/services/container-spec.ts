@@ -246,6 +246,8 @@ export function parseCreate(body: CreateContainerRequest, apiVersion: number, cr
       restartCount: 0,
       paused: false,
       monitorPid: 0,
+      pidStart: '',
+      bootId: '',
       hasInside: false,
       manuallyStopped: false,
       imageId: '',

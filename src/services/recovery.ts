@@ -11,13 +11,14 @@ import { tx, type Db } from '../store/db.js';
 import type { ContainerRepo } from '../store/containers.js';
 import type { Executor } from '../host/executor.js';
 import { PROCESS_MARKER } from '../runtime/command.js';
-import type { Processes } from '../runtime/processes.js';
+import { isSameProcess, type Processes } from '../runtime/processes.js';
 import { commandOf } from './container-spec.js';
-import type { Runs } from './container-runs.js';
 import type { Sandboxes } from './sandboxes.js';
 import type { KeyedLock } from './locks.js';
 import { parseRestartPolicy, startsWithDaemon } from './restart-policy.js';
 import { ZERO_TIME } from '../model.js';
+import { formatRfc3339Nano, nowNs } from '../ids.js';
+import { isUp, type Runs } from './container-runs.js';
 import { warnOnFail } from './log.js';
 
 export interface RecoveryDeps {
@@ -32,8 +33,36 @@ export interface RecoveryDeps {
   log: () => { warn(obj: unknown, msg: string): void };
 }
 
+/** The error of a container whose boot is over (Docker's containers after a reboot have exit code 255 too). */
+export const REBOOTED = 'the host restarted: its processes and namespaces ended with the boot it started in';
+
 export class Recovery {
   constructor(private readonly d: RecoveryDeps) {}
+
+  /**
+   * Before the first reconcile: a container that started in another boot (its recorded boot id is not
+   * this one's) is exited, its endpoints and ports released. Its processes ended with that boot, and
+   * a pid recorded then names some other process now: nothing of it is attached or signalled.
+   * Returns the ids of the containers so ended.
+   */
+  endPreviousBoot(): string[] {
+    const boot = this.d.exec.bootId();
+    const ended: string[] = [];
+    if (!boot) return ended;
+    for (const c of this.d.containers.list()) {
+      if (!isUp(c) || c.bootId === '' || c.bootId === boot) continue;
+      tx(this.d.db, () => {
+        this.d.containers.deleteEndpointsOf(c.id);
+        this.d.containers.deletePortBindingsOf(c.id);
+        this.d.containers.update(c.id, {
+          state: c.state === 'removing' ? 'removing' : 'exited', pid: 0, pidStart: '', monitorPid: 0, exitCode: 255, error: REBOOTED,
+          finishedAt: formatRfc3339Nano(nowNs()), sandboxId: '', paused: false, hasInside: false,
+        });
+      });
+      ended.push(c.id);
+    }
+    return ended;
+  }
 
   async run(): Promise<void> {
     for (const c of this.d.containers.list()) {
@@ -63,12 +92,17 @@ export class Recovery {
       // the daemon stopped between the start's transaction and recording the command's pid
       const pid = (await this.d.exec.findProcess(`${PROCESS_MARKER}=${c.id}`)) ?? 0;
       if (pid > 0) {
-        tx(this.d.db, () => this.d.containers.update(c.id, { pid }, ['running']));
-        await this.d.processes.reattach(c.id, pid, 0, { socketPath: paths.shimSocket, statusPath: paths.shimStatus });
+        const pidStart = this.d.exec.processStart(pid) ?? '';
+        tx(this.d.db, () => this.d.containers.update(c.id, { pid, pidStart }, ['running']));
+        await this.d.processes.reattach(c.id, pid, pidStart, 0, { socketPath: paths.shimSocket, statusPath: paths.shimStatus });
       } else await this.d.runs.relaunch(c).catch((e) => this.d.log().warn({ container: c.id, err: (e as Error).message }, 'cannot run the command again'));
       return;
     }
-    if (await this.d.processes.reattach(c.id, c.pid, c.monitorPid, { socketPath: paths.shimSocket, statusPath: paths.shimStatus })) return;
+    if (await this.d.processes.reattach(c.id, c.pid, c.pidStart, c.monitorPid, { socketPath: paths.shimSocket, statusPath: paths.shimStatus })) {
+      // a row from before identities were recorded gets them now
+      if (!c.bootId) tx(this.d.db, () => this.d.containers.update(c.id, { pidStart: this.d.exec.processStart(c.pid) ?? '', bootId: this.d.exec.bootId() }, ['running']));
+      return;
+    }
     const status = await this.d.exec.readFile(paths.shimStatus);
     const recorded = status ? Number(JSON.parse(status).exitCode) : NaN;
     const code = Number.isInteger(recorded) ? recorded : 255;
@@ -78,7 +112,8 @@ export class Recovery {
 
   /** A `rm -f` that a crash cut short: its process is killed, its sandbox torn down, its row goes. */
   private async finishRemoval(c: Container): Promise<void> {
-    const pid = c.pid > 0 ? c.pid : await this.d.exec.findProcess(`${PROCESS_MARKER}=${c.id}`);
+    const recorded = c.pid > 0 && isSameProcess(this.d.exec, c.pid, c.pidStart) ? c.pid : undefined;
+    const pid = c.pid > 0 ? recorded : await this.d.exec.findProcess(`${PROCESS_MARKER}=${c.id}`);
     if (pid && this.d.exec.isAlive(pid)) this.d.exec.signal(-pid, 'SIGKILL') || this.d.exec.signal(pid, 'SIGKILL');
     if (this.d.containers.endpointsOf(c.id).length || this.d.containers.portBindingsOf(c.id).length || c.hasInside) {
       await this.d.runs.teardown(c, 137, '');

@@ -26,8 +26,8 @@ export interface SandboxDeps {
   dns: string[];
   /** the host's /etc/resolv.conf, as last read */
   hostResolvConf: () => string;
-  /** whether a pid is a live process */
-  alive: (pid: number) => boolean;
+  /** whether the process at pid is the one recorded (its start time): a reused pid is never a holder */
+  sameProcess: (pid: number, start: string) => boolean;
   /** whether firewall rules are programmed (the 127.0.0.11 redirect needs them) */
   iptables: boolean;
   /** which of /etc/resolv.conf, /etc/hosts, /etc/hostname the host has (a bind needs its target) */
@@ -59,7 +59,7 @@ export class Sandboxes {
   spec(c: Container): SandboxSpec | undefined {
     if (c.state !== 'running') return undefined;
     const endpoints = this.endpointsOf(c);
-    const pid = c.pid > 0 && this.d.alive(c.pid) ? c.pid : undefined;
+    const pid = this.d.sameProcess(c.pid, c.pidStart) ? c.pid : undefined;
     const spec: SandboxSpec = { container: c, endpoints, ports: this.d.containers.portBindingsOf(c.id), ...(pid ? { pid } : {}) };
     const dnsNet = endpoints.find((e) => servesDns(e.network) && dnsAddress(e.network));
     if (dnsNet) spec.dnsNetworkId = dnsNet.network.id;

@@ -6,16 +6,16 @@ interface ContainerRow {
   id: string; name: string; created: string; config: string; host_config: string; network_mode: string;
   sandbox_key: string | null; netns: string | null; state: string; pid: number; exit_code: number; error: string;
   started_at: string; finished_at: string; sandbox_id: string; restart_count: number; paused: number;
-  monitor_pid: number; has_inside: number; manually_stopped: number; image_id: string; health: string | null; mounts: string; links: string;
+  monitor_pid: number; pid_start: string; boot_id: string; has_inside: number; manually_stopped: number; image_id: string; health: string | null; mounts: string; links: string;
 }
 
 /** The part of a container that changes while it lives: its state and what its sandbox and process are. */
 export type RunState = Pick<Container, 'state' | 'pid' | 'exitCode' | 'error' | 'startedAt' | 'finishedAt' | 'sandboxId' | 'netns'
-  | 'restartCount' | 'paused' | 'monitorPid' | 'hasInside' | 'manuallyStopped' | 'health'>;
+  | 'restartCount' | 'paused' | 'monitorPid' | 'pidStart' | 'bootId' | 'hasInside' | 'manuallyStopped' | 'health'>;
 
 const COLUMNS: Record<keyof RunState, string> = {
   state: 'state', pid: 'pid', exitCode: 'exit_code', error: 'error', startedAt: 'started_at', finishedAt: 'finished_at',
-  sandboxId: 'sandbox_id', netns: 'netns', restartCount: 'restart_count', paused: 'paused', monitorPid: 'monitor_pid',
+  sandboxId: 'sandbox_id', netns: 'netns', restartCount: 'restart_count', paused: 'paused', monitorPid: 'monitor_pid', pidStart: 'pid_start', bootId: 'boot_id',
   hasInside: 'has_inside', manuallyStopped: 'manually_stopped', health: 'health',
 };
 const toColumn = (v: unknown) => (typeof v === 'boolean' ? Number(v) : v !== null && typeof v === 'object' ? JSON.stringify(v) : v);
@@ -230,7 +230,7 @@ export class ContainerRepo {
       id: r.id, name: r.name, created: r.created, config: JSON.parse(r.config), hostConfig: JSON.parse(r.host_config),
       networkMode: r.network_mode, sandboxKey: r.sandbox_key, netns: r.netns, state: r.state as ContainerState, pid: r.pid,
       exitCode: r.exit_code, error: r.error, startedAt: r.started_at, finishedAt: r.finished_at, sandboxId: r.sandbox_id,
-      restartCount: r.restart_count, paused: r.paused === 1, monitorPid: r.monitor_pid, hasInside: r.has_inside === 1,
+      restartCount: r.restart_count, paused: r.paused === 1, monitorPid: r.monitor_pid, pidStart: r.pid_start, bootId: r.boot_id, hasInside: r.has_inside === 1,
       manuallyStopped: r.manually_stopped === 1, imageId: r.image_id, health: r.health ? JSON.parse(r.health) : null, mounts: JSON.parse(r.mounts), links: JSON.parse(r.links),
       endpointConfigs: (this.q.configs.all(r.id) as Array<{ network: string; settings: string }>).map((c) => ({ network: c.network, settings: JSON.parse(c.settings) })),
     };

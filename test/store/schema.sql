@@ -21,7 +21,7 @@ CREATE TABLE containers (
   finished_at   TEXT NOT NULL DEFAULT '0001-01-01T00:00:00Z',
   sandbox_id    TEXT NOT NULL DEFAULT '',
   restart_count INTEGER NOT NULL DEFAULT 0
-, paused INTEGER NOT NULL DEFAULT 0, monitor_pid INTEGER NOT NULL DEFAULT 0, has_inside INTEGER NOT NULL DEFAULT 0, manually_stopped INTEGER NOT NULL DEFAULT 0, health TEXT, image_id TEXT NOT NULL DEFAULT '', mounts TEXT NOT NULL DEFAULT '[]', links TEXT NOT NULL DEFAULT '[]') STRICT;
+, paused INTEGER NOT NULL DEFAULT 0, monitor_pid INTEGER NOT NULL DEFAULT 0, has_inside INTEGER NOT NULL DEFAULT 0, manually_stopped INTEGER NOT NULL DEFAULT 0, health TEXT, image_id TEXT NOT NULL DEFAULT '', mounts TEXT NOT NULL DEFAULT '[]', links TEXT NOT NULL DEFAULT '[]', pid_start TEXT NOT NULL DEFAULT '', boot_id TEXT NOT NULL DEFAULT '') STRICT;
 CREATE TABLE endpoint_configs (
   container_id  TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
   network       TEXT NOT NULL,          -- the network as named by the client; resolved at start
