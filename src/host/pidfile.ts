@@ -4,7 +4,7 @@
  * the first one's socket; a file left by a process that is gone (or whose pid now names another
  * process) is taken over.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync, chmodSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, unlinkSync, writeSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 
 export class DaemonRunningError extends Error {}
@@ -20,7 +20,30 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
-/** Takes the data root for this process; returns the release function. The data root becomes 0700. */
+/** Containers' logs (<data root>/containers/<id>/*.log) become root's alone, whatever made them so far. */
+function restrictLogs(dataRoot: string): void {
+  const dir = join(dataRoot, 'containers');
+  let ids: string[] = [];
+  try {
+    ids = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const id of ids) {
+    for (const f of ['stdout.log', 'stderr.log']) {
+      try {
+        chmodSync(join(dir, id, f), 0o600);
+      } catch {
+        // no such log
+      }
+    }
+  }
+}
+
+/**
+ * Takes the data root for this process; returns the release function. At every start the data root
+ * becomes 0700 and containers' logs 0600 (the database is the store's: src/store/db.ts).
+ */
 export function takeDataRoot(dataRoot: string, instance: string): () => void {
   mkdirSync(dataRoot, { recursive: true });
   chmodSync(dataRoot, 0o700);
@@ -31,6 +54,7 @@ export function takeDataRoot(dataRoot: string, instance: string): () => void {
       const fd = openSync(path, 'wx', 0o644);
       writeSync(fd, mine);
       closeSync(fd);
+      restrictLogs(dataRoot);
       return () => {
         try {
           if (readFileSync(path, 'utf8') === mine) unlinkSync(path);

@@ -26,8 +26,8 @@ export interface ShimSpec {
 function main(): void {
   const spec = JSON.parse(readFileSync(process.argv[2], 'utf8')) as ShimSpec;
   rmSync(process.argv[2], { force: true });
-  const out = openSync(spec.stdoutPath, 'a');
-  const err = spec.tty ? out : openSync(spec.stderrPath, 'a');
+  const out = openSync(spec.stdoutPath, 'a', 0o600);
+  const err = spec.tty ? out : openSync(spec.stderrPath, 'a', 0o600);
   rmSync(spec.socketPath, { force: true });
   const clients = new Set<net.Socket>();
   let exitCode: number | undefined;

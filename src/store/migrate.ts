@@ -24,8 +24,11 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
 
 export class NewerDatabaseError extends Error {}
 
-/** Applies each migration above user_version in its own transaction, bumping user_version inside it. */
-export function migrate(db: Database.Database, migrations = loadMigrations()): number {
+/**
+ * Applies each migration above user_version in its own transaction, bumping user_version inside it.
+ * beforeUpgrade runs once before the first, with the version the database has (not for a new one).
+ */
+export function migrate(db: Database.Database, migrations = loadMigrations(), beforeUpgrade?: (from: number) => void): number {
   const current = db.pragma('user_version', { simple: true }) as number;
   const latest = migrations.length;
   if (current > latest) {
@@ -34,6 +37,7 @@ export function migrate(db: Database.Database, migrations = loadMigrations()): n
         'it was written by a newer cnmd: run that version, or point --data-root elsewhere',
     );
   }
+  if (current > 0 && current < latest) beforeUpgrade?.(current);
   for (const m of migrations.slice(current)) {
     db.transaction(() => {
       db.exec(m.sql);
