@@ -21,7 +21,7 @@ interface Scene {
   first: Daemon;
 }
 
-async function scene(t: Parameters<Parameters<typeof t.test>[1]>[0]): Promise<Scene> {
+async function scene(t: { teardown: (fn: () => unknown) => void }): Promise<Scene> {
   const dir = mkdtempSync(join(tmpdir(), 'cnmd-identity-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const config = loadConfig(['--data-root', dir, '--reconcile-interval', '0'], () => undefined);

@@ -191,7 +191,7 @@ t.test('with --iptables=false there are no rules at all', async (t) => {
 function onNetA(cid: string, name: string, n: number, hostIfname: string, pid = 0) {
   const container = {
     id: cid, name, created: '', config: {}, hostConfig: {}, networkMode: 'net-aaaa', sandboxKey: null, netns: name, state: 'running' as const,
-    pid, exitCode: 0, error: '', startedAt: '', finishedAt: '', sandboxId: 's', restartCount: 0, paused: false, monitorPid: 0, hasInside: false, manuallyStopped: false, imageId: '', health: null, mounts: [], links: [], endpointConfigs: [],
+    pid, exitCode: 0, error: '', startedAt: '', finishedAt: '', sandboxId: 's', restartCount: 0, paused: false, monitorPid: 0, pidStart: '', bootId: '', hasInside: false, manuallyStopped: false, imageId: '', health: null, mounts: [], links: [], endpointConfigs: [],
   };
   const endpoint = {
     id: cid.slice(0, 1).repeat(64), containerId: cid, networkId: ID_A, configKey: 'net-aaaa', ifname: 'eth0', hostIfname,
