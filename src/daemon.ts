@@ -91,8 +91,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       links, containers: containersRepo, networks: networksRepo, roots: { dataRoot: config.dataRoot, runRoot: config.execRoot, instance: config.instance },
       dns: config.dns, hostResolvConf: () => etc.resolvConf(), sameProcess: (pid, start) => isSameProcess(exec, pid, start), iptables: config.iptables, etcFiles: etc.files,
     });
+    // the containers' recovery, made below: it ends a container whose sandbox the reconciler set apart
+    let endFailed: (id: string, error: string) => Promise<void> = async () => undefined;
     const reconciler = new Reconciler({
       exec, ctx, ...reconcileSource(networksRepo, containersRepo, sandboxes), firewallRecord: new FirewallChainRepo(db),
+      onSandboxFailed: (id, error) => endFailed(id, error),
       onReport: (r) => {
         const scope = r.scope === 'all' ? 'all' : 'scoped';
         metrics.reconciles.inc({ scope, ok: String(!r.error) });
@@ -120,6 +123,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       },
     });
     cluster?.whenAddressLost(stack.readdress);
+    endFailed = (id, error) => stack.recovery.endFailedSandbox(id, error);
     await networks.ensurePredefined();
     const rebooted = stack.recovery.endPreviousBoot();
     if (rebooted.length) log.warn({ containers: rebooted.length }, 'the host restarted since these containers started: they are exited');

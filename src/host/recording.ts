@@ -256,7 +256,11 @@ export class RecordingExecutor implements Executor {
   /** network namespaces of the pretend host, by path (besides /run/netns/*); '/proc/self/ns/net' is the daemon's */
   readonly netns = new Map<string, string>([['/proc/self/ns/net', 'host'], ['/proc/1/ns/net', 'host']]);
 
+  /** namespace files that are gone (an adopted namespace deleted by its owner) */
+  readonly goneNetns = new Set<string>();
+
   async netnsIdentity(path: string): Promise<string | undefined> {
+    if (this.goneNetns.has(path)) return undefined;
     if (this.netns.has(path)) return this.netns.get(path);
     return /^\/run\/netns\/[^/]+$/.test(path) ? `netns:${path}` : undefined;
   }

@@ -9,13 +9,14 @@ import type { DriverContext } from '../drivers/index.js';
 import type { Executor } from '../host/executor.js';
 import type { HostState } from '../host/state.js';
 import { readHostState } from '../host/readers.js';
-import { applySteps, type HostSteps } from '../host/apply.js';
-import { describeIptables } from '../host/iptables-text.js';
-import { describeNft } from '../host/nft.js';
-import { bridgeLine, ipLine } from '../host/ip-text.js';
+import { applySteps } from '../host/apply.js';
+import { describeStep, toHostSteps } from './steps.js';
+
+export { describeStep, toHostSteps } from './steps.js';
 import { desiredState, sandboxPath, type ContainerDirs } from './desired.js';
 import type { SandboxSpec } from './model.js';
 import { plan, adopt, NeedsFullReconcile, type Step, type PlanOptions } from './plan.js';
+import { splitBySandbox, SetApart } from './apart.js';
 import type { DesiredState } from './model.js';
 import { type FirewallStep, chainChanges, chainsToRecord, fromRecordKey, keptChains } from '../firewall/index.js';
 
@@ -26,6 +27,8 @@ export interface ReconcileReport {
   durationMs: number;
   steps: string[];
   error?: string;
+  /** containers set apart by this run: their sandbox failed (container id: why) */
+  failed?: Record<string, string>;
 }
 
 export interface ReconcilerDeps {
@@ -43,6 +46,12 @@ export interface ReconcilerDeps {
   /** the iptables chains cnmd made (its record in the store): only these are ever removed */
   firewallRecord?: { list(): Set<string>; add(keys: Iterable<string>): void; remove(keys: Iterable<string>): void };
   onReport?: (r: ReconcileReport) => void;
+  /**
+   * A running container whose sandbox cannot be converged (its adopted namespace is gone, a step of
+   * its own fails): it was set apart so that the rest converges; the callee ends it (marks it exited
+   * with the error). Called after the run, outside the queue.
+   */
+  onSandboxFailed?: (containerId: string, error: string) => Promise<void>;
 }
 
 /** What a scoped reconcile covers: networks and containers (sandboxes), by full id. */
@@ -51,54 +60,21 @@ export interface Scope {
   containers?: string[];
 }
 
-export function describeStep(s: Step): string {
-  switch (s.kind) {
-    case 'sysctl': return `sysctl -w ${s.key}=${s.value}`;
-    case 'ip': return `ip ${ipLine(s.op)}`;
-    case 'ipns': return `nsenter --net=${s.path} ip ${ipLine(s.op)}`;
-    case 'nssysctl': return `nsenter --net=${s.path} sysctl -w ${s.key}=${s.value}`;
-    case 'bridge': return `bridge ${bridgeLine(s.op)}`;
-    case 'iptables': return describeIptables(s.table, s.line, s.family);
-    case 'nft': return describeNft({ name: s.table }, s.op);
-    case 'file': return `write ${s.path}`;
-    case 'mntns': return s.holderPid ? `mount --bind /proc/${s.holderPid}/ns/mnt ${s.path}` : `unshare --mount=${s.path} mount -a --fstab ${s.fstab}`;
-    case 'utsns': return s.holderPid ? `mount --bind /proc/${s.holderPid}/ns/uts ${s.path}` : `unshare --uts=${s.path} hostname ${s.hostname}`;
-    case 'umount': return `umount ${s.path}`;
-    case 'rm': return `rm -r ${s.path}`;
-  }
-}
-
-export function toHostSteps(steps: Step[]): HostSteps {
-  const out: Required<HostSteps> = {
-    sysctls: [], ipLines: [], iptables: [], nft: [], inside: new Map(), insideSysctls: new Map(), bridgeLines: [], files: [], namespaces: [], umounts: [], removals: [],
-  };
-  for (const s of steps) {
-    if (s.kind === 'sysctl') out.sysctls.push({ key: s.key, value: s.value });
-    else if (s.kind === 'ip') out.ipLines.push(ipLine(s.op));
-    else if (s.kind === 'ipns') out.inside.set(s.path, [...(out.inside.get(s.path) ?? []), ipLine(s.op)]);
-    else if (s.kind === 'nssysctl') out.insideSysctls.set(s.path, [...(out.insideSysctls.get(s.path) ?? []), `${s.key}=${s.value}`]);
-    else if (s.kind === 'bridge') out.bridgeLines.push(bridgeLine(s.op));
-    else if (s.kind === 'file') out.files.push({ path: s.path, content: s.content });
-    else if (s.kind === 'mntns') out.namespaces.push({ kind: 'mnt', path: s.path, fstab: s.fstab, ...(s.holderPid ? { holderPid: s.holderPid } : {}) });
-    else if (s.kind === 'utsns') out.namespaces.push({ kind: 'uts', path: s.path, hostname: s.hostname, domainname: s.domainname, ...(s.holderPid ? { holderPid: s.holderPid } : {}) });
-    else if (s.kind === 'umount') out.umounts.push(s.path);
-    else if (s.kind === 'rm') out.removals.push(s.path);
-    else if (s.kind === 'nft') out.nft.push({ table: s.table, op: s.op });
-    else out.iptables.push({ table: s.table, phase: s.phase, line: s.line, ...(s.family === 6 ? { family: 6 as const } : {}) });
-  }
-  return out;
-}
-
 export class Reconciler {
   private state: HostState | undefined;
+  private readonly apart: SetApart;
   private queue: Promise<unknown> = Promise.resolve();
   last: ReconcileReport | undefined;
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.apart = new SetApart(() => deps.listSandboxes?.() ?? [], deps.exec, deps.onSandboxFailed);
+  }
 
   /** Converge everything cnmd owns, sandboxes read from the inside too (at start). */
-  reconcileAll(): Promise<ReconcileReport> {
-    return this.serialize(() => this.run('all', async () => this.full()));
+  async reconcileAll(): Promise<ReconcileReport> {
+    const report = await this.serialize(() => this.run('all', async () => this.full(true)));
+    await this.apart.settle();
+    return report;
   }
 
   /** Converge the objects of these networks (existing or just deleted) and the shared base. */
@@ -110,7 +86,7 @@ export class Reconciler {
   reconcile(scope: Scope): Promise<ReconcileReport> {
     this.lastRequestAt = Date.now();
     const ids = [...(scope.networks ?? []), ...(scope.containers ?? [])];
-    return this.serialize(() => this.run(ids, async () => this.scoped(scope)));
+    return this.serialize(() => this.run(ids, async () => this.scoped(scope))).finally(() => void this.apart.settle());
   }
 
   /** The steps a full run would apply now, without applying them. */
@@ -160,18 +136,16 @@ export class Reconciler {
         state.sandboxes = this.state.sandboxes;
         const desired = this.desiredAll();
         const o = this.options(null);
-        const steps = plan(desired, state, o);
         this.state = state;
-        await this.apply(steps, state, desired, o);
-        adopt(state, desired, o);
-        return steps;
+        return this.applyAll(desired, state, o, true);
       }, started),
-    );
+    ).finally(() => void this.apart.settle());
   }
 
   /** started: when the run began, earlier than now for a repair that read the host first */
   private async run(scope: 'all' | string[], fn: () => Promise<Step[]>, started = Date.now()): Promise<ReconcileReport> {
-    const report: ReconcileReport = { at: new Date(started).toISOString(), scope, durationMs: 0, steps: [] };
+    const report: ReconcileReport = { at: new Date(started).toISOString(), scope, durationMs: 0, steps: [], failed: {} };
+    this.last = report;
     try {
       report.steps = (await fn()).map(describeStep);
       return report;
@@ -180,6 +154,7 @@ export class Reconciler {
       throw e;
     } finally {
       report.durationMs = Date.now() - started;
+      if (!Object.keys(report.failed!).length) delete report.failed;
       this.last = report;
       this.deps.onReport?.(report);
     }
@@ -203,7 +178,7 @@ export class Reconciler {
   }
 
   private desiredAll() {
-    return desiredState(this.deps.listNetworks(), this.deps.ctx, this.deps.listSandboxes?.() ?? [], this.deps.ownedNetns?.() ?? [], this.deps.containerDirs?.());
+    return desiredState(this.deps.listNetworks(), this.deps.ctx, this.apart.live(), this.deps.ownedNetns?.() ?? [], this.deps.containerDirs?.());
   }
 
   private readHost(sandboxes: SandboxSpec[], desired: ReturnType<typeof desiredState>): Promise<HostState> {
@@ -241,20 +216,65 @@ export class Reconciler {
   }
 
   private async readAll() {
-    const sandboxes = this.deps.listSandboxes?.() ?? [];
+    const sandboxes = this.apart.live();
     const desired = this.desiredAll();
     const state = await this.readHost(sandboxes, desired);
     return { desired, state, o: this.options(null) };
   }
 
-  private async full(): Promise<Step[]> {
+  /** setApart: a failing sandbox is set apart (start-up, repairs), not when a request's own run fell back to a full one */
+  private async full(setApart = false): Promise<Step[]> {
+    if (setApart) await this.apart.checkAdopted(this.last);
     const { desired, state, o } = await this.readAll();
     this.state = state;
-    const steps = plan(desired, state, o);
-    await this.apply(steps, state, desired, o);
-    adopt(state, desired, o);
+    const steps = await this.applyAll(desired, state, o, setApart);
     this.started = true;
     return steps;
+  }
+
+  /**
+   * A full plan, applied. When it fails and sandboxes are in it, they are applied apart: the networks
+   * and the shared base first (a failure there is not a sandbox's: it is thrown), then each sandbox
+   * alone; one whose steps fail is set apart (the run goes on, onSandboxFailed ends it).
+   */
+  private async applyAll(desired: DesiredState, state: HostState, o: PlanOptions, setApart: boolean): Promise<Step[]> {
+    const steps = plan(desired, state, o);
+    try {
+      await this.apply(steps, state, desired, o);
+      adopt(state, desired, o);
+      return steps;
+    } catch (e) {
+      if (!setApart || !this.apart.enabled || !desired.sandboxes.length) throw e;
+      return this.applyApart(desired, o, e as Error);
+    }
+  }
+
+  private async applyApart(desired: DesiredState, o: PlanOptions, first: Error): Promise<Step[]> {
+    const specs = new Map(this.apart.live().map((sb) => [sb.container.id.slice(0, 12), sb]));
+    // the failed run changed part of the host: plan again from a fresh read
+    const state = await this.readHost([...specs.values()], desired);
+    this.state = state;
+    const steps = plan(desired, state, o);
+    const { base, bySandbox } = splitBySandbox(steps, desired);
+    try {
+      await this.apply(base, state, desired, o);
+    } catch {
+      throw first;
+    }
+    const done = [...base];
+    for (const [owner, mine] of bySandbox) {
+      try {
+        await this.apply(mine, state, desired, o);
+        done.push(...mine);
+      } catch (e) {
+        const spec = specs.get(owner);
+        if (!spec) throw e;
+        this.apart.set(spec, (e as Error).message, this.last);
+      }
+    }
+    // what the runs changed, and what a failed one left half-made, is read again
+    this.state = await this.readHost(this.apart.live(), desired);
+    return done;
   }
 
   private async scoped(scope: Scope): Promise<Step[]> {

@@ -36,6 +36,9 @@ export interface RecoveryDeps {
 /** The error of a container whose boot is over (Docker's containers after a reboot have exit code 255 too). */
 export const REBOOTED = 'the host restarted: its processes and namespaces ended with the boot it started in';
 
+/** The error of a container whose sandbox could not be converged. */
+export const SANDBOX_FAILED = 'cnmd could not set up its network sandbox';
+
 export class Recovery {
   constructor(private readonly d: RecoveryDeps) {}
 
@@ -108,6 +111,20 @@ export class Recovery {
     const code = Number.isInteger(recorded) ? recorded : 255;
     await this.d.runs.teardown(c, code, 'the process ended while cnmd was not running').catch(warnOnFail(this.d.log, 'tearing down a sandbox whose command ended meanwhile: the next reconcile finishes it'));
     await this.d.runs.afterStop(c.id, code, false);
+  }
+
+  /**
+   * A running container whose sandbox the reconciler could not converge (set apart so that the rest
+   * converged): it is exited with the error, its endpoints released; its restart policy is not applied
+   * (the same sandbox would fail the same way). An event `die` says so.
+   */
+  async endFailedSandbox(id: string, error: string): Promise<void> {
+    await this.d.lock.run(id, async () => {
+      const c = this.d.containers.get(id);
+      if (!c || c.state !== 'running') return;
+      this.d.log().warn({ container: id, err: error }, 'its sandbox cannot be set up: the container is exited');
+      await this.d.runs.teardown(c, 255, `${SANDBOX_FAILED}: ${error}`).catch(warnOnFail(this.d.log, 'ending a container whose sandbox failed: the next reconcile finishes it'));
+    });
   }
 
   /** A `rm -f` that a crash cut short: its process is killed, its sandbox torn down, its row goes. */

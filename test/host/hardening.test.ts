@@ -1,14 +1,14 @@
 /**
  * Hardening on a real kernel: the data root and what is in it are root's alone at every start, a
- * damaged database stops the daemon with its name, and a recorded pid that now names another
- * process is neither given a namespace name nor signalled.
+ * damaged database stops the daemon with its name, a recorded pid that now names another process is
+ * neither given a namespace name nor signalled, and one bad sandbox does not stop the daemon.
  */
 import t from 'tap';
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { hostTestsReady, makeNetns, startDaemonIn, uniqueName, type Netns } from '../helpers/host.js';
+import { hostTestsReady, makeNetns, pings, startDaemonIn, uniqueName, type Netns } from '../helpers/host.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const V = '/v1.48';
@@ -91,5 +91,40 @@ if (await hostTestsReady(t)) {
     t.equal((await d.request('POST', `${V}/containers/${name}/kill`)).status, 409);
     await new Promise((r) => setTimeout(r, 200));
     t.equal(unrelated.exitCode ?? unrelated.signalCode, null, 'and stop and kill did not signal it');
+  });
+
+  t.test('an adopted namespace deleted while the daemon is down: the daemon starts, that container is exited, the others converge', async (t) => {
+    const host = await makeNetns(t, 'h');
+    const d = await startDaemonIn(t, host);
+    const net = uniqueName('poison');
+    t.equal((await d.request('POST', `${V}/networks/create`, { Name: net })).status, 201);
+    const mine = await makeNetns(t, 'adopt');
+    const adopted = uniqueName('adopted');
+    const good = uniqueName('good');
+    t.equal((await d.request('POST', `${V}/containers/create?name=${adopted}`, { Image: 'x', SandboxKey: `/run/netns/${mine.name}`, HostConfig: { NetworkMode: net } })).status, 201);
+    t.equal((await d.request('POST', `${V}/containers/${adopted}/start`)).status, 204);
+    t.equal((await d.request('POST', `${V}/containers/create?name=${good}`, { Image: 'x', HostConfig: { NetworkMode: net } })).status, 201);
+    t.equal((await d.request('POST', `${V}/containers/${good}/start`)).status, 204);
+    await d.stop();
+    await execa('ip', ['netns', 'del', mine.name]);
+    // the namespace of the good one loses its interfaces too: the start-up reconcile has work to do
+    const goodNs = String((await (async () => {
+      const db = new Database(`${d.dir}/data/cnmd.db`, { readonly: true });
+      const row = db.prepare('SELECT netns FROM containers WHERE name = ?').get(good) as { netns: string };
+      db.close();
+      return row;
+    })()).netns);
+    await execa('ip', ['-n', goodNs, 'link', 'del', 'eth0']);
+    await d.start();
+    const a = (await d.request('GET', `${V}/containers/${adopted}/json`)).body;
+    t.match(a.State, { Status: 'exited', Running: false, ExitCode: 255 }, 'the container with the missing namespace is exited');
+    t.match(a.State.Error, `its network namespace /run/netns/${mine.name} is gone`, 'with the reason');
+    const g = (await d.request('GET', `${V}/containers/${good}/json`)).body;
+    t.match(g.State, { Status: 'running' }, 'the other one runs');
+    const ip = g.NetworkSettings.Networks[net].IPAddress as string;
+    t.ok(await pings(host, ip), `and its sandbox was repaired: the host reaches ${ip}`);
+    const n = (await d.request('GET', `${V}/networks/${net}`)).body;
+    t.same(Object.keys(n.Containers), [g.Id], 'only it is on the network');
+    t.equal((await d.request('GET', '/_ping')).status, 200);
   });
 }
