@@ -12,14 +12,15 @@
  *                  and from outside (no direct access) ends here.
  * P-SRC            -i BR -j ACCEPT (or DROP if internal)  one per network: traffic out of a network, which
  *                  P-DEST did not claim, so it leaves for a link that is not one of our bridges
- * filter INPUT     -j P-INPUT: DNS to the gateways of networks the embedded server answers on
+ * filter INPUT     -j P-INPUT: -d 127.0.0.0/8 -i BR, not a reply -> DROP (the localhost guard);
+ *                  DNS to the gateways of networks the embedded server answers on
  * nat POSTROUTING  -j P-POSTROUTING: -s SUBNET ! -o BR -j MASQUERADE (or SNAT), the host's own
  *                  connections to published ports, a container reaching its own published port
  * nat PREROUTING, OUTPUT -> P-DNAT, P-DNAT-LO (published ports), P-DNS (127.0.0.11 -> the server)
  * mangle PREROUTING -> P-GUARD -> P-G-<container>: before the DNAT, a published port with an
  *                  allow-list returns for the sources it allows and drops the rest
  *
- * Two rules per network in shared chains and one chain of its own: iptables-nft's cost for changing
+ * Three rules per network in shared chains and one chain of its own: iptables-nft's cost for changing
  * existing rules grows with the size of the table, so fewer rules keep deletes cheap.
  */
 import type { FirewallIntent, NetworkIntent, PortIntent } from './intent.js';
@@ -140,6 +141,11 @@ function networkRules(n: NetworkIntent, prefix: string, comment: string, family:
   if (nat) {
     const target = nat.kind === 'snat' ? { snat: nat.source } : 'MASQUERADE';
     for (const sub of family === 4 ? n.subnets4 : n.subnets6) rules.push({ table: 'nat', chain: c.postrouting, spec: spec({ src: sub, out: br, notOut: true, comment, target }) });
+  }
+  // the localhost guard: the bridge has route_localnet (ports published on 127.0.0.1), so a container
+  // could address the host's 127.0.0.0/8 services; only replies get through
+  if (family === 4 && !n.internal) {
+    rules.push({ table: 'filter', chain: c.input, spec: spec({ dst: '127.0.0.0/8', in: br, ctstate: 'RELATED,ESTABLISHED', notCtstate: true, comment, target: 'DROP' }) });
   }
   if (n.dns && family === 4) {
     for (const proto of ['udp', 'tcp'] as const) rules.push({ table: 'filter', chain: c.input, spec: spec({ in: br, proto, dport: 53, comment, target: 'ACCEPT' }) });

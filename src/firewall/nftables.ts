@@ -10,7 +10,8 @@
  *                   iifname vmap @egress            out of a network to another link: allow, or drop (internal)
  * into              established allow; iifname . oifname vmap @icc (same bridge: allow or drop);
  *                   DNATed to a network with published ports allow; drop (isolation)
- * input (filter)    DNS to the gateways of networks the embedded server answers on: allow
+ * input (filter)    from a bridge to 127.0.0.0/8, not a reply: drop (the localhost guard);
+ *                   DNS to the gateways of networks the embedded server answers on: allow
  * allow             sets ACCEPT_MARK and accepts. An accept ends only this table's chain: another
  *                   firewall's drop (iptables' FORWARD policy DROP, ufw) still applies. Our filter
  *                   chains run first (priority -10), and that firewall accepts what carries the mark
@@ -112,7 +113,15 @@ const CHAINS: DesiredNftChain[] = [
       { matches: [], then: 'drop' },
     ],
   },
-  { name: 'input', base: { type: 'filter', hook: 'input', priority: FILTER_PRIORITY }, rules: [{ matches: [{ keys: ['iifname'], set: 'dns' }, ...dns53], then: allow }] },
+  {
+    name: 'input', base: { type: 'filter', hook: 'input', priority: FILTER_PRIORITY },
+    rules: [
+      // the localhost guard: bridges have route_localnet (for ports published on 127.0.0.1), so a
+      // container could address the host's 127.0.0.0/8 services; only replies get through
+      { matches: [{ keys: ['iifname'], set: 'bridges' }, { keys: ['ip daddr'], values: [{ prefix: '127.0.0.0', len: 8 }] }, { keys: ['ct state'], op: '!=', values: ['established', 'related'] }], then: 'drop' },
+      { matches: [{ keys: ['iifname'], set: 'dns' }, ...dns53], then: allow },
+    ],
+  },
   {
     // before the DNAT: a published port with an allow-list drops every other source
     name: 'guard', base: { type: 'filter', hook: 'prerouting', priority: -150 },

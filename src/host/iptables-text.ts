@@ -23,6 +23,8 @@ export interface IptRule {
   proto?: 'tcp' | 'udp' | 'sctp';
   dport?: number;
   ctstate?: 'RELATED,ESTABLISHED' | 'DNAT';
+  /** the connection is not in ctstate */
+  notCtstate?: boolean;
   /** packets whose mark has these bits */
   mark?: number;
   srcType?: 'LOCAL';
@@ -42,7 +44,7 @@ export function ruleSpec(r: IptRule): string {
   if (r.in) parts.push(`-i ${r.in}`);
   if (r.out) parts.push(`${r.notOut ? '! ' : ''}-o ${r.out}`);
   if (r.proto) parts.push(`-p ${r.proto} -m ${r.proto}${r.dport !== undefined ? ` --dport ${r.dport}` : ''}`);
-  if (r.ctstate) parts.push(`-m conntrack --ctstate ${r.ctstate}`);
+  if (r.ctstate) parts.push(`-m conntrack ${r.notCtstate ? '! ' : ''}--ctstate ${r.ctstate}`);
   if (r.mark !== undefined) parts.push(`-m mark --mark 0x${r.mark.toString(16)}/0x${r.mark.toString(16)}`);
   if (r.srcType) parts.push(`-m addrtype --src-type ${r.srcType}`);
   if (r.dstType) parts.push(`-m addrtype --dst-type ${r.dstType}`);

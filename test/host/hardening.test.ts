@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { hostTestsReady, makeNetns, pings, startDaemonIn, uniqueName, type Netns } from '../helpers/host.js';
+import { attachSandbox, hostTestsReady, makeNetns, pings, startDaemonIn, uniqueName, type Netns } from '../helpers/host.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const V = '/v1.48';
@@ -127,4 +127,64 @@ if (await hostTestsReady(t)) {
     t.same(Object.keys(n.Containers), [g.Id], 'only it is on the network');
     t.equal((await d.request('GET', '/_ping')).status, 200);
   });
+
+  for (const backend of ['nftables', 'iptables'] as const) {
+    t.test(`${backend}: the localhost guard: a packet from a bridge to the host's 127.0.0.1 gets no answer; 127.0.0.1 ports still work from the host`, async (t) => {
+      const host = await makeNetns(t, 'h');
+      const d = await startDaemonIn(t, host, ['--firewall-backend', backend, '--reconcile-interval', '0']);
+      const br = `cnmdlg${Math.random().toString(16).slice(2, 8)}`;
+      const net = uniqueName('lg');
+      const created = await d.request('POST', `${V}/networks/create`, {
+        Name: net, IPAM: { Config: [{ Subnet: '10.231.0.0/24', Gateway: '10.231.0.1' }] }, Options: { 'com.docker.network.bridge.name': br },
+      });
+      t.equal(created.status, 201, created.text);
+      // a service the host binds to loopback only
+      const secret = spawn('nsenter', [`--net=/run/netns/${host.name}`, process.execPath, '-e', "require('http').createServer((q, s) => s.end('secret')).listen(7777, '127.0.0.1')"], { stdio: 'ignore' });
+      t.teardown(() => void secret.kill('SIGKILL'));
+      // a container whose root crafts packets for 127.0.0.1 and sends them to its gateway
+      const evil = await attachSandbox(t, host, br, '10.231.0.50/24', '10.231.0.1', 'evil');
+      for (const k of ['all', 'eth0']) await evil.run('sysctl', ['-qw', `net.ipv4.conf.${k}.route_localnet=1`]);
+      await evil.run('ip', ['rule', 'add', 'pref', '10', 'lookup', 'local']);
+      await evil.run('ip', ['rule', 'del', 'pref', '0']);
+      await evil.run('ip', ['rule', 'add', 'pref', '5', 'to', '127.0.0.1', 'lookup', '100']);
+      await evil.run('ip', ['route', 'add', '127.0.0.1/32', 'via', '10.231.0.1', 'dev', 'eth0', 'src', '10.231.0.50', 'table', '100']);
+      const probe = async () => (await evil.run('curl', ['-sS', '--max-time', '3', 'http://127.0.0.1:7777/'], { reject: false })).stdout;
+      await new Promise((r) => setTimeout(r, 300));
+      t.equal((await host.run('curl', ['-sS', '--max-time', '3', 'http://127.0.0.1:7777/'])).stdout, 'secret', 'the host reaches its own service');
+      t.equal(await probe(), '', 'the container gets no answer from the host\'s 127.0.0.1');
+
+      // the check can fail: without the guard the crafted packets reach the service
+      if (backend === 'nftables') {
+        const rules = JSON.parse((await host.run('nft', ['-j', '-a', 'list', 'chain', 'inet', 'cnmd', 'input'])).stdout).nftables as Array<{ rule?: { handle: number; expr: unknown[] } }>;
+        const guard = rules.find((r) => r.rule && JSON.stringify(r.rule.expr).includes('"127.0.0.0"'));
+        t.ok(guard, 'the guard is a rule of cnmd\'s input chain');
+        await host.run('nft', ['delete', 'rule', 'inet', 'cnmd', 'input', 'handle', String(guard!.rule!.handle)]);
+      } else {
+        const lines = (await host.run('iptables', ['-S', 'CNMD-INPUT'])).stdout.split('\n');
+        const at = lines.findIndex((l) => l.includes('127.0.0.0/8') && l.includes(br));
+        t.ok(at > 0, 'the guard is a rule of CNMD-INPUT');
+        await host.run('iptables', ['-D', 'CNMD-INPUT', String(at)]);
+      }
+      t.equal(await probe(), 'secret', 'without the guard the container reads the host\'s loopback service');
+      // a restart reconciles the guard back
+      await d.stop();
+      await d.start();
+      t.equal(await probe(), '', 'the guard is back after the start-up reconcile');
+
+      // a port published on 127.0.0.1 still works from the host
+      const name = uniqueName('lo');
+      const c = await d.request('POST', `${V}/containers/create?name=${name}`, {
+        Image: 'node', Cmd: [process.execPath, '-e', "require('http').createServer((q, s) => s.end('published')).listen(80, '0.0.0.0')"],
+        HostConfig: { NetworkMode: net, PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8089' }] } }, ExposedPorts: { '80/tcp': {} },
+      });
+      t.equal(c.status, 201, c.text);
+      t.equal((await d.request('POST', `${V}/containers/${name}/start`)).status, 204);
+      let body = '';
+      for (let i = 0; i < 30 && body !== 'published'; i++) {
+        body = (await host.run('curl', ['-sS', '--max-time', '2', 'http://127.0.0.1:8089/'], { reject: false })).stdout;
+        if (body !== 'published') await new Promise((r) => setTimeout(r, 100));
+      }
+      t.equal(body, 'published', 'the host reaches a port published on 127.0.0.1 (the replies are let through)');
+    });
+  }
 }

@@ -35,6 +35,7 @@ t.test('a bridge network on an empty host: golden plan', async (t) => {
 -A CNMD-FORWARD -j CNMD-SRC
 -A CNMD-DEST -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-N-aaaaaaaaaaaa
 -A CNMD-SRC -i cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j ACCEPT
+-A CNMD-INPUT -d 127.0.0.0/8 -i cnmd-aaaaaaaaaa -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment "cnmd:aaaaaaaaaaaa" -j DROP
 -A CNMD-INPUT -i cnmd-aaaaaaaaaa -p udp -m udp --dport 53 -m comment --comment "cnmd:aaaaaaaaaaaa" -j ACCEPT
 -A CNMD-INPUT -i cnmd-aaaaaaaaaa -p tcp -m tcp --dport 53 -m comment --comment "cnmd:aaaaaaaaaaaa" -j ACCEPT
 -A CNMD-N-aaaaaaaaaaaa -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
@@ -165,6 +166,7 @@ t.test('a scoped plan looks only at its own networks', async (t) => {
     'ip link del dev cnmd-aaaaaaaaaa',
     'iptables -t filter -D CNMD-DEST -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j CNMD-N-aaaaaaaaaaaa',
     'iptables -t filter -D CNMD-SRC -i cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j ACCEPT',
+    'iptables -t filter -D CNMD-INPUT -d 127.0.0.0/8 -i cnmd-aaaaaaaaaa -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment "cnmd:aaaaaaaaaaaa" -j DROP',
     'iptables -t filter -D CNMD-INPUT -i cnmd-aaaaaaaaaa -p udp -m udp --dport 53 -m comment --comment "cnmd:aaaaaaaaaaaa" -j ACCEPT',
     'iptables -t filter -D CNMD-INPUT -i cnmd-aaaaaaaaaa -p tcp -m tcp --dport 53 -m comment --comment "cnmd:aaaaaaaaaaaa" -j ACCEPT',
     'iptables -t nat -D CNMD-POSTROUTING -s 10.50.0.0/24 ! -o cnmd-aaaaaaaaaa -m comment --comment "cnmd:aaaaaaaaaaaa" -j MASQUERADE',
