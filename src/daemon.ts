@@ -108,7 +108,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       namesOf: (c, n) => names.namesOn(c, n), onNetwork: (action, n) => events.emit('network', action, n.id, { name: n.name, type: n.driver }),
     });
     const networks = new NetworkService({ db, networks: networksRepo, meta, config, ctx, reconciler, exec, events, hasEndpoints: (id) => containersRepo.countEndpointsOn(id) > 0, global: cluster, log });
-    const dns = new DnsServer({ source: names, log, defaultUpstreams: async () => (config.dns.length ? config.dns : hostNameservers(etc.resolvConf())) });
+    const dns = new DnsServer({
+      source: names, log, defaultUpstreams: async () => (config.dns.length ? config.dns : hostNameservers(etc.resolvConf())),
+      onRefused: () => metrics.refused.inc({ limit: 'dns_forwards' }),
+    });
     const listeners = new DnsListeners({
       dns, exec, containers: containersRepo, networks: networksRepo, events, sandboxSpec: (c) => sandboxes.spec(c), log: () => log,
       hasLocalEndpoints: (id) => containersRepo.countEndpointsOn(id) > 0,

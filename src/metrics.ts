@@ -34,6 +34,12 @@ export class Metrics {
     help: 'Steps the periodic repair applied: drift found on the host and repaired',
     registers: [this.registry],
   });
+  readonly refused = new Counter({
+    name: 'cnmd_limit_refused_total',
+    help: 'Work refused at a limit, by limit (dns_forwards, requests, log_followers, event_followers)',
+    labelNames: ['limit'],
+    registers: [this.registry],
+  });
   readonly objects = new Gauge({
     name: 'cnmd_objects',
     help: 'Objects in the store by kind',

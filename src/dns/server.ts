@@ -13,12 +13,20 @@ export const TTL = 600;
 /** response codes: dns-packet reads them from the low bits of flags */
 const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 } as const;
 const FORWARD_TIMEOUT_MS = 2000;
+/** Docker's cap on queries forwarded at once (libnetwork's resolver, maxConcurrent); past it: REFUSED */
+export const MAX_FORWARDS = 1024;
 
 export interface DnsServerOptions {
   source: NameSource;
   /** upstream servers for names that are not containers': the daemon's --dns, else the host's resolvers */
   defaultUpstreams: () => Promise<string[]>;
   log: { warn(obj: unknown, msg: string): void };
+  /** forwards in flight at most (MAX_FORWARDS) */
+  maxForwards?: number;
+  /** how a query goes upstream (tests replace it): the reply, or undefined after a timeout */
+  forward?: (msg: Buffer, server: string) => Promise<Buffer | undefined>;
+  /** counts queries refused for the cap */
+  onRefused?: () => void;
 }
 
 interface Listener {
@@ -33,6 +41,9 @@ export class DnsServer {
   private readonly listeners = new Map<string, Listener>();
   private readonly sandboxes = new Map<string, Listener>();
   private rotation = 0;
+  /** forwards in flight */
+  private forwarding = 0;
+  private warnedAt = 0;
 
   constructor(private readonly o: DnsServerOptions) {}
 
@@ -168,12 +179,25 @@ export class DnsServer {
     }
     // Not a container's name: forward, unless the container has no way out (internal networks only).
     if (who.networks.length && who.networks.every((n) => n.internal)) return reply('SERVFAIL');
-    const upstreams = (who.dns.length ? who.dns : await this.o.defaultUpstreams()).slice(0, 3);
-    for (const up of upstreams) {
-      const r = await forward(msg, up);
-      if (r) return r;
+    if (this.forwarding >= (this.o.maxForwards ?? MAX_FORWARDS)) {
+      this.o.onRefused?.();
+      if (Date.now() - this.warnedAt > 10_000) {
+        this.warnedAt = Date.now();
+        this.o.log.warn({ limit: this.o.maxForwards ?? MAX_FORWARDS }, 'dns: too many queries forwarded at once: refusing until some are answered');
+      }
+      return reply('REFUSED');
     }
-    return reply('SERVFAIL');
+    this.forwarding++;
+    try {
+      const upstreams = (who.dns.length ? who.dns : await this.o.defaultUpstreams()).slice(0, 3);
+      for (const up of upstreams) {
+        const r = await (this.o.forward ?? forward)(msg, up);
+        if (r) return r;
+      }
+      return reply('SERVFAIL');
+    } finally {
+      this.forwarding--;
+    }
   }
 }
 
