@@ -87,3 +87,24 @@ t.test('internal networks and host mode publish nothing', async (t) => {
   t.equal((await call(d, 'POST', '/containers/ci/start')).status, 204);
   t.same([...d.exec.heldPorts], []);
 });
+
+t.test('at most 4096 published ports per container: the edge is accepted, one more is a 400 with nothing made', async (t) => {
+  const d = await setup(t);
+  const { MAX_PUBLISHED_PORTS } = await import('../../src/services/ports.js');
+  t.equal(MAX_PUBLISHED_PORTS, 4096);
+  const edge = await runWith(d, 'edge', { PortBindings: { '20000-24095/udp': [{ HostPort: '20000-24095' }] } });
+  t.equal(edge.status, 204, 'a range of exactly 4096 ports is published');
+  t.equal(Object.keys((await call(d, 'GET', '/containers/edge/json')).body.NetworkSettings.Ports).length, 4096);
+  const over = await call(d, 'POST', '/v1.48/containers/create?name=over', {
+    Image: 'x', HostConfig: { NetworkMode: 'n', PortBindings: { '30000-34095/tcp': [{ HostPort: '30000-34095' }], '80/tcp': [{ HostPort: '8080' }] } },
+  });
+  t.equal(over.status, 400);
+  t.equal(over.body.message, 'too many published ports: this container asks for 4097, cnmd publishes at most 4096 per container');
+  const all = await call(d, 'POST', '/v1.48/containers/create?name=every', { Image: 'x', HostConfig: { NetworkMode: 'n', PortBindings: { '1-65535/tcp': [{ HostPort: '1-65535' }] } } });
+  t.equal(all.status, 400, '-p 1-65535:1-65535 is refused');
+  t.match(all.body.message, 'asks for 65535');
+  const both = await call(d, 'POST', '/v1.48/containers/create?name=twice', { Image: 'x', HostConfig: { NetworkMode: 'n', PortBindings: { '1-2100/tcp': [{ HostIp: '0.0.0.0' }, { HostIp: '::' }] } } });
+  t.equal(both.status, 400, 'each binding of a range counts');
+  t.match(both.body.message, 'asks for 4200');
+  t.equal((await call(d, 'GET', '/containers/json?all=1')).body.length, 1, 'no refused container was made');
+});
