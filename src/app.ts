@@ -2,6 +2,7 @@
  * buildApp(deps): the Fastify application with every route, schema and hook; no I/O of its own.
  * main.ts listens; tests call inject().
  */
+import { installLimits, type RequestLimits } from './api/limits.js';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { FastifyBaseLogger } from 'fastify';
 import { acceptUpgrades, upgradedBody } from './api/hijack.js';
@@ -45,6 +46,8 @@ export interface AppDeps {
   logRequests?: boolean;
   /** roles, browser guards and attribution (./api/access.ts); without it every request is admin */
   access?: AccessOptions;
+  /** requests in progress and open streams at most (./api/limits.ts) */
+  limits?: RequestLimits;
 }
 
 /** Docker's names are not limited in length: path parameters as long as a URL may be. */
@@ -70,6 +73,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.decorateRequest('apiVersion', 0);
   installErrorHandling(app);
+  installLimits(app, deps.limits);
   if (deps.access) installAccess(app, deps.access);
   app.addHook('onRequest', async (req, reply) => {
     const check = checkVersion(requestedVersion.get(req.raw));
