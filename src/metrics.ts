@@ -36,7 +36,7 @@ export class Metrics {
   });
   readonly refused = new Counter({
     name: 'cnmd_limit_refused_total',
-    help: 'Work refused at a limit, by limit (dns_forwards, requests, log_followers, event_followers)',
+    help: 'Work refused at a limit, by limit (dns_forwards, requests, streams, relay_flows)',
     labelNames: ['limit'],
     registers: [this.registry],
   });

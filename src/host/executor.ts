@@ -28,7 +28,22 @@ export interface RunResult {
 
 export interface RunOptions {
   input?: string;
+  /** kill it after this long (default: COMMAND_TIMEOUTS_MS for the tool, else a minute) */
+  timeoutMs?: number;
 }
+
+/**
+ * How long each host tool may take before it is killed: batches of ip, bridge and nft finish in
+ * milliseconds; iptables-restore may wait for the xtables lock another program holds.
+ */
+export const COMMAND_TIMEOUTS_MS: Record<string, number> = {
+  ip: 15_000, bridge: 15_000, nft: 20_000, sysctl: 5_000, nsenter: 15_000, mount: 10_000, umount: 10_000, unshare: 10_000, ps: 10_000,
+  'iptables-restore': 30_000, 'ip6tables-restore': 30_000, 'iptables-save': 15_000, 'ip6tables-save': 15_000,
+};
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** Flows (UDP clients, TCP connections) one relayed port carries at once. */
+export const RELAY_MAX_FLOWS = 1024;
 
 export interface Executor {
   /** Runs file with args; rejects with HostCommandError when it cannot start or exits non-zero. */
@@ -222,30 +237,57 @@ export class ExecaExecutor implements Executor {
     return repaired;
   }
 
+  /**
+   * The relay's limits, per held port: flows (UDP clients, TCP connections) at once, and how long a
+   * silent one lives. Past the limit a new client is dropped (counted through onRefused).
+   */
+  readonly relayLimits: { flows: number; udpIdleMs: number; tcpIdleMs: number; onRefused?: () => void } = {
+    flows: RELAY_MAX_FLOWS, udpIdleMs: 60_000, tcpIdleMs: 3_600_000,
+  };
+
   forwardPort(proto: 'tcp' | 'udp', ip: string, port: number, to: { ip: string; port: number }): void {
     const h = this.held.get(`${proto}/${ip}/${port}`);
     if (!h) return;
     this.relays.set(`${proto}/${ip}/${port}`, to);
     if (h instanceof Server) {
       h.removeAllListeners('connection');
+      let open = 0;
       h.on('connection', (client) => {
+        // past the limit a new client is closed at once; the others keep their relays
+        if (open >= this.relayLimits.flows) {
+          this.relayLimits.onRefused?.();
+          client.destroy();
+          return;
+        }
+        open++;
         const upstream = connect({ host: to.ip, port: to.port });
         client.pipe(upstream).pipe(client);
+        let ended = false;
         const end = () => {
+          if (!ended) open--;
+          ended = true;
           client.destroy();
           upstream.destroy();
         };
         client.on('error', end);
         upstream.on('error', end);
+        client.on('close', end);
+        upstream.on('close', end);
+        // a connection silent for this long is closed
+        client.setTimeout(this.relayLimits.tcpIdleMs, end);
       });
       return;
     }
-    // UDP: one upstream socket per client, dropped after a minute of silence
+    // UDP: one upstream socket per client, dropped after a minute of silence; at most relayLimits.flows of them
     const flows = new Map<string, { sock: Socket; timer: NodeJS.Timeout }>();
     h.removeAllListeners('message');
     h.on('message', (msg, rinfo) => {
       const key = `${rinfo.address}/${rinfo.port}`;
       let flow = flows.get(key);
+      if (!flow && flows.size >= this.relayLimits.flows) {
+        this.relayLimits.onRefused?.();
+        return;
+      }
       if (!flow) {
         const sock = createSocket('udp4');
         sock.on('message', (reply) => h.send(reply, rinfo.port, rinfo.address));
@@ -258,7 +300,7 @@ export class ExecaExecutor implements Executor {
       f.timer = setTimeout(() => {
         flows.delete(key);
         f.sock.close();
-      }, 60_000);
+      }, this.relayLimits.udpIdleMs);
       f.timer.unref();
       f.sock.send(msg, to.port, to.ip);
     });
@@ -267,12 +309,14 @@ export class ExecaExecutor implements Executor {
 
   async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
     const started = process.hrtime.bigint();
-    const r = await execa(file, args, { input: opts.input ?? '', reject: false, timeout: 60_000, stripFinalNewline: false });
+    const timeout = opts.timeoutMs ?? COMMAND_TIMEOUTS_MS[file] ?? DEFAULT_TIMEOUT_MS;
+    const r = await execa(file, args, { input: opts.input ?? '', reject: false, timeout, stripFinalNewline: false });
     const ok = !r.failed && r.exitCode === 0;
     this.observe?.(file, Number(process.hrtime.bigint() - started) / 1e9, ok);
     if (!ok) {
       const missing = (r as { code?: string }).code === 'ENOENT';
-      throw new HostCommandError(file, args, missing ? `${file}: command not found` : String(r.stderr || r.stdout || r.message), r.exitCode, missing);
+      const why = missing ? `${file}: command not found` : r.timedOut ? `${file} did not finish within ${timeout / 1000} s and was killed` : String(r.stderr || r.stdout || r.message);
+      throw new HostCommandError(file, args, why, r.exitCode, missing);
     }
     return { stdout: String(r.stdout), stderr: String(r.stderr) };
   }
