@@ -18,6 +18,7 @@ import { EventBus } from './services/events.js';
 import { LegacyLinks } from './services/links.js';
 import { Sandboxes } from './services/sandboxes.js';
 import { isSameProcess } from './runtime/processes.js';
+import { LogRotator, logOptionsOf } from './runtime/log-rotation.js';
 import { reconcileSource } from './services/reconcile-source.js';
 import { containerStack } from './services/container-stack.js';
 import { HostEtc } from './services/host-etc.js';
@@ -150,11 +151,14 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     }));
     if (!config.dryRun) await listeners.start();
     if (!config.dryRun) repair.start(config.reconcileInterval);
+    const rotator = new LogRotator(() => containersRepo.running().map((c) => ({ paths: sandboxes.paths(c), options: logOptionsOf(c) })));
+    if (!config.dryRun) rotator.start();
     etc.follow(5);
     return {
       app, db, reconciler, networks, containers: stack.service, events, ctx, repair,
       async close() {
         repair.stop();
+        rotator.stop();
         etc.close();
         stack.close();
         await cluster?.close();

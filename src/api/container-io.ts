@@ -9,7 +9,7 @@ import type { ContainerService } from '../services/containers.js';
 import type { Processes } from '../runtime/processes.js';
 import type { Execs, ExecCreateRequest } from '../runtime/exec.js';
 import { attach } from '../runtime/attach.js';
-import { LogFollower, lastLines, type LogPaths } from '../runtime/logs.js';
+import { LogFollower, logFiles, streamLogs, tailStart, type LogPaths } from '../runtime/logs.js';
 import { DEFAULT_DETACH_KEYS, frame, parseDetachKeys } from '../runtime/streams.js';
 import { sample, top, withPrevious, type StatsSource } from '../runtime/info.js';
 import type { Executor } from '../host/executor.js';
@@ -17,7 +17,6 @@ import { conflict, invalid } from '../errors.js';
 import { boolValue } from './query.js';
 import { hijack, streamType } from './hijack.js';
 import { dockerHeaders } from './version.js';
-import { readFile } from 'node:fs/promises';
 
 export interface ContainerIoOptions {
   containers: ContainerService;
@@ -25,6 +24,8 @@ export interface ContainerIoOptions {
   execs: Execs;
   exec: Executor;
   logPaths: (c: Container) => LogPaths;
+  /** how many files of each stream the container keeps (its LogConfig max-file) */
+  logKeep: (c: Container) => number;
   /** what top and stats look at: the container's processes and its network namespace */
   statsSource: (c: Container) => Promise<StatsSource>;
 }
@@ -89,25 +90,30 @@ export const containerIoRoutes: FastifyPluginAsync<ContainerIoOptions> = async (
       const tail = req.query.tail && req.query.tail !== 'all' ? Number(req.query.tail) : -1;
       reply.raw.writeHead(200, dockerHeaders(tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream'));
       const write = (stream: 1 | 2, data: Buffer) => data.length && !reply.raw.destroyed && reply.raw.write(tty ? data : frame(stream, data));
+      // a chunk at a time, waiting while the client is slower than the disk: memory stays one chunk
+      const send = (stream: 1 | 2) => async (data: Buffer) => {
+        if (reply.raw.destroyed) return false;
+        if (!write(stream, data)) await new Promise((r) => { reply.raw.once('drain', r); reply.raw.once('close', r); });
+        return !reply.raw.destroyed;
+      };
       const pathOf = (s: 1 | 2) => (s === 1 ? paths.stdoutPath : paths.stderrPath);
-      const sizes = new Map<number, number>();
+      const ends = new Map<number, number>();
       for (const s of streams) {
-        const data = (await readFile(pathOf(s)).catch(() => Buffer.alloc(0))) as Buffer;
-        sizes.set(s, data.length);
-        write(s, lastLines(data, tail));
+        const files = await logFiles(pathOf(s), opts.logKeep(c));
+        ends.set(s, await streamLogs(files, await tailStart(files, tail), send(s)));
       }
-      if (boolValue(req.query.follow) && c.state === 'running') {
-        const followers = streams.map((s) => new LogFollower(pathOf(s), (d) => write(s, d)));
+      if (boolValue(req.query.follow) && c.state === 'running' && !reply.raw.destroyed) {
+        const followers = streams.map((s) => ({ s, f: new LogFollower(pathOf(s), (d) => write(s, d)) }));
         // from where the read above ended
-        await Promise.all(followers.map((f) => f.start('end')));
+        await Promise.all(followers.map(({ s, f }) => f.start(ends.get(s) ?? 'end')));
         await new Promise<void>((resolve) => {
           const off = opts.processes.subscribe(c.id, { end: () => resolve() });
           reply.raw.once('close', () => resolve());
           void svc.wait(c.id, 'not-running').then(() => resolve());
           reply.raw.once('close', off);
         });
-        await Promise.all(followers.map((f) => f.drain()));
-        followers.forEach((f) => f.close());
+        await Promise.all(followers.map(({ f }) => f.drain()));
+        followers.forEach(({ f }) => f.close());
       }
       reply.raw.end();
       return reply.hijack();

@@ -1,4 +1,5 @@
 /** What the HTTP application is given: the routes' options, built from the daemon's parts. */
+import { logOptionsOf } from '../runtime/log-rotation.js';
 import { firewallOf } from '../drivers/index.js';
 import type { FastifyServerOptions } from 'fastify';
 import type { AppDeps } from '../app.js';
@@ -118,6 +119,7 @@ export function appDeps(p: AppParts): AppDeps {
       execs: stack.execs,
       exec: p.exec,
       logPaths: (c) => p.sandboxes.paths(c),
+      logKeep: (c) => logOptionsOf(c).maxFile,
       statsSource: stack.statsSource,
       files: stack.files,
     },

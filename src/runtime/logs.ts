@@ -24,9 +24,10 @@ export class LogFollower {
     private readonly onData: (data: Buffer) => void,
   ) {}
 
-  /** Starts at the file's current end ('end') or its beginning ('start'), and follows it. */
-  async start(from: 'start' | 'end'): Promise<void> {
+  /** Starts at the file's current end ('end'), its beginning ('start') or an offset, and follows it. */
+  async start(from: 'start' | 'end' | number): Promise<void> {
     if (from === 'end') this.offset = (await stat(this.path).catch(() => undefined))?.size ?? 0;
+    else if (typeof from === 'number') this.offset = from;
     this.timer = setInterval(() => this.poke(), 250);
     this.timer.unref();
     this.poke();
@@ -78,4 +79,85 @@ export function lastLines(data: Buffer, n: number): Buffer {
   if (n < 0) return data;
   const lines = data.toString('utf8').split(/(?<=\n)/);
   return Buffer.from(lines.slice(Math.max(0, lines.length - n)).join(''));
+}
+
+/** What `docker logs` reads at a time: a log of any size costs this much memory. */
+export const LOG_CHUNK = 64 * 1024;
+
+/** The files of one stream, oldest first: rotated ones (path.N … path.1) that exist, then path. */
+export async function logFiles(path: string, keep: number): Promise<string[]> {
+  const rotated: string[] = [];
+  for (let i = keep - 1; i >= 1; i--) if (await stat(`${path}.${i}`).catch(() => undefined)) rotated.push(`${path}.${i}`);
+  return [...rotated, path];
+}
+
+export interface LogPosition {
+  /** index into the files */
+  file: number;
+  offset: number;
+}
+
+/** Where the last n lines of the files (oldest first) begin, read backwards a chunk at a time; n < 0: the start. */
+export async function tailStart(files: string[], n: number): Promise<LogPosition> {
+  if (n < 0) return { file: 0, offset: 0 };
+  const sizes = await Promise.all(files.map(async (f) => (await stat(f).catch(() => undefined))?.size ?? 0));
+  if (n === 0) return { file: files.length - 1, offset: sizes[files.length - 1] };
+  let need = n;
+  let lastByte = true;
+  const buf = Buffer.alloc(LOG_CHUNK);
+  for (let i = files.length - 1; i >= 0; i--) {
+    if (!sizes[i]) continue;
+    const file = await open(files[i], 'r').catch(() => undefined);
+    if (!file) continue;
+    try {
+      let end = sizes[i];
+      while (end > 0) {
+        const len = Math.min(LOG_CHUNK, end);
+        const { bytesRead } = await file.read(buf, 0, len, end - len);
+        for (let j = bytesRead - 1; j >= 0; j--) {
+          if (buf[j] !== 0x0a) {
+            lastByte = false;
+            continue;
+          }
+          // the newline that ends the last line separates nothing
+          if (lastByte) {
+            lastByte = false;
+            continue;
+          }
+          if (--need === 0) return { file: i, offset: end - len + j + 1 };
+        }
+        end -= len;
+      }
+    } finally {
+      await file.close();
+    }
+  }
+  return { file: 0, offset: 0 };
+}
+
+/**
+ * Streams the files from a position on, a chunk at a time; send resolves when the receiver can take
+ * more (backpressure), false when it is gone. Returns the size the last file had when it was read.
+ */
+export async function streamLogs(files: string[], from: LogPosition, send: (data: Buffer) => Promise<boolean>): Promise<number> {
+  const buf = Buffer.alloc(LOG_CHUNK);
+  let lastSize = 0;
+  for (let i = from.file; i < files.length; i++) {
+    const file = await open(files[i], 'r').catch(() => undefined);
+    if (!file) continue;
+    try {
+      const size = (await file.stat()).size;
+      if (i === files.length - 1) lastSize = size;
+      let pos = i === from.file ? from.offset : 0;
+      while (pos < size) {
+        const { bytesRead } = await file.read(buf, 0, Math.min(LOG_CHUNK, size - pos), pos);
+        if (!bytesRead) break;
+        pos += bytesRead;
+        if (!(await send(Buffer.from(buf.subarray(0, bytesRead))))) return lastSize;
+      }
+    } finally {
+      await file.close();
+    }
+  }
+  return lastSize;
 }

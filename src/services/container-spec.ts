@@ -7,6 +7,7 @@ import type { Container, EndpointSettingsInput } from '../model.js';
 import { invalid } from '../errors.js';
 import { parseAddr } from '../ipam/cidr.js';
 import { portRequests } from './ports.js';
+import { parseLogConfig } from '../runtime/log-rotation.js';
 import { parseRestartPolicy } from './restart-policy.js';
 import { parseMounts } from './mounts.js';
 import { parseLink } from './links.js';
@@ -139,6 +140,7 @@ function checkSettings(body: CreateContainerRequest, hostConfig: Record<string, 
     if (!m || (m[2] !== 'host-gateway' && !parseAddr(m[2].replace(/^\[|\]$/g, '')))) throw invalid(`bad format for add-host: "${h}"`);
   }
   portRequests(hostConfig, body.ExposedPorts);
+  parseLogConfig(hostConfig.LogConfig as Parameters<typeof parseLogConfig>[0]);
   parseHealthcheck(body.Healthcheck);
   const policy = parseRestartPolicy(hostConfig.RestartPolicy);
   if (hostConfig.AutoRemove && policy.name !== 'no') throw invalid(`can't create 'AutoRemove' container with restart policy`);

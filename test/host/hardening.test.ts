@@ -187,4 +187,50 @@ if (await hostTestsReady(t)) {
       t.equal(body, 'published', 'the host reaches a port published on 127.0.0.1 (the replies are let through)');
     });
   }
+
+  t.test('log rotation: --log-opt max-size and max-file on a real container; docker logs reads the rotated file too', async (t) => {
+    const host = await makeNetns(t, 'h');
+    const d = await startDaemonIn(t, host);
+    const name = uniqueName('rot');
+    const c = await d.request('POST', `${V}/containers/create?name=${name}`, {
+      Image: 'busybox', Cmd: ['sh', '-c', 'i=0; while [ $i -lt 3000 ]; do echo line$i; i=$((i+1)); done; sleep 1000'],
+      HostConfig: { NetworkMode: 'none', LogConfig: { Type: 'json-file', Config: { 'max-size': '4k', 'max-file': '2' } } },
+    });
+    t.equal(c.status, 201, c.text);
+    t.equal((await d.request('POST', `${V}/containers/${name}/start`)).status, 204);
+    const id = (await d.request('GET', `${V}/containers/${name}/json`)).body.Id as string;
+    const log = `${d.dir}/data/containers/${id}/stdout.log`;
+    const { existsSync: exists } = await import('node:fs');
+    for (let i = 0; i < 100 && !exists(`${log}.1`); i++) await new Promise((r) => setTimeout(r, 100));
+    t.ok(exists(`${log}.1`), 'the log past 4k was rotated');
+    t.ok(statSync(log).size < 4096, 'the current file was emptied');
+    t.notOk(exists(`${log}.2`), 'max-file 2: one rotated file');
+    t.equal(mode(`${log}.1`) & 0o077, 0, 'the rotated file is root\'s alone');
+    const demux = (raw: Buffer) => {
+      let out = '';
+      for (let i = 0; i + 8 <= raw.length; ) {
+        const n = raw.readUInt32BE(i + 4);
+        out += raw.subarray(i + 8, i + 8 + n).toString();
+        i += 8 + n;
+      }
+      return out;
+    };
+    const { request } = await import('node:http');
+    const get = (path: string) => new Promise<Buffer>((resolve, reject) => {
+      const req = request({ socketPath: d.socket, path }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (b) => parts.push(b));
+        res.on('end', () => resolve(Buffer.concat(parts)));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const all = demux(await get(`${V}/containers/${name}/logs?stdout=1`));
+    t.ok(all.startsWith('line0\n'), 'docker logs starts in the rotated file');
+    t.ok(all.endsWith('line2999\n'), 'and ends with the last line');
+    t.equal(demux(await get(`${V}/containers/${name}/logs?stdout=1&tail=2`)), 'line2998\nline2999\n', 'tail');
+    const bad = await d.request('POST', `${V}/containers/create?name=${uniqueName('bad')}`, { Image: 'busybox', HostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-file': '3' } } } });
+    t.equal(bad.status, 400);
+    t.equal(bad.body.message, 'max-file cannot be set without max-size');
+  });
 }
