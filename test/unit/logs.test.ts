@@ -58,7 +58,7 @@ t.test('rotation options: Docker\'s json-file options and texts', async (t) => {
   t.equal(parseSize('1.5MB'), 1572864);
   t.equal(parseSize('2048'), 2048);
   const refuse = (cfg: Record<string, string>, message: string) =>
-    t.throws(() => parseLogConfig({ Type: 'json-file', Config: cfg }), { message, kind: 'invalid' } as Error, message);
+    t.throws(() => parseLogConfig({ Type: 'json-file', Config: cfg }), { message, kind: 'invalid' } as unknown as Error, message);
   refuse({ 'max-size': 'ten' }, "invalid size: 'ten'");
   refuse({ 'max-size': '1m', 'max-file': '0' }, 'max-file cannot be less than 1');
   refuse({ 'max-file': 'x' }, 'strconv.Atoi: parsing "x": invalid syntax');
