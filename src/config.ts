@@ -31,6 +31,11 @@ export interface Config {
   reconcileInterval: number;
   /** etcd endpoint for overlay networks (etcd://HOST:PORT, as dockerd's --cluster-store); none: local only */
   clusterStore?: string;
+  /**
+   * dockerd's --cluster-store-opt: kv.cacertfile, kv.certfile, kv.keyfile (TLS to etcd, with
+   * etcds://), kv.username and kv.passwordfile (etcd's authentication)
+   */
+  clusterStoreOpts: Record<string, string>;
   /** this host's address on the underlay: its VXLAN endpoint, and how other hosts know it */
   clusterAdvertise?: string;
   /** seconds a host's registration (and its endpoints) outlive it in the cluster store */
@@ -51,6 +56,9 @@ export interface Config {
 }
 
 export const ROLES = ['viewer', 'network', 'admin'] as const;
+
+/** the --cluster-store-opt keys cnmd takes (dockerd's names for TLS; the user's for etcd authentication) */
+export const CLUSTER_STORE_OPTS = ['kv.cacertfile', 'kv.certfile', 'kv.keyfile', 'kv.username', 'kv.passwordfile'];
 export type Role = (typeof ROLES)[number];
 
 export const DEFAULT_CONFIG_FILE = '/etc/cnmd/daemon.json';
@@ -58,7 +66,7 @@ export const DEFAULT_CONFIG_FILE = '/etc/cnmd/daemon.json';
 interface FlagSpec {
   key: keyof Config;
   fileKey: string;
-  kind: 'string' | 'bool' | 'int' | 'list' | 'pools' | 'authz';
+  kind: 'string' | 'bool' | 'int' | 'list' | 'pools' | 'authz' | 'opts';
   short?: string;
 }
 
@@ -82,6 +90,7 @@ const FLAGS: FlagSpec[] = [
   { key: 'dns', fileKey: 'dns', kind: 'list' },
   { key: 'reconcileInterval', fileKey: 'reconcile-interval', kind: 'int' },
   { key: 'clusterStore', fileKey: 'cluster-store', kind: 'string' },
+  { key: 'clusterStoreOpts', fileKey: 'cluster-store-opts', kind: 'opts' },
   { key: 'clusterAdvertise', fileKey: 'cluster-advertise', kind: 'string' },
   { key: 'clusterLeaseTtl', fileKey: 'cluster-lease-ttl', kind: 'int' },
   { key: 'tls', fileKey: 'tls', kind: 'bool' },
@@ -100,6 +109,7 @@ function flagName(spec: FlagSpec): string {
   if (spec.key === 'defaultAddressPools') return 'default-address-pool';
   if (spec.key === 'configFile') return 'config-file';
   if (spec.key === 'allowedHosts') return 'allowed-host';
+  if (spec.key === 'clusterStoreOpts') return 'cluster-store-opt';
   return spec.fileKey;
 }
 
@@ -172,6 +182,12 @@ function parseArgv(argv: string[]): Partial_ {
       case 'int': out[key] = parseInt10(name, value); break;
       case 'list': out[key] = [...((out[key] as string[]) ?? []), value]; break;
       case 'pools': out[key] = [...((out[key] as AddressPool[]) ?? []), parsePoolFlag(value)]; break;
+      case 'opts': {
+        const eq = value.indexOf('=');
+        if (eq <= 0) throw new ConfigError(`invalid --${name} "${value}": use KEY=VALUE`);
+        out[key] = { ...((out[key] as Record<string, string>) ?? {}), [value.slice(0, eq)]: value.slice(eq + 1) };
+        break;
+      }
       case 'authz': {
         const [client, role] = parseAuthzFlag(value);
         out[key] = { ...((out[key] as Record<string, Role>) ?? {}), [client]: role };
@@ -204,6 +220,9 @@ function parseFile(path: string, text: string): Partial_ {
       case 'list': if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw bad(); break;
       case 'pools':
         if (!Array.isArray(v) || v.some((p) => !p || typeof p.base !== 'string' || !Number.isInteger(p.size))) throw bad();
+        break;
+      case 'opts':
+        if (!v || typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) throw bad();
         break;
       case 'authz':
         if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad();
@@ -253,6 +272,7 @@ export function loadConfig(argv: string[], readFile: (p: string) => string | und
     dns: merged.dns ?? [],
     reconcileInterval: merged.reconcileInterval ?? 5,
     clusterStore: merged.clusterStore,
+    clusterStoreOpts: merged.clusterStoreOpts ?? {},
     clusterAdvertise: merged.clusterAdvertise,
     clusterLeaseTtl: merged.clusterLeaseTtl ?? 10,
     tls: merged.tls,
@@ -268,7 +288,17 @@ export function loadConfig(argv: string[], readFile: (p: string) => string | und
     throw new ConfigError(`invalid --firewall-backend "${cfg.firewallBackend as string}": nftables or iptables`);
   }
   if (cfg.clusterStore !== undefined) {
-    if (!/^etcd:\/\/[^/\s]+:\d+$/.test(cfg.clusterStore)) throw new ConfigError(`invalid --cluster-store "${cfg.clusterStore}": use etcd://HOST:PORT`);
+    if (!/^etcds?:\/\/[^/\s,]+:\d+(,[^/\s,]+:\d+)*$/.test(cfg.clusterStore)) {
+      throw new ConfigError(`invalid --cluster-store "${cfg.clusterStore}": use etcd://HOST:PORT, or etcds://HOST:PORT for TLS; several endpoints as etcd://HOST:PORT,HOST:PORT`);
+    }
+    for (const k of Object.keys(cfg.clusterStoreOpts)) {
+      if (!CLUSTER_STORE_OPTS.includes(k)) throw new ConfigError(`invalid --cluster-store-opt "${k}": one of ${CLUSTER_STORE_OPTS.join(', ')}`);
+    }
+    const tlsFiles = ['kv.cacertfile', 'kv.certfile', 'kv.keyfile'].filter((k) => cfg.clusterStoreOpts[k]);
+    if (tlsFiles.length && !cfg.clusterStore.startsWith('etcds://')) throw new ConfigError(`--cluster-store-opt ${tlsFiles[0]} is for TLS: use etcds://`);
+    if (cfg.clusterStore.startsWith('etcds://') && !cfg.clusterStoreOpts['kv.cacertfile']) throw new ConfigError('etcds:// needs --cluster-store-opt kv.cacertfile=FILE (the CA that signed etcd\'s certificate)');
+    if (!!cfg.clusterStoreOpts['kv.certfile'] !== !!cfg.clusterStoreOpts['kv.keyfile']) throw new ConfigError('--cluster-store-opt kv.certfile and kv.keyfile go together');
+    if (!!cfg.clusterStoreOpts['kv.username'] !== !!cfg.clusterStoreOpts['kv.passwordfile']) throw new ConfigError('--cluster-store-opt kv.username and kv.passwordfile go together');
     if (!cfg.clusterAdvertise || !/^\d+\.\d+\.\d+\.\d+$/.test(cfg.clusterAdvertise)) {
       throw new ConfigError('--cluster-store needs --cluster-advertise ADDRESS: this host\'s IPv4 address on the underlay');
     }

@@ -107,6 +107,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const cluster = ctx.cluster && clusterSync({
       config, nodeId: daemonId, db, networks: networksRepo, containers: containersRepo, remote: remoteRepo, reconciler, log,
       namesOf: (c, n) => names.namesOn(c, n), onNetwork: (action, n) => events.emit('network', action, n.id, { name: n.name, type: n.driver }),
+      onRejected: (kind, key, why) => {
+        metrics.clusterRejected.inc({ kind });
+        events.emit('cnmd', 'reject', '', { kind, key: key.slice(0, 129), why });
+      },
     });
     const networks = new NetworkService({ db, networks: networksRepo, meta, config, ctx, reconciler, exec, events, hasEndpoints: (id) => containersRepo.countEndpointsOn(id) > 0, global: cluster, log });
     const dns = new DnsServer({

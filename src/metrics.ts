@@ -40,6 +40,12 @@ export class Metrics {
     labelNames: ['limit'],
     registers: [this.registry],
   });
+  readonly clusterRejected = new Counter({
+    name: 'cnmd_cluster_rejected_total',
+    help: 'Records of the cluster store that failed their check and were not mirrored, by kind (network, endpoint, node)',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
   readonly objects = new Gauge({
     name: 'cnmd_objects',
     help: 'Objects in the store by kind',

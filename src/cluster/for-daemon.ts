@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { DriverContext } from '../drivers/index.js';
 import type { Executor } from '../host/executor.js';
 import type { RemoteEndpointRepo } from '../store/remote-endpoints.js';
+import { readFileSync } from 'node:fs';
 import { readMtuOf } from '../host/readers.js';
 import { ClusterSync, type ClusterSyncDeps } from './sync.js';
 
@@ -15,9 +16,25 @@ export async function clusterContext(config: Config, exec: Executor, remote: Rem
 }
 
 /** What the mirror needs, its store URL, address and lease from the daemon's flags. */
-export type ClusterDeps = Omit<ClusterSyncDeps, 'url' | 'address' | 'leaseTtl' | 'onAddressLost'> & { config: Config };
+export type ClusterDeps = Omit<ClusterSyncDeps, 'url' | 'address' | 'leaseTtl' | 'onAddressLost' | 'tls' | 'auth'> & { config: Config };
 
 export function clusterSync(d: ClusterDeps): ClusterSync {
   const c = d.config;
-  return new ClusterSync({ ...d, url: c.clusterStore!, address: c.clusterAdvertise!, leaseTtl: c.clusterLeaseTtl });
+  return new ClusterSync({ ...d, url: c.clusterStore!, address: c.clusterAdvertise!, leaseTtl: c.clusterLeaseTtl, ...storeCredentials(c) });
+}
+
+/** The files --cluster-store-opt names, read at start: one that cannot be read stops the daemon, naming it. */
+function storeCredentials(c: Config): Pick<ClusterSyncDeps, 'tls' | 'auth'> {
+  const o = c.clusterStoreOpts;
+  const read = (key: string) => {
+    try {
+      return readFileSync(o[key]);
+    } catch (e) {
+      throw new Error(`could not read --cluster-store-opt ${key}=${o[key]}: ${(e as Error).message}`);
+    }
+  };
+  return {
+    ...(c.clusterStore!.startsWith('etcds://') ? { tls: { ca: read('kv.cacertfile'), ...(o['kv.certfile'] ? { cert: read('kv.certfile'), key: read('kv.keyfile') } : {}) } } : {}),
+    ...(o['kv.username'] ? { auth: { username: o['kv.username'], password: read('kv.passwordfile').toString().trim() } } : {}),
+  };
 }

@@ -15,6 +15,7 @@
  * etcd fails cluster operations with 503 until it is back; local networks never depend on it.
  */
 import { Etcd3, type Lease, type Watcher, type IKeyValue } from 'etcd3';
+import { connect as tlsConnect } from 'node:tls';
 import type { Network } from '../model.js';
 import { DomainError, storeUnavailable } from '../errors.js';
 
@@ -46,7 +47,12 @@ export type ClusterChange =
   | { kind: 'snapshot'; networks: Network[]; endpoints: EndpointRecord[]; nodes: NodeRecord[] };
 
 export interface ClusterOptions {
+  /** etcd://HOST:PORT[,HOST:PORT…], or etcds:// for TLS */
   url: string;
+  /** TLS to etcd (etcds://): the CA that signed etcd's certificate, and this host's client certificate */
+  tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
+  /** etcd's authentication */
+  auth?: { username: string; password: string };
   node: NodeRecord;
   leaseTtl: number;
   onChange: (c: ClusterChange) => void;
@@ -57,6 +63,26 @@ export interface ClusterOptions {
 
 
 
+/** etcd://a:1,b:2 -> http://a:1, http://b:2; etcds:// -> https:// */
+export function endpointsOf(url: string): string[] {
+  const scheme = url.startsWith('etcds://') ? 'https' : 'http';
+  return url.replace(/^etcds?:\/\//, '').split(',').map((hp) => `${scheme}://${hp}`);
+}
+
+/** Whether host:port answers a TLS handshake (certificates not checked: only the protocol matters here). */
+function speaksTls(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = tlsConnect({ host, port, rejectUnauthorized: false, timeout: 2000, ALPNProtocols: ['h2'] });
+    const done = (ok: boolean) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.once('secureConnect', () => done(true));
+    sock.once('error', () => done(false));
+    sock.once('timeout', () => done(false));
+  });
+}
+
 export class ClusterStore {
   private readonly client: Etcd3;
   private lease: Lease | undefined;
@@ -66,7 +92,26 @@ export class ClusterStore {
   private retry: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: ClusterOptions) {
-    this.client = new Etcd3({ hosts: o.url.replace(/^etcd:/, 'http:'), dialTimeout: 2000 });
+    this.client = new Etcd3({
+      hosts: endpointsOf(o.url),
+      dialTimeout: 2000,
+      ...(o.tls ? { credentials: { rootCertificate: o.tls.ca, ...(o.tls.cert && o.tls.key ? { certChain: o.tls.cert, privateKey: o.tls.key } : {}) } } : {}),
+      ...(o.auth ? { auth: o.auth } : {}),
+    });
+  }
+
+  /** whether a plain etcd:// store was found to speak TLS (said once) */
+  private hinted = false;
+
+  /** Why joining fails, said so that it can be fixed: a plain client meeting a TLS-only etcd gets the flags to use. */
+  private async explain(e: Error): Promise<string> {
+    if (this.hinted || !this.o.url.startsWith('etcd://')) return e.message;
+    const [host, port] = this.o.url.slice('etcd://'.length).split(',')[0].split(':');
+    if (await speaksTls(host, Number(port))) {
+      this.hinted = true;
+      return `the cluster store at ${host}:${port} speaks TLS: use --cluster-store etcds://${host}:${port} with --cluster-store-opt kv.cacertfile=FILE (and kv.certfile, kv.keyfile for a client certificate) (${e.message})`;
+    }
+    return e.message;
   }
 
   get available(): boolean {
@@ -104,7 +149,7 @@ export class ClusterStore {
       this.o.log.info({ store: this.o.url }, 'joined the cluster store');
       await this.o.onJoined?.();
     } catch (e) {
-      this.o.log.warn({ err: (e as Error).message, store: this.o.url }, 'cluster store unreachable; retrying');
+      this.o.log.warn({ err: await this.explain(e as Error), store: this.o.url }, 'cluster store unreachable; retrying');
       this.down();
     }
   }

@@ -12,11 +12,14 @@ import type { RemoteEndpointRepo } from '../store/remote-endpoints.js';
 import { type Db, tx } from '../store/db.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
 import type { GlobalScope } from '../services/global-scope.js';
-import { ClusterStore, type ClusterChange, type EndpointRecord, type NodeRecord } from './store.js';
+import { ClusterStore, type ClusterChange, type ClusterOptions, type EndpointRecord, type NodeRecord } from './store.js';
 import { vniOf } from '../drivers/overlay.js';
+import { checkEndpoint, checkNetwork, checkNode } from './records.js';
 
 export interface ClusterSyncDeps {
   url: string;
+  tls?: ClusterOptions['tls'];
+  auth?: ClusterOptions['auth'];
   nodeId: string;
   address: string;
   leaseTtl: number;
@@ -34,6 +37,8 @@ export interface ClusterSyncDeps {
    * ran out): it must move to a free address (it fails when it cannot, e.g. a requested address).
    */
   onAddressLost?: (e: Endpoint) => Promise<void>;
+  /** a record in the cluster store failed its check (./records.ts) and was not mirrored */
+  onRejected?: (kind: 'network' | 'endpoint' | 'node', key: string, why: string) => void;
   log: { warn(obj: unknown, msg: string): void; info(obj: unknown, msg: string): void };
 }
 
@@ -54,6 +59,8 @@ export class ClusterSync implements GlobalScope {
   constructor(private readonly d: ClusterSyncDeps) {
     this.store = new ClusterStore({
       url: d.url,
+      ...(d.tls ? { tls: d.tls } : {}),
+      ...(d.auth ? { auth: d.auth } : {}),
       node: { id: d.nodeId, address: d.address, name: hostname() },
       leaseTtl: d.leaseTtl,
       onChange: (c) => this.mirror(c),
@@ -173,7 +180,63 @@ export class ClusterSync implements GlobalScope {
     for (const id of new Set(local.map((e) => e.containerId))) await this.syncContainer(id);
   }
 
-  private mirror(c: ClusterChange): void {
+  private reject(kind: 'network' | 'endpoint' | 'node', key: string, why: string): void {
+    this.d.log.warn({ record: `${kind}s/${key}`, why }, 'cluster store: a record failed its check and is ignored');
+    this.d.onRejected?.(kind, key, why);
+  }
+
+  /** Only what passes its check (./records.ts) is mirrored; the rest is dropped, with a warning and a count. */
+  private checked(c: ClusterChange): ClusterChange | undefined {
+    const node = (v: unknown, id: string) => {
+      const r = checkNode(v, id);
+      if (!r.ok) this.reject('node', id, r.why);
+      return r.ok ? r.value : undefined;
+    };
+    const network = (v: unknown, id: string) => {
+      const r = checkNetwork(v, id);
+      if (!r.ok) this.reject('network', id, r.why);
+      return r.ok ? r.value : undefined;
+    };
+    const endpoint = (v: unknown, nodes: ReadonlyMap<string, NodeRecord>, networks: (id: string) => Network | undefined) => {
+      const e = (v ?? {}) as Partial<EndpointRecord>;
+      const [nid, id] = [String(e.networkId ?? ''), String(e.id ?? '')];
+      const r = checkEndpoint(v, nid, id, nodes, networks(nid));
+      if (!r.ok) this.reject('endpoint', `${nid.slice(0, 64)}/${id.slice(0, 64)}`, r.why);
+      return r.ok ? r.value : undefined;
+    };
+    switch (c.kind) {
+      case 'snapshot': {
+        const nodes = new Map(c.nodes.map((n) => node(n, String((n as { id?: unknown }).id ?? ''))).filter((n): n is NodeRecord => !!n).map((n) => [n.id, n]));
+        const networks = c.networks.map((n) => network(n, String((n as { id?: unknown }).id ?? ''))).filter((n): n is Network => !!n);
+        const byId = new Map(networks.map((n) => [n.id, n]));
+        const endpoints = c.endpoints.map((e) => endpoint(e, nodes, (id) => byId.get(id) ?? this.d.networks.get(id))).filter((e): e is EndpointRecord => !!e);
+        return { kind: 'snapshot', nodes: [...nodes.values()], networks, endpoints };
+      }
+      case 'network': {
+        if (!c.network) return c;
+        const n = network(c.network, c.id);
+        return n && { ...c, network: n };
+      }
+      case 'node': {
+        if (!c.node) return c;
+        const n = node(c.node, c.id);
+        return n && { ...c, node: n };
+      }
+      case 'endpoint': {
+        if (!c.endpoint) return c;
+        if ((c.endpoint as Partial<EndpointRecord>).networkId !== c.networkId || (c.endpoint as Partial<EndpointRecord>).id !== c.id) {
+          this.reject('endpoint', `${c.networkId.slice(0, 64)}/${c.id.slice(0, 64)}`, 'its ids are not those of its key');
+          return undefined;
+        }
+        const e = endpoint(c.endpoint, this.nodes, (id) => this.d.networks.get(id));
+        return e && { ...c, endpoint: e };
+      }
+    }
+  }
+
+  private mirror(raw: ClusterChange): void {
+    const c = this.checked(raw);
+    if (!c) return;
     const touched = new Set<string>();
     tx(this.d.db, () => {
       switch (c.kind) {

@@ -24,7 +24,8 @@ export async function makePki(t: Test, serverAddresses: string[]): Promise<Pki> 
     await ssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}-key.pem`, '-set_serial', `0x${randomBytes(8).toString('hex')}`, '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`);
   };
   const san = serverAddresses.map((a) => (/^[\d.:]+$/.test(a) ? `IP:${a}` : `DNS:${a}`)).join(',');
-  await sign('server', 'cnmd', 'ca', `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
+  // clientAuth too: etcd's gRPC gateway dials etcd itself with the server's certificate
+  await sign('server', 'cnmd', 'ca', `subjectAltName=${san}\nextendedKeyUsage=serverAuth,clientAuth\n`);
   return {
     dir,
     path: (name) => `${dir}/${name}`,

@@ -62,6 +62,24 @@ t.test('the cluster flags: etcd://HOST:PORT, an IPv4 address to advertise, a lea
   t.throws(() => loadConfig(['--cluster-lease-ttl', '1'], noFile), { message: /at least 2 seconds/ });
 });
 
+t.test('the cluster store over TLS and with authentication: etcds://, several endpoints, --cluster-store-opt (dockerd\'s names)', async (t) => {
+  const adv = ['--cluster-advertise', '10.0.0.11'];
+  const tls = ['--cluster-store', 'etcds://10.0.0.5:2379,10.0.0.6:2379', ...adv, '--cluster-store-opt', 'kv.cacertfile=/c/ca.pem', '--cluster-store-opt', 'kv.certfile=/c/cert.pem', '--cluster-store-opt', 'kv.keyfile=/c/key.pem'];
+  t.same(loadConfig(tls, noFile).clusterStoreOpts, { 'kv.cacertfile': '/c/ca.pem', 'kv.certfile': '/c/cert.pem', 'kv.keyfile': '/c/key.pem' });
+  const { endpointsOf } = await import('../../src/cluster/store.js');
+  t.same(endpointsOf('etcds://10.0.0.5:2379,10.0.0.6:2379'), ['https://10.0.0.5:2379', 'https://10.0.0.6:2379']);
+  t.same(endpointsOf('etcd://h:2379'), ['http://h:2379']);
+  const file = JSON.stringify({ 'cluster-store': 'etcd://10.0.0.5:2379', 'cluster-advertise': '10.0.0.11', 'cluster-store-opts': { 'kv.username': 'cnmd', 'kv.passwordfile': '/c/pw' } });
+  t.same(loadConfig([], () => file).clusterStoreOpts, { 'kv.username': 'cnmd', 'kv.passwordfile': '/c/pw' }, 'the file key, a map');
+  const refuse = (args: string[], message: RegExp) => t.throws(() => loadConfig(args, noFile), { message }, String(message));
+  refuse(['--cluster-store', 'etcds://10.0.0.5:2379', ...adv], /etcds:\/\/ needs --cluster-store-opt kv.cacertfile/);
+  refuse(['--cluster-store', 'etcd://10.0.0.5:2379', ...adv, '--cluster-store-opt', 'kv.cacertfile=/c/ca.pem'], /kv.cacertfile is for TLS: use etcds:\/\//);
+  refuse(['--cluster-store', 'etcds://10.0.0.5:2379', ...adv, '--cluster-store-opt', 'kv.cacertfile=/c/ca.pem', '--cluster-store-opt', 'kv.certfile=/c/cert.pem'], /kv.certfile and kv.keyfile go together/);
+  refuse(['--cluster-store', 'etcd://10.0.0.5:2379', ...adv, '--cluster-store-opt', 'kv.username=cnmd'], /kv.username and kv.passwordfile go together/);
+  refuse(['--cluster-store', 'etcd://10.0.0.5:2379', ...adv, '--cluster-store-opt', 'kv.path=/x'], /invalid --cluster-store-opt "kv.path"/);
+  refuse(['--cluster-store-opt', 'novalue'], /use KEY=VALUE/);
+});
+
 t.test('TCP needs TLS with client certificates; loopback may opt out with --tls=false', async (t) => {
   const c = loadConfig(['-H', 'tcp://0.0.0.0:2376', '--tlsverify', '--tlscacert', '/c/ca.pem', '--tlscert=/c/cert.pem', '--tlskey', '/c/key.pem'], noFile);
   t.match(c, { tlsVerify: true, tlsCaCert: '/c/ca.pem', tlsCert: '/c/cert.pem', tlsKey: '/c/key.pem' });

@@ -1,0 +1,109 @@
+/**
+ * A trusted cluster store: etcd started by the test with TLS and client certificates only, on an
+ * underlay namespace; cnmd joins it with etcds:// and --cluster-store-opt (dockerd's names); a plain
+ * etcd:// client is told what to use; records crafted in etcd change nothing on a host and are counted.
+ */
+import t from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { hostTestsReady, hostTestsUnavailable, makeNetns, startDaemonIn, uniqueName, type Netns } from '../helpers/host.js';
+import { makePki } from '../helpers/certs.js';
+
+const ETCD = '/usr/bin/etcd';
+const V = '/v1.48';
+const STORE = '10.98.0.100';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(what: () => Promise<boolean>, ms = 15_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await what()) return true;
+    await sleep(200);
+  }
+  return false;
+}
+
+const why = hostTestsUnavailable() ?? (existsSync(ETCD) ? undefined : 'etcd is not installed (Debian package etcd-server; .ci/run installs it)');
+if (await hostTestsReady(t, why)) {
+  t.test('etcd with TLS and client certificates: etcds:// joins; plain etcd:// is told why not; crafted records are dropped and counted', async (t) => {
+    const under = await makeNetns(t, 'ul');
+    await under.run('ip', ['link', 'add', 'ul', 'type', 'bridge']);
+    await under.run('ip', ['addr', 'add', `${STORE}/24`, 'dev', 'ul']);
+    await under.run('ip', ['link', 'set', 'ul', 'up']);
+    const pki = await makePki(t, [STORE]);
+    const certs = await pki.clientDir('cnmd-host');
+    const dataDir = mkdtempSync('/tmp/cnmd-etcd-');
+    t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+    const etcd: ChildProcess = spawn('nsenter', [`--net=/run/netns/${under.name}`, ETCD, '--data-dir', dataDir, '--name', 'cnmdtls',
+      '--listen-client-urls', `https://${STORE}:2379`, '--advertise-client-urls', `https://${STORE}:2379`,
+      '--cert-file', pki.path('server.pem'), '--key-file', pki.path('server-key.pem'), '--client-cert-auth', '--trusted-ca-file', pki.path('ca.pem'),
+      '--listen-peer-urls', 'http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380', '--initial-cluster', 'cnmdtls=http://127.0.0.1:2380'], { stdio: 'ignore' });
+    t.teardown(() => void etcd.kill('SIGKILL'));
+    const curl = (args: string[]) => under.run('curl', ['-s', '-m', '3', '--cacert', `${certs}/ca.pem`, '--cert', `${certs}/cert.pem`, '--key', `${certs}/key.pem`, ...args], { reject: false });
+    t.ok(await until(async () => (await curl([`https://${STORE}:2379/health`])).stdout.includes('true')), 'etcd with TLS is up');
+    t.notMatch((await under.run('curl', ['-s', '-m', '3', '-k', `https://${STORE}:2379/v3/kv/range`, '-d', '{"key":"Lw=="}'], { reject: false })).stdout, '"kvs"', 'without a client certificate etcd answers nothing');
+
+    const host = async (i: number): Promise<{ ns: Netns; addr: string }> => {
+      const ns = await makeNetns(t, `ch${i}`);
+      const addr = `10.98.0.${i}`;
+      await ns.run('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `q${i}`, 'netns', under.name]);
+      await under.run('ip', ['link', 'set', `q${i}`, 'master', 'ul', 'up']);
+      await ns.run('ip', ['addr', 'add', `${addr}/24`, 'dev', 'eth0']);
+      await ns.run('ip', ['link', 'set', 'eth0', 'up']);
+      return { ns, addr };
+    };
+    const a = await host(1);
+    const d = await startDaemonIn(t, a.ns, [
+      '--cluster-store', `etcds://${STORE}:2379`, '--cluster-advertise', a.addr, '--cluster-lease-ttl', '3',
+      '--cluster-store-opt', `kv.cacertfile=${certs}/ca.pem`, '--cluster-store-opt', `kv.certfile=${certs}/cert.pem`, '--cluster-store-opt', `kv.keyfile=${certs}/key.pem`,
+    ]);
+    t.ok(await until(async () => (await d.request('GET', `${V}/info`)).body.CnmdCluster?.Nodes?.length === 1), 'cnmd joined etcd over TLS with its client certificate');
+    const net = uniqueName('ov');
+    const created = await d.request('POST', `${V}/networks/create`, { Name: net, Driver: 'overlay', Attachable: true, IPAM: { Config: [{ Subnet: '10.201.0.0/24' }] } });
+    t.equal(created.status, 201, created.text);
+    const ctr = uniqueName('c');
+    t.equal((await d.request('POST', `${V}/containers/create?name=${ctr}`, { Image: 'busybox', HostConfig: { NetworkMode: net } })).status, 201);
+    const started = await d.request('POST', `${V}/containers/${ctr}/start`);
+    t.equal(started.status, 204, started.text);
+
+    // a plain client to the TLS-only etcd
+    const b = await host(2);
+    const plain = await startDaemonIn(t, b.ns, ['--cluster-store', `etcd://${STORE}:2379`, '--cluster-advertise', b.addr]);
+    t.ok(await until(async () => plain.output().includes('speaks TLS')), 'the plain client says why it cannot join');
+    t.match(plain.output(), `use --cluster-store etcds://${STORE}:2379 with --cluster-store-opt kv.cacertfile=FILE`);
+    t.equal((await plain.request('POST', `${V}/networks/create`, { Name: uniqueName('x'), Driver: 'overlay' })).status, 503, 'and overlay changes are 503');
+
+    // crafted records, written by whoever holds a certificate etcd trusts
+    const put = async (key: string, value: unknown) => {
+      const body = JSON.stringify({ key: Buffer.from(key).toString('base64'), value: Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64') });
+      const r = await curl([`https://${STORE}:2379/v3/kv/put`, '-d', body]);
+      if (!r.stdout.includes('header')) throw new Error(`etcd put: ${r.stdout} ${r.stderr}`);
+    };
+    const nid = created.body.Id as string;
+    const node = (await d.request('GET', `${V}/info`)).body.CnmdCluster.Nodes[0] as { ID?: string; Id?: string };
+    const rejected = async () => {
+      const m = (await d.request('GET', '/metrics')).text;
+      return [...m.matchAll(/^cnmd_cluster_rejected_total\{kind="(\w+)"\} (\d+)$/gm)].reduce((n, x) => n + Number(x[2]), 0);
+    };
+    const before = await rejected();
+    const fake = 'e'.repeat(64);
+    const vx = `vx-${nid.slice(0, 10)}`;
+    const fdbBefore = (await a.ns.run('bridge', ['fdb', 'show', 'dev', vx])).stdout;
+    const neighBefore = (await a.ns.run('ip', ['neigh', 'show', 'dev', vx])).stdout;
+    const base = { id: fake, networkId: nid, containerId: 'f'.repeat(64), node: fake, vtep: '10.98.0.66', mac: '02:42:0a:c9:00:63', ipv4: '10.201.0.99/24', ipv6: null, names: ['evil'] };
+    await put(`/cnmd/endpoints/${nid}/${fake}`, { ...base, mac: '02:42:0a:c9:00:63\nlink del dev eth0' });
+    await put(`/cnmd/endpoints/${nid}/${'1'.repeat(64)}`, { ...base, id: '1'.repeat(64), node: String(node.ID ?? node.Id ?? ''), vtep: '10.98.0.66' });
+    await put(`/cnmd/nodes/${'2'.repeat(64)}`, { id: '2'.repeat(64), address: '10.98.0.77 dev lo', name: 'x' });
+    await put(`/cnmd/networks/${'3'.repeat(64)}`, { ...created.body, id: '3'.repeat(64), driver: 'overlay', scope: 'global', options: { 'com.docker.network.driver.overlay.vxlanid_list': '5000\nlink del dev eth0' } });
+    await put(`/cnmd/endpoints/${nid}/${'4'.repeat(64)}`, 'not json {');
+    t.ok(await until(async () => (await rejected()) >= before + 4), 'four crafted records are rejected and counted');
+    await sleep(500);
+    t.equal((await a.ns.run('bridge', ['fdb', 'show', 'dev', vx])).stdout, fdbBefore, 'no forwarding entry was added to the VXLAN port');
+    t.equal((await a.ns.run('ip', ['neigh', 'show', 'dev', vx])).stdout, neighBefore, 'no neighbour entry either');
+    t.equal((await a.ns.run('ip', ['link', 'show', 'eth0'])).exitCode, 0, 'eth0 is still there');
+    const nets = (await d.request('GET', `${V}/networks`)).body as Array<{ Id: string }>;
+    t.notOk(nets.some((n) => n.Id === '3'.repeat(64)), 'the crafted network is not mirrored');
+    t.match(d.output(), 'cluster store: a record failed its check and is ignored', 'each is logged');
+    const plan = (await d.request('GET', '/cnmd/v1/state?plan=1')).body.Plan as string[];
+    t.same(plan, [], 'and the host is as the store wants it');
+  });
+}
