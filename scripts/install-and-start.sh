@@ -20,4 +20,5 @@ major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$major" -lt 20 ]; then echo "cnmd needs Node.js 20 or newer (found $(node --version))" >&2; exit 1; fi
 npm ci --no-audit --no-fund
 npm run build
-exec node dist/main.js "$@"
+# a 1 MiB young generation: some 22 MiB less at rest, the same request rate (README, Speed)
+exec node --max-semi-space-size=1 dist/main.js "$@"

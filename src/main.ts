@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 /** cnmd: parse the configuration, start the daemon, listen on every -H address, stop cleanly on signals. */
 import type { RequestListener, Server } from 'node:http';
 import { existsSync, unlinkSync } from 'node:fs';

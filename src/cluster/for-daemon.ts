@@ -5,21 +5,24 @@ import type { Executor } from '../host/executor.js';
 import type { RemoteEndpointRepo } from '../store/remote-endpoints.js';
 import { readFileSync } from 'node:fs';
 import { readMtuOf } from '../host/readers.js';
-import { ClusterSync, type ClusterSyncDeps } from './sync.js';
+import type { ClusterSync, ClusterSyncDeps } from './sync.js';
 
 /** What overlay networks need of this host; undefined outside a cluster (or in a dry run). */
 export async function clusterContext(config: Config, exec: Executor, remote: RemoteEndpointRepo): Promise<DriverContext['cluster']> {
   if (!config.clusterStore || config.dryRun) return undefined;
   const mtu = await readMtuOf(exec, config.clusterAdvertise!);
   if (mtu === undefined) throw new Error(`--cluster-advertise ${config.clusterAdvertise}: no link of this host has that address`);
-  return { vtep: config.clusterAdvertise!, mtu, remoteEndpoints: (id) => remote.on(id) };
+  // the members are the mirror's (set once it exists, src/daemon.ts)
+  return { vtep: config.clusterAdvertise!, mtu, remoteEndpoints: (id) => remote.on(id), members: () => [] };
 }
 
 /** What the mirror needs, its store URL, address and lease from the daemon's flags. */
 export type ClusterDeps = Omit<ClusterSyncDeps, 'url' | 'address' | 'leaseTtl' | 'onAddressLost' | 'tls' | 'auth'> & { config: Config };
 
-export function clusterSync(d: ClusterDeps): ClusterSync {
+/** The etcd client and its gRPC stack (some 26 MiB) are loaded only here, by a daemon that has a cluster store. */
+export async function clusterSync(d: ClusterDeps): Promise<ClusterSync> {
   const c = d.config;
+  const { ClusterSync } = await import('./sync.js');
   return new ClusterSync({ ...d, url: c.clusterStore!, address: c.clusterAdvertise!, leaseTtl: c.clusterLeaseTtl, ...storeCredentials(c) });
 }
 

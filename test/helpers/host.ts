@@ -242,7 +242,7 @@ export async function startDaemonIn(t: Test, ns: Netns, flags: string[] = [], en
       const flags = dp.flags;
       const dns = flags.includes('--dns') ? [] : ['--dns', '127.0.0.1'];
       const firewall = flags.some((f) => f.startsWith('--firewall-backend')) ? [] : ['--firewall-backend', FIREWALL];
-      child = spawn('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, `${ROOT}dist/main.js`, '-H', `unix://${socket}`, '--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, ...dns, ...firewall, ...flags], {
+      child = spawn('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, '--max-semi-space-size=1', `${ROOT}dist/main.js`, '-H', `unix://${socket}`, '--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, ...dns, ...firewall, ...flags], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, ...dp.env },
       });
