@@ -104,7 +104,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       },
     });
     const names = new StoreNameSource(containersRepo, networksRepo, (id) => remoteRepo.on(id));
-    const cluster = ctx.cluster && clusterSync({
+    const cluster = ctx.cluster && await clusterSync({
       config, nodeId: daemonId, db, networks: networksRepo, containers: containersRepo, remote: remoteRepo, reconciler, log,
       namesOf: (c, n) => names.namesOn(c, n), onNetwork: (action, n) => events.emit('network', action, n.id, { name: n.name, type: n.driver }),
       onRejected: (kind, key, why) => {
@@ -112,6 +112,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         events.emit('cnmd', 'reject', '', { kind, key: key.slice(0, 129), why });
       },
     });
+    // the members etcd lists, and the hosts of the endpoints last mirrored (kept in SQLite: a restart
+    // without etcd keeps the overlay traffic it had)
+    if (ctx.cluster && cluster) ctx.cluster.members = () => [...cluster.peers().map((p) => p.address), ...remoteRepo.list().map((e) => e.vtep)];
     const networks = new NetworkService({ db, networks: networksRepo, meta, config, ctx, reconciler, exec, events, hasEndpoints: (id) => containersRepo.countEndpointsOn(id) > 0, global: cluster, log });
     const dns = new DnsServer({
       source: names, log, defaultUpstreams: async () => (config.dns.length ? config.dns : hostNameservers(etc.resolvConf())),

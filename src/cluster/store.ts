@@ -56,6 +56,8 @@ export interface ClusterOptions {
   node: NodeRecord;
   leaseTtl: number;
   onChange: (c: ClusterChange) => void;
+  /** a value under /cnmd/ that is not JSON: ignored (one bad record never keeps a host from joining) */
+  onNotJson?: (kind: 'network' | 'endpoint' | 'node', key: string) => void;
   /** after each (re)join: publish this host's endpoints again */
   onJoined?: () => Promise<void>;
   log: { warn(obj: unknown, msg: string): void; info(obj: unknown, msg: string): void };
@@ -183,9 +185,14 @@ export class ClusterStore {
     const endpoints: EndpointRecord[] = [];
     const nodes: NodeRecord[] = [];
     for (const [k, v] of Object.entries(all)) {
-      if (k.startsWith(`${P}networks/`)) networks.push(JSON.parse(v));
-      else if (k.startsWith(`${P}endpoints/`)) endpoints.push(JSON.parse(v));
-      else if (k.startsWith(`${P}nodes/`)) nodes.push(JSON.parse(v));
+      const kind = k.slice(P.length).split('/')[0];
+      const list = kind === 'networks' ? networks : kind === 'endpoints' ? endpoints : kind === 'nodes' ? nodes : undefined;
+      if (!list) continue;
+      try {
+        list.push(JSON.parse(v));
+      } catch {
+        this.o.onNotJson?.(kind.slice(0, -1) as 'network', k.slice(P.length + kind.length + 1));
+      }
     }
     this.o.onChange({ kind: 'snapshot', networks, endpoints, nodes });
   }
@@ -199,7 +206,7 @@ export class ClusterStore {
     try {
       value = deleted ? undefined : JSON.parse(kv.value.toString());
     } catch {
-      this.o.log.warn({ key }, 'cluster store: a value that is not JSON; ignored');
+      this.o.onNotJson?.(parts[0].slice(0, -1) as 'network', parts.slice(1).join('/'));
       return;
     }
     if (parts[0] === 'networks') this.o.onChange({ kind: 'network', id: parts[1], network: value });

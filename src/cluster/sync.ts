@@ -50,6 +50,8 @@ export class ClusterSync implements GlobalScope {
   /** endpoints whose address another host holds and that could not move: never published */
   private readonly unclaimed = new Set<string>();
   private addressLost?: (e: Endpoint) => Promise<void>;
+  /** the members' addresses the underlay guard was last asked for */
+  private members = '';
 
   /** Who moves an endpoint whose address another host took while this host was away (the containers' attachments). */
   whenAddressLost(fn: (e: Endpoint) => Promise<void>): void {
@@ -64,6 +66,7 @@ export class ClusterSync implements GlobalScope {
       node: { id: d.nodeId, address: d.address, name: hostname() },
       leaseTtl: d.leaseTtl,
       onChange: (c) => this.mirror(c),
+      onNotJson: (kind, key) => this.reject(kind, key, 'its value is not JSON'),
       onJoined: () => this.republish(),
       log: d.log,
     });
@@ -271,6 +274,14 @@ export class ClusterSync implements GlobalScope {
           break;
       }
     });
+    // the underlay guard follows the members: a full run (the elements belong to no network)
+    if (c.kind === 'node' || c.kind === 'snapshot' || c.kind === 'endpoint') {
+      const members = [...new Set([...this.peers().map((p) => p.address), ...this.d.remote.list().map((e) => e.vtep)])].sort().join(',');
+      if (members !== this.members) {
+        this.members = members;
+        void this.d.reconciler.reconcileAll().catch((e) => this.d.log.warn({ err: (e as Error).message }, 'cannot update the underlay guard'));
+      }
+    }
     // the data plane changes only where this host has endpoints
     const planes = [...touched].filter((id) => this.d.containers.countEndpointsOn(id) > 0);
     if (planes.length) void this.d.reconciler.reconcileNetworks(planes).catch((e) => this.d.log.warn({ err: (e as Error).message }, 'cannot update the overlay data plane'));

@@ -26,6 +26,8 @@ export interface DriverContext {
     mtu: number;
     /** endpoints other hosts have on a global network (from the cluster store's mirror) */
     remoteEndpoints(networkId: string): Array<{ mac: string; ipv4: string | null; vtep: string }>;
+    /** the underlay addresses of the cluster's current members (VXLAN is accepted from these only) */
+    members(): string[];
   };
 }
 

@@ -46,11 +46,23 @@ export interface PortIntent {
   routed?: boolean;
 }
 
+/** The underlay of overlay networks: VXLAN (UDP port) is accepted from these hosts only (the cluster's members). */
+export interface UnderlayIntent {
+  port: number;
+  /** IPv4 addresses of the current members (their VTEPs) */
+  peers: string[];
+}
+
+/** The pseudo-owner of the underlay's elements (no network's: a scoped plan leaves them to full runs). */
+export const UNDERLAY_OWNER = '000000000000';
+
 export interface FirewallIntent {
   /** false: cnmd programs no firewall at all (--iptables=false, or the backend none) */
   enabled: boolean;
   networks: NetworkIntent[];
   ports: PortIntent[];
+  /** present while this host has overlay networks (a VXLAN port) */
+  underlay?: UnderlayIntent;
 }
 
 export const emptyIntent = (enabled: boolean): FirewallIntent => ({ enabled, networks: [], ports: [] });

@@ -12,7 +12,9 @@
  *                  and from outside (no direct access) ends here.
  * P-SRC            -i BR -j ACCEPT (or DROP if internal)  one per network: traffic out of a network, which
  *                  P-DEST did not claim, so it leaves for a link that is not one of our bridges
- * filter INPUT     -j P-INPUT: -d 127.0.0.0/8 -i BR, not a reply -> DROP (the localhost guard);
+ * filter INPUT     -j P-INPUT: -p udp --dport 4789 -j P-VXLAN (with overlay networks: -s MEMBER -j RETURN
+ *                  for each member of the cluster, then DROP: the underlay guard);
+ *                  -d 127.0.0.0/8 -i BR, not a reply -> DROP (the localhost guard);
  *                  DNS to the gateways of networks the embedded server answers on
  * nat POSTROUTING  -j P-POSTROUTING: -s SUBNET ! -o BR -j MASQUERADE (or SNAT), the host's own
  *                  connections to published ports, a container reaching its own published port
@@ -64,6 +66,8 @@ export const chainNames = (prefix: string) => ({
   dnatLocal: `${prefix}-DNAT-LO`,
   dns: `${prefix}-DNS`,
   guard: `${prefix}-GUARD`,
+  /** the underlay guard: VXLAN from the cluster's members returns, the rest is dropped (and counted by the rule) */
+  vxlan: `${prefix}-VXLAN`,
   network: (owner: string) => `${prefix}-N-${owner}`,
   /** a container's published ports with allow-lists */
   guardOf: (owner: string) => `${prefix}-G-${owner}`,
@@ -188,6 +192,12 @@ export function iptablesDesired(intent: FirewallIntent, o: Pick<PlanOptions, 'in
   // ports on ::1 are the daemon's proxy's
   const ports = intent.ports.filter((p) => isIPv6Port(p) === (family === 6) && !p.routed && p.hostIp !== '::1');
   for (const p of ports) place(portRules(p, o.chainPrefix, `${o.instance}:${p.owner}`), p.owner);
+  if (intent.underlay && family === 4) {
+    const c = chainNames(o.chainPrefix);
+    const u = intent.underlay;
+    d.chains.push({ table: 'filter', name: c.vxlan, head: [...[...new Set(u.peers)].map((src) => spec({ src, target: { jump: 'RETURN' } })), spec({ target: 'DROP' })], body: [] });
+    shared.get(chainKey('filter', c.input))!.head.push(spec({ proto: 'udp', dport: u.port, target: { jump: c.vxlan } }));
+  }
   for (const [owner, list] of guarded(ports)) {
     const chain = chainNames(o.chainPrefix).guardOf(owner);
     d.chains.push({ table: 'mangle', name: chain, head: list.flatMap(guardRules), body: [], owner });
@@ -213,7 +223,7 @@ function guardRules(p: PortIntent): string[] {
 /** Whether a chain's name is one the iptables backend gives (the record starts from these on a host that had none). */
 export function isChainName(prefix: string, name: string): boolean {
   const c = chainNames(prefix);
-  return [c.forward, c.user, c.dest, c.src, c.postrouting, c.input, c.dnat, c.dnatLocal, c.dns, c.guard].includes(name) || new RegExp(`^${prefix}-[NG]-[0-9a-f]{12}$`).test(name);
+  return [c.forward, c.user, c.dest, c.src, c.postrouting, c.input, c.dnat, c.dnatLocal, c.dns, c.guard, c.vxlan].includes(name) || new RegExp(`^${prefix}-[NG]-[0-9a-f]{12}$`).test(name);
 }
 
 /** The "table chain" keys of the chains an iptables plan makes or keeps: what cnmd records as made. */

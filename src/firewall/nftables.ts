@@ -10,7 +10,8 @@
  *                   iifname vmap @egress            out of a network to another link: allow, or drop (internal)
  * into              established allow; iifname . oifname vmap @icc (same bridge: allow or drop);
  *                   DNATed to a network with published ports allow; drop (isolation)
- * input (filter)    from a bridge to 127.0.0.0/8, not a reply: drop (the localhost guard);
+ * input (filter)    VXLAN (@underlay) not from a member (@vteps4): counter drop (the underlay guard);
+ *                   from a bridge to 127.0.0.0/8, not a reply: drop (the localhost guard);
  *                   DNS to the gateways of networks the embedded server answers on: allow
  * allow             sets ACCEPT_MARK and accepts. An accept ends only this table's chain: another
  *                   firewall's drop (iptables' FORWARD policy DROP, ufw) still applies. Our filter
@@ -24,7 +25,7 @@
  *                   published ports; SNAT and masquerade for subnets leaving their bridge
  */
 import type { FirewallIntent } from './intent.js';
-import { isIPv6Port, isLoopbackPort } from './intent.js';
+import { UNDERLAY_OWNER, isIPv6Port, isLoopbackPort } from './intent.js';
 import type { NftChain, NftElement, NftRule, NftSet } from '../host/nft.js';
 
 export interface DesiredNftChain extends NftChain {
@@ -46,6 +47,9 @@ const allow = { jump: 'allow' } as const;
 
 const SETS: NftSet[] = [
   { name: 'bridges', type: ['ifname'] },
+  // the underlay: VXLAN's port while this host has overlay networks, and the members it accepts it from
+  { name: 'underlay', type: ['inet_proto', 'inet_service'] },
+  { name: 'vteps4', type: ['ipv4_addr'] },
   { name: 'icc', type: ['ifname', 'ifname'], map: 'verdict' },
   { name: 'egress', type: ['ifname'], map: 'verdict' },
   { name: 'published', type: ['ifname'] },
@@ -116,6 +120,8 @@ const CHAINS: DesiredNftChain[] = [
   {
     name: 'input', base: { type: 'filter', hook: 'input', priority: FILTER_PRIORITY },
     rules: [
+      // the underlay guard: VXLAN only from the cluster's members (else anyone could inject frames)
+      { matches: [{ keys: ['meta l4proto', 'th dport'], set: 'underlay' }, { keys: ['ip saddr'], op: '!=', set: 'vteps4' }], then: 'counter drop' },
       // the localhost guard: bridges have route_localnet (for ports published on 127.0.0.1), so a
       // container could address the host's 127.0.0.0/8 services; only replies get through
       { matches: [{ keys: ['iifname'], set: 'bridges' }, { keys: ['ip daddr'], values: [{ prefix: '127.0.0.0', len: 8 }] }, { keys: ['ct state'], op: '!=', values: ['established', 'related'] }], then: 'drop' },
@@ -229,6 +235,10 @@ export function nftDesired(intent: FirewallIntent, instance: string): NftDesired
     const port = any ? [p.proto, p.hostPort] : [p.hostIp, p.proto, p.hostPort];
     add(any ? `guard${f}any` : `guard${f}`, p.owner, port);
     for (const cidr of p.allow.filter((a) => a.includes(':') === (f === '6'))) add(any ? `allow${f}any` : `allow${f}`, p.owner, [...port, prefix(cidr)]);
+  }
+  if (intent.underlay) {
+    add('underlay', UNDERLAY_OWNER, ['udp', intent.underlay.port]);
+    for (const peer of new Set(intent.underlay.peers)) add('vteps4', UNDERLAY_OWNER, [peer]);
   }
   return { sets: SETS, chains: CHAINS, elements };
 }

@@ -29,6 +29,8 @@ export type NftStatement =
   | NftVerdictValue
   | 'masquerade'
   | 'redirect'
+  /** counted (nft list chain shows how many), then dropped */
+  | 'counter drop'
   /** set these bits of the packet's mark and accept: other firewalls let marked packets pass */
   | { markAccept: number }
   | { vmap: { keys: NftKey[]; map: string } }
@@ -115,7 +117,7 @@ function matchText(m: NftMatch): string {
 }
 
 function statementText(s: NftStatement): string {
-  if (s === 'masquerade' || s === 'redirect' || s === 'return') return s;
+  if (s === 'masquerade' || s === 'redirect' || s === 'return' || s === 'counter drop') return s;
   if (typeof s === 'string' || 'jump' in s) return verdictText(s);
   if ('markAccept' in s) return `meta mark set meta mark or ${value(s.markAccept)} accept`;
   if ('vmap' in s) return `${s.vmap.keys.join(' . ')} vmap @${name(s.vmap.map)}`;

@@ -3,6 +3,7 @@ import type { DesiredState, DesiredSandbox, SandboxSpec } from './model.js';
 import { getDriver, type DriverContext } from '../drivers/index.js';
 import { emptyIntent, isIPv6Port, type PortIntent } from '../firewall/intent.js';
 import { ALLOW_KEY, effectiveAllowList } from '../firewall/allow.js';
+import { VXLAN_PORT } from '../drivers/overlay.js';
 import { NETNS_DIR } from '../host/readers.js';
 import type { IpOp } from '../host/ip-text.js';
 
@@ -44,6 +45,8 @@ export function desiredState(
       ? { dataRoot: dirs.dataRoot, runRoot: dirs.runRoot, data: dirs.ids, run: sandboxes.filter((s) => s.inside).map((s) => s.container.id.slice(0, 12)) }
       : { dataRoot: '', runRoot: '', data: [], run: [] },
   };
+  // a cluster member takes VXLAN from the other members only, whatever networks a run covers
+  if (ctx.cluster && state.firewall.enabled) state.firewall.underlay = { port: VXLAN_PORT, peers: [...new Set([ctx.cluster.vtep, ...ctx.cluster.members()])].sort() };
   for (const n of networks) {
     const driver = getDriver(n.driver);
     if (!driver || n.configOnly) continue;

@@ -5,7 +5,8 @@
  */
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execa } from 'execa';
 import { hostTestsReady, hostTestsUnavailable, makeNetns, startDaemonIn, uniqueName, type Netns } from '../helpers/host.js';
 import { makePki } from '../helpers/certs.js';
 
@@ -105,5 +106,53 @@ if (await hostTestsReady(t, why)) {
     t.match(d.output(), 'cluster store: a record failed its check and is ignored', 'each is logged');
     const plan = (await d.request('GET', '/cnmd/v1/state?plan=1')).body.Plan as string[];
     t.same(plan, [], 'and the host is as the store wants it');
+
+    // the underlay guard: a member's VXLAN reaches a container on A; a stranger's does not
+    await plain.stop();
+    const member = await startDaemonIn(t, b.ns, [
+      '--cluster-store', `etcds://${STORE}:2379`, '--cluster-advertise', b.addr, '--cluster-lease-ttl', '3',
+      '--cluster-store-opt', `kv.cacertfile=${certs}/ca.pem`, '--cluster-store-opt', `kv.certfile=${certs}/cert.pem`, '--cluster-store-opt', `kv.keyfile=${certs}/key.pem`,
+    ]);
+    t.ok(await until(async () => (await member.request('GET', `${V}/networks/${net}`)).status === 200), 'the second member joins (a value that is not JSON is skipped, not fatal) and sees the network');
+    const lst = uniqueName('lst');
+    const LISTEN = "require('dgram').createSocket('udp4').on('message', (m) => console.log(String(m))).bind(9999)";
+    t.equal((await d.request('POST', `${V}/containers/create?name=${lst}`, { Image: 'node', Cmd: [process.execPath, '-e', LISTEN], HostConfig: { NetworkMode: net } })).status, 201);
+    t.equal((await d.request('POST', `${V}/containers/${lst}/start`)).status, 204);
+    const info = (await d.request('GET', `${V}/containers/${lst}/json`)).body;
+    const [ip, mac] = [info.NetworkSettings.Networks[net].IPAddress as string, info.NetworkSettings.Networks[net].MacAddress as string];
+    const logFile = `${d.dir}/data/containers/${info.Id}/stdout.log`;
+    const heard = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
+    const send = (ns: string, text: string) => execa('nsenter', [`--net=${ns}`, process.execPath, '-e', `const s = require('dgram').createSocket('udp4'); s.send(${JSON.stringify(text)}, 9999, ${JSON.stringify(ip)}, () => s.close())`], { reject: false });
+    const peer = uniqueName('peer');
+    t.equal((await member.request('POST', `${V}/containers/create?name=${peer}`, { Image: 'busybox', HostConfig: { NetworkMode: net } })).status, 201);
+    t.equal((await member.request('POST', `${V}/containers/${peer}/start`)).status, 204);
+    const peerNs = (await member.request('GET', `${V}/containers/${peer}/json`)).body.NetworkSettings.SandboxKey as string;
+    t.ok(await until(async () => {
+      await send(peerNs, 'from-member');
+      return heard().includes('from-member');
+    }), 'a member\'s container reaches it over VXLAN');
+    const stranger = await makeNetns(t, 'str');
+    await stranger.run('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'q9', 'netns', under.name]);
+    await under.run('ip', ['link', 'set', 'q9', 'master', 'ul', 'up']);
+    await stranger.run('ip', ['addr', 'add', '10.98.0.9/24', 'dev', 'eth0']);
+    await stranger.run('ip', ['link', 'set', 'eth0', 'up']);
+    const vni = (await d.request('GET', `${V}/networks/${net}`)).body.Options['com.docker.network.driver.overlay.vxlanid_list'] as string;
+    await stranger.run('ip', ['link', 'add', 'vxatk', 'type', 'vxlan', 'id', vni, 'remote', a.addr, 'local', '10.98.0.9', 'dstport', '4789']);
+    await stranger.run('ip', ['addr', 'add', '10.201.0.250/24', 'dev', 'vxatk']);
+    await stranger.run('ip', ['link', 'set', 'vxatk', 'up']);
+    await stranger.run('ip', ['neigh', 'replace', ip, 'lladdr', mac, 'dev', 'vxatk', 'nud', 'permanent']);
+    for (let i = 0; i < 5; i++) await send(`/run/netns/${stranger.name}`, 'from-stranger');
+    await sleep(1000);
+    t.notMatch(heard(), 'from-stranger', 'frames injected from a host that is not a member do not reach the container');
+    const listed = (await a.ns.run('nft', ['list', 'chain', 'inet', 'cnmd', 'input'])).stdout;
+    t.match(listed, /meta l4proto \. th dport @underlay ip saddr != @vteps4 counter packets [1-9]\d* bytes \d+ drop/, 'they are counted where they are dropped');
+    // the check can fail: without the guard the stranger's frames arrive
+    const rules = JSON.parse((await a.ns.run('nft', ['-j', '-a', 'list', 'chain', 'inet', 'cnmd', 'input'])).stdout).nftables as Array<{ rule?: { handle: number; expr: unknown[] } }>;
+    const guard = rules.find((r) => r.rule && JSON.stringify(r.rule.expr).includes('vteps4'));
+    await a.ns.run('nft', ['delete', 'rule', 'inet', 'cnmd', 'input', 'handle', String(guard!.rule!.handle)]);
+    t.ok(await until(async () => {
+      await send(`/run/netns/${stranger.name}`, 'from-stranger-unguarded');
+      return heard().includes('from-stranger-unguarded');
+    }, 5000), 'without the guard they would');
   });
 }

@@ -54,6 +54,8 @@ const dual = bridgeNetwork({
 t.test('golden: what each backend writes for the same networks and ports', async (t) => {
   const d = desired([...networks, dual]);
   d.firewall.ports.push({ owner: CID.slice(0, 12), proto: 'tcp', hostIp: '::', hostPort: 8080, ip: 'fd00:90::2', port: 80, allow: ['2001:db8::/32'] });
+  // a cluster member: VXLAN from the members only
+  d.firewall.underlay = { port: 4789, peers: ['10.99.0.1', '10.99.0.2'] };
   golden(t, 'nftables.nft', nftInput(toHostSteps(plan(d, emptyHostState(), nft)).nft!));
   const rules = toHostSteps(plan(d, emptyHostState(), ipt)).iptables;
   golden(t, 'iptables.rules', restoreInput(rules.filter((r) => r.family !== 6)));
@@ -75,6 +77,7 @@ t.test('nftables: the table read back (nft -j, from a real kernel) is what was w
     { owner: 'cccccccccccc', proto: 'tcp', hostIp: '192.0.2.1', hostPort: 8443, ip: '10.50.0.2', port: 443, allow: [] },
     { owner: 'cccccccccccc', proto: 'udp', hostIp: '127.0.0.1', hostPort: 53, ip: '10.50.0.2', port: 53 },
   );
+  d.firewall.underlay = { port: 4789, peers: ['10.99.0.1', '10.99.0.2'] };
   const o = { ...nft, instance: 'cnmdtry' };
   t.same(plan(d, state, o).filter((s) => s.kind === 'nft'), []);
   t.equal(state.nft.sets.get('ports4any')!.elements.get('tcp . 8080')?.value, '10.50.0.2 . 80', 'a map element: key, value');

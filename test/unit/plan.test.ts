@@ -277,7 +277,7 @@ t.test('an overlay network: bridge, VXLAN port, and an FDB and neighbour entry p
     { mac: '02:42:0a:c8:00:03', ipv4: '10.200.0.3/24', vtep: '10.99.0.2' },
     { mac: '02:42:0a:c8:00:04', ipv4: '10.200.0.4/24', vtep: '10.99.0.3' },
   ];
-  const octx = { ...ctx, cluster: { vtep: '10.99.0.1', mtu: 1500, remoteEndpoints: () => remote } };
+  const octx = { ...ctx, cluster: { vtep: '10.99.0.1', mtu: 1500, remoteEndpoints: () => remote, members: () => ['10.99.0.3', '10.99.0.2'] } };
   const ov = bridgeNetwork({
     id: ID_A, driver: 'overlay', scope: 'global', bridgeName: 'ov-aaaaaaaaaa', options: { 'com.docker.network.driver.overlay.vxlanid_list': '4096' },
     subnets: [{ family: 4, subnet: '10.200.0.0/24', gateway: '10.200.0.1', aux: {}, auto: false, shown: {} }],
@@ -298,6 +298,11 @@ t.test('an overlay network: bridge, VXLAN port, and an FDB and neighbour entry p
     'fdb replace 02:42:0a:c8:00:03 dev vx-aaaaaaaaaa dst 10.99.0.2 self permanent',
     'fdb replace 02:42:0a:c8:00:04 dev vx-aaaaaaaaaa dst 10.99.0.3 self permanent',
   ], 'each remote MAC goes to its host');
+  const ipt = toHostSteps(plan(desiredState([ov], octx), state, all)).iptables.map((r) => r.line);
+  t.same(ipt.filter((l) => 'chain' in l && l.chain === 'CNMD-VXLAN' && l.op !== 'declare').map((l) => 'spec' in l && l.spec), [
+    '-s 10.99.0.1/32 -j RETURN', '-s 10.99.0.2/32 -j RETURN', '-s 10.99.0.3/32 -j RETURN', '-j DROP',
+  ], 'the underlay guard: VXLAN from the members (this host included), the rest dropped');
+  t.ok(ipt.some((l) => 'spec' in l && l.chain === 'CNMD-INPUT' && l.spec === '-p udp -m udp --dport 4789 -j CNMD-VXLAN'), 'for UDP 4789');
   adopt(state, desiredState([ov], octx), all);
   t.same(plan(desiredState([ov], octx), state, all), [], 'converged');
   // read back from the host: an FDB entry deleted by hand ('' from the read) or sent elsewhere is set again
