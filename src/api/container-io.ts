@@ -103,7 +103,17 @@ export const containerIoRoutes: FastifyPluginAsync<ContainerIoOptions> = async (
         ends.set(s, await streamLogs(files, await tailStart(files, tail), send(s)));
       }
       if (boolValue(req.query.follow) && c.state === 'running' && !reply.raw.destroyed) {
-        const followers = streams.map((s) => ({ s, f: new LogFollower(pathOf(s), (d) => write(s, d)) }));
+        // a slow client pauses the reading (the file keeps the rest), the daemon buffers one chunk at most
+        const followers: Array<{ s: 1 | 2; f: LogFollower }> = [];
+        for (const s of streams) {
+          const f = new LogFollower(pathOf(s), (d) => {
+            if (write(s, d) === false) {
+              f.pause();
+              reply.raw.once('drain', () => f.resume());
+            }
+          });
+          followers.push({ s, f });
+        }
         // from where the read above ended
         await Promise.all(followers.map(({ s, f }) => f.start(ends.get(s) ?? 'end')));
         await new Promise<void>((resolve) => {

@@ -28,7 +28,27 @@ function shape(e: DockerEvent): Record<string, unknown> {
   return { status: e.Action, id: e.Actor.ID, from: e.Actor.Attributes.image ?? '', ...e };
 }
 
-export const eventRoutes: FastifyPluginAsync<{ events: EventBus }> = async (app, opts) => {
+/** What a follower may leave unread (buffered in the daemon) before it is dropped. */
+export const EVENT_BUFFER_LIMIT = 1 << 20;
+
+/**
+ * Sends events to one follower; one that leaves more than limit bytes unread is disconnected (as
+ * Docker evicts a subscriber whose queue is full): the daemon's memory never holds a slow reader's backlog.
+ */
+export function followerWriter(raw: { write(s: string): boolean; writableLength: number; destroy(): void }, limit: number, onDropped: () => void) {
+  let dropped = false;
+  return (text: string) => {
+    if (dropped) return;
+    raw.write(text);
+    if (raw.writableLength > limit) {
+      dropped = true;
+      onDropped();
+      raw.destroy();
+    }
+  };
+}
+
+export const eventRoutes: FastifyPluginAsync<{ events: EventBus; onSlowFollower?: () => void; bufferLimit?: number }> = async (app, opts) => {
   app.get<{ Querystring: { since?: string; until?: string; filters?: string } }>(
     '/events',
     {
@@ -46,8 +66,9 @@ export const eventRoutes: FastifyPluginAsync<{ events: EventBus }> = async (app,
       const untilRaw = req.query.until ? parseTimestamp(req.query.until, now) : undefined;
       const until = untilRaw !== undefined && /^\d+$/.test(req.query.until ?? '') ? untilRaw + 999 : untilRaw;
       reply.raw.writeHead(200, dockerHeaders('application/json'));
+      const write = followerWriter(reply.raw, opts.bufferLimit ?? EVENT_BUFFER_LIMIT, () => opts.onSlowFollower?.());
       const send = (e: DockerEvent) => {
-        if (matches(e, filters) && (until === undefined || e.timeNano / 1e6 <= until)) reply.raw.write(JSON.stringify(shape(e)) + '\n');
+        if (matches(e, filters) && (until === undefined || e.timeNano / 1e6 <= until)) write(JSON.stringify(shape(e)) + '\n');
       };
       if (since !== undefined) for (const e of opts.events.since(since * 1e6)) send(e);
       if (until !== undefined && until <= now) {

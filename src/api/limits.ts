@@ -14,7 +14,7 @@ export const MAX_STREAMS = 1024;
 export interface RequestLimits {
   requests?: number;
   streams?: number;
-  onRefused?: (limit: 'requests' | 'streams') => void;
+  onRefused?: (limit: 'requests' | 'streams' | 'slow_followers') => void;
 }
 
 /** The routes whose response stays open while something runs or is followed. */

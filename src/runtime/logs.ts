@@ -18,6 +18,7 @@ export class LogFollower {
   private timer: NodeJS.Timeout | undefined;
   private reading: Promise<void> = Promise.resolve();
   private closed = false;
+  private paused = false;
 
   constructor(
     private readonly path: string,
@@ -35,6 +36,7 @@ export class LogFollower {
 
   /** Reads what is there now (call when the writer is done, before close()). */
   drain(): Promise<void> {
+    this.paused = false;
     this.poke();
     return this.reading;
   }
@@ -45,12 +47,22 @@ export class LogFollower {
     this.watcher?.close();
   }
 
+  /** The receiver is full: stop reading until resume() (the file keeps what it is not sent yet). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.poke();
+  }
+
   private poke(): void {
     this.reading = this.reading.then(() => this.read());
   }
 
   private async read(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.paused) return;
     const file = await open(this.path, 'r').catch(() => undefined);
     if (!file) return;
     try {
@@ -67,6 +79,7 @@ export class LogFollower {
         if (!bytesRead) return;
         this.offset += bytesRead;
         if (!this.closed) this.onData(buf.subarray(0, bytesRead));
+        if (this.paused) return;
       }
     } finally {
       await file.close();

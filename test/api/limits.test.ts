@@ -60,3 +60,60 @@ t.test('the daemon counts refusals in /metrics', async (t) => {
   const m = await call(d, 'GET', '/metrics');
   t.match(m.text, '# TYPE cnmd_limit_refused_total counter');
 });
+
+t.test('an events follower that does not read is dropped once 1 MiB waits for it; the others go on', async (t) => {
+  const { EVENT_BUFFER_LIMIT, followerWriter } = await import('../../src/api/events.js');
+  t.equal(EVENT_BUFFER_LIMIT, 1 << 20);
+  // the rule on its own: a sink that never drains
+  let buffered = 0;
+  let destroyed = false;
+  let dropped = 0;
+  const write = followerWriter({ write: (s: string) => ((buffered += s.length), false), get writableLength() { return buffered; }, destroy: () => void (destroyed = true) }, 1000, () => dropped++);
+  for (let i = 0; i < 9; i++) write('x'.repeat(100));
+  t.notOk(destroyed, 'below the limit: kept');
+  write('x'.repeat(200));
+  t.ok(destroyed, 'past it: disconnected');
+  write('more');
+  t.equal(dropped, 1, 'once');
+  t.equal(buffered, 1100, 'nothing more is buffered for it');
+
+  // on a real socket: a client that stops reading
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const net = await import('node:net');
+  const d = await buildTestDaemon(t);
+  const dir = mkdtempSync(join(tmpdir(), 'cnmd-slow-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'api.sock');
+  await d.app.listen({ path });
+  const connect = () => {
+    const s = net.connect(path);
+    s.write('GET /events HTTP/1.1\r\nHost: x\r\n\r\n');
+    let got = 0;
+    let closed = false;
+    s.on('data', (b) => (got += b.length));
+    s.on('close', () => (closed = true));
+    s.on('error', () => undefined);
+    return { s, got: () => got, closed: () => closed };
+  };
+  const slow = connect();
+  const fast = connect();
+  await new Promise((r) => setTimeout(r, 200));
+  slow.s.pause();
+  const big = 'y'.repeat(2000);
+  for (let i = 0; i < 3000; i++) {
+    d.events.emit('network', 'create', 'n'.repeat(64), { name: big });
+    // in batches, so that the reader in this same process gets its turns
+    if (i % 10 === 0) await new Promise((r) => setTimeout(r, 3));
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  slow.s.resume();
+  await new Promise((r) => setTimeout(r, 500));
+  t.ok(slow.closed(), 'the slow follower was disconnected');
+  t.ok(slow.got() < 3000 * 2000, 'before it got everything');
+  t.notOk(fast.closed(), 'the one that reads is still connected');
+  t.ok(fast.got() > 3000 * 2000, 'and got every event');
+  t.match((await call(d, 'GET', '/metrics')).text, 'cnmd_limit_refused_total{limit="slow_followers"} 1');
+  fast.s.destroy();
+});
