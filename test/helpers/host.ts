@@ -351,3 +351,19 @@ export async function hostTestsReady(t: Test, why: string | undefined = hostTest
   await removeStaleNamespaces();
   return true;
 }
+
+/** Runs cnmd's main in ns and returns how it ended (for daemons that must refuse to start). */
+export async function runMain(ns: Netns, flags: string[]): Promise<{ exitCode: number | undefined; stderr: string }> {
+  const r = await execa('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, `${ROOT}dist/main.js`, ...flags], { reject: false, timeout: 20_000 });
+  return { exitCode: r.exitCode, stderr: String(r.stderr) };
+}
+
+/** A test host on an underlay: a namespace whose eth0 (address/24) is a port of the bridge `ul` in under. */
+export async function underlayHost(t: Test, under: Netns, label: string, address: string, port: string): Promise<Netns> {
+  const ns = await makeNetns(t, label);
+  await ns.run('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', port, 'netns', under.name]);
+  await under.run('ip', ['link', 'set', port, 'master', 'ul', 'up']);
+  await ns.run('ip', ['addr', 'add', `${address}/24`, 'dev', 'eth0']);
+  await ns.run('ip', ['link', 'set', 'eth0', 'up']);
+  return ns;
+}

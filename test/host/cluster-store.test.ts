@@ -7,7 +7,7 @@ import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { execa } from 'execa';
-import { hostTestsReady, hostTestsUnavailable, makeNetns, startDaemonIn, uniqueName, type Netns } from '../helpers/host.js';
+import { hostTestsReady, hostTestsUnavailable, makeNetns, startDaemonIn, underlayHost, uniqueName, type Netns } from '../helpers/host.js';
 import { makePki } from '../helpers/certs.js';
 
 const ETCD = '/usr/bin/etcd';
@@ -44,13 +44,8 @@ if (await hostTestsReady(t, why)) {
     t.notMatch((await under.run('curl', ['-s', '-m', '3', '-k', `https://${STORE}:2379/v3/kv/range`, '-d', '{"key":"Lw=="}'], { reject: false })).stdout, '"kvs"', 'without a client certificate etcd answers nothing');
 
     const host = async (i: number): Promise<{ ns: Netns; addr: string }> => {
-      const ns = await makeNetns(t, `ch${i}`);
       const addr = `10.98.0.${i}`;
-      await ns.run('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `q${i}`, 'netns', under.name]);
-      await under.run('ip', ['link', 'set', `q${i}`, 'master', 'ul', 'up']);
-      await ns.run('ip', ['addr', 'add', `${addr}/24`, 'dev', 'eth0']);
-      await ns.run('ip', ['link', 'set', 'eth0', 'up']);
-      return { ns, addr };
+      return { ns: await underlayHost(t, under, `ch${i}`, addr, `q${i}`), addr };
     };
     const a = await host(1);
     const d = await startDaemonIn(t, a.ns, [
@@ -131,11 +126,7 @@ if (await hostTestsReady(t, why)) {
       await send(peerNs, 'from-member');
       return heard().includes('from-member');
     }), 'a member\'s container reaches it over VXLAN');
-    const stranger = await makeNetns(t, 'str');
-    await stranger.run('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'q9', 'netns', under.name]);
-    await under.run('ip', ['link', 'set', 'q9', 'master', 'ul', 'up']);
-    await stranger.run('ip', ['addr', 'add', '10.98.0.9/24', 'dev', 'eth0']);
-    await stranger.run('ip', ['link', 'set', 'eth0', 'up']);
+    const stranger = await underlayHost(t, under, 'str', '10.98.0.9', 'q9');
     const vni = (await d.request('GET', `${V}/networks/${net}`)).body.Options['com.docker.network.driver.overlay.vxlanid_list'] as string;
     await stranger.run('ip', ['link', 'add', 'vxatk', 'type', 'vxlan', 'id', vni, 'remote', a.addr, 'local', '10.98.0.9', 'dstport', '4789']);
     await stranger.run('ip', ['addr', 'add', '10.201.0.250/24', 'dev', 'vxatk']);

@@ -8,16 +8,11 @@ import { execa } from 'execa';
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { attachSandbox, hostTestsReady, makeNetns, pings, startDaemonIn, uniqueName, type Netns } from '../helpers/host.js';
+import { attachSandbox, hostTestsReady, makeNetns, pings, startDaemonIn, runMain, uniqueName } from '../helpers/host.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const V = '/v1.48';
 const mode = (p: string) => statSync(p).mode & 0o777;
 
-async function runMain(ns: Netns, flags: string[]) {
-  const r = await execa('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, `${ROOT}dist/main.js`, ...flags], { reject: false, timeout: 20_000 });
-  return { exitCode: r.exitCode, stderr: String(r.stderr) };
-}
 
 if (await hostTestsReady(t)) {
   t.test('the data root 0700, the database, its WAL and the logs 0600 at every start; a truncated database is exit 1 naming it', async (t) => {

@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { dockerCli } from '../helpers/docker.js';
-import { hostTestsReady, hostTestsUnavailable, makeNetns, startDaemonIn, containerNames, type DaemonProcess, type Netns, nsOfInspect } from '../helpers/host.js';
+import { hostTestsReady, hostTestsUnavailable, makeNetns, startDaemonIn, containerNames, type DaemonProcess, type Netns, nsOfInspect, underlayHost } from '../helpers/host.js';
 
 const ETCD = '/usr/bin/etcd';
 const V = '/v1.48';
@@ -69,12 +69,8 @@ if (await hostTestsReady(t, why)) {
   await etcd.start();
   const hosts: Array<{ ns: Netns; d: DaemonProcess; addr: string }> = [];
   for (const i of [1, 2, 3]) {
-    const ns = await makeNetns(t, `oh${i}`);
     const addr = `10.99.0.${i}`;
-    await ns.run('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `p${i}`, 'netns', under.name]);
-    await under.run('ip', ['link', 'set', `p${i}`, 'master', 'ul', 'up']);
-    await ns.run('ip', ['addr', 'add', `${addr}/24`, 'dev', 'eth0']);
-    await ns.run('ip', ['link', 'set', 'eth0', 'up']);
+    const ns = await underlayHost(t, under, `oh${i}`, addr, `p${i}`);
     const d = await startDaemonIn(t, ns, ['--cluster-store', `etcd://${STORE}:2379`, '--cluster-advertise', addr, '--cluster-lease-ttl', '3']);
     hosts.push({ ns, d, addr });
   }

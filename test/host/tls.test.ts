@@ -1,7 +1,7 @@
 import t from 'tap';
 import { execa } from 'execa';
 import { mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
-import { hostTestsReady, makeNetns, makeWorld, startDaemonIn, type Netns } from '../helpers/host.js';
+import { hostTestsReady, makeNetns, makeWorld, runMain, startDaemonIn, type Netns } from '../helpers/host.js';
 import { dockerCliAvailable } from '../helpers/docker.js';
 import { makePki } from '../helpers/certs.js';
 
@@ -20,11 +20,6 @@ function client(world: Netns, certs: string | undefined, argv: string[], extra: 
   return execa('nsenter', [`--net=/run/netns/${world.name}`, 'env', '-i', `PATH=${process.env.PATH}`, 'DOCKER_HOST=tcp://192.0.2.1:2376', ...tls, ...extra, ...argv], { reject: false, timeout: 30_000, input });
 }
 
-/** Runs cnmd's main in ns and returns how it ended (for daemons that must refuse to start). */
-async function runMain(ns: Netns, flags: string[]) {
-  const r = await execa('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, `${ROOT}dist/main.js`, ...flags], { reject: false, timeout: 20_000 });
-  return { exitCode: r.exitCode, stderr: String(r.stderr) };
-}
 
 if (await hostTestsReady(t)) {
   t.test('TLS with client certificates from another machine; roles by Common Name', async (t) => {
