@@ -4,7 +4,7 @@ import type { NetworkService } from '../services/networks.js';
 import { NETWORK_LIST_FILTERS, NETWORK_PRUNE_FILTERS } from '../services/networks.js';
 import { parseFilters } from '../services/filters.js';
 import { notFound } from '../errors.js';
-import { renderNetwork, type EndpointView } from './render.js';
+import { networkListJson, renderNetwork, type EndpointView } from './render.js';
 import { strictBool } from './query.js';
 import { NetworkCreateRequest } from './schemas/network.js';
 import { errorResponses, Opt } from './schemas/common.js';
@@ -33,10 +33,11 @@ export const networkRoutes: FastifyPluginAsync<NetworkRouteOptions> = async (app
     '/networks',
     { schema: { tags, summary: 'List networks', querystring: FiltersQuery, response: { 200: Type.Array(Type.Ref('Network')), ...errorResponses } } },
     // Docker <= 28 (API <= 1.51): from 1.28 list items carry an empty Containers, before it the endpoints as inspect shows them
-    async (req) =>
-      svc.list(parseFilters(req.query.filters, NETWORK_LIST_FILTERS)).map((n) =>
-        renderNetwork(n, req.apiVersion, req.apiVersion < 1.28 ? (opts.endpointsOf?.(n.id) ?? []) : [], req.apiVersion < 1.28 ? opts.peersOf?.(n.id) : undefined),
-      ),
+    async (req, reply) => {
+      const networks = svc.list(parseFilters(req.query.filters, NETWORK_LIST_FILTERS));
+      if (req.apiVersion >= 1.28) return reply.type('application/json').send(networkListJson(networks, req.apiVersion));
+      return networks.map((n) => renderNetwork(n, req.apiVersion, opts.endpointsOf?.(n.id) ?? [], opts.peersOf?.(n.id)));
+    },
   );
 
   const InspectQuery = Type.Object({ verbose: Type.Optional(Type.String()), scope: Type.Optional(Type.String()) });

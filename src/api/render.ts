@@ -39,3 +39,27 @@ export function renderNetwork(n: Network, apiVersion: number, containers?: Endpo
   if (peers && n.scope === 'global') out.Peers = peers;
   return out;
 }
+
+/** A list item's JSON per network object (frozen, replaced when the network changes), by version shape. */
+const listJson = new WeakMap<Network, [Buffer?, Buffer?]>();
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
+
+/**
+ * The network list as JSON bytes, for API 1.28 and later (items carry an empty Containers): each item is
+ * rendered once per network and shape and reused until the network changes, so a list of 1000 networks
+ * costs one copy of its bytes rather than 1000 renders.
+ */
+export function networkListJson(networks: readonly Network[], apiVersion: number): Buffer {
+  const shape = apiVersion >= 1.47 ? 0 : 1;
+  const parts: Buffer[] = [OPEN];
+  for (const n of networks) {
+    let cached = listJson.get(n);
+    if (!cached) listJson.set(n, (cached = []));
+    if (parts.length > 1) parts.push(COMMA);
+    parts.push((cached[shape] ??= Buffer.from(JSON.stringify(renderNetwork(n, apiVersion, [])))));
+  }
+  parts.push(CLOSE);
+  return Buffer.concat(parts);
+}

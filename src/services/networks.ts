@@ -102,7 +102,7 @@ export class NetworkService {
     return n.predefined || (this.d.hasEndpoints?.(n.id) ?? false);
   }
 
-  list(filters: Filters): Network[] {
+  list(filters: Filters): readonly Network[] {
     const dangling = boolFilter(filters, 'dangling');
     const types = filters.get('type') ?? [];
     for (const t of types) if (t !== 'custom' && t !== 'builtin') throw invalid(`invalid filter: 'type'='${t}'`);
@@ -110,6 +110,7 @@ export class NetworkService {
       const values = filters.get(key);
       return !values || values.length === 0 || values.some(pred);
     };
+    if (filters.size === 0) return this.d.networks.list();
     return this.d.networks.list().filter(
       (n) =>
         any('name', (v) => fuzzyMatch(v, n.name)) &&
@@ -352,7 +353,7 @@ export class NetworkService {
       } else {
         const current = this.d.networks.getByName('bridge')!;
         const same = JSON.stringify(current.options) === JSON.stringify(bridgeOptions);
-        if (!same) this.d.db.prepare('UPDATE networks SET options = ?, bridge_name = ? WHERE id = ?').run(JSON.stringify(bridgeOptions), cfg.bridgeName, current.id);
+        if (!same) this.d.networks.updateBridge(current.id, bridgeOptions, cfg.bridgeName);
         if (wantBip && current.subnets[0]?.subnet !== wantBip.subnet) this.d.networks.replaceSubnets(current.id, [wantBip]);
       }
       if (!this.d.networks.getByName('host')) this.d.networks.insert(predefined('host', 'host', null, {}, []));

@@ -1,5 +1,6 @@
 import type { Db } from './db.js';
 import type { Network, Subnet } from '../model.js';
+import { RowCache } from './row-cache.js';
 
 interface NetworkRow {
   id: string; name: string; driver: string; scope: string; created: string;
@@ -25,9 +26,17 @@ function toSubnet(r: SubnetRow): Subnet {
   };
 }
 
-/** Networks and their subnets. Synchronous; callers group writes with tx(). */
+const shared = new WeakMap<Db, RowCache<Network>>();
+
+/**
+ * Networks and their subnets. Synchronous; callers group writes with tx().
+ * Reads come from a RowCache (every write to these tables goes through this repository and touches its
+ * row): a list or lookup costs no query and no parsing at any number of networks, and a write costs the
+ * reading of its own row only. The objects are frozen and shared.
+ */
 export class NetworkRepo {
   private readonly q;
+  private readonly rows: RowCache<Network>;
 
   constructor(private readonly db: Db) {
     this.q = {
@@ -39,20 +48,52 @@ export class NetworkRepo {
         VALUES (@network_id, @position, @family, @subnet, @ip_range, @gateway, @aux, @auto, @shown)`),
       byId: db.prepare('SELECT * FROM networks WHERE id = ?'),
       byName: db.prepare('SELECT * FROM networks WHERE name = ?'),
-      byBridgeName: db.prepare('SELECT * FROM networks WHERE bridge_name = ?'),
-      countConfigFrom: db.prepare('SELECT count(*) AS n FROM networks WHERE config_from = ?'),
-      subnetPrefixes: db.prepare('SELECT s.subnet FROM subnets s JOIN networks n ON n.id = s.network_id WHERE n.config_only = 0'),
-      byIdPrefix: db.prepare("SELECT * FROM networks WHERE id >= ? AND id < ? || 'g' ORDER BY id"),
       all: db.prepare('SELECT * FROM networks ORDER BY created, id'),
       subnetsOf: db.prepare('SELECT * FROM subnets WHERE network_id = ? ORDER BY position'),
       allSubnets: db.prepare('SELECT * FROM subnets ORDER BY network_id, position'),
       delete: db.prepare('DELETE FROM networks WHERE id = ?'),
       deleteSubnets: db.prepare('DELETE FROM subnets WHERE network_id = ?'),
       count: db.prepare('SELECT count(*) AS n FROM networks'),
+      updateBridge: db.prepare('UPDATE networks SET options = ?, bridge_name = ? WHERE id = ?'),
     };
+    // one cache per database, so that every repository on it sees every write
+    let rows = shared.get(db);
+    if (!rows) {
+      rows = new RowCache<Network>({
+        all: () => this.readAll(),
+        one: (id) => this.one(this.q.byId.get(id)),
+        oneByName: (name) => this.one(this.q.byName.get(name)),
+        order: (a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+        inTransaction: () => db.inTransaction,
+      });
+      shared.set(db, rows);
+    }
+    this.rows = rows;
+  }
+
+  private readAll(): Network[] {
+    const subnets = new Map<string, Subnet[]>();
+    for (const s of this.q.allSubnets.all() as SubnetRow[]) {
+      const l = subnets.get(s.network_id) ?? [];
+      l.push(toSubnet(s));
+      subnets.set(s.network_id, l);
+    }
+    return (this.q.all.all() as NetworkRow[]).map((r) => this.fromRow(r, subnets.get(r.id) ?? []));
+  }
+
+  private one(row: unknown): Network | undefined {
+    const r = row as NetworkRow | undefined;
+    return r && this.fromRow(r, (this.q.subnetsOf.all(r.id) as SubnetRow[]).map(toSubnet));
+  }
+
+  /** The predefined bridge's options and link name, as the daemon's flags now set them. */
+  updateBridge(id: string, options: Record<string, string>, bridgeName: string): void {
+    this.rows.touch(id);
+    this.q.updateBridge.run(JSON.stringify(options), bridgeName, id);
   }
 
   insert(n: Network): void {
+    this.rows.touch(n.id);
     this.q.insert.run({
       id: n.id, name: n.name, driver: n.driver, scope: n.scope, created: n.created,
       enable_ipv4: +n.enableIPv4, enable_ipv6: +n.enableIPv6, internal: +n.internal, attachable: +n.attachable,
@@ -65,6 +106,7 @@ export class NetworkRepo {
   }
 
   replaceSubnets(id: string, subnets: Subnet[]): void {
+    this.rows.touch(id);
     this.q.deleteSubnets.run(id);
     this.insertSubnets(id, subnets);
   }
@@ -79,58 +121,47 @@ export class NetworkRepo {
   }
 
   get(id: string): Network | undefined {
-    const row = this.q.byId.get(id) as NetworkRow | undefined;
-    return row && this.hydrate(row);
+    return this.rows.get(id);
   }
 
   getByName(name: string): Network | undefined {
-    const row = this.q.byName.get(name) as NetworkRow | undefined;
-    return row && this.hydrate(row);
+    return this.rows.getByName(name);
   }
 
   getByBridgeName(name: string): Network | undefined {
-    const row = this.q.byBridgeName.get(name) as NetworkRow | undefined;
-    return row && this.hydrate(row);
+    return this.rows.list().find((n) => n.bridgeName === name);
   }
 
   countConfigFrom(name: string): number {
-    return (this.q.countConfigFrom.get(name) as { n: number }).n;
+    return this.rows.list().filter((n) => n.configFrom === name).length;
   }
 
   /** Every subnet in use (config-only networks hold none), as CIDR text. */
   subnetPrefixes(): string[] {
-    return (this.q.subnetPrefixes.all() as Array<{ subnet: string }>).map((r) => r.subnet);
+    return this.rows.list().flatMap((n) => (n.configOnly ? [] : n.subnets.map((s) => s.subnet)));
   }
 
-  /** Networks whose id starts with prefix (prefix is lowercase hex; the caller checks). */
+  /** Networks whose id starts with prefix (prefix is lowercase hex; the caller checks), in id order. */
   getByIdPrefix(prefix: string): Network[] {
-    return (this.q.byIdPrefix.all(prefix, prefix) as NetworkRow[]).map((r) => this.hydrate(r));
+    return this.rows.list().filter((n) => n.id.startsWith(prefix)).sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
-  list(): Network[] {
-    const subnets = new Map<string, Subnet[]>();
-    for (const s of this.q.allSubnets.all() as SubnetRow[]) {
-      const l = subnets.get(s.network_id) ?? [];
-      l.push(toSubnet(s));
-      subnets.set(s.network_id, l);
-    }
-    return (this.q.all.all() as NetworkRow[]).map((r) => this.fromRow(r, subnets.get(r.id) ?? []));
+  /** Every network, oldest first; the array is shared and frozen. */
+  list(): readonly Network[] {
+    return this.rows.list();
   }
 
   allSubnets(): Subnet[] {
-    return (this.q.allSubnets.all() as SubnetRow[]).map(toSubnet);
+    return this.rows.list().flatMap((n) => n.subnets);
   }
 
   delete(id: string): boolean {
+    this.rows.touch(id);
     return this.q.delete.run(id).changes > 0;
   }
 
   count(): number {
     return (this.q.count.get() as { n: number }).n;
-  }
-
-  private hydrate(row: NetworkRow): Network {
-    return this.fromRow(row, (this.q.subnetsOf.all(row.id) as SubnetRow[]).map(toSubnet));
   }
 
   private fromRow(r: NetworkRow, subnets: Subnet[]): Network {
