@@ -10,6 +10,8 @@ const ROOT = new URL('../', import.meta.url).pathname;
 export interface BenchDaemon {
   ns: string;
   sock: string;
+  /** the daemon's process (nsenter executes it in place) */
+  pid: number;
   req(method: string, path: string, body?: unknown): Promise<HttpReply>;
   stop(): Promise<void>;
 }
@@ -40,5 +42,5 @@ export async function startBenchDaemon(flags: string[] = []): Promise<BenchDaemo
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  return { ns, sock, req: (m, p, b) => unixRequest(sock, m, p, b), stop };
+  return { ns, sock, pid: child.pid!, req: (m, p, b) => unixRequest(sock, m, p, b), stop };
 }

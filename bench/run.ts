@@ -9,7 +9,9 @@
  *   cnmd and a reference Docker engine when one runs (bench/containers.ts);
  *   BENCH_COMPOSE_ROUNDS=5 (default) docker-compose up -d and down of 10 services on 3 networks, the same way (bench/compose.ts);
  *   BENCH_FIREWALL_NETWORKS=1000 (default) networks on each firewall backend, beside a reference Docker (bench/firewall.ts).
- * BENCH_ONLY=firewall runs that part alone.
+ *   the table of issue 15 (RSS at rest, with 300 and 1000 networks; list and inspect throughput; container start,
+ *   connect, disconnect), beside a reference Docker (bench/engine.ts), BENCH_ENGINE_SANDBOXES=30 (default) containers.
+ * BENCH_ONLY=firewall or BENCH_ONLY=engine runs that part alone.
  * Traffic stays on a unix socket; nothing outside the namespace is touched. Needs root.
  */
 import { execa } from 'execa';
@@ -20,6 +22,7 @@ import { containerBench, referenceDocker } from './containers.js';
 import { composeAvailable, composeBench } from './compose.js';
 import { firewallBench } from './firewall.js';
 import { startBenchDaemon } from './daemon.js';
+import { engineBench } from './engine.js';
 
 const N = Number(process.env.BENCH_NETWORKS ?? 1000);
 const M = Number(process.env.BENCH_SANDBOXES ?? 50);
@@ -67,6 +70,8 @@ async function main() {
   if (!existsSync(`${ROOT}dist/main.js`)) throw new Error('run `npm run build` first');
   const firewallNetworks = Number(process.env.BENCH_FIREWALL_NETWORKS ?? 1000);
   if (process.env.BENCH_ONLY === 'firewall') return firewallBench(firewallNetworks, row);
+  const engineSandboxes = Number(process.env.BENCH_ENGINE_SANDBOXES ?? 30);
+  if (process.env.BENCH_ONLY === 'engine') return engineBench(engineSandboxes);
   const daemon = await startBenchDaemon();
   const { ns, sock, req } = daemon;
   const cleanup = daemon.stop;
@@ -205,6 +210,7 @@ s.bind(0,()=>{for(let k=0;k<C;k++)send()});setTimeout(()=>process.exit(1),60000)
   }
   await overlayBench(Number(process.env.BENCH_OVERLAY_ROUNDS ?? 20), row);
   await firewallBench(firewallNetworks, row);
+  await engineBench(engineSandboxes);
 }
 
 main().catch((e) => {
