@@ -1,5 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=1
 /** cnmd: parse the configuration, start the daemon, listen on every -H address, stop cleanly on signals. */
+import './heap.js';
 import type { RequestListener, Server } from 'node:http';
 import { existsSync, unlinkSync } from 'node:fs';
 import { loadConfig, ConfigError, isLoopbackListener } from './config.js';
