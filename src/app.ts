@@ -146,7 +146,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.images) await app.register(imageRoutes, deps.images);
   if (deps.volumes) await app.register(volumeRoutes, deps.volumes);
   await app.register(notSwarmRoutes);
-  if (deps.events) await app.register(eventRoutes, { events: deps.events, ...(deps.limits?.onRefused ? { onSlowFollower: () => deps.limits!.onRefused!('slow_followers') } : {}) });
+  if (deps.events) {
+    await app.register(eventRoutes, {
+      events: deps.events,
+      ...(deps.limits?.followerBuffer ? { bufferLimit: deps.limits.followerBuffer } : {}),
+      ...(deps.limits?.onRefused ? { onSlowFollower: () => deps.limits!.onRefused!('slow_followers') } : {}),
+    });
+  }
   if (deps.metrics) {
     const m = deps.metrics;
     app.addHook('onResponse', async (req, reply) => {

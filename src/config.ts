@@ -1,4 +1,5 @@
 import { readFileSync, existsSync } from 'node:fs';
+import { DEFAULT_LIMITS, LimitError, limitsFromObject, parseLimitFlag, type Limits } from './limits.js';
 
 export interface AddressPool {
   base: string;
@@ -53,6 +54,8 @@ export interface Config {
   authz: Record<string, Role>;
   /** names a request's Host may carry besides loopback names and addresses (DNS rebinding guard) */
   allowedHosts: string[];
+  /** what the daemon holds at once (./limits.ts): --limit NAME=N, daemon.json "limits" */
+  limits: Limits;
 }
 
 export const ROLES = ['viewer', 'network', 'admin'] as const;
@@ -66,7 +69,7 @@ export const DEFAULT_CONFIG_FILE = '/etc/cnmd/daemon.json';
 interface FlagSpec {
   key: keyof Config;
   fileKey: string;
-  kind: 'string' | 'bool' | 'int' | 'list' | 'pools' | 'authz' | 'opts';
+  kind: 'string' | 'bool' | 'int' | 'list' | 'pools' | 'authz' | 'opts' | 'limits';
   short?: string;
 }
 
@@ -101,6 +104,7 @@ const FLAGS: FlagSpec[] = [
   { key: 'group', fileKey: 'group', kind: 'string', short: 'G' },
   { key: 'authz', fileKey: 'authz', kind: 'authz' },
   { key: 'allowedHosts', fileKey: 'allowed-hosts', kind: 'list' },
+  { key: 'limits', fileKey: 'limits', kind: 'limits' },
 ];
 
 /** The command-line spelling of a config key: dataRoot -> data-root; the pools flag is singular, as in dockerd. */
@@ -110,6 +114,7 @@ function flagName(spec: FlagSpec): string {
   if (spec.key === 'configFile') return 'config-file';
   if (spec.key === 'allowedHosts') return 'allowed-host';
   if (spec.key === 'clusterStoreOpts') return 'cluster-store-opt';
+  if (spec.key === 'limits') return 'limit';
   return spec.fileKey;
 }
 
@@ -154,7 +159,16 @@ export function parsePoolFlag(value: string): AddressPool {
   return { base: fields.base, size: Number(fields.size) };
 }
 
-type Partial_ = Partial<Config>;
+type Partial_ = Omit<Partial<Config>, 'limits'> & { limits?: Partial<Limits> };
+
+function asConfigError<T>(fn: () => T, prefix = ''): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof LimitError) throw new ConfigError(prefix + e.message);
+    throw e;
+  }
+}
 
 function parseArgv(argv: string[]): Partial_ {
   const out: Record<string, unknown> = {};
@@ -193,6 +207,11 @@ function parseArgv(argv: string[]): Partial_ {
         out[key] = { ...((out[key] as Record<string, Role>) ?? {}), [client]: role };
         break;
       }
+      case 'limits': {
+        const [limit, n] = asConfigError(() => parseLimitFlag(value));
+        out[key] = { ...((out[key] as Partial<Limits>) ?? {}), [limit]: n };
+        break;
+      }
       default: out[key] = value;
     }
   }
@@ -228,6 +247,9 @@ function parseFile(path: string, text: string): Partial_ {
         if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad();
         for (const [client, role] of Object.entries(v)) parseRole(client, String(role), `${path} "authz"`);
         break;
+      case 'limits':
+        out[spec.key] = asConfigError(() => limitsFromObject(v), `${path}: `);
+        continue;
     }
     out[spec.key] = v;
   }
@@ -283,6 +305,7 @@ export function loadConfig(argv: string[], readFile: (p: string) => string | und
     group: merged.group,
     authz: merged.authz ?? {},
     allowedHosts: merged.allowedHosts ?? [],
+    limits: { ...DEFAULT_LIMITS, ...merged.limits },
   };
   if (cfg.firewallBackend !== undefined && !['nftables', 'iptables'].includes(cfg.firewallBackend)) {
     throw new ConfigError(`invalid --firewall-backend "${cfg.firewallBackend as string}": nftables or iptables`);

@@ -118,6 +118,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const networks = new NetworkService({ db, networks: networksRepo, meta, config, ctx, reconciler, exec, events, hasEndpoints: (id) => containersRepo.countEndpointsOn(id) > 0, global: cluster, log });
     const dns = new DnsServer({
       source: names, log, defaultUpstreams: async () => (config.dns.length ? config.dns : hostNameservers(etc.resolvConf())),
+      maxForwards: config.limits.dnsForwards,
       onRefused: () => metrics.refused.inc({ limit: 'dns_forwards' }),
     });
     const listeners = new DnsListeners({

@@ -46,7 +46,7 @@ async function main(): Promise<void> {
         metrics.commands.observe({ tool: file, ok: String(ok) }, seconds);
         if (process.env.CNMD_TRACE_COMMANDS) process.stderr.write(`cnmd: ${file} ${(seconds * 1000).toFixed(1)} ms\n`);
       });
-  if (real instanceof ExecaExecutor) real.relayLimits.onRefused = () => metrics.refused.inc({ limit: 'relay_flows' });
+  if (real instanceof ExecaExecutor) Object.assign(real.relayLimits, { flows: config.limits.relayFlows, onRefused: () => metrics.refused.inc({ limit: 'relay_flows' }) });
   const exec = withFaultInjection(real);
   const firewallTools = config.dryRun ? { iptables: false, nft: true } : await findFirewallTools(exec);
   if (config.iptables && !config.firewallBackend) config = { ...config, firewallBackend: chooseFirewall(firewallTools) };

@@ -73,7 +73,12 @@ export function appDeps(p: AppParts): AppDeps {
     }),
     metrics: { registry: p.metrics.registry, requests: p.metrics.requests, refresh: countObjects },
     logger: p.logger,
-    limits: { onRefused: (limit) => p.metrics.refused.inc({ limit }) },
+    limits: {
+      requests: config.limits.apiRequests,
+      streams: config.limits.apiStreams,
+      followerBuffer: config.limits.followerBuffer,
+      onRefused: (limit) => p.metrics.refused.inc({ limit }),
+    },
     access: {
       authz: config.authz,
       allowedHosts: config.allowedHosts,

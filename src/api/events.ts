@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import type { EventBus, DockerEvent } from '../services/events.js';
 import { parseFilters, parseTimestamp, type Filters } from '../services/filters.js';
 import { dockerHeaders } from './version.js';
+import { DEFAULT_LIMITS } from '../limits.js';
 
 const EVENT_FILTERS = ['config', 'container', 'daemon', 'event', 'image', 'label', 'network', 'node', 'plugin', 'scope', 'secret', 'service', 'type', 'volume'];
 
@@ -28,8 +29,8 @@ function shape(e: DockerEvent): Record<string, unknown> {
   return { status: e.Action, id: e.Actor.ID, from: e.Actor.Attributes.image ?? '', ...e };
 }
 
-/** What a follower may leave unread (buffered in the daemon) before it is dropped. */
-export const EVENT_BUFFER_LIMIT = 1 << 20;
+/** What a follower may leave unread (buffered in the daemon) before it is dropped, by default (--limit follower-buffer). */
+export const EVENT_BUFFER_LIMIT = DEFAULT_LIMITS.followerBuffer;
 
 /**
  * Sends events to one follower; one that leaves more than limit bytes unread is disconnected (as

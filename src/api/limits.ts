@@ -5,15 +5,18 @@
  * when its response is finished or its connection closes.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { DEFAULT_LIMITS } from '../limits.js';
 
-/** requests in progress at most (the docker CLI and Compose send a handful; a runaway script thousands) */
-export const MAX_REQUESTS = 512;
-/** open streams at most: each holds a connection, and a follower a file watch */
-export const MAX_STREAMS = 1024;
+/** requests in progress at most by default (the docker CLI and Compose send a handful; a runaway script thousands) */
+export const MAX_REQUESTS = DEFAULT_LIMITS.apiRequests;
+/** open streams at most by default: each holds a connection, and a follower a file watch */
+export const MAX_STREAMS = DEFAULT_LIMITS.apiStreams;
 
 export interface RequestLimits {
   requests?: number;
   streams?: number;
+  /** bytes an events follower may leave unread (src/api/events.ts); default EVENT_BUFFER_LIMIT */
+  followerBuffer?: number;
   onRefused?: (limit: 'requests' | 'streams' | 'slow_followers') => void;
 }
 

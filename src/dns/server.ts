@@ -8,13 +8,14 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import dnsPacket, { type Packet, type Answer } from 'dns-packet';
 import { type NameSource, resolveAddress, resolveName } from './names.js';
+import { DEFAULT_LIMITS } from '../limits.js';
 
 export const TTL = 600;
 /** response codes: dns-packet reads them from the low bits of flags */
 const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 } as const;
 const FORWARD_TIMEOUT_MS = 2000;
-/** Docker's cap on queries forwarded at once (libnetwork's resolver, maxConcurrent); past it: REFUSED */
-export const MAX_FORWARDS = 1024;
+/** Docker's cap on queries forwarded at once (libnetwork's resolver, maxConcurrent); past it: REFUSED (--limit dns-forwards) */
+export const MAX_FORWARDS = DEFAULT_LIMITS.dnsForwards;
 
 export interface DnsServerOptions {
   source: NameSource;

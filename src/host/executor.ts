@@ -17,6 +17,7 @@ import { parseProcNetSockets } from './state.js';
 import type { Readable } from 'node:stream';
 import { statPath, tarIn, tarOut, type PathStat, type TarStream } from './archive.js';
 import { processStartTime } from './pidfile.js';
+import { DEFAULT_LIMITS } from '../limits.js';
 
 export type { Child, ChildOptions } from './child.js';
 export type { ShimHandle, ShimSpec, ProcessInput } from './shim-client.js';
@@ -42,8 +43,8 @@ export const COMMAND_TIMEOUTS_MS: Record<string, number> = {
 };
 const DEFAULT_TIMEOUT_MS = 60_000;
 
-/** Flows (UDP clients, TCP connections) one relayed port carries at once. */
-export const RELAY_MAX_FLOWS = 1024;
+/** Flows (UDP clients, TCP connections) one relayed port carries at once by default (--limit relay-flows). */
+export const RELAY_MAX_FLOWS = DEFAULT_LIMITS.relayFlows;
 
 export interface Executor {
   /** Runs file with args; rejects with HostCommandError when it cannot start or exits non-zero. */

@@ -35,6 +35,7 @@ import type { VolumeService } from './volumes.js';
 import type { VolumeRepo } from '../store/volumes.js';
 import type { LegacyLinks } from './links.js';
 import type { MountPoints } from './mount-points.js';
+import type { Limits } from '../limits.js';
 
 export interface RunDeps {
   ctx: DriverContext;
@@ -58,6 +59,8 @@ export interface RunDeps {
   volumes: VolumeService;
   volumeRepo: VolumeRepo;
   links: LegacyLinks;
+  /** the daemon's limits (ports one container may publish); default: DEFAULT_LIMITS */
+  config?: { limits: Pick<Limits, 'publishedPorts'> };
   mountPoints: MountPoints;
 }
 
@@ -105,7 +108,7 @@ export class Runs {
     }) : undefined;
     await this.d.mountPoints.prepare(c);
     const publishes = ownsNetworkStack(c) && targets.some((x) => !x.network.internal && getDriver(x.network.driver)?.localGateway);
-    const ports = publishes ? await this.d.endpoints.reservePorts(portRequests(c.hostConfig, c.config.ExposedPorts)) : [];
+    const ports = publishes ? await this.d.endpoints.reservePorts(portRequests(c.hostConfig, c.config.ExposedPorts, this.d.config?.limits.publishedPorts)) : [];
     const joins: Array<{ endpoint: Endpoint; network: Network }> = [];
     const started = formatRfc3339Nano(nowNs());
     try {

@@ -6,7 +6,7 @@ import { ALLOW_KEY, parseAllowList } from '../firewall/allow.js';
 import type { Container, EndpointSettingsInput } from '../model.js';
 import { invalid } from '../errors.js';
 import { parseAddr } from '../ipam/cidr.js';
-import { portRequests } from './ports.js';
+import { MAX_PUBLISHED_PORTS, portRequests } from './ports.js';
 import { parseLogConfig } from '../runtime/log-rotation.js';
 import { parseRestartPolicy } from './restart-policy.js';
 import { parseMounts } from './mounts.js';
@@ -115,7 +115,7 @@ function checkStrings(what: string, list: unknown, rule: (s: string) => boolean,
 }
 
 /** The checks of HostConfig and Config fields that end up in argv, files or rules. */
-function checkSettings(body: CreateContainerRequest, hostConfig: Record<string, any>): void {
+function checkSettings(body: CreateContainerRequest, hostConfig: Record<string, any>, maxPorts: number): void {
   refuseIsolationOptions(hostConfig, 'HostConfig.');
   const allow = body.Labels?.[ALLOW_KEY];
   if (allow !== undefined) parseAllowList(String(allow), `the label ${ALLOW_KEY}`);
@@ -139,7 +139,7 @@ function checkSettings(body: CreateContainerRequest, hostConfig: Record<string, 
     const m = typeof h === 'string' ? /^([A-Za-z0-9_.-]{1,253})[:=](.+)$/.exec(h) : null;
     if (!m || (m[2] !== 'host-gateway' && !parseAddr(m[2].replace(/^\[|\]$/g, '')))) throw invalid(`bad format for add-host: "${h}"`);
   }
-  portRequests(hostConfig, body.ExposedPorts);
+  portRequests(hostConfig, body.ExposedPorts, maxPorts);
   parseLogConfig(hostConfig.LogConfig as Parameters<typeof parseLogConfig>[0]);
   parseHealthcheck(body.Healthcheck);
   const policy = parseRestartPolicy(hostConfig.RestartPolicy);
@@ -155,7 +155,8 @@ export interface ParsedCreate {
 }
 
 /** Parses a create request into the container cnmd stores; throws Docker's 400s. */
-export function parseCreate(body: CreateContainerRequest, apiVersion: number, created: string): ParsedCreate {
+/** maxPorts: ports one container may publish (--limit published-ports) */
+export function parseCreate(body: CreateContainerRequest, apiVersion: number, created: string, maxPorts = MAX_PUBLISHED_PORTS): ParsedCreate {
   const hostConfig = { ...(body.HostConfig ?? {}) };
   const warnings: string[] = [];
   const given = String(hostConfig.NetworkMode ?? '') || 'default';
@@ -170,7 +171,7 @@ export function parseCreate(body: CreateContainerRequest, apiVersion: number, cr
   if (sandboxKey && !SANDBOX_KEY_RULE.test(sandboxKey)) {
     throw invalid(`SandboxKey ${sandboxKey}: must be an absolute path, such as /run/netns/NAME or /proc/PID/ns/net`);
   }
-  checkSettings(body, hostConfig);
+  checkSettings(body, hostConfig, maxPorts);
 
   if (mode.kind === 'container') {
     if (!mode.target) throw invalid(`invalid network mode: invalid container format container:<name|id>`);

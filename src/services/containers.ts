@@ -28,6 +28,7 @@ import type { VolumeService } from './volumes.js';
 import { usesLegacyLinks, type LegacyLinks } from './links.js';
 import { checkAdoptable } from './sandboxes.js';
 import type { Executor } from '../host/executor.js';
+import type { Limits } from '../limits.js';
 
 export type { CreateContainerRequest } from './container-spec.js';
 
@@ -50,6 +51,8 @@ export interface ContainerServiceDeps {
   volumes: Pick<VolumeService, 'anonymous'>;
   links: LegacyLinks;
   exec: Pick<Executor, 'netnsIdentity'>;
+  /** the daemon's limits (ports one container may publish); default: DEFAULT_LIMITS */
+  config?: { limits: Pick<Limits, 'publishedPorts'> };
 }
 
 /** HostConfig fields `docker update` may change that cnmd records but does not enforce (it sets no cgroups). */
@@ -87,7 +90,7 @@ export class ContainerService {
 
   async create(name: string | undefined, body: CreateContainerRequest, apiVersion: number): Promise<{ Id: string; Warnings: string[] }> {
     if (name !== undefined && name !== '') checkName(name);
-    const parsed = parseCreate(body, apiVersion, formatRfc3339Nano(nowNs()));
+    const parsed = parseCreate(body, apiVersion, formatRfc3339Nano(nowNs()), this.d.config?.limits.publishedPorts);
     for (const r of parsed.container.endpointConfigs) this.d.attachments.validate(r.network, r.settings, apiVersion);
     if (parsed.container.sandboxKey) await checkAdoptable(this.d.exec, parsed.container.sandboxKey);
     const id = newId();

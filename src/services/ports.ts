@@ -4,6 +4,7 @@
  */
 import { invalid } from '../errors.js';
 import { parseAddr } from '../ipam/cidr.js';
+import { DEFAULT_LIMITS } from '../limits.js';
 
 export interface PortRequest {
   proto: 'tcp' | 'udp';
@@ -32,11 +33,11 @@ function parseKey(key: string): { proto: 'tcp' | 'udp'; ports: [number, number] 
 }
 
 /**
- * Ports one container may publish: each is a held socket and a firewall element. Docker has no cap
- * (and one docker-proxy process per port); 4096 covers wide ranges (RTP, passive FTP) and keeps
- * `-p 1-65535:1-65535` from holding every port of the host.
+ * Ports one container may publish by default (--limit published-ports=N): each is a held socket and a
+ * firewall element. Docker has no cap (and one docker-proxy process per port); 4096 covers wide ranges
+ * (RTP, passive FTP) and keeps `-p 1-65535:1-65535` from holding every port of the host.
  */
-export const MAX_PUBLISHED_PORTS = 4096;
+export const MAX_PUBLISHED_PORTS = DEFAULT_LIMITS.publishedPorts;
 
 /** How many ports the bindings publish, counted before any range is expanded. */
 function countPublished(bindings: Record<string, Array<unknown> | null>): number {
@@ -49,14 +50,14 @@ function countPublished(bindings: Record<string, Array<unknown> | null>): number
 }
 
 /** Every published port, one request per container port. */
-export function portRequests(hostConfig: Record<string, any>, exposed: Record<string, unknown> | null | undefined): PortRequest[] {
+export function portRequests(hostConfig: Record<string, any>, exposed: Record<string, unknown> | null | undefined, max = MAX_PUBLISHED_PORTS): PortRequest[] {
   const out: PortRequest[] = [];
   // every exposed port is one, published or not (a key is a port spec, nothing else)
   for (const key of Object.keys(exposed ?? {})) parseKey(key);
   const bindings = (hostConfig.PortBindings ?? {}) as Record<string, Array<{ HostIp?: string; HostPort?: string }> | null>;
   const asked = countPublished(bindings) + (hostConfig.PublishAllPorts ? countPublished(Object.fromEntries(Object.keys(exposed ?? {}).map((k) => [k, null]))) : 0);
-  if (asked > MAX_PUBLISHED_PORTS) {
-    throw invalid(`too many published ports: this container asks for ${asked}, cnmd publishes at most ${MAX_PUBLISHED_PORTS} per container`);
+  if (asked > max) {
+    throw invalid(`too many published ports: this container asks for ${asked}, cnmd publishes at most ${max} per container (--limit published-ports)`);
   }
   for (const [key, list] of Object.entries(bindings)) {
     const { proto, ports } = parseKey(key);

@@ -117,3 +117,45 @@ t.test('an events follower that does not read is dropped once 1 MiB waits for it
   t.match((await call(d, 'GET', '/metrics')).text, 'cnmd_limit_refused_total{limit="slow_followers"} 1');
   fast.s.destroy();
 });
+
+t.test('the daemon takes its limits from --limit: api-streams=1 refuses a second follower; follower-buffer=65536 drops a slow one sooner', async (t) => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const net = await import('node:net');
+  const d = await buildTestDaemon(t, ['--limit', 'api-streams=1', '--limit', 'follower-buffer=65536']);
+  const dir = mkdtempSync(join(tmpdir(), 'cnmd-limit-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'api.sock');
+  await d.app.listen({ path });
+  const follow = () => {
+    const s = net.connect(path);
+    s.write('GET /events HTTP/1.1\r\nHost: x\r\n\r\n');
+    let text = '';
+    let closed = false;
+    s.on('data', (b) => (text += b.toString('latin1')));
+    s.on('close', () => (closed = true));
+    s.on('error', () => undefined);
+    return { s, text: () => text, closed: () => closed };
+  };
+  const slow = follow();
+  await new Promise((r) => setTimeout(r, 200));
+  const second = follow();
+  await new Promise((r) => setTimeout(r, 200));
+  t.match(second.text(), /^HTTP\/1.1 503/, 'a second stream is refused');
+  t.match(second.text(), 'cnmd is busy: 1 streams (events, logs, attach, wait, exec) are open; try again');
+  second.s.destroy();
+  slow.s.pause();
+  const big = 'y'.repeat(2000);
+  // 1 MB: far below the default of 1 MiB once the sockets' own buffers have taken their share, past 64 KiB
+  for (let i = 0; i < 500; i++) {
+    d.events.emit('network', 'create', 'n'.repeat(64), { name: big });
+    if (i % 10 === 0) await new Promise((r) => setTimeout(r, 3));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  slow.s.resume();
+  await new Promise((r) => setTimeout(r, 300));
+  t.ok(slow.closed(), 'the slow follower was disconnected');
+  t.match((await call(d, 'GET', '/metrics')).text, 'cnmd_limit_refused_total{limit="slow_followers"} 1');
+  t.match((await call(d, 'GET', '/metrics')).text, 'cnmd_limit_refused_total{limit="streams"} 1');
+});

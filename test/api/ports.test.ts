@@ -1,8 +1,8 @@
 import t from 'tap';
 import { buildTestDaemon, call, type TestDaemon } from '../helpers/app.js';
 
-async function setup(t: Parameters<typeof buildTestDaemon>[0]) {
-  const d = await buildTestDaemon(t);
+async function setup(t: Parameters<typeof buildTestDaemon>[0], flags: string[] = []) {
+  const d = await buildTestDaemon(t, flags);
   await call(d, 'POST', '/networks/create', { Name: 'n', IPAM: { Config: [{ Subnet: '10.40.0.0/24' }] } });
   return d;
 }
@@ -99,12 +99,20 @@ t.test('at most 4096 published ports per container: the edge is accepted, one mo
     Image: 'x', HostConfig: { NetworkMode: 'n', PortBindings: { '30000-34095/tcp': [{ HostPort: '30000-34095' }], '80/tcp': [{ HostPort: '8080' }] } },
   });
   t.equal(over.status, 400);
-  t.equal(over.body.message, 'too many published ports: this container asks for 4097, cnmd publishes at most 4096 per container');
+  t.equal(over.body.message, 'too many published ports: this container asks for 4097, cnmd publishes at most 4096 per container (--limit published-ports)');
   const all = await call(d, 'POST', '/v1.48/containers/create?name=every', { Image: 'x', HostConfig: { NetworkMode: 'n', PortBindings: { '1-65535/tcp': [{ HostPort: '1-65535' }] } } });
   t.equal(all.status, 400, '-p 1-65535:1-65535 is refused');
   t.match(all.body.message, 'asks for 65535');
   const both = await call(d, 'POST', '/v1.48/containers/create?name=twice', { Image: 'x', HostConfig: { NetworkMode: 'n', PortBindings: { '1-2100/tcp': [{ HostIp: '0.0.0.0' }, { HostIp: '::' }] } } });
   t.equal(both.status, 400, 'each binding of a range counts');
   t.match(both.body.message, 'asks for 4200');
+  t.equal((await call(d, 'GET', '/containers/json?all=1')).body.length, 1, 'no refused container was made');
+});
+
+t.test('--limit published-ports=3: three ports are published, four are a 400 at create', async (t) => {
+  const d = await setup(t, ['--limit', 'published-ports=3']);
+  t.equal((await runWith(d, 'three', { PortBindings: { '80/tcp': [{ HostPort: '8080' }], '53/udp': [{ HostPort: '5353' }, { HostPort: '5354' }] } })).status, 204);
+  const four = await runWith(d, 'four', { PortBindings: { '80-83/tcp': [{ HostPort: '9080-9083' }] } });
+  t.same([four.status, four.body.message], [400, 'too many published ports: this container asks for 4, cnmd publishes at most 3 per container (--limit published-ports)']);
   t.equal((await call(d, 'GET', '/containers/json?all=1')).body.length, 1, 'no refused container was made');
 });

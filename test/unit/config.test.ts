@@ -115,3 +115,23 @@ t.test('--firewall-backend: nftables or iptables, as a flag or the file key fire
   t.equal(loadConfig([], () => undefined).firewallBackend, undefined, 'not given: chosen at start by what the host runs');
   t.throws(() => loadConfig(['--firewall-backend', 'pf'], () => undefined), { message: 'invalid --firewall-backend "pf": nftables or iptables' });
 });
+
+t.test('--limit NAME=N and the file\'s "limits": defaults, each limit, bad names and values', async (t) => {
+  const { DEFAULT_LIMITS, LIMITS } = await import('../../src/limits.js');
+  t.same(loadConfig([], noFile).limits, { apiRequests: 512, apiStreams: 1024, followerBuffer: 1048576, dnsForwards: 1024, publishedPorts: 4096, relayFlows: 1024 });
+  t.same(loadConfig([], noFile).limits, DEFAULT_LIMITS);
+  const c = loadConfig(['--limit', 'dns-forwards=16', '--limit=api-requests=8', '--limit', 'relay-flows=2'], noFile);
+  t.same([c.limits.dnsForwards, c.limits.apiRequests, c.limits.relayFlows, c.limits.apiStreams], [16, 8, 2, 1024], 'the rest keep their defaults');
+  for (const l of LIMITS) t.equal(loadConfig(['--limit', `${l.name}=${l.min}`], noFile).limits[l.key], l.min, `${l.name} at its lowest`);
+  const file = JSON.stringify({ limits: { 'published-ports': 10, 'follower-buffer': 65536 } });
+  const f = loadConfig([], () => file);
+  t.same([f.limits.publishedPorts, f.limits.followerBuffer, f.limits.dnsForwards], [10, 65536, 1024]);
+  t.throws(() => loadConfig(['--limit', 'dns-forwards=16'], () => file), { message: /specified both as a flag and in the configuration file: limits/ });
+  t.throws(() => loadConfig(['--limit', 'bogus=1'], noFile), { message: /unknown limit "bogus": one of api-requests, api-streams, follower-buffer, dns-forwards, published-ports, relay-flows/ });
+  t.throws(() => loadConfig(['--limit', 'dns-forwards=0'], noFile), { message: 'invalid limit dns-forwards=0: a whole number from 1 to 65536' });
+  t.throws(() => loadConfig(['--limit', 'dns-forwards=1e3'], noFile), { message: /invalid limit dns-forwards=1e3/ });
+  t.throws(() => loadConfig(['--limit', 'dns-forwards'], noFile), { message: /invalid --limit "dns-forwards": use NAME=N/ });
+  t.throws(() => loadConfig(['--limit', 'follower-buffer=1024'], noFile), { message: /from 65536/ });
+  t.throws(() => loadConfig([], () => '{"limits": {"api-streams": "8"}}'), { message: /invalid limit api-streams="8": a number/ });
+  t.throws(() => loadConfig([], () => '{"limits": [1]}'), { message: /"limits" must be an object/ });
+});
