@@ -29,6 +29,8 @@ import { VolumeService } from './services/volumes.js';
 import { VolumeRepo } from './store/volumes.js';
 import type { ContainerService } from './services/containers.js';
 import { DnsServer } from './dns/server.js';
+import { Forwarders } from './dns/forwarders.js';
+import { sandboxPath } from './reconcile/desired.js';
 import { StoreNameSource } from './services/dns.js';
 import { DnsListeners } from './services/dns-listeners.js';
 import { hostNameservers } from './dns/names.js';
@@ -116,8 +118,18 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     // without etcd keeps the overlay traffic it had)
     if (ctx.cluster && cluster) ctx.cluster.members = () => [...cluster.peers().map((p) => p.address), ...remoteRepo.list().map((e) => e.vtep)];
     const networks = new NetworkService({ db, networks: networksRepo, meta, config, ctx, reconciler, exec, events, hasEndpoints: (id) => containersRepo.countEndpointsOn(id) > 0, global: cluster, log });
+    // queries forwarded from inside the asking container's namespace (not in a dry run: no namespaces)
+    const forwarders = config.dryRun ? undefined : new Forwarders({
+      pathOf: (id) => {
+        const c = containersRepo.get(id);
+        return c && c.state === 'running' && !c.networkMode.startsWith('container:') ? sandboxPath(c) : undefined;
+      },
+      sockets: (path) => exec.forwardSocketsInNamespace(path),
+      log: () => log,
+    });
     const dns = new DnsServer({
       source: names, log, defaultUpstreams: async () => (config.dns.length ? config.dns : hostNameservers(etc.resolvConf())),
+      ...(forwarders ? { forwardFrom: (id: string, msg: Buffer, server: string) => forwarders.query(id, msg, server) } : {}),
       maxForwards: config.limits.dnsForwards,
       onRefused: () => metrics.refused.inc({ limit: 'dns_forwards' }),
     });
@@ -131,6 +143,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const stack = containerStack({
       images, volumes, volumeRepo, config, ctx, db, containers: containersRepo, networks: networksRepo, reconciler, exec, events, sandboxes, links, global: cluster, log: () => log,
       sandboxChanged: async (id) => {
+        forwarders?.drop(id);
         await Promise.all([config.dryRun ? undefined : listeners.syncSandbox(id), cluster?.syncContainer(id)]);
       },
     });
@@ -170,6 +183,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         etc.close();
         stack.close();
         await cluster?.close();
+        forwarders?.close();
         await dns.close();
         await app.close();
         db.close();

@@ -24,8 +24,13 @@ export interface DnsServerOptions {
   log: { warn(obj: unknown, msg: string): void };
   /** forwards in flight at most (MAX_FORWARDS) */
   maxForwards?: number;
-  /** how a query goes upstream (tests replace it): the reply, or undefined after a timeout */
+  /** how a query goes upstream from the daemon's namespace (tests replace it): the reply, or undefined after a timeout */
   forward?: (msg: Buffer, server: string) => Promise<Buffer | undefined>;
+  /**
+   * how a query goes upstream from inside the asking container's namespace (./forwarders.ts); without
+   * it (dry runs, tests) every upstream is asked from the daemon's namespace
+   */
+  forwardFrom?: (containerId: string, msg: Buffer, server: string) => Promise<Buffer | undefined>;
   /** counts queries refused for the cap */
   onRefused?: () => void;
 }
@@ -178,8 +183,15 @@ export class DnsServer {
       const name = resolveAddress(this.o.source, who, question.name);
       if (name) return reply('NOERROR', [{ type: 'PTR', name: question.name, ttl: TTL, class: 'IN', data: name } as Answer]);
     }
-    // Not a container's name: forward, unless the container has no way out (internal networks only).
-    if (who.networks.length && who.networks.every((n) => n.internal)) return reply('SERVFAIL');
+    // Not a container's name: forwarded. From inside the container's namespace, so that it reaches
+    // only the servers the container could; a server on the host's loopback (127.0.0.53 and the like)
+    // from the daemon's, and only for a container with a way out (not on internal networks only), as
+    // Docker's proxy for a host-loopback resolver.
+    const internalOnly = who.networks.length > 0 && who.networks.every((n) => n.internal);
+    const upstreams = (who.dns.length ? who.dns : await this.o.defaultUpstreams())
+      .slice(0, 3)
+      .filter((up) => !(internalOnly && (isHostLoopback(up) || !this.o.forwardFrom)));
+    if (!upstreams.length) return reply('SERVFAIL');
     if (this.forwarding >= (this.o.maxForwards ?? MAX_FORWARDS)) {
       this.o.onRefused?.();
       if (Date.now() - this.warnedAt > 10_000) {
@@ -190,9 +202,8 @@ export class DnsServer {
     }
     this.forwarding++;
     try {
-      const upstreams = (who.dns.length ? who.dns : await this.o.defaultUpstreams()).slice(0, 3);
       for (const up of upstreams) {
-        const r = await (this.o.forward ?? forward)(msg, up);
+        const r = this.o.forwardFrom && !isHostLoopback(up) ? await this.o.forwardFrom(who.containerId, msg, up) : await (this.o.forward ?? forward)(msg, up);
         if (r) return r;
       }
       return reply('SERVFAIL');
@@ -200,6 +211,11 @@ export class DnsServer {
       this.forwarding--;
     }
   }
+}
+
+/** An address of the host's own loopback, which no container's namespace reaches. */
+export function isHostLoopback(address: string): boolean {
+  return /^127\./.test(address) || address === '::1' || /^::ffff:127\./i.test(address);
 }
 
 function forward(msg: Buffer, server: string): Promise<Buffer | undefined> {

@@ -18,6 +18,7 @@ import type { Readable } from 'node:stream';
 import { statPath, tarIn, tarOut, type PathStat, type TarStream } from './archive.js';
 import { processStartTime } from './pidfile.js';
 import { DEFAULT_LIMITS } from '../limits.js';
+import { socketsFromNamespace, NamespaceSocketError } from './netns-sockets.js';
 
 export type { Child, ChildOptions } from './child.js';
 export type { ShimHandle, ShimSpec, ProcessInput } from './shim-client.js';
@@ -99,6 +100,8 @@ export interface Executor {
   findProcess(envEntry: string): Promise<number | undefined>;
   /** A UDP socket and a TCP listener bound to ip:port inside the namespace at path, held by the daemon. */
   bindInNamespace(path: string, ip: string, port: number): Promise<NamespaceSockets>;
+  /** UDP sockets on a free port inside the namespace at path (IPv6 where it has it): what leaves them, leaves from there. */
+  forwardSocketsInNamespace(path: string): Promise<ForwardSockets>;
   /**
    * Starts a container's command with a terminal or an open stdin under a shim (shim.ts): the shim
    * holds them, so the command outlives the daemon. Resolves once the command runs.
@@ -134,6 +137,11 @@ export interface Executor {
 export interface NamespaceSockets {
   udp: Socket;
   tcp: Server;
+}
+
+export interface ForwardSockets {
+  udp4: Socket;
+  udp6?: Socket;
 }
 
 export interface SpawnOptions {
@@ -432,25 +440,19 @@ export class ExecaExecutor implements Executor {
     return undefined;
   }
 
-  bindInNamespace(path: string, ip: string, port: number): Promise<NamespaceSockets> {
-    const helper = fileURLToPath(new URL('./bind-in-netns.js', import.meta.url));
-    const child = spawn('nsenter', [`--net=${path}`, process.execPath, helper, ip, String(port)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-    let stderr = '';
-    child.stderr!.on('data', (c) => (stderr += c));
-    return new Promise((resolve, reject) => {
-      const got: Partial<NamespaceSockets> = {};
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      child.on('message', (m, handle) => {
-        if (m === 'udp') got.udp = handle as Socket;
-        if (m === 'tcp') got.tcp = handle as Server;
-      });
-      child.once('error', (e) => reject(e));
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        if (got.udp && got.tcp) resolve(got as NamespaceSockets);
-        else reject(new HostCommandError('nsenter', [`--net=${path}`, 'bind', `${ip}:${port}`], stderr || `exit status ${code}`, code ?? undefined));
-      });
-    });
+  async bindInNamespace(path: string, ip: string, port: number): Promise<NamespaceSockets> {
+    try {
+      const got = await socketsFromNamespace(path, [ip, String(port)], ['udp', 'tcp']);
+      return { udp: got.get('udp') as Socket, tcp: got.get('tcp') as Server };
+    } catch (e) {
+      if (!(e instanceof NamespaceSocketError)) throw e;
+      throw new HostCommandError('nsenter', [`--net=${path}`, 'bind', `${ip}:${port}`], e.message, undefined);
+    }
+  }
+
+  async forwardSocketsInNamespace(path: string): Promise<ForwardSockets> {
+    const got = await socketsFromNamespace(path, ['--forwarder'], ['udp4']);
+    return { udp4: got.get('udp4') as Socket, udp6: got.get('udp6') as Socket | undefined };
   }
 
   startShim(spec: ShimSpec): Promise<ShimHandle> {

@@ -107,6 +107,10 @@ export class CrashingExecutor implements Executor {
   bindInNamespace(path: string, ip: string, port: number) {
     return this.inner.bindInNamespace(path, ip, port);
   }
+
+  forwardSocketsInNamespace(path: string) {
+    return this.inner.forwardSocketsInNamespace(path);
+  }
   reservePort(proto: 'tcp' | 'udp', ip: string, port: number) {
     return this.inner.reservePort(proto, ip, port);
   }

@@ -4,7 +4,7 @@
  */
 import { Readable } from 'node:stream';
 import type { PathStat, TarStream } from './archive.js';
-import { type Child, type ChildOptions, type Executor, type NamespaceSockets, type RunOptions, type RunResult, type ShimHandle, type ShimSpec, type SpawnOptions, type SpawnedProcess, HostCommandError, PortInUseError } from './executor.js';
+import { type Child, type ChildOptions, type Executor, type NamespaceSockets, type ForwardSockets, type RunOptions, type RunResult, type ShimHandle, type ShimSpec, type SpawnOptions, type SpawnedProcess, HostCommandError, PortInUseError } from './executor.js';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { constants } from 'node:os';
@@ -139,6 +139,14 @@ export class RecordingExecutor implements Executor {
   async bindInNamespace(path: string, ip: string, port: number): Promise<NamespaceSockets> {
     this.calls.push({ file: 'bind', args: [path, `${ip}:${port}`] });
     return { udp: createSocket('udp4'), tcp: createServer() };
+  }
+
+  /** Records the call; the sockets are real, in this process's namespace, on loopback (tests run an upstream there). */
+  async forwardSocketsInNamespace(path: string): Promise<ForwardSockets> {
+    this.calls.push({ file: 'forwarder', args: [path] });
+    const udp4 = createSocket('udp4');
+    await new Promise<void>((r) => udp4.bind(0, '127.0.0.1', () => r()));
+    return { udp4 };
   }
 
   async findProcess(envEntry: string): Promise<number | undefined> {

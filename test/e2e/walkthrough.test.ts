@@ -33,6 +33,13 @@ s.bind(53,'192.0.2.2',()=>console.log('ready'));setTimeout(()=>process.exit(0),6
   t.teardown(() => void child.kill());
   await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
 }
+/** A DNS server to run in a container (on 0.0.0.0:53 inside it): example.test is `address`. */
+function resolverScript(address: string): string {
+  return `const dgram=require('dgram');const p=require(${JSON.stringify(require.resolve('dns-packet'))});
+const s=dgram.createSocket('udp4');s.on('message',(m,r)=>{const q=p.decode(m);const known=q.questions[0].name==='example.test';
+s.send(p.encode({id:q.id,type:'response',flags:p.RECURSION_AVAILABLE|(known?0:3),questions:q.questions,answers:known?[{type:'A',name:'example.test',ttl:60,data:'${address}'}]:[]}),r.port,r.address)});
+s.bind(53,'0.0.0.0');setInterval(()=>{},1e9)`;
+}
 type Tap = Test;
 const require = createRequire(import.meta.url);
 
@@ -112,6 +119,18 @@ async function walkthrough() {
     await ok(t, 'stop', '-t', '1', c1);
     const afterStop = await lookup(docker, q, 'shared');
     t.equal(afterStop, ip2, `a stopped container's names are gone (got ${afterStop})`);
-    await ok(t, 'rm', '-f', c1, c2, c3, q, iso);
+    // a DNS server of the user's own, in a container: names go to it from inside the asking container,
+    // so the isolation between networks holds for them as for any packet
+    const res = name('res'), resInt = name('resint'), q2 = name('q2'), iso2 = name('iso2');
+    await ok(t, 'run', '-d', '--name', res, '--network', 'dns-b', 'busybox', process.execPath, '-e', resolverScript('203.0.113.9'));
+    await ok(t, 'run', '-d', '--name', resInt, '--network', 'dns-int', 'busybox', process.execPath, '-e', resolverScript('203.0.113.10'));
+    const [resIp, resIntIp] = [await ip(res, 'dns-b'), await ip(resInt, 'dns-int')];
+    await ok(t, 'run', '-d', '--name', q2, '--network', 'dns-a', '--dns', resIp, 'busybox', 'sleep', '1d');
+    await ok(t, 'run', '-d', '--name', iso2, '--network', 'dns-int', '--dns', resIntIp, 'busybox', 'sleep', '1d');
+    for (let i = 0; i < 50 && (await lookup(docker, iso2, 'example.test')) !== '203.0.113.10'; i++) await new Promise((r) => setTimeout(r, 100));
+    t.equal(await lookup(docker, iso2, 'example.test'), '203.0.113.10', 'internal network: a DNS server on that network answers (forwarded from inside, as Docker 26)');
+    t.equal(await lookup(docker, q2, 'example.test'), 'ESERVFAIL', 'a DNS server on another network is not reached through the daemon: isolation holds');
+    t.equal(await lookup(docker, q2, c2), ip2, 'container names still answer');
+    await ok(t, 'rm', '-f', c1, c2, c3, q, iso, res, resInt, q2, iso2);
   });
 }

@@ -1,0 +1,98 @@
+/** Forwarding from inside the asking container's namespace (src/dns/forwarders.ts) and when it applies. */
+import t from 'tap';
+import dgram from 'node:dgram';
+import dnsPacket from 'dns-packet';
+import { DnsServer, isHostLoopback } from '../../src/dns/server.js';
+import { Forwarders, SandboxForwarder } from '../../src/dns/forwarders.js';
+import type { NameSource } from '../../src/dns/names.js';
+
+const ext = { id: 'e', name: 'ext', internal: false };
+const int = { id: 'i', name: 'int', internal: true };
+const requesters: Record<string, ReturnType<NameSource['requester']>> = {
+  '10.0.0.9': { containerId: 'out', networks: [ext], dns: [] },
+  '10.2.0.9': { containerId: 'in', networks: [int], dns: [] },
+};
+const source: NameSource = { requester: (ip) => requesters[ip], requesterById: () => undefined, members: () => [] };
+const query = (id: number, name = 'example.test') => dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name, class: 'IN' }] });
+const answerTo = (q: Buffer, data: string) => {
+  const p = dnsPacket.decode(q);
+  return dnsPacket.encode({ id: p.id, type: 'response', flags: dnsPacket.RECURSION_AVAILABLE, questions: p.questions, answers: [{ type: 'A', name: 'example.test', ttl: 60, class: 'IN', data }] });
+};
+
+t.test('which path a forward takes: the host loopback from the daemon, for a container with a way out; the rest from inside', async (t) => {
+  t.ok(isHostLoopback('127.0.0.53'));
+  t.ok(isHostLoopback('::1'));
+  t.notOk(isHostLoopback('192.0.2.53'));
+  for (const upstreams of [['127.0.0.53'], ['192.0.2.53'], ['127.0.0.53', '192.0.2.53']]) {
+    const paths: string[] = [];
+    const server = new DnsServer({
+      source, log: { warn: () => undefined }, defaultUpstreams: async () => upstreams,
+      forward: async (m, up) => (paths.push(`daemon ${up}`), answerTo(m, '203.0.113.1')),
+      forwardFrom: async (id, m, up) => (paths.push(`${id} ${up}`), up === '192.0.2.53' ? answerTo(m, '203.0.113.2') : undefined),
+    });
+    const ask = async (from: string) => dnsPacket.decode((await server.answer(query(5), from))!) as unknown as { id: number; rcode: string; answers: Array<{ data: string }> };
+    const out = await ask('10.0.0.9');
+    const inside = await ask('10.2.0.9');
+    if (upstreams[0] === '127.0.0.53') {
+      t.same([out.rcode, out.answers[0]?.data, out.id], ['NOERROR', '203.0.113.1', 5], `${upstreams}: a host-loopback server is asked from the daemon's namespace`);
+    } else t.same([out.rcode, out.answers[0]?.data], ['NOERROR', '203.0.113.2'], `${upstreams}: from inside the container`);
+    if (upstreams.includes('192.0.2.53')) t.same([inside.rcode, inside.answers[0]?.data], ['NOERROR', '203.0.113.2'], `${upstreams}: internal only: a server it reaches itself answers`);
+    else t.equal(inside.rcode, 'SERVFAIL', `${upstreams}: internal only: never the host's loopback`);
+    t.notOk(paths.includes('daemon 192.0.2.53'), 'no server but the host loopback is asked from the daemon');
+    t.ok(paths.filter((p) => p === 'daemon 127.0.0.53').length <= 1 && !paths.includes('in 127.0.0.53'), 'the host loopback is asked for the container with a way out alone');
+  }
+});
+
+const root = process.getuid?.() === 0;
+
+t.test('a sandbox forwarder: the asker\'s id back, a random id out, replies only from the server\'s port 53', { skip: !root && 'binds port 53 on a loopback address: needs root' }, async (t) => {
+  const server = '127.0.0.77';
+  const upstream = dgram.createSocket('udp4');
+  await new Promise<void>((r) => upstream.bind(53, server, () => r()));
+  t.teardown(() => upstream.close());
+  const spoofer = dgram.createSocket('udp4');
+  await new Promise<void>((r) => spoofer.bind(0, '127.0.0.1', () => r()));
+  t.teardown(() => spoofer.close());
+  const udp4 = dgram.createSocket('udp4');
+  await new Promise<void>((r) => udp4.bind(0, '127.0.0.1', () => r()));
+  const f = new SandboxForwarder({ udp4 });
+  t.teardown(() => f.close());
+  const seen: number[] = [];
+  upstream.on('message', (m, r) => {
+    seen.push(m.readUInt16BE(0));
+    // a stranger who learnt the id answers first, from another port: ignored
+    spoofer.send(answerTo(m, '198.51.100.66'), r.port, r.address, () => setTimeout(() => upstream.send(answerTo(m, '203.0.113.7'), r.port, r.address), 30));
+  });
+  const replies = await Promise.all([f.query(query(1111), server), f.query(query(1111), server), f.query(query(42), server)]);
+  const decoded = replies.map((r) => dnsPacket.decode(r!) as unknown as { id: number; answers: Array<{ data: string }> });
+  t.same(decoded.map((d) => [d.id, d.answers[0]?.data]), [[1111, '203.0.113.7'], [1111, '203.0.113.7'], [42, '203.0.113.7']], 'each asker gets its own id and the server\'s answer');
+  t.equal(new Set(seen).size, 3, 'two askers with one id went out under different ids');
+  t.equal(await f.query(query(9), '::1'), undefined, 'no IPv6 socket: no answer');
+});
+
+t.test('forwarders: made once per sandbox, remade after a change, none without a namespace', async (t) => {
+  const made: string[] = [];
+  const paths: Record<string, string | undefined> = { a: '/run/netns/a', b: undefined };
+  const fw = new Forwarders({
+    pathOf: (id) => paths[id],
+    sockets: async (path) => {
+      made.push(path);
+      if (path.endsWith('/gone')) throw new Error('no such namespace');
+      const udp4 = dgram.createSocket('udp4');
+      await new Promise<void>((r) => udp4.bind(0, '127.0.0.1', () => r()));
+      return { udp4 };
+    },
+    log: () => ({ warn: () => undefined }),
+  });
+  t.teardown(() => fw.close());
+  // nothing answers on 127.0.0.78:53: each query times out (2 s) or fails at once; what counts is the sockets made
+  await Promise.all([fw.query('a', query(1), '127.0.0.78'), fw.query('a', query(2), '127.0.0.78')]);
+  t.same(made, ['/run/netns/a'], 'one set of sockets for two queries');
+  t.equal(await fw.query('b', query(3), '127.0.0.78'), undefined, 'no namespace: not forwarded');
+  fw.drop('a');
+  t.equal(fw.size, 0);
+  paths.a = '/run/netns/gone';
+  t.equal(await fw.query('a', query(4), '127.0.0.78'), undefined, 'sockets that cannot be made: not forwarded (never from the daemon instead)');
+  await fw.query('a', query(5), '127.0.0.78');
+  t.same(made, ['/run/netns/a', '/run/netns/gone'], 'a failure is not retried at once');
+});
