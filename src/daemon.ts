@@ -30,6 +30,7 @@ import { VolumeRepo } from './store/volumes.js';
 import type { ContainerService } from './services/containers.js';
 import { DnsServer } from './dns/server.js';
 import { Forwarders } from './dns/forwarders.js';
+import { FirewalldZone } from './services/firewalld-zone.js';
 import { sandboxPath } from './reconcile/desired.js';
 import { StoreNameSource } from './services/dns.js';
 import { DnsListeners } from './services/dns-listeners.js';
@@ -156,9 +157,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     await stack.recovery.run();
     stack.resumeHealth();
     cluster?.start();
+    // beside firewalld: our bridges in its trusted zone while it runs (not in a dry run, nor without a firewall)
+    const zone = config.dryRun || !config.iptables ? undefined : new FirewalldZone({ exec, networks: networksRepo, events, log: () => log });
     const repair = new RepairLoop({
       reconciler,
-      sockets: config.dryRun ? [] : [() => exec.repairHeldPorts(), () => listeners.repair()],
+      sockets: config.dryRun ? [] : [() => exec.repairHeldPorts(), () => listeners.repair(), ...(zone ? [() => zone.repair()] : [])],
       onRepair: ({ steps }) => {
         metrics.drift.inc(steps.length);
         log.warn({ steps }, 'repaired drift on the host');
@@ -171,6 +174,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       containers: containersRepo, networksRepo, logger: o.logger as FastifyBaseLogger | undefined, serverFactory: o.serverFactory, identify: o.identify, exec, images, volumes,
     }));
     if (!config.dryRun) await listeners.start();
+    await zone?.start();
     if (!config.dryRun) repair.start(config.reconcileInterval);
     const rotator = new LogRotator(() => containersRepo.running().map((c) => ({ paths: sandboxes.paths(c), options: logOptionsOf(c) })));
     if (!config.dryRun) rotator.start();

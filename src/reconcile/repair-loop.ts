@@ -7,7 +7,7 @@ import type { Reconciler, ReconcileReport } from './reconciler.js';
 
 export interface RepairLoopDeps {
   reconciler: Reconciler;
-  /** the daemon's own sockets that should be there: each returns what it had to make again */
+  /** the daemon's own sockets (and firewalld's zone of our bridges) that should be there: each returns what it had to make again */
   sockets: Array<() => Promise<string[]>>;
   onRepair: (what: { steps: string[]; report?: ReconcileReport }) => void;
   log: () => { error(obj: unknown, msg: string): void };
