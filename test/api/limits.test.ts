@@ -1,5 +1,6 @@
 /** Limits on what the API holds at once (src/api/limits.ts): requests in progress and open streams. */
 import t from 'tap';
+import type * as Tap from 'tap';
 import Fastify from 'fastify';
 import { installLimits, isStream, MAX_REQUESTS, MAX_STREAMS } from '../../src/api/limits.js';
 import { buildTestDaemon, call } from '../helpers/app.js';
@@ -78,35 +79,12 @@ t.test('an events follower that does not read is dropped once 1 MiB waits for it
   t.equal(buffered, 1100, 'nothing more is buffered for it');
 
   // on a real socket: a client that stops reading
-  const { mkdtempSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const net = await import('node:net');
-  const d = await buildTestDaemon(t);
-  const dir = mkdtempSync(join(tmpdir(), 'cnmd-slow-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'api.sock');
-  await d.app.listen({ path });
-  const connect = () => {
-    const s = net.connect(path);
-    s.write('GET /events HTTP/1.1\r\nHost: x\r\n\r\n');
-    let got = 0;
-    let closed = false;
-    s.on('data', (b) => (got += b.length));
-    s.on('close', () => (closed = true));
-    s.on('error', () => undefined);
-    return { s, got: () => got, closed: () => closed };
-  };
+  const connect = await eventFollowers(t, await buildTestDaemon(t));
   const slow = connect();
   const fast = connect();
   await new Promise((r) => setTimeout(r, 200));
   slow.s.pause();
-  const big = 'y'.repeat(2000);
-  for (let i = 0; i < 3000; i++) {
-    d.events.emit('network', 'create', 'n'.repeat(64), { name: big });
-    // in batches, so that the reader in this same process gets its turns
-    if (i % 10 === 0) await new Promise((r) => setTimeout(r, 3));
-  }
+  await flood(connect.daemon, 3000);
   await new Promise((r) => setTimeout(r, 500));
   slow.s.resume();
   await new Promise((r) => setTimeout(r, 500));
@@ -114,30 +92,13 @@ t.test('an events follower that does not read is dropped once 1 MiB waits for it
   t.ok(slow.got() < 3000 * 2000, 'before it got everything');
   t.notOk(fast.closed(), 'the one that reads is still connected');
   t.ok(fast.got() > 3000 * 2000, 'and got every event');
-  t.match((await call(d, 'GET', '/metrics')).text, 'cnmd_limit_refused_total{limit="slow_followers"} 1');
+  t.match((await call(connect.daemon, 'GET', '/metrics')).text, 'cnmd_limit_refused_total{limit="slow_followers"} 1');
   fast.s.destroy();
 });
 
 t.test('the daemon takes its limits from --limit: api-streams=1 refuses a second follower; follower-buffer=65536 drops a slow one sooner', async (t) => {
-  const { mkdtempSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const net = await import('node:net');
   const d = await buildTestDaemon(t, ['--limit', 'api-streams=1', '--limit', 'follower-buffer=65536']);
-  const dir = mkdtempSync(join(tmpdir(), 'cnmd-limit-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'api.sock');
-  await d.app.listen({ path });
-  const follow = () => {
-    const s = net.connect(path);
-    s.write('GET /events HTTP/1.1\r\nHost: x\r\n\r\n');
-    let text = '';
-    let closed = false;
-    s.on('data', (b) => (text += b.toString('latin1')));
-    s.on('close', () => (closed = true));
-    s.on('error', () => undefined);
-    return { s, text: () => text, closed: () => closed };
-  };
+  const follow = await eventFollowers(t, d);
   const slow = follow();
   await new Promise((r) => setTimeout(r, 200));
   const second = follow();
@@ -146,12 +107,8 @@ t.test('the daemon takes its limits from --limit: api-streams=1 refuses a second
   t.match(second.text(), 'cnmd is busy: 1 streams (events, logs, attach, wait, exec) are open; try again');
   second.s.destroy();
   slow.s.pause();
-  const big = 'y'.repeat(2000);
   // 1 MB: far below the default of 1 MiB once the sockets' own buffers have taken their share, past 64 KiB
-  for (let i = 0; i < 500; i++) {
-    d.events.emit('network', 'create', 'n'.repeat(64), { name: big });
-    if (i % 10 === 0) await new Promise((r) => setTimeout(r, 3));
-  }
+  await flood(d, 500);
   await new Promise((r) => setTimeout(r, 300));
   slow.s.resume();
   await new Promise((r) => setTimeout(r, 300));
@@ -159,3 +116,39 @@ t.test('the daemon takes its limits from --limit: api-streams=1 refuses a second
   t.match((await call(d, 'GET', '/metrics')).text, 'cnmd_limit_refused_total{limit="slow_followers"} 1');
   t.match((await call(d, 'GET', '/metrics')).text, 'cnmd_limit_refused_total{limit="streams"} 1');
 });
+
+/** The daemon's API on a unix socket, and raw connections following GET /events on it. */
+async function eventFollowers(t: Tap.Test, daemon: Awaited<ReturnType<typeof buildTestDaemon>>) {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const net = await import('node:net');
+  const dir = mkdtempSync(join(tmpdir(), 'cnmd-follow-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'api.sock');
+  await daemon.app.listen({ path });
+  const follow = () => {
+    const s = net.connect(path);
+    s.write('GET /events HTTP/1.1\r\nHost: x\r\n\r\n');
+    let text = '';
+    let got = 0;
+    let closed = false;
+    s.on('data', (b: Buffer) => {
+      got += b.length;
+      if (text.length < 4096) text += b.toString('latin1');
+    });
+    s.on('close', () => (closed = true));
+    s.on('error', () => undefined);
+    return { s, got: () => got, text: () => text, closed: () => closed };
+  };
+  return Object.assign(follow, { daemon });
+}
+
+/** n events of 2 kB, in batches, so that the readers in this same process get their turns. */
+async function flood(d: Awaited<ReturnType<typeof buildTestDaemon>>, n: number): Promise<void> {
+  const big = 'y'.repeat(2000);
+  for (let i = 0; i < n; i++) {
+    d.events.emit('network', 'create', 'n'.repeat(64), { name: big });
+    if (i % 10 === 0) await new Promise((r) => setTimeout(r, 3));
+  }
+}
