@@ -32,8 +32,9 @@ export class FirewalldZone {
 
   async start(): Promise<void> {
     this.d.events.subscribe((e) => {
-      if (e.Type !== 'network' || !this.running) return;
-      if (e.Action === 'create') void this.add(e.Actor.ID);
+      if (e.Type !== 'network') return;
+      if (e.Action === 'create' && this.running) void this.add(e.Actor.ID);
+      // forgotten even while firewalld is away (its next start has none of our runtime interfaces)
       if (e.Action === 'destroy') void this.remove(e.Actor.ID);
     });
     await this.repair();
@@ -66,7 +67,7 @@ export class FirewalldZone {
   private async remove(id: string): Promise<void> {
     const bridge = this.added.get(id);
     this.added.delete(id);
-    if (bridge) await this.call(firewalld.removeInterface(FIREWALLD_ZONE, bridge));
+    if (bridge && this.running) await this.call(firewalld.removeInterface(FIREWALLD_ZONE, bridge));
   }
 
   /** the zone's interfaces, or undefined when firewalld does not answer */
