@@ -5,58 +5,13 @@
  */
 import t, { type Test } from 'tap';
 import { execa } from 'execa';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { dockerCli } from '../helpers/docker.js';
+import { ETCD, etcdIn, sleep, until } from '../helpers/etcd.js';
 import { hostTestsReady, hostTestsUnavailable, makeNetns, startDaemonIn, containerNames, type DaemonProcess, type Netns, nsOfInspect, underlayHost } from '../helpers/host.js';
 
-const ETCD = '/usr/bin/etcd';
 const V = '/v1.48';
 const STORE = '10.99.0.100';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: () => Promise<T | undefined | false>, ms = 10_000): Promise<T | undefined> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await what();
-    if (v) return v;
-    if (Date.now() > end) return undefined;
-    await sleep(100);
-  }
-}
-
-interface Etcd {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-function etcdIn(t: Test, ns: Netns): Etcd {
-  const dir = mkdtempSync('/tmp/cnmd-etcd-');
-  let child: ChildProcess | undefined;
-  const e: Etcd = {
-    async start() {
-      child = spawn('nsenter', [`--net=/run/netns/${ns.name}`, ETCD, '--data-dir', dir, '--name', 'cnmdtest',
-        '--listen-client-urls', `http://${STORE}:2379`, '--advertise-client-urls', `http://${STORE}:2379`,
-        '--listen-peer-urls', 'http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380',
-        '--initial-cluster', 'cnmdtest=http://127.0.0.1:2380'], { stdio: 'ignore' });
-      const up = await until(async () => (await ns.run('curl', ['-s', '-m', '1', `http://${STORE}:2379/health`], { reject: false })).stdout.includes('true'));
-      if (!up) throw new Error('etcd did not start');
-    },
-    async stop() {
-      const c = child;
-      child = undefined;
-      if (!c || c.exitCode !== null) return;
-      const gone = new Promise((r) => c.once('exit', r));
-      c.kill('SIGTERM');
-      await gone;
-    },
-  };
-  t.teardown(async () => {
-    await e.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return e;
-}
 
 const why = hostTestsUnavailable() ?? (existsSync(ETCD) ? undefined : 'etcd is not installed (Debian package etcd-server; .ci/run installs it)');
 if (await hostTestsReady(t, why)) {
@@ -65,7 +20,7 @@ if (await hostTestsReady(t, why)) {
   await under.run('ip', ['link', 'add', 'ul', 'type', 'bridge']);
   await under.run('ip', ['addr', 'add', `${STORE}/24`, 'dev', 'ul']);
   await under.run('ip', ['link', 'set', 'ul', 'up']);
-  const etcd = etcdIn(t, under);
+  const etcd = etcdIn(t, under, STORE);
   await etcd.start();
   const hosts: Array<{ ns: Netns; d: DaemonProcess; addr: string }> = [];
   for (const i of [1, 2, 3]) {
