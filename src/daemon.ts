@@ -87,7 +87,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     if (o.firewallTools) ctx.firewallTools = o.firewallTools;
     const events = new EventBus();
     const metrics = o.metrics ?? new Metrics();
-    ctx.cluster = await clusterContext(config, exec, remoteRepo);
+    ctx.cluster = await clusterContext(config, exec, remoteRepo, daemonId);
     await exec.makePrivateMount(config.execRoot);
     const etc = await HostEtc.read(exec);
     const links = new LegacyLinks({ containers: containersRepo, networks: networksRepo });
@@ -108,7 +108,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     });
     const names = new StoreNameSource(containersRepo, networksRepo, (id) => remoteRepo.on(id));
     const cluster = ctx.cluster && await clusterSync({
-      config, nodeId: daemonId, db, networks: networksRepo, containers: containersRepo, remote: remoteRepo, reconciler, log,
+      config, nodeId: daemonId, ...(ctx.cluster?.wireguard ? { wireguardKey: ctx.cluster.wireguard.publicKey } : {}), db, networks: networksRepo, containers: containersRepo, remote: remoteRepo, reconciler, log,
       namesOf: (c, n) => names.namesOn(c, n), onNetwork: (action, n) => events.emit('network', action, n.id, { name: n.name, type: n.driver }),
       onRejected: (kind, key, why) => {
         metrics.clusterRejected.inc({ kind });
@@ -117,7 +117,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     });
     // the members etcd lists, and the hosts of the endpoints last mirrored (kept in SQLite: a restart
     // without etcd keeps the overlay traffic it had)
-    if (ctx.cluster && cluster) ctx.cluster.members = () => [...cluster.peers().map((p) => p.address), ...remoteRepo.list().map((e) => e.vtep)];
+    if (ctx.cluster && cluster) {
+      ctx.cluster.members = () => [...cluster.peers().map((p) => p.address), ...remoteRepo.list().map((e) => e.vtep)];
+      ctx.cluster.node = (id) => cluster.peers().find((p) => p.id === id);
+    }
     const networks = new NetworkService({ db, networks: networksRepo, meta, config, ctx, reconciler, exec, events, hasEndpoints: (id) => containersRepo.countEndpointsOn(id) > 0, global: cluster, log });
     // queries forwarded from inside the asking container's namespace (not in a dry run: no namespaces)
     const forwarders = config.dryRun ? undefined : new Forwarders({

@@ -4,16 +4,21 @@ import type { DriverContext } from '../drivers/index.js';
 import type { Executor } from '../host/executor.js';
 import type { RemoteEndpointRepo } from '../store/remote-endpoints.js';
 import { readFileSync } from 'node:fs';
-import { readMtuOf } from '../host/readers.js';
+import { join } from 'node:path';
+import { findWireguard, readMtuOf } from '../host/readers.js';
+import { loadOrCreateKey } from '../host/wireguard-key.js';
 import type { ClusterSync, ClusterSyncDeps } from './sync.js';
 
 /** What overlay networks need of this host; undefined outside a cluster (or in a dry run). */
-export async function clusterContext(config: Config, exec: Executor, remote: RemoteEndpointRepo): Promise<DriverContext['cluster']> {
+export async function clusterContext(config: Config, exec: Executor, remote: RemoteEndpointRepo, nodeId: string): Promise<DriverContext['cluster']> {
   if (!config.clusterStore || config.dryRun) return undefined;
-  const mtu = await readMtuOf(exec, config.clusterAdvertise!);
+  const [mtu, wg] = await Promise.all([readMtuOf(exec, config.clusterAdvertise!), findWireguard(exec)]);
   if (mtu === undefined) throw new Error(`--cluster-advertise ${config.clusterAdvertise}: no link of this host has that address`);
+  // with WireGuard here, this host has a key pair (its public key goes into its node record)
+  const keyFile = join(config.dataRoot, 'wireguard.key');
+  const wireguard = wg ? { keyFile, publicKey: loadOrCreateKey(keyFile), kernel: wg.kernel } : undefined;
   // the members are the mirror's (set once it exists, src/daemon.ts)
-  return { vtep: config.clusterAdvertise!, mtu, remoteEndpoints: (id) => remote.on(id), members: () => [] };
+  return { vtep: config.clusterAdvertise!, mtu, nodeId, remoteEndpoints: (id) => remote.on(id), members: () => [], node: () => undefined, ...(wireguard ? { wireguard } : {}) };
 }
 
 /** What the mirror needs, its store URL, address and lease from the daemon's flags. */

@@ -7,6 +7,7 @@
 import type { Network, Subnet } from '../model.js';
 import { containsAddr, formatAddr, formatPrefix, masked, parseAddr, parsePrefix } from '../ipam/cidr.js';
 import { VNI_OPTION } from '../drivers/overlay.js';
+import { WIREGUARD_KEY } from '../drivers/wireguard.js';
 import type { EndpointRecord, NodeRecord } from './store.js';
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; why: string };
@@ -95,7 +96,8 @@ export function checkNode(v: unknown, id: string): Checked<NodeRecord> {
   const address = canonicalAddr(v.address, 4);
   if (!address) return fail(`address ${String(v.address)} is not an IPv4 address`);
   const name = typeof v.name === 'string' && v.name.length <= 253 && /^[A-Za-z0-9._-]*$/.test(v.name) ? v.name : '';
-  return { ok: true, value: { id, address, name } };
+  if (v.wireguard !== undefined && (typeof v.wireguard !== 'string' || !WIREGUARD_KEY.test(v.wireguard))) return fail(`WireGuard key ${String(v.wireguard).slice(0, 60)} is not 32 bytes in base64`);
+  return { ok: true, value: { id, address, name, ...(typeof v.wireguard === 'string' ? { wireguard: v.wireguard } : {}) } };
 }
 
 /**

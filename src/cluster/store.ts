@@ -25,6 +25,8 @@ export interface NodeRecord {
   id: string;
   address: string;
   name: string;
+  /** its WireGuard public key, when it has WireGuard (the peers of encrypted overlay networks) */
+  wireguard?: string;
 }
 
 export interface EndpointRecord {

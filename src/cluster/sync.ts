@@ -21,6 +21,8 @@ export interface ClusterSyncDeps {
   tls?: ClusterOptions['tls'];
   auth?: ClusterOptions['auth'];
   nodeId: string;
+  /** this host's WireGuard public key (published in its node record) */
+  wireguardKey?: string;
   address: string;
   leaseTtl: number;
   db: Db;
@@ -63,7 +65,7 @@ export class ClusterSync implements GlobalScope {
       url: d.url,
       ...(d.tls ? { tls: d.tls } : {}),
       ...(d.auth ? { auth: d.auth } : {}),
-      node: { id: d.nodeId, address: d.address, name: hostname() },
+      node: { id: d.nodeId, address: d.address, name: hostname(), ...(d.wireguardKey ? { wireguard: d.wireguardKey } : {}) },
       leaseTtl: d.leaseTtl,
       onChange: (c) => this.mirror(c),
       onNotJson: (kind, key) => this.reject(kind, key, 'its value is not JSON'),
@@ -276,7 +278,8 @@ export class ClusterSync implements GlobalScope {
     });
     // the underlay guard follows the members: a full run (the elements belong to no network)
     if (c.kind === 'node' || c.kind === 'snapshot' || c.kind === 'endpoint') {
-      const members = [...new Set([...this.peers().map((p) => p.address), ...this.d.remote.list().map((e) => e.vtep)])].sort().join(',');
+      // a member's WireGuard key is part of it: a new key changes the peers of encrypted networks
+      const members = [...new Set([...this.peers().map((p) => `${p.address}/${p.wireguard ?? ''}`), ...this.d.remote.list().map((e) => e.vtep)])].sort().join(',');
       if (members !== this.members) {
         this.members = members;
         void this.d.reconciler.reconcileAll().catch((e) => this.d.log.warn({ err: (e as Error).message }, 'cannot update the underlay guard'));

@@ -25,9 +25,15 @@ export interface DriverContext {
     /** the MTU of the underlay link (overlay links get 50 less) */
     mtu: number;
     /** endpoints other hosts have on a global network (from the cluster store's mirror) */
-    remoteEndpoints(networkId: string): Array<{ mac: string; ipv4: string | null; vtep: string }>;
+    remoteEndpoints(networkId: string): Array<{ mac: string; ipv4: string | null; vtep: string; node: string }>;
     /** the underlay addresses of the cluster's current members (VXLAN is accepted from these only) */
     members(): string[];
+    /** this host's node id (64 hex) */
+    nodeId: string;
+    /** a member by node id: its underlay address and WireGuard public key (when it has WireGuard) */
+    node(id: string): { address: string; wireguard?: string } | undefined;
+    /** WireGuard on this host (encrypted overlay networks): its key pair's file and public key; undefined: none here */
+    wireguard?: { keyFile: string; publicKey: string; kernel: boolean };
   };
 }
 

@@ -13,6 +13,7 @@ import type { EndpointObjects, NetworkObjects } from '../reconcile/model.js';
 import { invalid } from '../errors.js';
 import { bridgeDriver, GENERIC_OPTIONS, OPT } from './bridge.js';
 import { ALLOW_KEY, parseAllowList } from '../firewall/allow.js';
+import { ENCRYPTED_OPTION, VXLAN6_OVERHEAD, WIREGUARD_OVERHEAD, isEncrypted, tunnelAddress, wireguardLink, wireguardPort } from './wireguard.js';
 
 export const VNI_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
 /** Docker's global VXLAN ids start at 4096 (lower ones are left to other users of VXLAN). */
@@ -27,7 +28,8 @@ export const vniOf = (n: Network) => Number(n.options[VNI_OPTION]);
 
 /** The network as the bridge driver sees its local part: its bridge, an MTU that leaves room for VXLAN. */
 function asBridge(n: Network, ctx: DriverContext): Network {
-  const options: Record<string, string> = { [OPT.mtu]: n.options[OPT.mtu] ?? String((ctx.cluster?.mtu ?? ctx.mtu) - VXLAN_OVERHEAD) };
+  const room = isEncrypted(n) ? WIREGUARD_OVERHEAD + VXLAN6_OVERHEAD : VXLAN_OVERHEAD;
+  const options: Record<string, string> = { [OPT.mtu]: n.options[OPT.mtu] ?? String((ctx.cluster?.mtu ?? ctx.mtu) - room) };
   for (const k of [...GENERIC_OPTIONS, ALLOW_KEY]) if (k in n.options) options[k] = n.options[k];
   return { ...n, options, bridgeName: overlayLinks(n.id).bridge };
 }
@@ -47,7 +49,12 @@ export const overlayDriver: Driver = {
         parseAllowList(req.options[key], `the network option ${ALLOW_KEY}`);
         continue;
       }
-      if (key === 'encrypted') throw invalid('encrypted overlay networks are not supported by cnmd');
+      if (key === ENCRYPTED_OPTION) {
+        if (ctx.cluster && !ctx.cluster.wireguard) {
+          throw invalid('encrypted overlay networks need WireGuard on this host: install wireguard-tools, and wireguard-go where the kernel has no WireGuard (apt-get install wireguard-tools wireguard-go), then restart cnmd');
+        }
+        continue;
+      }
       throw invalid(`option ${key} does not apply to the overlay driver`);
     }
     if (!ctx.cluster) {
@@ -61,20 +68,50 @@ export const overlayDriver: Driver = {
     const { bridge, vxlan } = overlayLinks(n.id);
     const owner = n.id.slice(0, 12);
     const mtu = o.links[0].mtu;
-    if (ctx.cluster) {
-      o.links.push({
-        name: vxlan, kind: 'vxlan', alias: `${ctx.instance}:${n.id}`, mtu, addresses: [], owner, master: bridge,
-        vxlan: { id: vniOf(n), local: ctx.cluster.vtep, port: VXLAN_PORT },
-      });
-      o.neighbors = ctx.cluster
-        .remoteEndpoints(n.id)
-        .filter((e) => e.ipv4)
-        .map((e) => ({ dev: vxlan, ip: e.ipv4!.split('/')[0], mac: e.mac, vtep: e.vtep, owner }));
+    const c = ctx.cluster;
+    if (c) {
+      const remote = c.remoteEndpoints(n.id).filter((e) => e.ipv4);
+      const alias = `${ctx.instance}:${n.id}`;
+      const vni = vniOf(n);
+      if (isEncrypted(n) && c.wireguard) {
+        // VXLAN between the hosts' tunnel addresses, inside the network's WireGuard link
+        const peers = encryptedPeers(n, remote.map((e) => e.node), ctx);
+        o.links.push({
+          name: wireguardLink(c.nodeId, n.id), kind: 'wireguard', alias, mtu: c.mtu - WIREGUARD_OVERHEAD, addresses: [`${tunnelAddress(vni, c.nodeId)}/64`], owner,
+          wireguard: { keyFile: c.wireguard.keyFile, publicKey: c.wireguard.publicKey, port: wireguardPort(vni), kernel: c.wireguard.kernel, peers: peers.map((p) => p.peer) },
+        });
+        o.links.push({ name: vxlan, kind: 'vxlan', alias, mtu, addresses: [], owner, master: bridge, vxlan: { id: vni, local: tunnelAddress(vni, c.nodeId), port: VXLAN_PORT } });
+        // a host without WireGuard cannot be a peer: its endpoints are not reachable from here
+        const keyed = new Set(peers.map((p) => p.node));
+        o.neighbors = remote.filter((e) => keyed.has(e.node)).map((e) => ({ dev: vxlan, ip: e.ipv4!.split('/')[0], mac: e.mac, vtep: tunnelAddress(vni, e.node), owner }));
+        return o;
+      }
+      // without WireGuard here, an encrypted network gets no VXLAN port: nothing of it reaches the underlay in clear
+      if (isEncrypted(n)) return o;
+      o.links.push({ name: vxlan, kind: 'vxlan', alias, mtu, addresses: [], owner, master: bridge, vxlan: { id: vni, local: c.vtep, port: VXLAN_PORT } });
+      o.neighbors = remote.map((e) => ({ dev: vxlan, ip: e.ipv4!.split('/')[0], mac: e.mac, vtep: e.vtep, owner }));
     }
     return o;
   },
 
   endpoint(n: Network, ep: Endpoint, containerId: string, netns: string, ctx: DriverContext): EndpointObjects {
+    if (isEncrypted(n) && ctx.cluster && !ctx.cluster.wireguard) {
+      throw invalid(`network ${n.name} is encrypted and this host has no WireGuard: install wireguard-tools, and wireguard-go where the kernel has no WireGuard, then restart cnmd`);
+    }
     return bridgeDriver.endpoint!(asBridge(n, ctx), ep, containerId, netns, ctx);
   },
 };
+
+/** The other hosts with endpoints on an encrypted network that have a WireGuard key: its link's peers. */
+function encryptedPeers(n: Network, nodes: string[], ctx: DriverContext) {
+  const c = ctx.cluster!;
+  const vni = vniOf(n);
+  const port = wireguardPort(vni);
+  return [...new Set(nodes)]
+    .filter((id) => id !== c.nodeId)
+    .sort()
+    .flatMap((id) => {
+      const m = c.node(id);
+      return m?.wireguard ? [{ node: id, peer: { publicKey: m.wireguard, endpoint: `${m.address}:${port}`, allowedIp: `${tunnelAddress(vni, id)}/128` } }] : [];
+    });
+}

@@ -53,6 +53,9 @@ export interface UnderlayIntent {
   peers: string[];
 }
 
+/** cnmd's WireGuard links (encrypted overlays) are named wg…: VXLAN over IPv6 comes in on them only */
+export const WIREGUARD_LINK_PREFIX = 'wg';
+
 /** The pseudo-owner of the underlay's elements (no network's: a scoped plan leaves them to full runs). */
 export const UNDERLAY_OWNER = '000000000000';
 

@@ -26,7 +26,7 @@
  * existing rules grows with the size of the table, so fewer rules keep deletes cheap.
  */
 import type { FirewallIntent, NetworkIntent, PortIntent } from './intent.js';
-import { isIPv6Port, isLoopbackPort } from './intent.js';
+import { WIREGUARD_LINK_PREFIX, isIPv6Port, isLoopbackPort } from './intent.js';
 import { type IptRule, dnatTo, ruleSpec } from '../host/iptables-text.js';
 import { type Table, chainKey } from '../host/state.js';
 import type { PlanOptions } from '../reconcile/scope.js';
@@ -198,6 +198,9 @@ export function iptablesDesired(intent: FirewallIntent, o: Pick<PlanOptions, 'in
     d.chains.push({ table: 'filter', name: c.vxlan, head: [...[...new Set(u.peers)].map((src) => spec({ src, target: { jump: 'RETURN' } })), spec({ target: 'DROP' })], body: [] });
     shared.get(chainKey('filter', c.input))!.head.push(spec({ proto: 'udp', dport: u.port, target: { jump: c.vxlan } }));
   }
+  // VXLAN over IPv6 is that of encrypted overlays, between tunnel addresses inside cnmd's WireGuard
+  // links (wg…): from anywhere else (the underlay's link-local addresses) it is dropped
+  if (intent.underlay && family === 6) shared.get(chainKey('filter', chainNames(o.chainPrefix).input))!.head.push(spec({ in: `${WIREGUARD_LINK_PREFIX}+`, notIn: true, proto: 'udp', dport: intent.underlay.port, target: 'DROP' }));
   for (const [owner, list] of guarded(ports)) {
     const chain = chainNames(o.chainPrefix).guardOf(owner);
     d.chains.push({ table: 'mangle', name: chain, head: list.flatMap(guardRules), body: [], owner });

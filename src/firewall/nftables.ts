@@ -11,6 +11,7 @@
  * into              established allow; iifname . oifname vmap @icc (same bridge: allow or drop);
  *                   DNATed to a network with published ports allow; drop (isolation)
  * input (filter)    VXLAN (@underlay) not from a member (@vteps4): counter drop (the underlay guard);
+ *                   VXLAN over IPv6 not on a WireGuard link of ours (wg*): counter drop;
  *                   from a bridge to 127.0.0.0/8, not a reply: drop (the localhost guard);
  *                   DNS to the gateways of networks the embedded server answers on: allow
  * allow             sets ACCEPT_MARK and accepts. An accept ends only this table's chain: another
@@ -25,7 +26,7 @@
  *                   published ports; SNAT and masquerade for subnets leaving their bridge
  */
 import type { FirewallIntent } from './intent.js';
-import { UNDERLAY_OWNER, isIPv6Port, isLoopbackPort } from './intent.js';
+import { UNDERLAY_OWNER, WIREGUARD_LINK_PREFIX, isIPv6Port, isLoopbackPort } from './intent.js';
 import type { NftChain, NftElement, NftRule, NftSet } from '../host/nft.js';
 
 export interface DesiredNftChain extends NftChain {
@@ -122,6 +123,8 @@ const CHAINS: DesiredNftChain[] = [
     rules: [
       // the underlay guard: VXLAN only from the cluster's members (else anyone could inject frames)
       { matches: [{ keys: ['meta l4proto', 'th dport'], set: 'underlay' }, { keys: ['ip saddr'], op: '!=', set: 'vteps4' }], then: 'counter drop' },
+      // VXLAN over IPv6 is that of encrypted overlays, inside cnmd's WireGuard links: from anywhere else dropped
+      { matches: [{ keys: ['meta nfproto'], values: ['ipv6'] }, { keys: ['meta l4proto', 'th dport'], set: 'underlay' }, { keys: ['iifname'], op: '!=', values: [{ name: `${WIREGUARD_LINK_PREFIX}*` }] }], then: 'counter drop' },
       // the localhost guard: bridges have route_localnet (for ports published on 127.0.0.1), so a
       // container could address the host's 127.0.0.0/8 services; only replies get through
       { matches: [{ keys: ['iifname'], set: 'bridges' }, { keys: ['ip daddr'], values: [{ prefix: '127.0.0.0', len: 8 }] }, { keys: ['ct state'], op: '!=', values: ['established', 'related'] }], then: 'drop' },

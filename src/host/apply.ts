@@ -10,6 +10,7 @@ import type { Table } from './state.js';
 import { batchLine, ruleLine, sysctlKey, hostPath } from './text-gate.js';
 import { type IptLine, restoreLine } from './iptables-text.js';
 import { type NftOp, nftScript } from './nft.js';
+import { type WgOp, wgCommand } from './wg-text.js';
 
 export interface HostSteps {
   sysctls: Array<{ key: string; value: string }>;
@@ -24,6 +25,8 @@ export interface HostSteps {
   insideSysctls: Map<string, string[]>;
   /** `bridge -batch` lines (FDB entries of VXLAN ports), after the host's ip batch */
   bridgeLines: string[];
+  /** WireGuard: links wireguard-go makes, before the host's ip batch; keys and peers, after it */
+  wireguard?: WgOp[];
   /** files written in place, before everything else */
   files?: Array<{ path: string; content: string }>;
   /** containers' namespaces to make (or bind again to a live process's) */
@@ -90,6 +93,7 @@ function gate(steps: HostSteps): void {
   for (const f of steps.files ?? []) hostPath(f.path);
   for (const n of steps.namespaces ?? []) hostPath(n.path);
   for (const p of [...(steps.umounts ?? []), ...(steps.removals ?? [])]) hostPath(p);
+  for (const w of steps.wireguard ?? []) wgCommand(w);
 }
 
 export async function applySteps(exec: Executor, steps: HostSteps): Promise<void> {
@@ -97,7 +101,14 @@ export async function applySteps(exec: Executor, steps: HostSteps): Promise<void
   const nft = steps.nft?.length ? nftInput(steps.nft) : undefined;
   await Promise.all((steps.files ?? []).map((f) => exec.writeFile(f.path, f.content)));
   const namespaces = Promise.all((steps.namespaces ?? []).map((n) => makeNamespace(exec, n)));
-  const ipRun = (steps.ipLines.length ? exec.run('ip', ['-batch', '-'], { input: steps.ipLines.join('\n') + '\n' }) : Promise.resolve()).then(async () => {
+  const wg = (op: 'start' | 'set') => Promise.all((steps.wireguard ?? []).filter((w) => w.op === op).map((w) => {
+    const c = wgCommand(w);
+    return exec.run(c.file, c.args);
+  }));
+  // wireguard-go returns once its link exists (it goes on in the background, holding it)
+  const started = wg('start');
+  const ipRun = started.then(() => steps.ipLines.length ? exec.run('ip', ['-batch', '-'], { input: steps.ipLines.join('\n') + '\n' }) : undefined).then(async () => {
+    await wg('set');
     // after the links: some keys belong to an interface the batch has just made
     for (const s of steps.sysctls) await exec.writeSysctl(s.key, s.value);
     if (steps.bridgeLines.length) await exec.run('bridge', ['-batch', '-'], { input: steps.bridgeLines.join('\n') + '\n' });

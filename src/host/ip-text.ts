@@ -9,6 +9,8 @@ export type IpLinkSpec =
   | { type: 'veth'; name: string; mtu: number; peer: { name: string; mac: string; netns: string } }
   | { type: 'vlan'; name: string; mtu: number; base: string; id: number }
   | { type: 'vxlan'; name: string; mtu: number; id: number; local: string; port: number }
+  /** the kernel's WireGuard (without it, wireguard-go makes the link: ./wg-text.ts) */
+  | { type: 'wireguard'; name: string; mtu: number }
   /** made from the parent on the host, straight into the sandbox's namespace */
   | { type: 'macvlan'; name: string; parent: string; netns: string; mtu?: number; mac: string; mode: string };
 
@@ -42,6 +44,7 @@ function linkAdd(l: IpLinkSpec): string {
     case 'veth': return `link add name ${l.name} mtu ${l.mtu} type veth peer name ${l.peer.name} mtu ${l.mtu} address ${l.peer.mac} netns ${l.peer.netns}`;
     case 'vlan': return `link add link ${l.base} name ${l.name} mtu ${l.mtu} type vlan id ${l.id}`;
     case 'vxlan': return `link add name ${l.name} mtu ${l.mtu} type vxlan id ${l.id} local ${l.local} dstport ${l.port} nolearning proxy`;
+    case 'wireguard': return `link add name ${l.name} mtu ${l.mtu} type wireguard`;
     case 'bridge': return `link add name ${l.name} mtu ${l.mtu}${l.mac ? ` address ${l.mac}` : ''} type bridge`;
     case 'macvlan': return `link add link ${l.parent} name ${l.name} netns ${l.netns}${l.mtu ? ` mtu ${l.mtu}` : ''} address ${l.mac} type macvlan mode ${l.mode}`;
   }

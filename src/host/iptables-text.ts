@@ -18,6 +18,8 @@ export interface IptRule {
   dst?: string;
   notDst?: boolean;
   in?: string;
+  /** the packet did not come in on in (`! -i`; `wg+`: any link whose name starts with wg) */
+  notIn?: boolean;
   out?: string;
   notOut?: boolean;
   proto?: 'tcp' | 'udp' | 'sctp';
@@ -41,7 +43,7 @@ export function ruleSpec(r: IptRule): string {
   const parts: string[] = [];
   if (r.src) parts.push(`-s ${cidr(r.src)}`);
   if (r.dst) parts.push(`${r.notDst ? '! ' : ''}-d ${cidr(r.dst)}`);
-  if (r.in) parts.push(`-i ${r.in}`);
+  if (r.in) parts.push(`${r.notIn ? '! ' : ''}-i ${r.in}`);
   if (r.out) parts.push(`${r.notOut ? '! ' : ''}-o ${r.out}`);
   if (r.proto) parts.push(`-p ${r.proto} -m ${r.proto}${r.dport !== undefined ? ` --dport ${r.dport}` : ''}`);
   if (r.ctstate) parts.push(`-m conntrack ${r.notCtstate ? '! ' : ''}--ctstate ${r.ctstate}`);

@@ -85,7 +85,8 @@ export interface NftTableRef {
 }
 
 const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
-const IFNAME = /^[A-Za-z0-9_.@+-]{1,15}$/;
+/** an interface name; a trailing * matches every name that starts with the rest */
+const IFNAME = /^[A-Za-z0-9_.@+-]{1,15}\*?$/;
 const ADDR = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]+(?:\.\d{1,3}(?:\.\d{1,3}){3})?)$/;
 const WORD = /^[a-z][a-z0-9_-]*$/;
 const OWNER = /^[a-z][a-z0-9]*:[0-9a-f]{12}$/;

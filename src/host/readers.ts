@@ -3,6 +3,7 @@ import { type HostState, type NeighborState, type RuleState, type SandboxState, 
 import { type Prefix, parsePrefix } from '../ipam/cidr.js';
 import { type NftState, parseNftTable } from './nft.js';
 import type { FirewallBackendName } from '../firewall/intent.js';
+import { type WireguardState, parseWgDump } from './wg-text.js';
 
 export interface ReadOptions {
   chainPrefix: string;
@@ -16,6 +17,8 @@ export interface ReadOptions {
   sandboxes?: string[];
   /** read the neighbour and FDB entries of VXLAN ports (two process starts; only with overlay networks) */
   neighbors?: boolean;
+  /** read WireGuard links (one process start; only with encrypted overlay networks) */
+  wireguard?: boolean;
   /** files cnmd keeps whose contents to read (no process starts) */
   files?: string[];
   /** where containers' directories are: their namespace files are looked for under runRoot */
@@ -47,6 +50,11 @@ async function readNeighbors(exec: Executor): Promise<Map<string, NeighborState>
   return parseNeighbors(neigh.stdout, VXLAN_PREFIX, parseFdb(fdb.stdout, VXLAN_PREFIX));
 }
 
+/** WireGuard links, without their private keys: one process start. */
+async function readWireguard(exec: Executor): Promise<Map<string, WireguardState>> {
+  return parseWgDump((await exec.run('wg', ['show', 'all', 'dump'])).stdout);
+}
+
 /** Our chains in iptables or ip6tables (empty when the options do not ask for them). */
 function readRules(exec: Executor, tool: 'iptables-save' | 'ip6tables-save', opts: ReadOptions): Promise<RuleState> {
   if (!opts.iptables) return Promise.resolve(emptyRuleState());
@@ -69,7 +77,7 @@ export async function readNftTable(exec: Executor, instance: string): Promise<Nf
 /** Reads links, our firewall rules and the given sysctls: a process start each, whatever the count of networks. */
 export async function readHostState(exec: Executor, opts: ReadOptions): Promise<HostState> {
   const roots = opts.roots;
-  const [links, rules, rules6, nft, sysctls, netns, sandboxes, neighbors, files, mounts, netnsDirs, dataDirs, runDirs] = await Promise.all([
+  const [links, rules, rules6, nft, sysctls, netns, sandboxes, neighbors, files, mounts, netnsDirs, dataDirs, runDirs, wireguard] = await Promise.all([
     exec.run('ip', ['-json', '-details', 'addr', 'show']).then((r) => parseIpAddrJson(r.stdout)),
     readRules(exec, 'iptables-save', opts),
     readRules(exec, 'ip6tables-save', opts),
@@ -83,6 +91,7 @@ export async function readHostState(exec: Executor, opts: ReadOptions): Promise<
     exec.listDir(NETNS_ETC_DIR),
     roots ? exec.listDir(`${roots.dataRoot}/containers`) : Promise.resolve([]),
     roots ? exec.listDir(roots.runRoot) : Promise.resolve([]),
+    opts.wireguard ? readWireguard(exec) : Promise.resolve(undefined),
   ]);
   return {
     links,
@@ -93,6 +102,7 @@ export async function readHostState(exec: Executor, opts: ReadOptions): Promise<
     netns: new Set(netns),
     sandboxes: new Map(sandboxes.filter((e): e is [string, SandboxState] => e[1] !== undefined)),
     neighbors,
+    ...(wireguard ? { wireguard } : {}),
     files: new Map(files.filter((e): e is [string, string] => e[1] !== undefined)),
     mounts,
     netnsDirs: new Set(netnsDirs),
@@ -155,6 +165,17 @@ export async function checkTools(exec: Executor, firewall: FirewallBackendName):
       throw new Error(`${file} is not installed or does not run: install the Debian package ${pkg} (apt-get install ${pkg})`);
     }
   }
+}
+
+/**
+ * What encrypts overlay networks here: wg (wireguard-tools), with the kernel's WireGuard (its module is
+ * loaded) or else wireguard-go; undefined when neither, or no wg.
+ */
+export async function findWireguard(exec: Executor): Promise<{ kernel: boolean } | undefined> {
+  const runs = async (file: string, args: string[]) => exec.run(file, args).then(() => true, () => false);
+  const [wg, kernel, go] = await Promise.all([runs('wg', ['--version']), exec.listDir('/sys/module/wireguard').then((l) => l.length > 0), runs('wireguard-go', ['--version'])]);
+  if (!wg || (!kernel && !go)) return undefined;
+  return { kernel };
 }
 
 /** Which firewall tools run here: iptables-save, and nft with the kernel's nf_tables (it lists the tables). */

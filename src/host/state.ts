@@ -1,4 +1,5 @@
 import type { NftState } from './nft.js';
+import type { WireguardState } from './wg-text.js';
 
 /**
  * The actual host state cnmd looks at, and pure parsers from the tools' output into it.
@@ -88,6 +89,8 @@ export interface HostState {
   netns: Set<string>;
   /** inside state of sandbox namespaces, by the path cnmd enters them with */
   sandboxes: Map<string, SandboxState>;
+  /** WireGuard links as wg reports them, by name (read only while cnmd wants one) */
+  wireguard?: Map<string, WireguardState>;
   /** permanent neighbour entries on VXLAN ports, by "dev ip" */
   neighbors: Map<string, NeighborState>;
   /** mount points of namespace files (nsfs) under the exec root */

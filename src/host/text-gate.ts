@@ -31,7 +31,7 @@ export function ruleLine(line: string): string {
 
 /** A line of an `nft -f` script: interface names and comments are the only quoted text, made of plain characters. */
 export function nftLine(line: string): string {
-  if (FORBIDDEN.test(line.replace(/"[A-Za-z0-9_.@+:-]{1,64}"/g, ''))) refuse('nft', line);
+  if (FORBIDDEN.test(line.replace(/"[A-Za-z0-9_.@+:-]{1,64}\*?"/g, ''))) refuse('nft', line);
   return line;
 }
 

@@ -5,11 +5,12 @@
  */
 import type { FirewallIntent, NetworkIntent } from '../firewall/intent.js';
 import type { IpLinkSpec } from '../host/ip-text.js';
+import type { WireguardConfig } from '../host/wg-text.js';
 import type { Container, Endpoint, Network, PortBinding } from '../model.js';
 
 export interface DesiredLink {
   name: string;
-  kind: 'bridge' | 'veth' | 'vlan' | 'vxlan';
+  kind: 'bridge' | 'veth' | 'vlan' | 'vxlan' | 'wireguard';
   /** ifalias that marks it as ours: "<instance>:<owner's full id>…" */
   alias: string;
   mtu: number;
@@ -27,6 +28,8 @@ export interface DesiredLink {
   vlan?: { base: string; id: number };
   /** vxlan: its id, the local underlay address, the UDP port */
   vxlan?: { id: number; local: string; port: number };
+  /** wireguard: its configuration; kernel: made by `ip link add … type wireguard`, else by wireguard-go */
+  wireguard?: WireguardConfig & { kernel: boolean };
 }
 
 /** An endpoint on another host, as this host's VXLAN port must know it: IP -> MAC -> that host. */

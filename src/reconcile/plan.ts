@@ -14,6 +14,7 @@ import { NETNS_ETC_DIR } from '../host/readers.js';
 import { type HostState, type LinkState, neighborKey } from '../host/state.js';
 import { forbidden } from '../errors.js';
 import type { BridgeOp, IpLinkSpec, IpOp } from '../host/ip-text.js';
+import type { WgOp } from '../host/wg-text.js';
 import { type FirewallStep, planFirewall, adoptFirewall } from '../firewall/index.js';
 import { type PlanOptions, inScope } from './scope.js';
 
@@ -29,6 +30,8 @@ export type Step =
   | { kind: 'nssysctl'; path: string; key: string; value: string }
   /** a firewall change, of the backend in use (src/firewall/) */
   | FirewallStep
+  /** WireGuard: a link wireguard-go makes (before the host's ip batch), or a link's keys and peers (after it) */
+  | { kind: 'wg'; op: WgOp }
   /** an entry of one `bridge -batch` (FDB entries), after the host's ip batch */
   | { kind: 'bridge'; op: BridgeOp }
   /** a file cnmd keeps, written in place (so that bind mounts of it see the change), before the rest */
@@ -68,7 +71,11 @@ function planLinks(desired: DesiredState, actual: HostState, o: PlanOptions): St
     if (stale && !inScope(o.owners, linkOwner(a, o.instance))) dels.push(del(d.name));
     const dev = d.name;
     if (!a || stale) {
-      adds.push(add({ op: 'link add', link: linkSpec(d) }));
+      if (d.kind === 'wireguard' && !d.wireguard!.kernel) {
+        // wireguard-go makes it, before the batch, with an MTU of its own
+        adds.push({ kind: 'wg', op: { op: 'start', dev } });
+        adds.push(add({ op: 'link set', dev, mtu: d.mtu }));
+      } else adds.push(add({ op: 'link add', link: linkSpec(d) }));
       adds.push(add({ op: 'link set', dev, alias: d.alias }));
       for (const addr of d.addresses) adds.push(add({ op: 'addr add', addr, dev }));
       if (d.master) adds.push(add({ op: 'link set', dev, master: d.master }));
@@ -116,6 +123,7 @@ function linkSpec(d: DesiredState['links'][number]): IpLinkSpec {
   if (d.kind === 'veth') return { type: 'veth', name: d.name, mtu: d.mtu, peer: d.peer! };
   if (d.kind === 'vlan') return { type: 'vlan', name: d.name, mtu: d.mtu, base: d.vlan!.base, id: d.vlan!.id };
   if (d.kind === 'vxlan') return { type: 'vxlan', name: d.name, mtu: d.mtu, ...d.vxlan! };
+  if (d.kind === 'wireguard') return { type: 'wireguard', name: d.name, mtu: d.mtu };
   return { type: 'bridge', name: d.name, mtu: d.mtu, ...(d.mac ? { mac: d.mac } : {}) };
 }
 
@@ -218,10 +226,34 @@ export function plan(desired: DesiredState, actual: HostState, o: PlanOptions): 
       sysctls.push({ kind: 'sysctl', ...s });
     }
   }
-  const ip: Step[] = [...planLinks(desired, actual, o), ...planNeighbors(desired, actual, o), ...planSandboxes(desired, actual, o), ...planContainers(desired, actual, o)];
+  const ip: Step[] = [...planLinks(desired, actual, o), ...planWireguard(desired, actual, o), ...planNeighbors(desired, actual, o), ...planSandboxes(desired, actual, o), ...planContainers(desired, actual, o)];
   const host = [0, 1, 2, 3].flatMap((n) => ip.filter((x) => x.kind === 'ip' && x.order === n));
   const of = (...kinds: Step['kind'][]) => ip.filter((x) => kinds.includes(x.kind));
-  return [...of('file'), ...sysctls, ...host, ...of('ipns', 'nssysctl', 'bridge', 'mntns', 'utsns'), ...planFirewall(desired.firewall, actual, o), ...of('umount', 'rm')];
+  return [...of('file'), ...sysctls, ...ip.filter((x) => x.kind === 'wg' && x.op.op === 'start'), ...host, ...ip.filter((x) => x.kind === 'wg' && x.op.op === 'set'), ...of('ipns', 'nssysctl', 'bridge', 'mntns', 'utsns'), ...planFirewall(desired.firewall, actual, o), ...of('umount', 'rm')];
+}
+
+/**
+ * The keys, port and peers of our WireGuard links: set when the link is new or what it reports differs;
+ * peers it has that are not wanted are removed (a host that left the network can no longer send).
+ */
+function planWireguard(desired: DesiredState, actual: HostState, o: PlanOptions): Step[] {
+  const steps: Step[] = [];
+  for (const d of desired.links) {
+    if (d.kind !== 'wireguard' || !inScope(o.owners, d.owner)) continue;
+    const want = d.wireguard!;
+    const link = actual.links.get(d.name);
+    const a = link && link.alias === d.alias ? actual.wireguard?.get(d.name) : undefined;
+    const same = a && a.publicKey === want.publicKey && a.port === want.port && a.peers.size === want.peers.length
+      && want.peers.every((p) => {
+        const x = a.peers.get(p.publicKey);
+        return x && x.endpoint === p.endpoint && x.allowedIps.length === 1 && x.allowedIps[0] === p.allowedIp;
+      });
+    if (same) continue;
+    const keep = new Set(want.peers.map((p) => p.publicKey));
+    const { kernel: _, ...config } = want;
+    steps.push({ kind: 'wg', op: { op: 'set', dev: d.name, config, remove: [...(a?.peers.keys() ?? [])].filter((k) => !keep.has(k)) } });
+  }
+  return steps;
 }
 
 /**
@@ -280,6 +312,11 @@ export function adopt(state: HostState, desired: DesiredState, o: PlanOptions): 
       state.links.set(d.name, link);
       indexLink(index, link, o.instance);
     }
+  }
+  for (const d of desired.links) {
+    if (d.kind !== 'wireguard' || !inScope(o.owners, d.owner)) continue;
+    const w = d.wireguard!;
+    (state.wireguard ??= new Map()).set(d.name, { publicKey: w.publicKey, port: w.port, peers: new Map(w.peers.map((p) => [p.publicKey, { endpoint: p.endpoint, allowedIps: [p.allowedIp] }])) });
   }
   const ports = new Map(desired.links.filter((l) => l.kind === 'vxlan').map((l) => [l.name, l.owner]));
   for (const [key, a] of state.neighbors) {

@@ -188,6 +188,7 @@ export class Reconciler {
       files: desired.files.map((f) => f.path),
       ...(dirs ? { roots: { dataRoot: dirs.dataRoot, runRoot: dirs.runRoot } } : {}),
       neighbors: desired.links.some((l) => l.kind === 'vxlan'),
+      wireguard: desired.links.some((l) => l.kind === 'wireguard'),
       chainPrefix: this.deps.ctx.chainPrefix,
       instance: this.deps.ctx.instance,
       ...this.firewallReads(),

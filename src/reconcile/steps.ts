@@ -5,6 +5,7 @@ import type { HostSteps } from '../host/apply.js';
 import { describeIptables } from '../host/iptables-text.js';
 import { describeNft } from '../host/nft.js';
 import { bridgeLine, ipLine } from '../host/ip-text.js';
+import { describeWg } from '../host/wg-text.js';
 import type { Step } from './plan.js';
 
 export function describeStep(s: Step): string {
@@ -14,6 +15,7 @@ export function describeStep(s: Step): string {
     case 'ipns': return `nsenter --net=${s.path} ip ${ipLine(s.op)}`;
     case 'nssysctl': return `nsenter --net=${s.path} sysctl -w ${s.key}=${s.value}`;
     case 'bridge': return `bridge ${bridgeLine(s.op)}`;
+    case 'wg': return describeWg(s.op);
     case 'iptables': return describeIptables(s.table, s.line, s.family);
     case 'nft': return describeNft({ name: s.table }, s.op);
     case 'file': return `write ${s.path}`;
@@ -26,7 +28,7 @@ export function describeStep(s: Step): string {
 
 export function toHostSteps(steps: Step[]): HostSteps {
   const out: Required<HostSteps> = {
-    sysctls: [], ipLines: [], iptables: [], nft: [], inside: new Map(), insideSysctls: new Map(), bridgeLines: [], files: [], namespaces: [], umounts: [], removals: [],
+    sysctls: [], ipLines: [], iptables: [], nft: [], inside: new Map(), insideSysctls: new Map(), bridgeLines: [], files: [], namespaces: [], umounts: [], removals: [], wireguard: [],
   };
   for (const s of steps) {
     if (s.kind === 'sysctl') out.sysctls.push({ key: s.key, value: s.value });
@@ -34,6 +36,7 @@ export function toHostSteps(steps: Step[]): HostSteps {
     else if (s.kind === 'ipns') out.inside.set(s.path, [...(out.inside.get(s.path) ?? []), ipLine(s.op)]);
     else if (s.kind === 'nssysctl') out.insideSysctls.set(s.path, [...(out.insideSysctls.get(s.path) ?? []), `${s.key}=${s.value}`]);
     else if (s.kind === 'bridge') out.bridgeLines.push(bridgeLine(s.op));
+    else if (s.kind === 'wg') out.wireguard.push(s.op);
     else if (s.kind === 'file') out.files.push({ path: s.path, content: s.content });
     else if (s.kind === 'mntns') out.namespaces.push({ kind: 'mnt', path: s.path, fstab: s.fstab, ...(s.holderPid ? { holderPid: s.holderPid } : {}) });
     else if (s.kind === 'utsns') out.namespaces.push({ kind: 'uts', path: s.path, hostname: s.hostname, domainname: s.domainname, ...(s.holderPid ? { holderPid: s.holderPid } : {}) });

@@ -53,6 +53,12 @@ t.test('crafted records are refused, each with why', async (t) => {
   bad('a node address that is not IPv4', checkNode({ ...node, address: '192.0.2.2; reboot' }, NODE), 'is not an IPv4 address');
   bad('a node address spelled oddly', checkNode({ ...node, address: '192.000.2.2' }, NODE), 'is not an IPv4 address');
   bad('not JSON objects', checkNode('x', NODE), 'not an object');
+  // a WireGuard key reaches wg's argv on every host with an encrypted network
+  const key = 'x'.repeat(42) + 'A=';
+  t.same(checkNode({ ...node, wireguard: key }, NODE), { ok: true, value: { ...node, wireguard: key } }, 'a WireGuard key of 32 bytes in base64 is kept');
+  bad('a WireGuard key with an option in it', checkNode({ ...node, wireguard: `${key} peer` }, NODE), 'is not 32 bytes in base64');
+  bad('a WireGuard key that is not 32 bytes', checkNode({ ...node, wireguard: 'x'.repeat(43) + '=' }, NODE), 'is not 32 bytes in base64');
+  bad('a WireGuard key that is not text', checkNode({ ...node, wireguard: 7 }, NODE), 'is not 32 bytes in base64');
 });
 
 t.test('what is kept of a network is rebuilt, not copied: unknown fields do not come through', async (t) => {

@@ -5,6 +5,7 @@ import { toHostSteps, describeStep } from '../../src/reconcile/reconciler.js';
 import { restoreInput } from '../../src/host/apply.js';
 import { emptyHostState, chainKey, type HostState } from '../../src/host/state.js';
 import { ctx, bridgeNetwork, ID_A, ID_B } from '../helpers/fixtures.js';
+import { overlayDriver } from '../../src/drivers/overlay.js';
 
 const all = { instance: 'cnmd', chainPrefix: 'CNMD', owners: null };
 const only = (...ids: string[]) => ({ ...all, owners: new Set(ids.map((i) => i.slice(0, 12))) });
@@ -274,10 +275,10 @@ t.test('a namespace whose name was removed while its process holds it gets its n
 
 t.test('an overlay network: bridge, VXLAN port, and an FDB and neighbour entry per remote endpoint', async (t) => {
   const remote = [
-    { mac: '02:42:0a:c8:00:03', ipv4: '10.200.0.3/24', vtep: '10.99.0.2' },
-    { mac: '02:42:0a:c8:00:04', ipv4: '10.200.0.4/24', vtep: '10.99.0.3' },
+    { mac: '02:42:0a:c8:00:03', ipv4: '10.200.0.3/24', vtep: '10.99.0.2', node: '2'.repeat(64) },
+    { mac: '02:42:0a:c8:00:04', ipv4: '10.200.0.4/24', vtep: '10.99.0.3', node: '3'.repeat(64) },
   ];
-  const octx = { ...ctx, cluster: { vtep: '10.99.0.1', mtu: 1500, remoteEndpoints: () => remote, members: () => ['10.99.0.3', '10.99.0.2'] } };
+  const octx = { ...ctx, cluster: { vtep: '10.99.0.1', mtu: 1500, nodeId: '1'.repeat(64), node: () => undefined, remoteEndpoints: () => remote, members: () => ['10.99.0.3', '10.99.0.2'] } };
   const ov = bridgeNetwork({
     id: ID_A, driver: 'overlay', scope: 'global', bridgeName: 'ov-aaaaaaaaaa', options: { 'com.docker.network.driver.overlay.vxlanid_list': '4096' },
     subnets: [{ family: 4, subnet: '10.200.0.0/24', gateway: '10.200.0.1', aux: {}, auto: false, shown: {} }],
@@ -321,6 +322,61 @@ t.test('an overlay network: bridge, VXLAN port, and an FDB and neighbour entry p
   ]);
   // no endpoint here any more: the whole data plane goes, its entries with its port
   t.notMatch(plan(desiredState([], octx), state, all).map(describeStep).join('\n'), /neigh del|fdb del/);
+});
+
+t.test('an encrypted overlay network: a WireGuard link with one peer per keyed host, VXLAN between tunnel addresses', async (t) => {
+  const [n1, n2, n3] = ['1', '2', '3'].map((c) => c.repeat(64));
+  // 32 bytes in base64: the last digit before '=' holds 4 bits
+  const key = (c: string) => c.repeat(42) + 'A=';
+  const keys: Record<string, string> = { [n2]: key('B'), [n3]: key('C') };
+  const nodes: Record<string, { address: string; wireguard?: string }> = { [n2]: { address: '10.99.0.2', wireguard: keys[n2] }, [n3]: { address: '10.99.0.3' } };
+  const remote = [
+    { mac: '02:42:0a:c8:00:03', ipv4: '10.200.0.3/24', vtep: '10.99.0.2', node: n2 },
+    { mac: '02:42:0a:c8:00:04', ipv4: '10.200.0.4/24', vtep: '10.99.0.3', node: n3 },
+  ];
+  const wireguard = { keyFile: '/var/lib/cnmd/wireguard.key', publicKey: key('A'), kernel: false };
+  const octx = { ...ctx, cluster: { vtep: '10.99.0.1', mtu: 1500, nodeId: n1, node: (id: string) => nodes[id], remoteEndpoints: () => remote, members: () => ['10.99.0.2', '10.99.0.3'], wireguard } };
+  const ov = bridgeNetwork({
+    id: ID_A, driver: 'overlay', scope: 'global', bridgeName: 'ov-aaaaaaaaaa', options: { 'com.docker.network.driver.overlay.vxlanid_list': '4097', encrypted: '' },
+    subnets: [{ family: 4, subnet: '10.200.0.0/24', gateway: '10.200.0.1', aux: {}, auto: false, shown: {} }],
+  });
+  const state = emptyHostState();
+  const steps = plan(desiredState([ov], octx), state, all);
+  const lines = steps.map(describeStep);
+  const wg = 'wg111111aaaaaaa';
+  t.ok(lines.indexOf(`wireguard-go ${wg}`) >= 0 && lines.indexOf(`wireguard-go ${wg}`) < lines.findIndex((l) => l.startsWith('ip ')), 'wireguard-go makes the link before the batch (no WireGuard in this kernel)');
+  t.ok(lines.includes(`ip link set dev ${wg} mtu 1440`), 'its MTU leaves room for WireGuard over IPv4');
+  t.ok(lines.includes(`ip addr add fd63:6e6d:0:1001:1111:1111:1111:1111/64 dev ${wg} nodad`), 'its tunnel address: the /64 of the VXLAN id, the host part from the node id');
+  t.ok(lines.includes('ip link add name vx-aaaaaaaaaa mtu 1370 type vxlan id 4097 local fd63:6e6d:0:1001:1111:1111:1111:1111 dstport 4789 nolearning proxy'), 'VXLAN from the tunnel address, with room for both');
+  t.ok(lines.includes('ip link add name ov-aaaaaaaaaa mtu 1370 address 02:aa:aa:aa:aa:aa type bridge'));
+  t.same(lines.filter((l) => l.startsWith('wg set')), [
+    `wg set ${wg} listen-port 51901 private-key /var/lib/cnmd/wireguard.key peer ${keys[n2]} endpoint 10.99.0.2:51901 allowed-ips fd63:6e6d:0:1001:2222:2222:2222:2222/128`,
+  ], 'one peer: the host with a key; its tunnel address is all it may send from; the private key only by its file');
+  t.ok(lines.indexOf(lines.find((l) => l.startsWith('wg set'))!) > lines.indexOf(`ip link set dev ${wg} up`), 'the keys after the batch');
+  t.same(toHostSteps(steps).bridgeLines, ['fdb replace 02:42:0a:c8:00:03 dev vx-aaaaaaaaaa dst fd63:6e6d:0:1001:2222:2222:2222:2222 self permanent'],
+    'frames for the keyed host go to its tunnel address; the host without WireGuard gets none (nothing in clear)');
+  t.notOk(lines.some((l) => l.includes('10.200.0.4')), 'no neighbour entry for the unreachable host');
+  adopt(state, desiredState([ov], octx), all);
+  t.same(plan(desiredState([ov], octx), state, all), [], 'converged');
+  // the link as wg reports it: a peer added by hand goes, a changed endpoint is set again
+  state.wireguard!.get(wg)!.peers.set(key('D'), { endpoint: '10.99.0.9:1', allowedIps: ['::/0'] });
+  t.same(plan(desiredState([ov], octx), state, all).map(describeStep), [
+    `wg set ${wg} listen-port 51901 private-key /var/lib/cnmd/wireguard.key peer ${keys[n2]} endpoint 10.99.0.2:51901 allowed-ips fd63:6e6d:0:1001:2222:2222:2222:2222/128 peer ${key('D')} remove`,
+  ], 'a peer cnmd did not set is removed');
+  // the third host gets WireGuard
+  nodes[n3].wireguard = keys[n3];
+  const more = plan(desiredState([ov], octx), state, all).map(describeStep);
+  t.match(more.join('\n'), /peer C{42}A= endpoint 10\.99\.0\.3:51901 allowed-ips fd63:6e6d:0:1001:3333:3333:3333:3333\/128/);
+  t.ok(more.includes('bridge fdb replace 02:42:0a:c8:00:04 dev vx-aaaaaaaaaa dst fd63:6e6d:0:1001:3333:3333:3333:3333 self permanent'));
+  // the kernel's WireGuard: the link is made in the batch
+  const kctx = { ...octx, cluster: { ...octx.cluster, wireguard: { ...wireguard, kernel: true } } };
+  t.ok(plan(desiredState([ov], kctx), emptyHostState(), all).map(describeStep).includes(`ip link add name ${wg} mtu 1440 type wireguard`));
+  // without WireGuard here: no VXLAN port at all, and a container cannot join
+  const nctx = { ...octx, cluster: { ...octx.cluster, wireguard: undefined } };
+  t.notMatch(plan(desiredState([ov], nctx), emptyHostState(), all).map(describeStep).join('\n'), /vxlan|wireguard|fdb/);
+  t.throws(() => overlayDriver.endpoint!(ov, { ...onNetA('f'.repeat(64), 'x', 5, 'vethx').endpoint, networkId: ov.id }, 'f'.repeat(64), 'x', nctx), /encrypted and this host has no WireGuard/);
+  t.throws(() => overlayDriver.prepare!({ id: ov.id, name: 'sec', options: { encrypted: '' }, internal: false, predefined: false }, nctx), /need WireGuard on this host/);
+  t.doesNotThrow(() => overlayDriver.prepare!({ id: ov.id, name: 'sec', options: { encrypted: '' }, internal: false, predefined: false }, octx));
 });
 
 t.test('a container with a command: its files first, its mount and UTS namespaces, the route to 127.0.0.11; all gone with it', async (t) => {
