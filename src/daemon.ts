@@ -129,11 +129,12 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         return c && c.state === 'running' && !c.networkMode.startsWith('container:') ? sandboxPath(c) : undefined;
       },
       sockets: (path) => exec.forwardSocketsInNamespace(path),
+      connect: (path, ip, port) => exec.connectInNamespace(path, ip, port),
       log: () => log,
     });
     const dns = new DnsServer({
       source: names, log, defaultUpstreams: async () => (config.dns.length ? config.dns : hostNameservers(etc.resolvConf())),
-      ...(forwarders ? { forwardFrom: (id: string, msg: Buffer, server: string) => forwarders.query(id, msg, server) } : {}),
+      ...(forwarders ? { forwardFrom: (id: string, msg: Buffer, server: string, transport: 'udp' | 'tcp') => forwarders.query(id, msg, server, transport) } : {}),
       maxForwards: config.limits.dnsForwards,
       onRefused: () => metrics.refused.inc({ limit: 'dns_forwards' }),
     });

@@ -3,13 +3,18 @@
  * through UDP sockets made there (host/netns-sockets.ts): a query reaches only the servers the
  * container itself could reach, through its own routes and the firewall between networks, never the
  * daemon's. Each sandbox gets its sockets at its first forwarded query and keeps them until the
- * sandbox changes (start, connect, disconnect, stop), when the next query makes new ones.
+ * sandbox changes (start, connect, disconnect, stop), when the next query makes new ones. A query
+ * that came over TCP goes over TCP, on a connection made inside the namespace for it.
  */
 import { randomInt } from 'node:crypto';
 import type { RemoteInfo } from 'node:dgram';
+import type { Socket } from 'node:net';
 import type { ForwardSockets } from '../host/executor.js';
+import { exchangeTcp } from './tcp.js';
 
 const TIMEOUT_MS = 2000;
+/** a TCP query: a connection made inside the namespace (a helper process), then one exchange */
+const TCP_TIMEOUT_MS = 5000;
 /** a sandbox whose sockets could not be made is not tried again for this long */
 const RETRY_MS = 5000;
 
@@ -70,6 +75,8 @@ export interface ForwardersOptions {
   /** the network namespace a running container's queries are forwarded from; undefined: none */
   pathOf: (containerId: string) => string | undefined;
   sockets: (path: string) => Promise<ForwardSockets>;
+  /** a TCP connection to ip:port made inside the namespace at path */
+  connect: (path: string, ip: string, port: number) => Promise<Socket>;
   log: () => { warn(obj: unknown, msg: string): void };
 }
 
@@ -79,9 +86,14 @@ export class Forwarders {
   constructor(private readonly o: ForwardersOptions) {}
 
   /** Forwards msg to server from inside the container's namespace; undefined when it cannot. */
-  async query(containerId: string, msg: Buffer, server: string): Promise<Buffer | undefined> {
+  async query(containerId: string, msg: Buffer, server: string, transport: 'udp' | 'tcp' = 'udp'): Promise<Buffer | undefined> {
     const path = this.o.pathOf(containerId);
     if (!path) return undefined;
+    if (transport === 'tcp') {
+      // a connection of its own each time: TCP queries are few (answers too large for UDP)
+      const sock = await this.o.connect(path, server, 53).catch(() => undefined);
+      return sock ? exchangeTcp(sock, msg, TCP_TIMEOUT_MS) : undefined;
+    }
     let entry = this.open.get(containerId);
     if (entry && (entry.path !== path || (entry.failedAt !== undefined && Date.now() - entry.failedAt > RETRY_MS))) {
       this.drop(containerId);

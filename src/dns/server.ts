@@ -9,11 +9,17 @@ import net from 'node:net';
 import dnsPacket, { type Packet, type Answer } from 'dns-packet';
 import { type NameSource, resolveAddress, resolveName } from './names.js';
 import { DEFAULT_LIMITS } from '../limits.js';
+import { exchangeTcp } from './tcp.js';
 
 export const TTL = 600;
 /** response codes: dns-packet reads them from the low bits of flags */
 const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 } as const;
 const FORWARD_TIMEOUT_MS = 2000;
+/** a query that came over TCP goes upstream over TCP (its answer may not fit UDP): a connection each */
+const TCP_FORWARD_TIMEOUT_MS = 5000;
+
+/** How a query reached the server, and so how it goes upstream (Docker's resolver does the same). */
+export type Transport = 'udp' | 'tcp';
 /** Docker's cap on queries forwarded at once (libnetwork's resolver, maxConcurrent); past it: REFUSED (--limit dns-forwards) */
 export const MAX_FORWARDS = DEFAULT_LIMITS.dnsForwards;
 
@@ -25,12 +31,12 @@ export interface DnsServerOptions {
   /** forwards in flight at most (MAX_FORWARDS) */
   maxForwards?: number;
   /** how a query goes upstream from the daemon's namespace (tests replace it): the reply, or undefined after a timeout */
-  forward?: (msg: Buffer, server: string) => Promise<Buffer | undefined>;
+  forward?: (msg: Buffer, server: string, transport: Transport) => Promise<Buffer | undefined>;
   /**
    * how a query goes upstream from inside the asking container's namespace (./forwarders.ts); without
    * it (dry runs, tests) every upstream is asked from the daemon's namespace
    */
-  forwardFrom?: (containerId: string, msg: Buffer, server: string) => Promise<Buffer | undefined>;
+  forwardFrom?: (containerId: string, msg: Buffer, server: string, transport: Transport) => Promise<Buffer | undefined>;
   /** counts queries refused for the cap */
   onRefused?: () => void;
 }
@@ -141,7 +147,7 @@ export class DnsServer {
           const len = buf.readUInt16BE(0);
           const msg = buf.subarray(2, 2 + len);
           buf = buf.subarray(2 + len);
-          void this.answer(msg, asker(sock.remoteAddress?.replace(/^::ffff:/, '') ?? '')).then((reply) => {
+          void this.answer(msg, asker(sock.remoteAddress?.replace(/^::ffff:/, '') ?? ''), 'tcp').then((reply) => {
             if (!reply || sock.destroyed) return;
             const head = Buffer.alloc(2);
             head.writeUInt16BE(reply.length);
@@ -156,7 +162,7 @@ export class DnsServer {
   }
 
   /** The reply to one query from a container (at address `from`, or named), or undefined to stay silent. */
-  async answer(msg: Buffer, from: Asker): Promise<Buffer | undefined> {
+  async answer(msg: Buffer, from: Asker, transport: Transport = 'udp'): Promise<Buffer | undefined> {
     let q: Packet;
     try {
       q = dnsPacket.decode(msg);
@@ -203,7 +209,7 @@ export class DnsServer {
     this.forwarding++;
     try {
       for (const up of upstreams) {
-        const r = this.o.forwardFrom && !isHostLoopback(up) ? await this.o.forwardFrom(who.containerId, msg, up) : await (this.o.forward ?? forward)(msg, up);
+        const r = this.o.forwardFrom && !isHostLoopback(up) ? await this.o.forwardFrom(who.containerId, msg, up, transport) : await (this.o.forward ?? forward)(msg, up, transport);
         if (r) return r;
       }
       return reply('SERVFAIL');
@@ -218,7 +224,8 @@ export function isHostLoopback(address: string): boolean {
   return /^127\./.test(address) || address === '::1' || /^::ffff:127\./i.test(address);
 }
 
-function forward(msg: Buffer, server: string): Promise<Buffer | undefined> {
+function forward(msg: Buffer, server: string, transport: Transport): Promise<Buffer | undefined> {
+  if (transport === 'tcp') return exchangeTcp(net.connect({ host: server, port: 53 }), msg, TCP_FORWARD_TIMEOUT_MS);
   return new Promise((resolve) => {
     const family = server.includes(':') ? 'udp6' : 'udp4';
     const sock = dgram.createSocket(family);

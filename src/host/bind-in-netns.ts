@@ -6,6 +6,8 @@
  *                                     answers on 127.0.0.11 inside macvlan sandboxes)
  *   node bind-in-netns.js --forwarder UDP sockets on any address and a free port, IPv4 and, where the
  *                                     namespace has it, IPv6 (how names are forwarded from inside)
+ *   node bind-in-netns.js --connect IP PORT  a TCP connection to IP:PORT (a name asked over TCP,
+ *                                     forwarded from inside)
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -24,19 +26,25 @@ function bindUdp(type: 'udp4' | 'udp6', address: string, port: number): Promise<
 }
 
 /** Sends each named handle in turn, then leaves: the daemon holds its own copies by then. */
-function hand(handles: Array<[string, dgram.Socket | net.Server]>): void {
+function hand(handles: Array<[string, dgram.Socket | net.Server | net.Socket]>): void {
   const [first, ...rest] = handles;
   if (!first) {
     process.disconnect!();
     return;
   }
   process.send!(first[0], first[1], () => {
-    first[1].close();
+    const h = first[1];
+    if (h instanceof net.Socket) h.destroy();
+    else h.close();
     hand(rest);
   });
 }
 
-if (process.argv[2] === '--forwarder') {
+if (process.argv[2] === '--connect') {
+  const sock = net.connect({ host: process.argv[3], port: Number(process.argv[4]) });
+  sock.once('error', fail);
+  sock.once('connect', () => hand([['tcp', sock]]));
+} else if (process.argv[2] === '--forwarder') {
   const udp4 = await bindUdp('udp4', '0.0.0.0', 0);
   if (!udp4) fail(new Error('cannot bind a UDP socket in this namespace'));
   const udp6 = await bindUdp('udp6', '::', 0);

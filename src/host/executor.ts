@@ -7,7 +7,7 @@ import { openSync, closeSync, mkdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer, connect, Server, type AddressInfo } from 'node:net';
+import { createServer, connect, isIP, Server, type AddressInfo, type Socket as NetSocket } from 'node:net';
 import { createSocket, type Socket } from 'node:dgram';
 import { readFile, readdir, writeFile, mkdir, rm, rmdir, stat, access, readlink, statfs } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
@@ -102,6 +102,8 @@ export interface Executor {
   bindInNamespace(path: string, ip: string, port: number): Promise<NamespaceSockets>;
   /** UDP sockets on a free port inside the namespace at path (IPv6 where it has it): what leaves them, leaves from there. */
   forwardSocketsInNamespace(path: string): Promise<ForwardSockets>;
+  /** A TCP connection to ip:port made inside the namespace at path (a helper process connects, hands it over). */
+  connectInNamespace(path: string, ip: string, port: number): Promise<NetSocket>;
   /**
    * Starts a container's command with a terminal or an open stdin under a shim (shim.ts): the shim
    * holds them, so the command outlives the daemon. Resolves once the command runs.
@@ -453,6 +455,12 @@ export class ExecaExecutor implements Executor {
   async forwardSocketsInNamespace(path: string): Promise<ForwardSockets> {
     const got = await socketsFromNamespace(path, ['--forwarder'], ['udp4']);
     return { udp4: got.get('udp4') as Socket, udp6: got.get('udp6') as Socket | undefined };
+  }
+
+  async connectInNamespace(path: string, ip: string, port: number): Promise<NetSocket> {
+    if (!isIP(ip) || !Number.isInteger(port) || port < 1 || port > 65535) throw new HostCommandError('nsenter', [`--net=${path}`, 'connect'], `not an address and port: ${ip} ${port}`, undefined);
+    const got = await socketsFromNamespace(path, ['--connect', ip, String(port)], ['tcp']);
+    return got.get('tcp') as NetSocket;
   }
 
   startShim(spec: ShimSpec): Promise<ShimHandle> {

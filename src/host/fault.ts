@@ -111,6 +111,10 @@ export class CrashingExecutor implements Executor {
   forwardSocketsInNamespace(path: string) {
     return this.inner.forwardSocketsInNamespace(path);
   }
+
+  connectInNamespace(path: string, ip: string, port: number) {
+    return this.inner.connectInNamespace(path, ip, port);
+  }
   reservePort(proto: 'tcp' | 'udp', ip: string, port: number) {
     return this.inner.reservePort(proto, ip, port);
   }

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import type { PathStat, TarStream } from './archive.js';
 import { type Child, type ChildOptions, type Executor, type NamespaceSockets, type ForwardSockets, type RunOptions, type RunResult, type ShimHandle, type ShimSpec, type SpawnOptions, type SpawnedProcess, HostCommandError, PortInUseError } from './executor.js';
 import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket as NetSocket } from 'node:net';
 import { constants } from 'node:os';
 
 export interface RecordedCall {
@@ -147,6 +147,14 @@ export class RecordingExecutor implements Executor {
     const udp4 = createSocket('udp4');
     await new Promise<void>((r) => udp4.bind(0, '127.0.0.1', () => r()));
     return { udp4 };
+  }
+
+  /** Records the call; the connection is real, from this process's namespace (tests run an upstream on loopback). */
+  async connectInNamespace(path: string, ip: string, port: number): Promise<NetSocket> {
+    this.calls.push({ file: 'connect', args: [path, `${ip}:${port}`] });
+    const sock = connect({ host: ip, port });
+    await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+    return sock;
   }
 
   async findProcess(envEntry: string): Promise<number | undefined> {

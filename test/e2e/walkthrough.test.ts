@@ -23,12 +23,17 @@ r.${type === 'A' ? 'resolve4' : 'resolve6'}(process.argv[1]).then(a=>console.log
   return (await docker('exec', c, process.execPath, '-e', script, name)).stdout.trim();
 }
 
-/** A DNS resolver of the test's own, in "another machine": example.test is 203.0.113.7. */
+/**
+ * A DNS resolver of the test's own, in "another machine": example.test is 203.0.113.7; big.test is 40
+ * addresses, over TCP only (over UDP the answer is truncated, as a real server's that does not fit).
+ */
 async function upstream(t: Tap, world: Netns): Promise<void> {
   const script = `const dgram=require('dgram');const p=require(${JSON.stringify(require.resolve('dns-packet'))});
-const s=dgram.createSocket('udp4');s.on('message',(m,r)=>{const q=p.decode(m);const known=q.questions[0].name==='example.test';
-s.send(p.encode({id:q.id,type:'response',flags:p.RECURSION_AVAILABLE|(known?0:3),questions:q.questions,answers:known?[{type:'A',name:'example.test',ttl:60,data:'203.0.113.7'}]:[]}),r.port,r.address)});
-s.bind(53,'192.0.2.2',()=>console.log('ready'));setTimeout(()=>process.exit(0),60000).unref()`;
+const s=dgram.createSocket('udp4');s.on('message',(m,r)=>{const q=p.decode(m);const known=q.questions[0].name==='example.test';const tc=q.questions[0].name==='big.test';
+s.send(p.encode({id:q.id,type:'response',flags:p.RECURSION_AVAILABLE|(tc?p.TRUNCATED_RESPONSE:known?0:3),questions:q.questions,answers:known?[{type:'A',name:'example.test',ttl:60,data:'203.0.113.7'}]:[]}),r.port,r.address)});
+const big=(q)=>p.encode({id:q.id,type:'response',flags:p.RECURSION_AVAILABLE,questions:q.questions,answers:Array.from({length:40},(_,i)=>({type:'A',name:'big.test',ttl:60,data:'203.0.113.'+(i+1)}))});
+const tcp=require('net').createServer((c)=>{let b=Buffer.alloc(0);c.on('data',(d)=>{b=Buffer.concat([b,d]);if(b.length<2||b.length<2+b.readUInt16BE(0))return;const r=big(p.decode(b.subarray(2,2+b.readUInt16BE(0))));const h=Buffer.alloc(2);h.writeUInt16BE(r.length);c.end(Buffer.concat([h,r]))})});
+s.bind(53,'192.0.2.2',()=>tcp.listen(53,'192.0.2.2',()=>console.log('ready')));setTimeout(()=>process.exit(0),60000).unref()`;
   const child = execa('nsenter', [`--net=/run/netns/${world.name}`, process.execPath, '-e', script], { reject: false });
   t.teardown(() => void child.kill());
   await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
@@ -111,6 +116,8 @@ async function walkthrough() {
     t.equal(await lookup(docker, q, c3), 'ENOTFOUND', 'not on a shared network: not resolved (forwarded, and the test resolver says NXDOMAIN)');
     t.equal(await lookup(docker, q, 'example.test'), '203.0.113.7', 'other names go to the container\'s --dns server');
     t.equal(await lookup(docker, iso, 'example.test'), 'ESERVFAIL', 'a sandbox only on internal networks gets no forwarding');
+    const many = (await lookup(docker, q, 'big.test')).split(' ');
+    t.equal(many.length, 40, `an answer too large for UDP: truncated there, then asked over TCP and forwarded over TCP, whole (got ${many.slice(0, 3)}…)`);
     await ok(t, 'network', 'connect', 'dns-b', q);
     t.equal(await lookup(docker, q, c3), await ip(c3, 'dns-b'), 'connected to a second network: its names resolve at once');
     t.equal(await lookup(docker, q, c1), ip1, 'and those of the first still do');

@@ -1,6 +1,7 @@
 /** Forwarding from inside the asking container's namespace (src/dns/forwarders.ts) and when it applies. */
 import t from 'tap';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import dnsPacket from 'dns-packet';
 import { DnsServer, isHostLoopback } from '../../src/dns/server.js';
 import { Forwarders, SandboxForwarder } from '../../src/dns/forwarders.js';
@@ -82,6 +83,9 @@ t.test('forwarders: made once per sandbox, remade after a change, none without a
       await new Promise<void>((r) => udp4.bind(0, '127.0.0.1', () => r()));
       return { udp4 };
     },
+    connect: async () => {
+      throw new Error('not asked over TCP here');
+    },
     log: () => ({ warn: () => undefined }),
   });
   t.teardown(() => fw.close());
@@ -95,4 +99,57 @@ t.test('forwarders: made once per sandbox, remade after a change, none without a
   t.equal(await fw.query('a', query(4), '127.0.0.78'), undefined, 'sockets that cannot be made: not forwarded (never from the daemon instead)');
   await fw.query('a', query(5), '127.0.0.78');
   t.same(made, ['/run/netns/a', '/run/netns/gone'], 'a failure is not retried at once');
+});
+
+t.test('a query asked over TCP goes upstream over TCP, from inside the namespace: an answer too large for UDP arrives whole', async (t) => {
+  // the server of the test: over TCP, 40 addresses (some 1,100 bytes: more than UDP's 512)
+  const big = (q: Buffer) => {
+    const p = dnsPacket.decode(q);
+    const answers = Array.from({ length: 40 }, (_, i) => ({ type: 'A' as const, name: 'big.test', ttl: 60, class: 'IN' as const, data: `203.0.113.${i + 1}` }));
+    return dnsPacket.encode({ id: p.id, type: 'response', flags: dnsPacket.RECURSION_AVAILABLE, questions: p.questions, answers });
+  };
+  const upstream = net.createServer((sock) => {
+    let buf = Buffer.alloc(0);
+    sock.on('data', (c) => {
+      buf = Buffer.concat([buf, c]);
+      if (buf.length < 2 || buf.length < 2 + buf.readUInt16BE(0)) return;
+      const reply = big(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+      const head = Buffer.alloc(2);
+      head.writeUInt16BE(reply.length);
+      sock.end(Buffer.concat([head, reply]));
+    });
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => upstream.close());
+  const port = (upstream.address() as net.AddressInfo).port;
+  const connects: string[] = [];
+  const fw = new Forwarders({
+    pathOf: (id) => (id === 'a' ? '/run/netns/a' : undefined),
+    sockets: async () => {
+      throw new Error('not asked over UDP here');
+    },
+    connect: async (path, ip, p) => {
+      connects.push(`${path} ${ip}:${p}`);
+      const sock = net.connect({ host: '127.0.0.1', port });
+      await new Promise((r) => sock.once('connect', r));
+      return sock;
+    },
+    log: () => ({ warn: () => undefined }),
+  });
+  t.teardown(() => fw.close());
+  const reply = await fw.query('a', query(77, 'big.test'), '192.0.2.53', 'tcp');
+  const d = dnsPacket.decode(reply!) as unknown as { id: number; answers: unknown[] };
+  t.same([d.id, d.answers.length], [77, 40], 'the whole answer, with the asker\'s id');
+  t.ok(reply!.length > 512, 'larger than a UDP answer may be');
+  t.same(connects, ['/run/netns/a 192.0.2.53:53'], 'a connection made inside the namespace, to the server\'s port 53');
+  t.equal(await fw.query('b', query(78), '192.0.2.53', 'tcp'), undefined, 'no namespace: not forwarded');
+  // and the server passes the transport through: UDP stays UDP, TCP stays TCP
+  const transports: string[] = [];
+  const server = new DnsServer({
+    source, log: { warn: () => undefined }, defaultUpstreams: async () => ['192.0.2.53'],
+    forwardFrom: async (_id, m, _up, transport) => (transports.push(transport), answerTo(m, '203.0.113.2')),
+  });
+  await server.answer(query(1), '10.0.0.9');
+  await server.answer(query(2), '10.0.0.9', 'tcp');
+  t.same(transports, ['udp', 'tcp']);
 });
