@@ -63,7 +63,13 @@ function planLinks(desired: DesiredState, actual: HostState, o: PlanOptions): St
     if (!d || d.alias !== a.alias) dels.push(del(a.name));
   }
   for (const d of want) {
-    const a = actual.links.get(d.name);
+    let a = actual.links.get(d.name);
+    if (a && d.kind === 'wireguard' && !a.alias && a.kind === 'tun') {
+      // a crash between wireguard-go making the link and the batch marking it: its name holds this
+      // host's node id and the network's, so that unmarked link is the one cnmd started; marked now
+      adds.push(add({ op: 'link set', dev: d.name, alias: d.alias }));
+      a = { ...a, alias: d.alias };
+    }
     const stale = a && a.alias !== d.alias;
     if (stale && linkOwner(a, o.instance) === undefined) {
       throw forbidden(`cannot create ${d.kind === 'bridge' ? 'bridge' : 'link'} ${d.name}: a link of that name exists and is not managed by cnmd`);

@@ -142,6 +142,12 @@ if (await hostTestsReady(t, why)) {
     for (const pid of wireguardGoOf((l) => l === wg)) process.kill(pid, 'SIGKILL');
     t.ok(await until(async () => (await h1.ns.run('wg', ['show', wg, 'peers'], { reject: false })).stdout.trim().length > 0 && wireguardGoOf((l) => l === wg).length === 1, 12_000), 'a killed wireguard-go is started again');
     t.ok(await reaches());
+    // as after a crash between wireguard-go making the link and the batch marking it: an unmarked link
+    await h1.ns.run('ip', ['link', 'del', wg]);
+    await h1.ns.run('wireguard-go', [wg]);
+    const alias = async () => JSON.parse((await h1.ns.run('ip', ['-json', 'link', 'show', 'dev', wg], { reject: false })).stdout || '[{}]')[0].ifalias as string | undefined;
+    t.ok(await until(async () => (await alias())?.endsWith(id), 12_000), 'an unmarked link of that name is marked by the repair, not refused');
+    t.ok(await reaches(), 'and configured: traffic flows');
   });
 
   t.test('VXLAN over IPv6 from the underlay (not through WireGuard) is dropped: no frame reaches the encrypted network', async (t) => {

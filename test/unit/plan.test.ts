@@ -368,6 +368,13 @@ t.test('an encrypted overlay network: a WireGuard link with one peer per keyed h
   const more = plan(desiredState([ov], octx), state, all).map(describeStep);
   t.match(more.join('\n'), /peer C{42}A= endpoint 10\.99\.0\.3:51901 allowed-ips fd63:6e6d:0:1001:3333:3333:3333:3333\/128/);
   t.ok(more.includes('bridge fdb replace 02:42:0a:c8:00:04 dev vx-aaaaaaaaaa dst fd63:6e6d:0:1001:3333:3333:3333:3333 self permanent'));
+  // a crash after wireguard-go made the link, before the batch marked it: that link is marked and configured, not refused
+  const crashed = emptyHostState();
+  crashed.links.set(wg, { name: wg, kind: 'tun', mtu: 1420, up: false, addresses: [] });
+  const resumed = plan(desiredState([ov], octx), crashed, all).map(describeStep);
+  t.ok(resumed.includes(`ip link set dev ${wg} alias cnmd:${ID_A}`) && resumed.includes(`ip link set dev ${wg} mtu 1440`) && !resumed.includes(`wireguard-go ${wg}`), 'an unmarked WireGuard link of that name is marked, not made again');
+  crashed.links.set(wg, { name: wg, kind: 'bridge', mtu: 1500, up: true, addresses: [] });
+  t.throws(() => plan(desiredState([ov], octx), crashed, all), /not managed by cnmd/, 'a link of that name of another kind is not ours');
   // the kernel's WireGuard: the link is made in the batch
   const kctx = { ...octx, cluster: { ...octx.cluster, wireguard: { ...wireguard, kernel: true } } };
   t.ok(plan(desiredState([ov], kctx), emptyHostState(), all).map(describeStep).includes(`ip link add name ${wg} mtu 1440 type wireguard`));
