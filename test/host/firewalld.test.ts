@@ -56,13 +56,14 @@ async function startFirewalld(t: Test, host: Netns): Promise<{ env: Record<strin
 }
 
 async function tests() {
-  t.test('firewalld: containers reach each other, the outside and their published ports; its reload and restarts are repaired', async (t) => {
+  // both of cnmd's backends beside firewalld's own nftables table
+  for (const backend of ['nftables', 'iptables']) t.test(`firewalld, cnmd on ${backend}: containers reach each other, the outside and their published ports; its reload and restarts are repaired`, async (t) => {
     const host = await makeNetns(t, 'h');
     const outside = await makeWorld(t, host);
     const fw = await startFirewalld(t, host);
     t.match((await host.run('nft', ['list', 'tables'])).stdout, 'table inet firewalld', 'its table is in the test host');
     // repairs at start only: what the test breaks stays broken until it restarts the daemon
-    const d = await startDaemonIn(t, host, ['--reconcile-interval', '0'], fw.env);
+    const d = await startDaemonIn(t, host, ['--reconcile-interval', '0', '--firewall-backend', backend], fw.env);
     const w = await world(t, d);
     const net = (await d.request('GET', '/v1.48/networks/fw')).body;
     const bridge = `cnmd-${net.Id.slice(0, 10)}`;
