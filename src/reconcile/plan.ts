@@ -63,13 +63,12 @@ function planLinks(desired: DesiredState, actual: HostState, o: PlanOptions): St
     if (!d || d.alias !== a.alias) dels.push(del(a.name));
   }
   for (const d of want) {
-    let a = actual.links.get(d.name);
-    if (a && d.kind === 'wireguard' && !a.alias && a.kind === 'tun') {
-      // a crash between wireguard-go making the link and the batch marking it: its name holds this
-      // host's node id and the network's, so that unmarked link is the one cnmd started; marked now
-      adds.push(add({ op: 'link set', dev: d.name, alias: d.alias }));
-      a = { ...a, alias: d.alias };
-    }
+    const found = actual.links.get(d.name);
+    // a crash between wireguard-go making the link and the batch marking it: its name holds this
+    // host's node id and the network's, so that unmarked link is the one cnmd started; marked now
+    const unmarked = !!found && d.kind === 'wireguard' && !found.alias && found.kind === 'tun';
+    if (unmarked) adds.push(add({ op: 'link set', dev: d.name, alias: d.alias }));
+    const a = found && unmarked ? { ...found, alias: d.alias } : found;
     const stale = a && a.alias !== d.alias;
     if (stale && linkOwner(a, o.instance) === undefined) {
       throw forbidden(`cannot create ${d.kind === 'bridge' ? 'bridge' : 'link'} ${d.name}: a link of that name exists and is not managed by cnmd`);
