@@ -100,6 +100,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const reconciler = new Reconciler({
       exec, ctx, ...reconcileSource(networksRepo, containersRepo, sandboxes), firewallRecord: new FirewallChainRepo(db),
       onSandboxFailed: (id, error) => endFailed(id, error),
+      onDeferredError: (e) => log.warn({ err: e.message }, 'a link deletion finished in the background failed; the next repair removes what is left'),
       onReport: (r) => {
         const scope = r.scope === 'all' ? 'all' : 'scoped';
         metrics.reconciles.inc({ scope, ok: String(!r.error) });
@@ -194,6 +195,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         forwarders?.close();
         await dns.close();
         await app.close();
+        await reconciler.settled();
         db.close();
       },
     };

@@ -15,6 +15,12 @@ import { type WgOp, wgCommand } from './wg-text.js';
 export interface HostSteps {
   sysctls: Array<{ key: string; value: string }>;
   ipLines: string[];
+  /**
+   * `link del` lines that need not be waited for: the kernel takes the link out of its namespace at
+   * once and then waits tens of milliseconds for its last references (an RCU grace period). Run by
+   * one `ip -batch` of their own that the caller may leave running (see DeferredDeletions).
+   */
+  deferredIpLines?: string[];
   /** rule changes; family 6: ip6tables (one ip6tables-restore beside the iptables-restore) */
   iptables: Array<{ table: Table; phase: number; line: IptLine; family?: 4 | 6 }>;
   /** nftables changes, of one table: one `nft -f -` transaction */
@@ -78,7 +84,7 @@ export function nftInput(steps: NonNullable<HostSteps['nft']>): string {
 
 /** Every line and key through the gate (./text-gate.ts), before anything runs: a refusal changes nothing. */
 function gate(steps: HostSteps): void {
-  for (const l of steps.ipLines) batchLine('ip', l);
+  for (const l of [...steps.ipLines, ...(steps.deferredIpLines ?? [])]) batchLine('ip', l);
   for (const l of steps.bridgeLines) batchLine('bridge', l);
   for (const [path, lines] of steps.inside) {
     hostPath(path);
@@ -96,8 +102,77 @@ function gate(steps: HostSteps): void {
   for (const w of steps.wireguard ?? []) wgCommand(w);
 }
 
-export async function applySteps(exec: Executor, steps: HostSteps): Promise<void> {
+/** The names of the links of the daemon's namespace, from /proc/self/net/dev (a file read, no process). */
+async function linkNames(exec: Executor): Promise<Set<string> | undefined> {
+  const text = await exec.readFile('/proc/self/net/dev');
+  if (text === undefined) return undefined;
+  return new Set(text.split('\n').slice(2).map((l) => l.slice(0, l.indexOf(':')).trim()).filter(Boolean));
+}
+
+/**
+ * Deletions of links whose end is not waited for. The kernel takes a deleted link out of its
+ * namespace (and a veth's peer out of the sandbox's) within a few milliseconds, then waits tens of
+ * milliseconds for its last references (an RCU grace period) before `ip` returns. A run waits until
+ * the links are gone from the namespace (read from /proc/self/net/dev), not for that: what anyone can
+ * see has changed when the request is answered. Any later change of links, and every read, waits for
+ * the deletions to end, so a name or an address freed by one is free when it is used again.
+ */
+export class DeferredDeletions {
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(private readonly onError: (e: Error) => void) {}
+
+  /** Starts the deletions; resolves once the links are out of the namespace (or the deletion ended). */
+  start(exec: Executor, lines: string[]): Promise<void> {
+    // -force: each line is tried; a link already gone (its namespace went first) is what was wanted
+    const ended = exec.run('ip', ['-force', '-batch', '-'], { input: lines.join('\n') + '\n' }).then(
+      () => undefined,
+      (e: Error) => {
+        const text = `${e.message} ${String((e as { stderr?: string }).stderr ?? '')}`;
+        const others = text.split('\n').filter((l) => /error|RTNETLINK|Cannot/i.test(l) && !/Cannot find device/.test(l));
+        if (others.length) this.onError(e);
+      },
+    );
+    const p: Promise<void> = ended.finally(() => this.running.delete(p));
+    this.running.add(p);
+    const names = lines.map((l) => l.replace(/^link del dev /, ''));
+    let done = false;
+    void p.then(() => (done = true));
+    const gone = async () => {
+      for (let i = 0; i < 200 && !done; i++) {
+        const now = await linkNames(exec);
+        if (!now || !names.some((n) => now.has(n))) return;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      await p;
+    };
+    return Promise.race([p, gone()]);
+  }
+
+  /** resolves when every deletion started so far has ended */
+  async settled(): Promise<void> {
+    while (this.running.size) await Promise.all([...this.running]);
+  }
+
+  get size(): number {
+    return this.running.size;
+  }
+}
+
+/** Whether the steps change anything on the host besides rules (which name links, need none of them gone). */
+function touchesLinks(steps: HostSteps): boolean {
+  return !!(steps.ipLines.length || steps.inside.size || steps.insideSysctls.size || steps.bridgeLines.length || steps.namespaces?.length || steps.wireguard?.length || steps.umounts?.length || steps.removals?.length || steps.files?.length || steps.sysctls.length);
+}
+
+export async function applySteps(exec: Executor, steps: HostSteps, deferred?: DeferredDeletions): Promise<void> {
   gate(steps);
+  // what earlier runs deleted in the background is gone before anything else changes
+  if (deferred && touchesLinks(steps)) await deferred.settled();
+  // deletions whose end is not waited for, only their links' leaving the namespace (beside the rest:
+  // rules name links, they do not need them)
+  const leaving = steps.deferredIpLines?.length
+    ? deferred ? deferred.start(exec, steps.deferredIpLines) : exec.run('ip', ['-batch', '-'], { input: steps.deferredIpLines.join('\n') + '\n' })
+    : undefined;
   const nft = steps.nft?.length ? nftInput(steps.nft) : undefined;
   await Promise.all((steps.files ?? []).map((f) => exec.writeFile(f.path, f.content)));
   const namespaces = Promise.all((steps.namespaces ?? []).map((n) => makeNamespace(exec, n)));
@@ -105,9 +180,10 @@ export async function applySteps(exec: Executor, steps: HostSteps): Promise<void
     const c = wgCommand(w);
     return exec.run(c.file, c.args);
   }));
-  // wireguard-go returns once its link exists (it goes on in the background, holding it)
-  const started = wg('start');
-  const ipRun = started.then(() => steps.ipLines.length ? exec.run('ip', ['-batch', '-'], { input: steps.ipLines.join('\n') + '\n' }) : undefined).then(async () => {
+  // wireguard-go returns once its link exists (it goes on in the background, holding it); without
+  // it the batch starts at once, beside the rule changes
+  const batch = () => (steps.ipLines.length ? exec.run('ip', ['-batch', '-'], { input: steps.ipLines.join('\n') + '\n' }) : Promise.resolve(undefined));
+  const ipRun = ((steps.wireguard ?? []).some((w) => w.op === 'start') ? wg('start').then(batch) : batch()).then(async () => {
     await wg('set');
     // after the links: some keys belong to an interface the batch has just made
     for (const s of steps.sysctls) await exec.writeSysctl(s.key, s.value);
@@ -126,7 +202,7 @@ export async function applySteps(exec: Executor, steps: HostSteps): Promise<void
       ...[...steps.insideSysctls].map(([path, kv]) => exec.run('nsenter', [`--net=${path}`, 'sysctl', '-q', '-w', ...kv])),
     ]),
   );
-  const results = await Promise.allSettled([...runs, insideRuns, namespaces]);
+  const results = await Promise.allSettled([...runs, insideRuns, namespaces, ...(leaving ? [leaving] : [])]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   if (steps.umounts?.length) await exec.run('umount', steps.umounts);

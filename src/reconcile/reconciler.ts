@@ -9,7 +9,7 @@ import type { DriverContext } from '../drivers/index.js';
 import type { Executor } from '../host/executor.js';
 import type { HostState } from '../host/state.js';
 import { readHostState } from '../host/readers.js';
-import { applySteps } from '../host/apply.js';
+import { applySteps, DeferredDeletions } from '../host/apply.js';
 import { describeStep, toHostSteps } from './steps.js';
 
 export { describeStep, toHostSteps } from './steps.js';
@@ -46,6 +46,8 @@ export interface ReconcilerDeps {
   /** the iptables chains cnmd made (its record in the store): only these are ever removed */
   firewallRecord?: { list(): Set<string>; add(keys: Iterable<string>): void; remove(keys: Iterable<string>): void };
   onReport?: (r: ReconcileReport) => void;
+  /** a link deletion left to finish in the background failed (the next full run deletes what is left) */
+  onDeferredError?: (e: Error) => void;
   /**
    * A running container whose sandbox cannot be converged (its adopted namespace is gone, a step of
    * its own fails): it was set apart so that the rest converges; the callee ends it (marks it exited
@@ -66,7 +68,11 @@ export class Reconciler {
   private queue: Promise<unknown> = Promise.resolve();
   last: ReconcileReport | undefined;
 
+  /** link deletions still finishing after the runs that asked for them (src/host/apply.ts) */
+  private readonly deletions: DeferredDeletions;
+
   constructor(private readonly deps: ReconcilerDeps) {
+    this.deletions = new DeferredDeletions((e) => deps.onDeferredError?.(e));
     this.apart = new SetApart(() => deps.listSandboxes?.() ?? [], deps.exec, deps.onSandboxFailed);
   }
 
@@ -87,6 +93,11 @@ export class Reconciler {
     this.lastRequestAt = Date.now();
     const ids = [...(scope.networks ?? []), ...(scope.containers ?? [])];
     return this.serialize(() => this.run(ids, async () => this.scoped(scope))).finally(() => void this.apart.settle());
+  }
+
+  /** resolves when the link deletions left running have ended (the daemon waits for them at close) */
+  settled(): Promise<void> {
+    return this.deletions.settled();
   }
 
   /** The steps a full run would apply now, without applying them. */
@@ -181,7 +192,9 @@ export class Reconciler {
     return desiredState(this.deps.listNetworks(), this.deps.ctx, this.apart.live(), this.deps.ownedNetns?.() ?? [], this.deps.containerDirs?.());
   }
 
-  private readHost(sandboxes: SandboxSpec[], desired: ReturnType<typeof desiredState>): Promise<HostState> {
+  private async readHost(sandboxes: SandboxSpec[], desired: ReturnType<typeof desiredState>): Promise<HostState> {
+    // a read sees deletions finished, never a link half gone
+    await this.deletions.settled();
     const sysctls = desired.sysctls.map((x) => x.key);
     const dirs = this.deps.containerDirs?.([]);
     const state = readHostState(this.deps.exec, {
@@ -332,7 +345,7 @@ export class Reconciler {
       record.add(keep);
       for (const key of keep) made(key).set?.add(made(key).k);
     }
-    if (steps.length) await applySteps(this.deps.exec, toHostSteps(steps));
+    if (steps.length) await applySteps(this.deps.exec, toHostSteps(steps), this.deletions);
     if (record && state.rules.made) {
       record.remove(changes.removed);
       for (const key of changes.removed) made(key).set?.delete(made(key).k);

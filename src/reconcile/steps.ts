@@ -27,11 +27,19 @@ export function describeStep(s: Step): string {
 }
 
 export function toHostSteps(steps: Step[]): HostSteps {
-  const out: Required<HostSteps> = {
+  const out: Required<Omit<HostSteps, 'deferredIpLines'>> = {
     sysctls: [], ipLines: [], iptables: [], nft: [], inside: new Map(), insideSysctls: new Map(), bridgeLines: [], files: [], namespaces: [], umounts: [], removals: [], wireguard: [],
   };
+  // In a run whose only host link changes are deletions (a disconnect, a network delete) and that
+  // changes nothing inside a sandbox (whose batch could meet a link half gone), the deletions' end
+  // need not be waited for (src/host/apply.ts). Elsewhere (a stop also deletes the namespace) they
+  // stay in the one batch.
+  const ipSteps = steps.filter((s) => s.kind === 'ip');
+  const deferrable = ipSteps.length > 0 && ipSteps.every((s) => s.kind === 'ip' && s.op.op === 'link del') && !steps.some((s) => s.kind === 'ipns' || s.kind === 'nssysctl');
+  const deferred: string[] = [];
   for (const s of steps) {
     if (s.kind === 'sysctl') out.sysctls.push({ key: s.key, value: s.value });
+    else if (s.kind === 'ip' && deferrable) deferred.push(ipLine(s.op));
     else if (s.kind === 'ip') out.ipLines.push(ipLine(s.op));
     else if (s.kind === 'ipns') out.inside.set(s.path, [...(out.inside.get(s.path) ?? []), ipLine(s.op)]);
     else if (s.kind === 'nssysctl') out.insideSysctls.set(s.path, [...(out.insideSysctls.get(s.path) ?? []), `${s.key}=${s.value}`]);
@@ -45,5 +53,5 @@ export function toHostSteps(steps: Step[]): HostSteps {
     else if (s.kind === 'nft') out.nft.push({ table: s.table, op: s.op });
     else out.iptables.push({ table: s.table, phase: s.phase, line: s.line, ...(s.family === 6 ? { family: 6 as const } : {}) });
   }
-  return out;
+  return deferred.length ? { ...out, deferredIpLines: deferred } : out;
 }

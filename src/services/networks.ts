@@ -102,6 +102,21 @@ export class NetworkService {
     return n.predefined || (this.d.hasEndpoints?.(n.id) ?? false);
   }
 
+  /**
+   * The host's on-link routes, which automatic subnets avoid: read after the link deletions still
+   * finishing have ended (a bridge just deleted no longer holds its subnet).
+   */
+  private async hostRoutes() {
+    await this.d.reconciler.settled();
+    return readOnLinkRoutes(this.d.exec);
+  }
+
+  /** The host's link names (a macvlan parent, a name taken), read after the deletions still finishing. */
+  private async hostLinkNames() {
+    await this.d.reconciler.settled();
+    return readLinkNames(this.d.exec);
+  }
+
   list(filters: Filters): readonly Network[] {
     const dangling = boolFilter(filters, 'dangling');
     const types = filters.get('type') ?? [];
@@ -164,11 +179,11 @@ export class NetworkService {
     const configOnly = !!req.ConfigOnly;
 
     const id = newId();
-    const host = driver.readsHostLinks && !configOnly ? { links: await readLinkNames(this.d.exec) } : undefined;
+    const host = driver.readsHostLinks && !configOnly ? { links: await this.hostLinkNames() } : undefined;
     const prepared = configOnly ? { linkName: null } : driver.prepare({ id, name, options, internal, predefined: false }, this.d.ctx, host);
     const needsPool = driver.ipam && !configOnly && enableIPv4 && !ipamConfig.some((c) => parsePrefix(c?.Subnet ?? '')?.family === 4);
     // The one read of the host a create may need, before the synchronous transaction.
-    const hostRoutes = needsPool ? await readOnLinkRoutes(this.d.exec) : [];
+    const hostRoutes = needsPool ? await this.hostRoutes() : [];
 
     /** the network as stored, once its subnets are known */
     const record = (subnets: Network['subnets']): Network => ({
@@ -228,7 +243,7 @@ export class NetworkService {
     const takenSubnets: Prefix[] = [];
     const triedVnis = new Set<number>();
     // this host's own routes at least (the underlay is often in 10/8 too)
-    const hostRoutes = config.some((c) => c.Subnet) ? [] : await readOnLinkRoutes(this.d.exec);
+    const hostRoutes = config.some((c) => c.Subnet) ? [] : await this.hostRoutes();
     for (let attempt = 0; attempt < 32; attempt++) {
       const subnets = planSubnets(
         { config, enableIPv4: base.enableIPv4, enableIPv6: base.enableIPv6 },
@@ -332,7 +347,7 @@ export class NetworkService {
       'com.docker.network.driver.mtu': String(cfg.mtu),
     };
     const needsRoutes = !existing && !wantBip;
-    const hostRoutes = needsRoutes ? await readOnLinkRoutes(this.d.exec) : [];
+    const hostRoutes = needsRoutes ? await this.hostRoutes() : [];
     tx(this.d.db, () => {
       if (!existing) {
         const subnets = wantBip

@@ -205,7 +205,7 @@ t.test('connect and disconnect, running and stopped', async (t) => {
 
   d.exec.clear();
   t.equal((await call(d, 'POST', '/networks/other/disconnect', { Container: 'c1', Force: false })).status, 200);
-  t.match(d.exec.lines({ files: false })[0], /^ip -batch -\nlink del dev veth[0-9a-f]{7}$/);
+  t.match(d.exec.lines({ files: false })[0], /^ip -force -batch -\nlink del dev veth[0-9a-f]{7}$/, 'a deletion left to finish in the background');
   t.same(Object.keys((await inspect(d, 'c1')).NetworkSettings.Networks), ['a']);
   const notConn = await call(d, 'POST', '/networks/other/disconnect', { Container: 'c1' });
   t.same([notConn.status, notConn.body], [404, { message: `container ${id} is not connected to network other` }], "Docker's text; a 404, not its 500");
@@ -272,7 +272,7 @@ t.test('an adopted namespace gets its endpoint and is never deleted', async (t) 
   t.equal((await inspect(d, 'ad')).NetworkSettings.SandboxKey, '/run/netns/somebody-else');
   d.exec.clear();
   t.equal((await call(d, 'DELETE', '/containers/ad?force=1')).status, 204);
-  t.match(d.exec.lines({ files: false })[0], /^ip -batch -\nlink del dev veth[0-9a-f]{7}$/, 'its endpoint goes, the namespace stays');
+  t.match(d.exec.lines({ files: false })[0], /^ip -force -batch -\nlink del dev veth[0-9a-f]{7}$/, 'its endpoint goes, the namespace stays');
   t.same((await ctr(d, 'rel', 'a', { SandboxKey: 'relative/path' })).body, { message: 'SandboxKey relative/path: must be an absolute path, such as /run/netns/NAME or /proc/PID/ns/net' });
 });
 
