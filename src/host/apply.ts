@@ -159,9 +159,13 @@ export class DeferredDeletions {
   }
 }
 
-/** Whether the steps change anything on the host besides rules (which name links, need none of them gone). */
+/**
+ * Whether the steps change links or namespaces (what a deletion still finishing could be in the way
+ * of); rules name links and need none of them gone, and files (a container's hosts), sysctls and the
+ * removal of namespace files have nothing to do with them.
+ */
 function touchesLinks(steps: HostSteps): boolean {
-  return !!(steps.ipLines.length || steps.inside.size || steps.insideSysctls.size || steps.bridgeLines.length || steps.namespaces?.length || steps.wireguard?.length || steps.umounts?.length || steps.removals?.length || steps.files?.length || steps.sysctls.length);
+  return !!(steps.ipLines.length || steps.inside.size || steps.insideSysctls.size || steps.bridgeLines.length || steps.namespaces?.length || steps.wireguard?.length);
 }
 
 export async function applySteps(exec: Executor, steps: HostSteps, deferred?: DeferredDeletions): Promise<void> {
