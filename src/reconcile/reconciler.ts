@@ -9,7 +9,8 @@ import type { DriverContext } from '../drivers/index.js';
 import type { Executor } from '../host/executor.js';
 import type { HostState } from '../host/state.js';
 import { readHostState } from '../host/readers.js';
-import { applySteps, DeferredDeletions } from '../host/apply.js';
+import { applySteps } from '../host/apply.js';
+import { DeferredDeletions } from '../host/deferred-deletions.js';
 import { describeStep, toHostSteps } from './steps.js';
 
 export { describeStep, toHostSteps } from './steps.js';

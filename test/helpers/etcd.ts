@@ -2,7 +2,7 @@
 import type { Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Netns } from './host.js';
+import { makeNetns, type Netns } from './host.js';
 
 export const ETCD = '/usr/bin/etcd';
 
@@ -50,3 +50,14 @@ export function etcdIn(t: Test, ns: Netns, STORE: string): Etcd {
   return e;
 }
 
+
+/** The underlay of a multi-host test: a namespace with a bridge `ul` at store/24, and etcd listening there (started). */
+export async function underlayWithEtcd(t: Test, label: string, store: string): Promise<{ under: Netns; etcd: Etcd }> {
+  const under = await makeNetns(t, label);
+  await under.run('ip', ['link', 'add', 'ul', 'type', 'bridge']);
+  await under.run('ip', ['addr', 'add', `${store}/24`, 'dev', 'ul']);
+  await under.run('ip', ['link', 'set', 'ul', 'up']);
+  const etcd = etcdIn(t, under, store);
+  await etcd.start();
+  return { under, etcd };
+}

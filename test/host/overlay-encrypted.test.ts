@@ -5,12 +5,12 @@
  * tcpdump: a known payload is seen in clear on a plain overlay network (the check can fail) and never
  * on the encrypted one. Skipped, saying why, without etcd, wg, wireguard-go or tcpdump.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execa } from 'execa';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dockerCli } from '../helpers/docker.js';
-import { ETCD, etcdIn, until } from '../helpers/etcd.js';
-import { hostTestsReady, hostTestsUnavailable, makeNetns, startDaemonIn, containerNames, nsOfInspect, underlayHost } from '../helpers/host.js';
+import { ETCD, underlayWithEtcd, until } from '../helpers/etcd.js';
+import { hostTestsReady, hostTestsUnavailable, startDaemonIn, containerNames, nsOfInspect, underlayHost } from '../helpers/host.js';
 
 const V = '/v1.48';
 const STORE = '10.98.0.100';
@@ -35,11 +35,7 @@ const why = hostTestsUnavailable()
   ?? TOOLS.filter((f) => !existsSync(f)).map((f) => `${f} is not installed (.ci/run installs wireguard-tools, wireguard-go and tcpdump)`)[0];
 if (await hostTestsReady(t, why)) {
   const name = containerNames(t);
-  const under = await makeNetns(t, 'eul');
-  await under.run('ip', ['link', 'add', 'ul', 'type', 'bridge']);
-  await under.run('ip', ['addr', 'add', `${STORE}/24`, 'dev', 'ul']);
-  await under.run('ip', ['link', 'set', 'ul', 'up']);
-  await etcdIn(t, under, STORE).start();
+  const { under } = await underlayWithEtcd(t, 'eul', STORE);
   const hosts = [];
   for (const i of [1, 2]) {
     const addr = `10.98.0.${i}`;
@@ -60,6 +56,17 @@ if (await hostTestsReady(t, why)) {
   const [d1, d2] = [dockerCli(h1.d.socket, cfg), dockerCli(h2.d.socket, cfg)];
   const netnsOf = async (d: typeof d1, c: string) => nsOfInspect(JSON.parse((await d('inspect', c)).stdout)[0]);
   const inNs = (ns: string, args: string[]) => execa('ip', ['netns', 'exec', ns, ...args], { reject: false });
+  /** A container on each host on that network (removed when the test ends): their names and a's namespace. */
+  async function pair(t: Test, tag: string, net: string): Promise<{ a: string; b: string; nsA: string }> {
+    const [a, b] = [name(`${tag}a`), name(`${tag}b`)];
+    t.teardown(async () => {
+      await d1('rm', '-f', a);
+      await d2('rm', '-f', b);
+    });
+    t.equal((await d1('run', '-d', '--name', a, '--network', net, 'busybox', 'sleep', '1d')).exitCode, 0, `${a} on host 1`);
+    t.equal((await d2('run', '-d', '--name', b, '--network', net, 'busybox', 'sleep', '1d')).exitCode, 0, `${b} on host 2`);
+    return { a, b, nsA: await netnsOf(d1, a) };
+  }
 
   /** What the underlay port of host 2 carries while a ping with this payload pattern goes from host 1's container to host 2's. */
   async function captured(from: string, to: string, pattern: string): Promise<{ text: string; ok: boolean }> {
@@ -80,10 +87,7 @@ if (await hostTestsReady(t, why)) {
     const id = created.stdout.trim();
     t.ok(await until(async () => (await d2('network', 'inspect', 'sec')).exitCode === 0, 5000), 'seen on host 2');
     t.match(JSON.parse((await d2('network', 'inspect', 'sec')).stdout)[0].Options, { encrypted: '' }, 'the option, as Docker shows it');
-    const [a, b] = [name('sa'), name('sb')];
-    t.equal((await d1('run', '-d', '--name', a, '--network', 'sec', 'busybox', 'sleep', '1d')).exitCode, 0);
-    t.equal((await d2('run', '-d', '--name', b, '--network', 'sec', 'busybox', 'sleep', '1d')).exitCode, 0);
-    const [nsA, nsB] = [await netnsOf(d1, a), await netnsOf(d2, b)];
+    const { b, nsA } = await pair(t, 's', 'sec');
     t.ok(await until(async () => (await inNs(nsA, ['ping', '-c', '1', '-W', '1', b])).exitCode === 0, 10_000), 'a on host 1 pings b on host 2 by name');
     const wg = `wg${nodeIds[0].slice(0, 6)}${id.slice(0, 7)}`;
     const dump = (await h1.ns.run('wg', ['show', wg, 'dump'])).stdout.trim().split('\n').map((l) => l.split('\t'));
@@ -98,24 +102,14 @@ if (await hostTestsReady(t, why)) {
     t.notOk(inHex(sec.text), 'the payload is nowhere on the underlay');
     t.notMatch(sec.text, /\.4789[ :]/, 'no VXLAN on the underlay');
     t.match(sec.text, /\.51900[ :]/, 'WireGuard on the underlay');
-    t.teardown(async () => {
-      await d1('rm', '-f', a);
-      await d2('rm', '-f', b);
-    });
   });
 
   t.test('the same capture on a plain overlay network shows the payload (the check above can fail)', async (t) => {
     t.equal((await d1('network', 'create', '-d', 'overlay', '--attachable', '--subnet', '10.202.0.0/24', 'plain')).exitCode, 0);
     t.ok(await until(async () => (await d2('network', 'inspect', 'plain')).exitCode === 0, 5000));
-    const [a, b] = [name('pa'), name('pb')];
-    t.teardown(async () => {
-      await d1('rm', '-f', a);
-      await d2('rm', '-f', b);
-      await d1('network', 'rm', 'plain');
-    });
-    t.equal((await d1('run', '-d', '--name', a, '--network', 'plain', 'busybox', 'sleep', '1d')).exitCode, 0);
-    t.equal((await d2('run', '-d', '--name', b, '--network', 'plain', 'busybox', 'sleep', '1d')).exitCode, 0);
-    const nsA = await netnsOf(d1, a);
+    // torn down last: after the containers that pair() removes
+    t.teardown(async () => void (await d1('network', 'rm', 'plain')));
+    const { b, nsA } = await pair(t, 'p', 'plain');
     t.ok(await until(async () => (await inNs(nsA, ['ping', '-c', '1', '-W', '1', b])).exitCode === 0, 10_000));
     const plain = await captured(nsA, b, PATTERN);
     t.ok(plain.ok);
@@ -124,14 +118,7 @@ if (await hostTestsReady(t, why)) {
   });
 
   t.test('a WireGuard link deleted by hand, or its wireguard-go killed, is made again by the periodic repair', async (t) => {
-    const [a, b] = [name('ra'), name('rb')];
-    t.teardown(async () => {
-      await d1('rm', '-f', a);
-      await d2('rm', '-f', b);
-    });
-    t.equal((await d1('run', '-d', '--name', a, '--network', 'sec', 'busybox', 'sleep', '1d')).exitCode, 0);
-    t.equal((await d2('run', '-d', '--name', b, '--network', 'sec', 'busybox', 'sleep', '1d')).exitCode, 0);
-    const nsA = await netnsOf(d1, a);
+    const { b, nsA } = await pair(t, 'r', 'sec');
     const reaches = () => until(async () => (await inNs(nsA, ['ping', '-c', '1', '-W', '1', b])).exitCode === 0, 15_000);
     t.ok(await reaches(), 'reachable');
     const id = JSON.parse((await d1('network', 'inspect', 'sec')).stdout)[0].Id as string;
@@ -151,13 +138,7 @@ if (await hostTestsReady(t, why)) {
   });
 
   t.test('VXLAN over IPv6 from the underlay (not through WireGuard) is dropped: no frame reaches the encrypted network', async (t) => {
-    const [a, b] = [name('ia'), name('ib')];
-    t.teardown(async () => {
-      await d1('rm', '-f', a);
-      await d2('rm', '-f', b);
-    });
-    t.equal((await d1('run', '-d', '--name', a, '--network', 'sec', 'busybox', 'sleep', '1d')).exitCode, 0);
-    t.equal((await d2('run', '-d', '--name', b, '--network', 'sec', 'busybox', 'sleep', '1d')).exitCode, 0);
+    const { b } = await pair(t, 'i', 'sec');
     const info = JSON.parse((await d2('inspect', b)).stdout)[0];
     const { MacAddress: mac, IPAddress: ip } = info.NetworkSettings.Networks.sec;
     const nsB = nsOfInspect(info);

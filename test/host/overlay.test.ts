@@ -3,12 +3,12 @@
  * one cnmd in each, and etcd (Debian's etcd-server) started by the test in a namespace of the
  * underlay, reachable only there. Skipped, saying why, when etcd is not installed.
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { execa } from 'execa';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { dockerCli } from '../helpers/docker.js';
-import { ETCD, etcdIn, sleep, until } from '../helpers/etcd.js';
-import { hostTestsReady, hostTestsUnavailable, makeNetns, startDaemonIn, containerNames, type DaemonProcess, type Netns, nsOfInspect, underlayHost } from '../helpers/host.js';
+import { ETCD, underlayWithEtcd, until } from '../helpers/etcd.js';
+import { hostTestsReady, hostTestsUnavailable, startDaemonIn, containerNames, type DaemonProcess, type Netns, nsOfInspect, underlayHost } from '../helpers/host.js';
 
 const V = '/v1.48';
 const STORE = '10.99.0.100';
@@ -16,12 +16,7 @@ const STORE = '10.99.0.100';
 const why = hostTestsUnavailable() ?? (existsSync(ETCD) ? undefined : 'etcd is not installed (Debian package etcd-server; .ci/run installs it)');
 if (await hostTestsReady(t, why)) {
   const name = containerNames(t);
-  const under = await makeNetns(t, 'ul');
-  await under.run('ip', ['link', 'add', 'ul', 'type', 'bridge']);
-  await under.run('ip', ['addr', 'add', `${STORE}/24`, 'dev', 'ul']);
-  await under.run('ip', ['link', 'set', 'ul', 'up']);
-  const etcd = etcdIn(t, under, STORE);
-  await etcd.start();
+  const { under, etcd } = await underlayWithEtcd(t, 'ul', STORE);
   const hosts: Array<{ ns: Netns; d: DaemonProcess; addr: string }> = [];
   for (const i of [1, 2, 3]) {
     const addr = `10.99.0.${i}`;

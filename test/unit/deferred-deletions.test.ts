@@ -1,6 +1,7 @@
 /** Link deletions left to finish in the background (src/host/apply.ts): which ones, and what waits for them. */
 import t from 'tap';
-import { applySteps, DeferredDeletions } from '../../src/host/apply.js';
+import { applySteps } from '../../src/host/apply.js';
+import { DeferredDeletions } from '../../src/host/deferred-deletions.js';
 import { toHostSteps } from '../../src/reconcile/steps.js';
 import type { Step } from '../../src/reconcile/plan.js';
 import type { Executor } from '../../src/host/executor.js';
