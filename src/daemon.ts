@@ -131,6 +131,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       },
       sockets: (path) => exec.forwardSocketsInNamespace(path),
       connect: (path, ip, port) => exec.connectInNamespace(path, ip, port),
+      onTcpRefused: () => metrics.refused.inc({ limit: 'dns_tcp_forwards' }),
       log: () => log,
     });
     const dns = new DnsServer({

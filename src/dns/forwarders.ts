@@ -15,6 +15,12 @@ import { exchangeTcp } from './tcp.js';
 const TIMEOUT_MS = 2000;
 /** a TCP query: a connection made inside the namespace (a helper process), then one exchange */
 const TCP_TIMEOUT_MS = 5000;
+/**
+ * TCP forwards in flight at most: each makes its connection with a helper process in the namespace
+ * (some 40 MiB while it runs), so they have a cap of their own, far below dns-forwards; past it the
+ * query is not forwarded (SERVFAIL) and counted.
+ */
+export const MAX_TCP_FORWARDS = 16;
 /** a sandbox whose sockets could not be made is not tried again for this long */
 const RETRY_MS = 5000;
 
@@ -78,9 +84,13 @@ export interface ForwardersOptions {
   /** a TCP connection to ip:port made inside the namespace at path */
   connect: (path: string, ip: string, port: number) => Promise<Socket>;
   log: () => { warn(obj: unknown, msg: string): void };
+  /** a TCP query was not forwarded for MAX_TCP_FORWARDS */
+  onTcpRefused?: () => void;
 }
 
 export class Forwarders {
+  /** TCP forwards in flight (MAX_TCP_FORWARDS) */
+  private tcp = 0;
   private readonly open = new Map<string, { path: string; made: Promise<SandboxForwarder | undefined>; failedAt?: number }>();
 
   constructor(private readonly o: ForwardersOptions) {}
@@ -91,8 +101,17 @@ export class Forwarders {
     if (!path) return undefined;
     if (transport === 'tcp') {
       // a connection of its own each time: TCP queries are few (answers too large for UDP)
-      const sock = await this.o.connect(path, server, 53).catch(() => undefined);
-      return sock ? exchangeTcp(sock, msg, TCP_TIMEOUT_MS) : undefined;
+      if (this.tcp >= MAX_TCP_FORWARDS) {
+        this.o.onTcpRefused?.();
+        return undefined;
+      }
+      this.tcp++;
+      try {
+        const sock = await this.o.connect(path, server, 53).catch(() => undefined);
+        return sock ? await exchangeTcp(sock, msg, TCP_TIMEOUT_MS) : undefined;
+      } finally {
+        this.tcp--;
+      }
     }
     let entry = this.open.get(containerId);
     if (entry && (entry.path !== path || (entry.failedAt !== undefined && Date.now() - entry.failedAt > RETRY_MS))) {

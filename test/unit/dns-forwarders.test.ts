@@ -4,7 +4,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import dnsPacket from 'dns-packet';
 import { DnsServer, isHostLoopback } from '../../src/dns/server.js';
-import { Forwarders, SandboxForwarder } from '../../src/dns/forwarders.js';
+import { Forwarders, MAX_TCP_FORWARDS, SandboxForwarder } from '../../src/dns/forwarders.js';
 import type { NameSource } from '../../src/dns/names.js';
 
 const ext = { id: 'e', name: 'ext', internal: false };
@@ -152,4 +152,32 @@ t.test('a query asked over TCP goes upstream over TCP, from inside the namespace
   await server.answer(query(1), '10.0.0.9');
   await server.answer(query(2), '10.0.0.9', 'tcp');
   t.same(transports, ['udp', 'tcp']);
+});
+
+t.test('TCP forwards have a cap of their own (each makes a helper process): past it, not forwarded and counted', async (t) => {
+  const waiting: Array<(s: net.Socket) => void> = [];
+  let refused = 0;
+  const fw = new Forwarders({
+    pathOf: () => '/run/netns/a',
+    sockets: async () => {
+      throw new Error('not asked over UDP here');
+    },
+    // the helpers hang until the test lets them fail
+    connect: () => new Promise((_resolve, reject) => waiting.push(() => reject(new Error('let go')))),
+    log: () => ({ warn: () => undefined }),
+    onTcpRefused: () => refused++,
+  });
+  t.teardown(() => fw.close());
+  const inFlight = Array.from({ length: MAX_TCP_FORWARDS }, (_, i) => fw.query('a', query(i), '192.0.2.53', 'tcp'));
+  await new Promise((r) => setImmediate(r));
+  t.equal(waiting.length, MAX_TCP_FORWARDS, `${MAX_TCP_FORWARDS} helpers at once`);
+  t.equal(await fw.query('a', query(99), '192.0.2.53', 'tcp'), undefined, 'the next is not forwarded');
+  t.equal(refused, 1, 'and counted');
+  t.equal(waiting.length, MAX_TCP_FORWARDS, 'no helper was started for it');
+  for (const w of waiting.splice(0)) w(undefined as unknown as net.Socket);
+  t.same(await Promise.all(inFlight), inFlight.map(() => undefined));
+  void fw.query('a', query(100), '192.0.2.53', 'tcp');
+  await new Promise((r) => setImmediate(r));
+  t.equal(waiting.length, 1, 'below the cap again: forwarded');
+  waiting[0](undefined as unknown as net.Socket);
 });
