@@ -7,7 +7,7 @@
 import type { Network, Subnet } from '../model.js';
 import { containsAddr, formatAddr, formatPrefix, masked, parseAddr, parsePrefix } from '../ipam/cidr.js';
 import { VNI_OPTION } from '../drivers/overlay.js';
-import { WIREGUARD_KEY } from '../drivers/wireguard.js';
+import { WIREGUARD_KEY } from '../host/wg-text.js';
 import type { EndpointRecord, NodeRecord } from './store.js';
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; why: string };

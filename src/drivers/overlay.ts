@@ -13,7 +13,7 @@ import type { EndpointObjects, NetworkObjects } from '../reconcile/model.js';
 import { invalid } from '../errors.js';
 import { bridgeDriver, GENERIC_OPTIONS, OPT } from './bridge.js';
 import { ALLOW_KEY, parseAllowList } from '../firewall/allow.js';
-import { ENCRYPTED_OPTION, VXLAN6_OVERHEAD, WIREGUARD_OVERHEAD, isEncrypted, tunnelAddress, wireguardLink, wireguardPort } from './wireguard.js';
+import { ENCRYPTED_OPTION, WIREGUARD_INSTALL, VXLAN6_OVERHEAD, WIREGUARD_OVERHEAD, isEncrypted, tunnelAddress, wireguardLink, wireguardPort } from './wireguard.js';
 
 export const VNI_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
 /** Docker's global VXLAN ids start at 4096 (lower ones are left to other users of VXLAN). */
@@ -50,9 +50,7 @@ export const overlayDriver: Driver = {
         continue;
       }
       if (key === ENCRYPTED_OPTION) {
-        if (ctx.cluster && !ctx.cluster.wireguard) {
-          throw invalid('encrypted overlay networks need WireGuard on this host: install wireguard-tools, and wireguard-go where the kernel has no WireGuard (apt-get install wireguard-tools wireguard-go), then restart cnmd');
-        }
+        if (ctx.cluster && !ctx.cluster.wireguard) throw invalid(`encrypted overlay networks need WireGuard on this host: ${WIREGUARD_INSTALL}`);
         continue;
       }
       throw invalid(`option ${key} does not apply to the overlay driver`);
@@ -69,34 +67,36 @@ export const overlayDriver: Driver = {
     const owner = n.id.slice(0, 12);
     const mtu = o.links[0].mtu;
     const c = ctx.cluster;
-    if (c) {
-      const remote = c.remoteEndpoints(n.id).filter((e) => e.ipv4);
-      const alias = `${ctx.instance}:${n.id}`;
-      const vni = vniOf(n);
-      if (isEncrypted(n) && c.wireguard) {
-        // VXLAN between the hosts' tunnel addresses, inside the network's WireGuard link
-        const peers = encryptedPeers(n, remote.map((e) => e.node), ctx);
-        o.links.push({
-          name: wireguardLink(c.nodeId, n.id), kind: 'wireguard', alias, mtu: c.mtu - WIREGUARD_OVERHEAD, addresses: [`${tunnelAddress(vni, c.nodeId)}/64`], owner,
-          wireguard: { keyFile: c.wireguard.keyFile, publicKey: c.wireguard.publicKey, port: wireguardPort(vni), kernel: c.wireguard.kernel, peers: peers.map((p) => p.peer) },
-        });
-        o.links.push({ name: vxlan, kind: 'vxlan', alias, mtu, addresses: [], owner, master: bridge, vxlan: { id: vni, local: tunnelAddress(vni, c.nodeId), port: VXLAN_PORT } });
-        // a host without WireGuard cannot be a peer: its endpoints are not reachable from here
-        const keyed = new Set(peers.map((p) => p.node));
-        o.neighbors = remote.filter((e) => keyed.has(e.node)).map((e) => ({ dev: vxlan, ip: e.ipv4!.split('/')[0], mac: e.mac, vtep: tunnelAddress(vni, e.node), owner }));
-        return o;
-      }
-      // without WireGuard here, an encrypted network gets no VXLAN port: nothing of it reaches the underlay in clear
-      if (isEncrypted(n)) return o;
-      o.links.push({ name: vxlan, kind: 'vxlan', alias, mtu, addresses: [], owner, master: bridge, vxlan: { id: vni, local: c.vtep, port: VXLAN_PORT } });
-      o.neighbors = remote.map((e) => ({ dev: vxlan, ip: e.ipv4!.split('/')[0], mac: e.mac, vtep: e.vtep, owner }));
+    if (!c) return o;
+    const encrypted = isEncrypted(n);
+    // without WireGuard here, an encrypted network gets no VXLAN port: nothing of it reaches the underlay in clear
+    if (encrypted && !c.wireguard) return o;
+    const alias = `${ctx.instance}:${n.id}`;
+    const vni = vniOf(n);
+    let remote = c.remoteEndpoints(n.id).filter((e) => e.ipv4);
+    let local = c.vtep;
+    let vtepOf = (e: (typeof remote)[number]) => e.vtep;
+    if (encrypted) {
+      // VXLAN between the hosts' tunnel addresses, inside the network's WireGuard link
+      const peers = encryptedPeers(n, remote.map((e) => e.node), ctx);
+      o.links.push({
+        name: wireguardLink(c.nodeId, n.id), kind: 'wireguard', alias, mtu: c.mtu - WIREGUARD_OVERHEAD, addresses: [`${tunnelAddress(vni, c.nodeId)}/64`], owner,
+        wireguard: { keyFile: c.wireguard!.keyFile, publicKey: c.wireguard!.publicKey, port: wireguardPort(vni), kernel: c.wireguard!.kernel, peers: peers.map((p) => p.peer) },
+      });
+      // a host without WireGuard cannot be a peer: its endpoints are not reachable from here
+      const keyed = new Set(peers.map((p) => p.node));
+      remote = remote.filter((e) => keyed.has(e.node));
+      local = tunnelAddress(vni, c.nodeId);
+      vtepOf = (e) => tunnelAddress(vni, e.node);
     }
+    o.links.push({ name: vxlan, kind: 'vxlan', alias, mtu, addresses: [], owner, master: bridge, vxlan: { id: vni, local, port: VXLAN_PORT } });
+    o.neighbors = remote.map((e) => ({ dev: vxlan, ip: e.ipv4!.split('/')[0], mac: e.mac, vtep: vtepOf(e), owner }));
     return o;
   },
 
   endpoint(n: Network, ep: Endpoint, containerId: string, netns: string, ctx: DriverContext): EndpointObjects {
     if (isEncrypted(n) && ctx.cluster && !ctx.cluster.wireguard) {
-      throw invalid(`network ${n.name} is encrypted and this host has no WireGuard: install wireguard-tools, and wireguard-go where the kernel has no WireGuard, then restart cnmd`);
+      throw invalid(`network ${n.name} is encrypted and this host has no WireGuard: ${WIREGUARD_INSTALL}`);
     }
     return bridgeDriver.endpoint!(asBridge(n, ctx), ep, containerId, netns, ctx);
   },

@@ -41,5 +41,5 @@ export function tunnelAddress(vni: number, nodeId: string): string {
   return formatAddr(6, v);
 }
 
-/** A WireGuard key as wg prints it: 32 bytes in base64 (44 characters, the last one '='). */
-export const WIREGUARD_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+/** What a host without WireGuard is told to do (a create or join of an encrypted network there is a 400). */
+export const WIREGUARD_INSTALL = 'install wireguard-tools, and wireguard-go where the kernel has no WireGuard (apt-get install wireguard-tools wireguard-go), then restart cnmd';

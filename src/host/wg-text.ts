@@ -30,7 +30,8 @@ export type WgOp =
   | { op: 'set'; dev: string; config: WireguardConfig; remove: string[] };
 
 const DEV = /^wg[0-9a-f]{13}$/;
-const KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+/** A WireGuard key as wg prints it: 32 bytes in base64 (44 characters, the last one '='). */
+export const WIREGUARD_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 const ENDPOINT = /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/;
 const ALLOWED = /^[0-9a-f:]{2,39}\/128$/;
 
@@ -47,11 +48,11 @@ export function wgCommand(o: WgOp): { file: string; args: string[] } {
   check(Number.isInteger(c.port) && c.port > 0 && c.port < 65536, 'port', String(c.port));
   const args = ['set', o.dev, 'listen-port', String(c.port), 'private-key', c.keyFile];
   for (const p of c.peers) {
-    check(KEY.test(p.publicKey) && ENDPOINT.test(p.endpoint) && ALLOWED.test(p.allowedIp), 'peer', `${p.publicKey} ${p.endpoint} ${p.allowedIp}`);
+    check(WIREGUARD_KEY.test(p.publicKey) && ENDPOINT.test(p.endpoint) && ALLOWED.test(p.allowedIp), 'peer', `${p.publicKey} ${p.endpoint} ${p.allowedIp}`);
     args.push('peer', p.publicKey, 'endpoint', p.endpoint, 'allowed-ips', p.allowedIp);
   }
   for (const k of o.remove) {
-    check(KEY.test(k), 'peer', k);
+    check(WIREGUARD_KEY.test(k), 'peer', k);
     args.push('peer', k, 'remove');
   }
   return { file: 'wg', args };
