@@ -149,10 +149,13 @@ export class RecordingExecutor implements Executor {
     return { udp4 };
   }
 
-  /** Records the call; the connection is real, from this process's namespace (tests run an upstream on loopback). */
+  /**
+   * Records the call; the connection is real, from this process's namespace and from 127.0.0.1 as the
+   * UDP sockets above, so that it reaches an upstream on loopback (tests run one there) and nothing else.
+   */
   async connectInNamespace(path: string, ip: string, port: number): Promise<NetSocket> {
     this.calls.push({ file: 'connect', args: [path, `${ip}:${port}`] });
-    const sock = connect({ host: ip, port });
+    const sock = connect({ host: ip, port, localAddress: ip.includes(':') ? '::1' : '127.0.0.1' });
     await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
     return sock;
   }
