@@ -19,6 +19,7 @@ import { statPath, tarIn, tarOut, type PathStat, type TarStream } from './archiv
 import { processStartTime } from './pidfile.js';
 import { DEFAULT_LIMITS } from '../limits.js';
 import { socketsFromNamespace, NamespaceSocketError } from './netns-sockets.js';
+import { Spawner, NOT_STARTED, type SpawnResult } from './spawner.js';
 
 export type { Child, ChildOptions } from './child.js';
 export type { ShimHandle, ShimSpec, ProcessInput } from './shim-client.js';
@@ -43,6 +44,15 @@ export const COMMAND_TIMEOUTS_MS: Record<string, number> = {
   'iptables-restore': 30_000, 'ip6tables-restore': 30_000, 'iptables-save': 15_000, 'ip6tables-save': 15_000,
 };
 const DEFAULT_TIMEOUT_MS = 60_000;
+
+/**
+ * The tools that run briefly and leave nothing behind: started by the spawn helper (./spawner.ts).
+ * Others (wireguard-go, which stays in the background) start from the daemon itself.
+ */
+const BRIEF_TOOLS = new Set([
+  'ip', 'bridge', 'nft', 'nsenter', 'mount', 'umount', 'unshare', 'sysctl', 'wg', 'ps', 'dbus-send',
+  'iptables', 'ip6tables', 'iptables-restore', 'ip6tables-restore', 'iptables-save', 'ip6tables-save',
+]);
 
 /** Flows (UDP clients, TCP connections) one relayed port carries at once by default (--limit relay-flows). */
 export const RELAY_MAX_FLOWS = DEFAULT_LIMITS.relayFlows;
@@ -188,7 +198,12 @@ export class ExecaExecutor implements Executor {
   /** relay targets of held ports (IPv6 host addresses), to set again on a socket bound anew */
   private readonly relays = new Map<string, { ip: string; port: number }>();
 
-  constructor(private readonly observe?: CommandObserver) {}
+  /** starts the brief host commands (BRIEF_TOOLS); new Spawner(undefined) for none */
+  private readonly spawner: Spawner;
+
+  constructor(private readonly observe?: CommandObserver, spawner?: Spawner) {
+    this.spawner = spawner ?? new Spawner();
+  }
 
   readonly statPath = statPath;
   readonly tarOut = tarOut;
@@ -321,15 +336,37 @@ export class ExecaExecutor implements Executor {
   async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
     const started = process.hrtime.bigint();
     const timeout = opts.timeoutMs ?? COMMAND_TIMEOUTS_MS[file] ?? DEFAULT_TIMEOUT_MS;
-    const r = await execa(file, args, { input: opts.input ?? '', reject: false, timeout, stripFinalNewline: false });
-    const ok = !r.failed && r.exitCode === 0;
+    const helped = BRIEF_TOOLS.has(file) ? await this.spawner.run(file, args, opts.input ?? '', timeout) : undefined;
+    const r = helped && helped.startError !== NOT_STARTED ? helped : await this.runItself(file, args, opts.input ?? '', timeout);
+    const ok = !r.startError && r.exitCode === 0;
     this.observe?.(file, Number(process.hrtime.bigint() - started) / 1e9, ok);
     if (!ok) {
-      const missing = (r as { code?: string }).code === 'ENOENT';
-      const why = missing ? `${file}: command not found` : r.timedOut ? `${file} did not finish within ${timeout / 1000} s and was killed` : String(r.stderr || r.stdout || r.message);
+      const missing = r.startError === 'ENOENT';
+      const why = missing
+        ? `${file}: command not found`
+        : r.timedOut
+          ? `${file} did not finish within ${timeout / 1000} s and was killed`
+          : r.startError
+            ? `${file}: ${r.stderr || r.startError}`
+            : r.stderr || r.stdout || (r.signal ? `killed by signal ${r.signal}` : `exit status ${r.exitCode}`);
       throw new HostCommandError(file, args, why, r.exitCode, missing);
     }
-    return { stdout: String(r.stdout), stderr: String(r.stderr) };
+    return { stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** A command started from the daemon itself (execa): tools not in BRIEF_TOOLS, or no spawn helper. */
+  private async runItself(file: string, args: string[], input: string, timeout: number): Promise<SpawnResult> {
+    const r = await execa(file, args, { input, reject: false, timeout, stripFinalNewline: false });
+    const code = (r as { code?: string }).code;
+    const started = r.exitCode !== undefined || r.signal !== undefined;
+    return {
+      exitCode: r.exitCode,
+      signal: r.signal ? constants.signals[r.signal] : undefined,
+      stdout: String(r.stdout ?? ''),
+      stderr: String(r.stderr || (started ? '' : r.message)),
+      timedOut: !!r.timedOut,
+      ...(started ? {} : { startError: code ?? 'EFAILED' }),
+    };
   }
 
   async readSysctl(key: string): Promise<string | undefined> {

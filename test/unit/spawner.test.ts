@@ -1,0 +1,91 @@
+/**
+ * The spawn helper (src/host/spawn-helper.c, built by `npm run build`) and the executor's use of it:
+ * what a command writes, its exit, a command not found, a timeout, many at once, large input and
+ * output, and the helper's death (a command it had not started is started by the daemon itself).
+ * Runs harmless local commands only.
+ */
+import t from 'tap';
+import { execa } from 'execa';
+import { Spawner, helperPath, NOT_STARTED } from '../../src/host/spawner.js';
+import { ExecaExecutor, HostCommandError } from '../../src/host/executor.js';
+
+t.test('the helper is built', async (t) => {
+  t.ok(helperPath(), 'dist/host/cnmd-spawn exists (npm run build compiles it)');
+});
+
+t.test('output, exit status, signals, a command not found', async (t) => {
+  const s = new Spawner();
+  t.teardown(() => s.close());
+  const r = await s.run('sh', ['-c', 'read x; echo "out $x"; echo err >&2; exit 3'], 'in\n', 5000);
+  t.match(r, { exitCode: 3, stdout: 'out in\n', stderr: 'err\n', timedOut: false });
+  t.notOk(r!.startError);
+  t.match(await s.run('sh', ['-c', 'kill -TERM $$'], '', 5000), { exitCode: undefined, signal: 15 });
+  t.match(await s.run('cnmd-no-such-command', [], '', 5000), { startError: 'ENOENT' });
+  t.match(await s.run('true', [], '', 5000), { exitCode: 0, stdout: '', stderr: '' });
+});
+
+t.test('a command past its time is killed and says so', async (t) => {
+  const s = new Spawner();
+  t.teardown(() => s.close());
+  const started = Date.now();
+  const r = await s.run('sleep', ['30'], '', 150);
+  t.match(r, { timedOut: true, signal: 9 });
+  t.ok(Date.now() - started < 10_000, 'it did not run to its end');
+});
+
+t.test('fifty at once, each its own output; megabytes in and out', async (t) => {
+  const s = new Spawner();
+  t.teardown(() => s.close());
+  const rs = await Promise.all(Array.from({ length: 50 }, (_, i) => s.run('sh', ['-c', `echo o${i}; echo e${i} >&2; exit ${i % 4}`], '', 10_000)));
+  rs.forEach((r, i) => t.match(r, { stdout: `o${i}\n`, stderr: `e${i}\n`, exitCode: i % 4 }, `command ${i}`));
+  const big = 'x'.repeat(3 * 1024 * 1024) + '\n';
+  const echoed = await s.run('cat', [], big, 10_000);
+  t.equal(echoed!.stdout.length, big.length);
+  t.equal(echoed!.stdout, big);
+});
+
+t.test('the helper dies: what it had started fails, what it had not is for the caller; twice, and it is not used', async (t) => {
+  const s = new Spawner();
+  t.teardown(() => s.close());
+  // the sleep outlives its killed helper: ended here by its unique argument
+  t.teardown(() => void execa('pkill', ['-f', 'sleep 31.4159'], { reject: false }));
+  const running = s.run('sleep', ['31.4159'], '', 20_000)!;
+  // the helper's pid: the parent of the sleep it started
+  await new Promise((r) => setTimeout(r, 200));
+  const helper = (s as unknown as { child: { pid: number } }).child.pid;
+  process.kill(helper, 'SIGKILL');
+  const r = await running;
+  t.equal(r.startError, 'EHELPER');
+  t.match(r.stderr, /cnmd-spawn .* while the command ran/);
+  t.ok(s.available, 'one death: it starts again on the next command');
+  t.match(await s.run('true', [], '', 5000), { exitCode: 0 });
+  const second = (s as unknown as { child: { pid: number } }).child.pid;
+  t.not(second, helper);
+  process.kill(second, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 200));
+  t.notOk(s.available);
+  t.equal(s.run('true', [], '', 5000), undefined, 'the caller starts commands itself from now on');
+});
+
+t.test('a helper that cannot start: the command is not started by it', async (t) => {
+  const s = new Spawner('/nonexistent/cnmd-spawn');
+  const r = await s.run('true', [], '', 5000);
+  t.equal(r!.startError, NOT_STARTED);
+});
+
+t.test('the executor: brief tools through the helper, others and a missing helper the usual way, errors alike', async (t) => {
+  for (const [name, spawner] of [['helper', new Spawner()], ['no helper', new Spawner('/nonexistent/cnmd-spawn')]] as const) {
+    const seen: Array<[string, boolean]> = [];
+    const exec = new ExecaExecutor((file, _s, ok) => seen.push([file, ok]), spawner);
+    t.teardown(() => spawner.close());
+    const r = await exec.run('ip', ['-V']);
+    t.match(r.stdout, /iproute2/, `${name}: ip runs`);
+    const e = await exec.run('ip', ['link', 'show', 'dev', 'cnmd-nosuchlink']).catch((x: unknown) => x);
+    t.ok(e instanceof HostCommandError, `${name}: a failing command rejects with HostCommandError`);
+    t.match((e as HostCommandError).stderr, /does not exist/);
+    t.equal((e as HostCommandError).exitCode, 1);
+    const missing = await exec.run('cnmd-no-such-tool', []).catch((x: unknown) => x);
+    t.ok((missing as HostCommandError).missing, `${name}: a missing tool says so`);
+    t.same(seen.map(([f, ok]) => `${f}:${ok}`), ['ip:true', 'ip:false', 'cnmd-no-such-tool:false']);
+  }
+});
