@@ -1,8 +1,9 @@
 /**
  * The rows of issue 15's table, for cnmd and, side by side, a reference Docker engine when one runs
  * (../shared/tools/start-reference-dockerd.sh), measured by the same client in the same run:
- * RSS at rest and with 300 and 1000 networks, network list p50, list and inspect throughput with 16
- * requests in flight, and container start, network connect and disconnect p50/p99.
+ * RSS at rest and with 300 and 1000 networks (cnmd: the daemon and its spawn helper), network list
+ * p50, list and inspect throughput with 16 requests in flight (from the bench's process, and from a
+ * client process of its own), and container start, network connect and disconnect p50/p99.
  * Both engines get the same requests on API 1.41 and the same explicit subnets (10.120.0.0/14 in /24s), so
  * the reference engine needs no address-pool flag. A request's time is to its last byte: the client does
  * not parse the body. The reference engine gets 300 networks (its row in the issue); cnmd 300 and 1000.
@@ -27,6 +28,9 @@ interface Figures {
   list: Record<number, number>;
   listRps: number;
   inspectRps: number;
+  /** the same, from a client process of its own */
+  listRpsApart: number;
+  inspectRpsApart: number;
   start: number[];
   connect: number[];
   disconnect: number[];
@@ -83,11 +87,40 @@ async function throughput(socket: string, path: string, total: number): Promise<
   return total / (Number(process.hrtime.bigint() - t0) / 1e9);
 }
 
+/**
+ * The same, from a client process of its own (a plain node script): the bench's own process is one
+ * thread that also parses every answer, and with a fast server it is the client that is measured.
+ */
+async function throughputApart(socket: string, path: string, total: number): Promise<number> {
+  const script = `
+    const http = require('node:http');
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+    const [socket, path, total] = [process.argv[1], process.argv[2], Number(process.argv[3])];
+    let sent = 0;
+    const one = () => new Promise((resolve, reject) => {
+      const req = http.request({ socketPath: socket, path, agent }, (res) => {
+        if (res.statusCode !== 200) reject(new Error(path + ': ' + res.statusCode));
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const worker = async () => { while (sent < total) { sent++; await one(); } };
+    const t0 = process.hrtime.bigint();
+    Promise.all(Array.from({ length: 16 }, worker)).then(() => {
+      console.log(total / (Number(process.hrtime.bigint() - t0) / 1e9));
+      agent.destroy();
+    });`;
+  const r = await execa(process.execPath, ['-e', script, socket, path, String(total)]);
+  return Number(r.stdout.trim());
+}
+
 const subnetOf = (k: number) => `10.${120 + (k >> 8)}.${k & 255}.0/24`;
 
 async function measure(e: Engine, counts: number[], sandboxes: number): Promise<Figures> {
   const s = e.socket;
-  const f: Figures = { rssRest: await rssOf(e), rss: {}, list: {}, listRps: 0, inspectRps: 0, start: [], connect: [], disconnect: [] };
+  const f: Figures = { rssRest: await rssOf(e), rss: {}, list: {}, listRps: 0, inspectRps: 0, listRpsApart: 0, inspectRpsApart: 0, start: [], connect: [], disconnect: [] };
   let made = 0;
   const grow = async (to: number) => {
     for (; made < to; made++) await ok(s, 'POST', `${V}/networks/create`, { Name: `${PREFIX}${made}`, CheckDuplicate: true, IPAM: { Config: [{ Subnet: subnetOf(made) }] } });
@@ -96,6 +129,8 @@ async function measure(e: Engine, counts: number[], sandboxes: number): Promise<
     await grow(20);
     f.listRps = await throughput(s, `${V}/networks`, 4000);
     f.inspectRps = await throughput(s, `${V}/networks/${PREFIX}7`, 8000);
+    f.listRpsApart = await throughputApart(s, `${V}/networks`, 8000);
+    f.inspectRpsApart = await throughputApart(s, `${V}/networks/${PREFIX}7`, 16000);
     // containers on the first network, each connected to and disconnected from the second
     const names = Array.from({ length: sandboxes }, (_, i) => `${PREFIX}c${i}`);
     for (const name of names) {
@@ -128,7 +163,9 @@ export async function engineBench(sandboxes: number): Promise<void> {
   let ours: Figures;
   try {
     await new Promise((r) => setTimeout(r, 1500));
-    ours = await measure({ label: 'cnmd', socket: daemon.sock, image: 'busybox', pids: async () => [daemon.pid] }, counts, sandboxes);
+    // the daemon and its spawn helper (src/host/spawn-helper.c)
+    const pids = async () => [daemon.pid, ...(await execa('pgrep', ['-P', String(daemon.pid), '-x', 'cnmd-spawn'], { reject: false })).stdout.split('\n').filter(Boolean).map(Number)];
+    ours = await measure({ label: 'cnmd', socket: daemon.sock, image: 'busybox', pids }, counts, sandboxes);
   } finally {
     await daemon.stop();
   }
@@ -152,6 +189,8 @@ export async function engineBench(sandboxes: number): Promise<void> {
   line('network list p50, 1000 (Docker: 300)', ours.list[1000]!, theirs?.list[300], 'ms');
   line('list req/s, 16 in flight, 20 networks', ours.listRps, theirs?.listRps, 'req/s', false);
   line('network inspect req/s, 16 in flight', ours.inspectRps, theirs?.inspectRps, 'req/s', false);
+  line('list req/s, client in its own process', ours.listRpsApart, theirs?.listRpsApart, 'req/s', false);
+  line('inspect req/s, client in its own process', ours.inspectRpsApart, theirs?.inspectRpsApart, 'req/s', false);
   for (const [what, xs, ys] of [['container start', ours.start, theirs?.start], ['network connect', ours.connect, theirs?.connect], ['network disconnect', ours.disconnect, theirs?.disconnect]] as const) {
     line(`${what} p50`, pct(xs, 50), ys && pct(ys, 50), 'ms');
     line(`${what} p99`, pct(xs, 99), ys && pct(ys, 99), 'ms');
