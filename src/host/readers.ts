@@ -119,21 +119,28 @@ export async function readOnLinkRoutes(exec: Executor): Promise<Prefix[]> {
   return parseProcNetRoute((await exec.readFile('/proc/net/route')) ?? '');
 }
 
-/** /proc/net/route: Iface Destination Gateway Flags … Mask …, addresses as little-endian hex. */
+/**
+ * /proc/net/route: Iface Destination Gateway Flags … Mask …, tab-separated, addresses as little-endian
+ * hex. Read on every automatic subnet choice (a line per bridge): the prefixes are made from the hex
+ * directly, with no text in between.
+ */
 export function parseProcNetRoute(text: string): Prefix[] {
   const out: Prefix[] = [];
-  const le = (hex: string) => {
-    const n = parseInt(hex, 16) >>> 0;
-    return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24].join('.');
-  };
-  for (const line of text.split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 8 || f[2] !== '00000000' || f[1] === '00000000') continue;
-    const mask = parseInt(f[7], 16) >>> 0;
-    let bits = 0;
-    for (let m = mask; m; m >>>= 1) bits += m & 1;
-    const p = parsePrefix(`${le(f[1])}/${bits}`);
-    if (p) out.push(p);
+  const swap = (n: number) => (((n & 0xff) << 24) | ((n & 0xff00) << 8) | ((n >>> 8) & 0xff00) | (n >>> 24)) >>> 0;
+  let at = text.indexOf('\n') + 1;
+  while (at > 0 && at < text.length) {
+    const end = text.indexOf('\n', at);
+    const line = text.slice(at, end < 0 ? text.length : end);
+    at = end < 0 ? text.length : end + 1;
+    const f = line.split('\t');
+    if (f.length < 8) continue;
+    const dest = f[1]!.trim(), gateway = f[2]!.trim();
+    if (gateway !== '00000000' || dest === '00000000' || !/^[0-9A-Fa-f]{8}$/.test(dest)) continue;
+    const mask = swap(parseInt(f[7]!.trim(), 16) >>> 0);
+    // a mask is contiguous ones from the top
+    const bits = mask === 0 ? 0 : 32 - Math.log2((~mask >>> 0) + 1);
+    if (!Number.isInteger(bits)) continue;
+    out.push({ family: 4, addr: BigInt(swap(parseInt(dest, 16) >>> 0)), bits });
   }
   return out;
 }

@@ -32,6 +32,7 @@ t.test('a deletion runs beside the request; the next change of links and every r
       return Promise.resolve({ stdout: '', stderr: '' });
     },
     readFile: async () => undefined,
+    exists: async () => false,
   } as unknown as Executor;
   const errors: Error[] = [];
   const deferred = new DeferredDeletions((e) => errors.push(e));
@@ -59,6 +60,8 @@ t.test('the run waits for the links to leave the namespace, not for the deletion
     run: () => new Promise((r) => (finish = () => r({ stdout: '', stderr: '' }))),
     // the link is listed by the first two reads, gone from the third
     readFile: async (path: string) => (path === '/proc/self/net/dev' ? dev(++reads < 3 ? ['lo', 'cnmd-aaaaaaaaaa'] : ['lo']) : undefined),
+    // no settings directory (IPv4 off on it): the list of all links tells
+    exists: async () => false,
   } as unknown as Executor;
   const deferred = new DeferredDeletions(() => undefined);
   await applySteps(exec, toHostSteps([del('cnmd-aaaaaaaaaa')]), deferred);
@@ -69,8 +72,28 @@ t.test('the run waits for the links to leave the namespace, not for the deletion
   t.equal(deferred.size, 0);
 });
 
+t.test('a link with a settings directory is watched there, not in the list of all links', async (t) => {
+  const stats: string[] = [];
+  let reads = 0;
+  let finish!: () => void;
+  const exec = {
+    run: () => new Promise((r) => (finish = () => r({ stdout: '', stderr: '' }))),
+    readFile: async () => (reads++, undefined),
+    // there for the probe and the first two looks, gone after
+    exists: async (path: string) => (stats.push(path), stats.length <= 3),
+  } as unknown as Executor;
+  const deferred = new DeferredDeletions(() => undefined);
+  await applySteps(exec, toHostSteps([del('cnmd-aaaaaaaaaa')]), deferred);
+  t.equal(stats.length, 4, 'answered once its directory went');
+  t.same([...new Set(stats)], ['/proc/sys/net/ipv4/conf/cnmd-aaaaaaaaaa']);
+  t.equal(reads, 0, '/proc/self/net/dev was not read');
+  t.equal(deferred.size, 1);
+  finish();
+  await deferred.settled();
+});
+
 t.test('a link already gone is what was wanted; any other failure is reported', async (t) => {
-  const failing = (stderr: string) => ({ run: async () => Promise.reject(Object.assign(new Error('ip -force -batch - failed'), { stderr })), readFile: async () => undefined }) as unknown as Executor;
+  const failing = (stderr: string) => ({ run: async () => Promise.reject(Object.assign(new Error('ip -force -batch - failed'), { stderr })), readFile: async () => undefined, exists: async () => false }) as unknown as Executor;
   const errors: Error[] = [];
   const deferred = new DeferredDeletions((e) => errors.push(e));
   deferred.start(failing('Cannot find device "vethaaaaaaa"\nCommand failed -:1'), ['link del dev vethaaaaaaa']);

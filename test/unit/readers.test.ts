@@ -13,6 +13,19 @@ t.test('/proc/net/route: on-link routes only', async (t) => {
     'tun0\t0000000A\t0200000A\t0003\t0\t0\t0\t000000FF\t0\t0\t0',
   ].join('\n');
   t.same(parseProcNetRoute(text).map(formatPrefix), ['10.0.0.0/24', '192.168.0.0/16'], 'no default route, no route via a gateway');
+  const more = [
+    'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT                                ',
+    'eth1\t0102A8C0\t00000000\t0005\t0\t0\t0\tFFFFFFFF\t0\t0\t0                                ',
+    'eth1\t000010AC\t00000000\t0001\t0\t0\t0\t0000F0FF\t0\t0\t0',
+    'odd\t0000000B\t00000000\t0001\t0\t0\t0\t00FF00FF\t0\t0\t0',
+    'short\t0000000C',
+    '',
+  ].join('\n');
+  t.same(parseProcNetRoute(more).map(formatPrefix), ['192.168.2.1/32', '172.16.0.0/12'], 'a host route, a /12; a mask with a hole and a short line are skipped; trailing blanks as the kernel pads');
+  const many = ['Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT'];
+  const hex = (a: number[]) => a.map((b) => b.toString(16).padStart(2, '0')).reverse().join('').toUpperCase();
+  for (let k = 0; k < 1000; k++) many.push(`cnmd-${k}\t${hex([10, k >> 8, k & 255, 0])}\t00000000\t0001\t0\t0\t0\t${hex([255, 255, 255, 0])}\t0\t0\t0`);
+  t.same(parseProcNetRoute(many.join('\n') + '\n').map(formatPrefix), Array.from({ length: 1000 }, (_, k) => `10.${k >> 8}.${k & 255}.0/24`), 'a thousand bridges');
 });
 
 t.test('ip -json addr: links, aliases, global addresses', async (t) => {
