@@ -201,7 +201,7 @@ export class ExecaExecutor implements Executor {
   /** relay targets of held ports (IPv6 host addresses), to set again on a socket bound anew */
   private readonly relays = new Map<string, { ip: string; port: number }>();
 
-  /** starts the brief host commands (BRIEF_TOOLS); new Spawner(undefined) for none */
+  /** starts the brief host commands (BRIEF_TOOLS); new Spawner(null) for none */
   private readonly spawner: Spawner;
 
   constructor(private readonly observe?: CommandObserver, spawner?: Spawner) {

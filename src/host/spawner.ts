@@ -60,8 +60,9 @@ export class Spawner {
   /** deaths of the helper so far: after the second, commands start the usual way */
   private deaths = 0;
 
+  /** path: the helper (by default the one `npm run build` made); null: none, commands start the usual way */
   constructor(
-    private readonly path: string | undefined = helperPath(),
+    private readonly path: string | null | undefined = helperPath(),
     private readonly onDeath: (why: string) => void = () => undefined,
   ) {}
 

@@ -67,14 +67,17 @@ t.test('the helper dies: what it had started fails, what it had not is for the c
   t.equal(s.run('true', [], '', 5000), undefined, 'the caller starts commands itself from now on');
 });
 
-t.test('a helper that cannot start: the command is not started by it', async (t) => {
+t.test('a helper that cannot start: the command is not started by it; no helper: nothing is', async (t) => {
   const s = new Spawner('/nonexistent/cnmd-spawn');
   const r = await s.run('true', [], '', 5000);
   t.equal(r!.startError, NOT_STARTED);
+  const none = new Spawner(null);
+  t.notOk(none.available);
+  t.equal(none.run('true', [], '', 5000), undefined);
 });
 
 t.test('the executor: brief tools through the helper, others and a missing helper the usual way, errors alike', async (t) => {
-  for (const [name, spawner] of [['helper', new Spawner()], ['no helper', new Spawner('/nonexistent/cnmd-spawn')]] as const) {
+  for (const [name, spawner] of [['helper', new Spawner()], ['no helper', new Spawner(null)], ['a helper that cannot start', new Spawner('/nonexistent/cnmd-spawn')]] as const) {
     const seen: Array<[string, boolean]> = [];
     const exec = new ExecaExecutor((file, _s, ok) => seen.push([file, ok]), spawner);
     t.teardown(() => spawner.close());
