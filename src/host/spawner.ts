@@ -56,7 +56,6 @@ export class Spawner {
   private child: ChildProcess | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private buffered: Buffer = Buffer.alloc(0);
   /** deaths of the helper so far: after the second, commands start the usual way */
   private deaths = 0;
 
@@ -144,16 +143,24 @@ export class Spawner {
     }
   }
 
+  /** what the helper wrote and is not answered yet: chunks joined only once a whole frame is there */
+  private chunks: Buffer[] = [];
+  private chunked = 0;
+
   private onData(d: Buffer): void {
-    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, d]) : d;
-    let off = 0;
-    while (this.buffered.length - off >= 4) {
-      const len = this.buffered.readUInt32LE(off);
-      if (this.buffered.length - off - 4 < len) break;
-      this.answer(this.buffered.subarray(off + 4, off + 4 + len));
-      off += 4 + len;
+    this.chunks.push(d);
+    this.chunked += d.length;
+    for (;;) {
+      if (this.chunked < 4) return;
+      if (this.chunks[0]!.length < 4) this.chunks = [Buffer.concat(this.chunks)];
+      const len = this.chunks[0]!.readUInt32LE(0);
+      if (this.chunked < 4 + len) return;
+      const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+      this.answer(all.subarray(4, 4 + len));
+      const rest = all.subarray(4 + len);
+      this.chunks = rest.length ? [rest] : [];
+      this.chunked = rest.length;
     }
-    this.buffered = off === this.buffered.length ? Buffer.alloc(0) : Buffer.from(this.buffered.subarray(off));
   }
 
   private answer(b: Buffer): void {
