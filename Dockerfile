@@ -18,4 +18,5 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY migrations ./migrations
+COPY openapi ./openapi
 ENTRYPOINT ["node", "dist/main.js"]

@@ -6,8 +6,8 @@ import { installLimits, type RequestLimits } from './api/limits.js';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { FastifyBaseLogger } from 'fastify';
 import { acceptUpgrades, upgradedBody } from './api/hijack.js';
-import swagger from '@fastify/swagger';
 import type { IncomingMessage } from 'node:http';
+import { readFile } from 'node:fs/promises';
 import { splitVersionPrefix, checkVersion, API_VERSION, CNMD_VERSION } from './api/version.js';
 import { installErrorHandling } from './api/errors.js';
 import { systemRoutes, type SystemRouteOptions } from './api/system.js';
@@ -48,7 +48,15 @@ export interface AppDeps {
   access?: AccessOptions;
   /** requests in progress and open streams at most (./api/limits.ts) */
   limits?: RequestLimits;
+  /**
+   * build the OpenAPI document from the routes (@fastify/swagger; `npm run openapi` and its test);
+   * without it /openapi.json serves the one kept in openapi/, and the generator is never loaded
+   */
+  buildOpenapi?: boolean;
 }
+
+/** The OpenAPI document kept in the repository (written by `npm run openapi`, checked by a test). */
+const OPENAPI_FILE = new URL('../openapi/openapi.json', import.meta.url);
 
 /** Docker's names are not limited in length: path parameters as long as a URL may be. */
 const MAX_PARAM_LENGTH = 65_536;
@@ -119,26 +127,34 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // (Docker's) and version-dependent fields stay exactly as the handlers build them.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: {
-        title: 'cnmd: Docker Engine API for networks',
-        description:
-          'The subset of the Docker Engine API that cnmd implements, with cnmd extensions. ' +
-          'Every route is also served under /v{version}/ (1.24 to ' + API_VERSION + ').',
-        version: API_VERSION,
+  if (deps.buildOpenapi) {
+    const { default: swagger } = await import('@fastify/swagger');
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.0.3',
+        info: {
+          title: 'cnmd: Docker Engine API for networks',
+          description:
+            'The subset of the Docker Engine API that cnmd implements, with cnmd extensions. ' +
+            'Every route is also served under /v{version}/ (1.24 to ' + API_VERSION + ').',
+          version: API_VERSION,
+        },
+        tags: [{ name: 'System' }, { name: 'Network' }, { name: 'Container' }, { name: 'Exec' }, { name: 'Image' }, { name: 'Volume' }, { name: 'Swarm' }, { name: 'Plugin' }],
       },
-      tags: [{ name: 'System' }, { name: 'Network' }, { name: 'Container' }, { name: 'Exec' }, { name: 'Image' }, { name: 'Volume' }, { name: 'Swarm' }, { name: 'Plugin' }],
-    },
-    // Shared schemas keep Docker's definition names (Network, IPAM, …) in the document.
-    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
-  });
+      // Shared schemas keep Docker's definition names (Network, IPAM, …) in the document.
+      refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    });
+  }
   app.addSchema(ErrorResponse);
   for (const s of [networkSchemas.IPAMConfig, networkSchemas.IPAM, networkSchemas.EndpointResource, networkSchemas.Network, networkSchemas.NetworkCreateRequest, networkSchemas.NetworkCreateResponse, networkSchemas.NetworkPruneResponse, networkSchemas.ContainerCreateRequest]) {
     app.addSchema(s);
   }
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: { hide: true } }, async (_req, reply) => {
+    if (deps.buildOpenapi) return app.swagger();
+    const text = await readFile(OPENAPI_FILE, 'utf8').catch(() => undefined);
+    if (text === undefined) return reply.code(404).send({ message: 'the OpenAPI document (openapi/openapi.json) is not installed with this daemon' });
+    return reply.type('application/json; charset=utf-8').send(text);
+  });
 
   await app.register(systemRoutes, deps.system);
   await app.register(networkRoutes, deps.networks);

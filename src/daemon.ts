@@ -71,6 +71,8 @@ export interface DaemonOptions {
   firewallTools?: { iptables: boolean; nft: boolean };
   /** tests: who sent an injected request (default: from the connection) */
   identify?: import('./api/access.js').AccessOptions['identify'];
+  /** build the OpenAPI document from the routes (src/openapi.ts) instead of serving the one in openapi/ */
+  buildOpenapi?: boolean;
 }
 
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
@@ -175,10 +177,13 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       },
       log: () => log,
     });
-    const app = await buildApp(appDeps({
-      config, daemonId, metrics, events, networks, stack, sandboxes, reconciler, repair, cluster,
-      containers: containersRepo, networksRepo, logger: o.logger as FastifyBaseLogger | undefined, serverFactory: o.serverFactory, identify: o.identify, exec, images, volumes,
-    }));
+    const app = await buildApp({
+      ...appDeps({
+        config, daemonId, metrics, events, networks, stack, sandboxes, reconciler, repair, cluster,
+        containers: containersRepo, networksRepo, logger: o.logger as FastifyBaseLogger | undefined, serverFactory: o.serverFactory, identify: o.identify, exec, images, volumes,
+      }),
+      ...(o.buildOpenapi ? { buildOpenapi: true } : {}),
+    });
     if (!config.dryRun) await listeners.start();
     await zone?.start();
     if (!config.dryRun) repair.start(config.reconcileInterval);

@@ -5,7 +5,7 @@ import { startDaemon } from './daemon.js';
 
 export async function openapiDocument(): Promise<string> {
   const config = loadConfig(['--data-root', '/nonexistent', '--reconcile-interval', '0'], () => undefined);
-  const d = await startDaemon({ config, exec: new RecordingExecutor(), dbPath: ':memory:' });
+  const d = await startDaemon({ config, exec: new RecordingExecutor(), dbPath: ':memory:', buildOpenapi: true });
   try {
     await d.app.ready();
     return JSON.stringify(d.app.swagger(), null, 2) + '\n';

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { buildTestDaemon, call } from '../helpers/app.js';
 
 t.test('ping: Docker headers on GET and HEAD, with and without a version prefix', async (t) => {
@@ -61,6 +62,8 @@ t.test('the OpenAPI document is served', async (t) => {
   t.equal(r.status, 200);
   t.ok(r.body.paths['/networks/create'].post);
   t.ok(r.body.components.schemas.Network);
+  const committed = JSON.parse(readFileSync(new URL('../../openapi/openapi.json', import.meta.url), 'utf8'));
+  t.same(r.body, committed, 'the document kept in openapi/ (test/api/openapi.test.ts checks it against the routes)');
 });
 
 t.test('/metrics in Prometheus text format: requests, reconciles, objects', async (t) => {
