@@ -7,6 +7,7 @@ import { loadConfig, ConfigError, isLoopbackListener } from './config.js';
 import { readTlsFiles, serverFor, socketGroup, listenUnix, listenTcp, type TlsFiles } from './host/listeners.js';
 import { takeDataRoot, DaemonRunningError } from './host/pidfile.js';
 import { ExecaExecutor } from './host/executor.js';
+import { Spawner } from './host/spawner.js';
 import { RecordingExecutor } from './host/recording.js';
 import { CrashingExecutor } from './host/fault.js';
 import { checkTools, chooseFirewall, findFirewallTools } from './host/readers.js';
@@ -40,12 +41,16 @@ async function main(): Promise<void> {
     process.exit(e instanceof DaemonRunningError ? 1 : 2);
   }
   const metrics = new Metrics();
+  const logger = pino({ level: config.logLevel });
   const real = config.dryRun
     ? new RecordingExecutor()
-    : new ExecaExecutor((file, seconds, ok) => {
-        metrics.commands.observe({ tool: file, ok: String(ok) }, seconds);
-        if (process.env.CNMD_TRACE_COMMANDS) process.stderr.write(`cnmd: ${file} ${(seconds * 1000).toFixed(1)} ms\n`);
-      });
+    : new ExecaExecutor(
+        (file, seconds, ok) => {
+          metrics.commands.observe({ tool: file, ok: String(ok) }, seconds);
+          if (process.env.CNMD_TRACE_COMMANDS) process.stderr.write(`cnmd: ${file} ${(seconds * 1000).toFixed(1)} ms\n`);
+        },
+        new Spawner(undefined, (why) => logger.warn({ why }, 'the spawn helper stopped: it starts again with the next command; after a second time the daemon starts host commands itself')),
+      );
   if (real instanceof ExecaExecutor) Object.assign(real.relayLimits, { flows: config.limits.relayFlows, onRefused: () => metrics.refused.inc({ limit: 'relay_flows' }) });
   const exec = withFaultInjection(real);
   const firewallTools = config.dryRun ? { iptables: false, nft: true } : await findFirewallTools(exec);
@@ -60,7 +65,7 @@ async function main(): Promise<void> {
       exec,
       firewallTools,
       metrics,
-      logger: pino({ level: config.logLevel }),
+      logger,
       serverFactory: (h) => {
         handler = h as RequestListener;
         return serverFor(config.hosts[0], handler, tls);

@@ -45,7 +45,8 @@ t.test('fifty at once, each its own output; megabytes in and out', async (t) => 
 });
 
 t.test('the helper dies: what it had started fails, what it had not is for the caller; twice, and it is not used', async (t) => {
-  const s = new Spawner();
+  const deaths: string[] = [];
+  const s = new Spawner(undefined, (why) => deaths.push(why));
   t.teardown(() => s.close());
   // the sleep outlives its killed helper: ended here by its unique argument
   t.teardown(() => void execa('pkill', ['-f', 'sleep 31.4159'], { reject: false }));
@@ -64,6 +65,7 @@ t.test('the helper dies: what it had started fails, what it had not is for the c
   process.kill(second, 'SIGKILL');
   await new Promise((r) => setTimeout(r, 200));
   t.notOk(s.available);
+  t.same(deaths, ['cnmd-spawn exited (SIGKILL)', 'cnmd-spawn exited (SIGKILL)'], 'each death is told (the daemon logs it)');
   t.equal(s.run('true', [], '', 5000), undefined, 'the caller starts commands itself from now on');
 });
 
