@@ -1,6 +1,6 @@
 import type { Executor } from './executor.js';
 import { type HostState, type NeighborState, type RuleState, type SandboxState, emptyRuleState, parseFdb, parseIpAddrJson, parseIptablesSave, parseNeighbors, parseNsMounts, parseSandboxInside } from './state.js';
-import { type Prefix, parsePrefix } from '../ipam/cidr.js';
+import type { Prefix } from '../ipam/cidr.js';
 import { type NftState, parseNftTable } from './nft.js';
 import type { FirewallBackendName } from '../firewall/intent.js';
 import { type WireguardState, parseWgDump } from './wg-text.js';
