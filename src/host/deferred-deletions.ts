@@ -19,9 +19,9 @@ async function linkNames(exec: Executor): Promise<Set<string> | undefined> {
  */
 const settingsDir = (name: string) => (/^[A-Za-z0-9_.@:-]{1,15}$/.test(name) && name !== '.' && name !== '..' ? `/proc/sys/net/ipv4/conf/${name}` : undefined);
 
-/** Whether any of the links is still there: by their settings directories where they have one, else from the list of all links. */
-async function anyLeft(exec: Executor, probed: string[], listed: string[]): Promise<boolean> {
-  const here = await Promise.all(probed.map((n) => exec.exists(settingsDir(n)!)));
+/** Whether any of the links is still there: by their settings directories (dirs) where they have one, else from the list of all links. */
+async function anyLeft(exec: Executor, dirs: string[], listed: string[]): Promise<boolean> {
+  const here = await Promise.all(dirs.map((d) => exec.exists(d)));
   if (here.some(Boolean)) return true;
   if (!listed.length) return false;
   const now = await linkNames(exec);
@@ -60,11 +60,12 @@ export class DeferredDeletions {
     void p.then(() => (done = true));
     const gone = async () => {
       // which links have a settings directory to watch (probed while the deletion starts)
-      const has = await Promise.all(names.map((n) => (settingsDir(n) ? exec.exists(settingsDir(n)!) : false)));
-      const probed = names.filter((_, i) => has[i]);
+      const candidates = names.map(settingsDir);
+      const has = await Promise.all(candidates.map((d) => (d ? exec.exists(d) : false)));
+      const dirs = candidates.filter((d, i): d is string => !!d && has[i]!);
       const listed = names.filter((_, i) => !has[i]);
       for (let i = 0; i < 200 && !done; i++) {
-        if (!(await anyLeft(exec, probed, listed))) return;
+        if (!(await anyLeft(exec, dirs, listed))) return;
         await new Promise((r) => setTimeout(r, 1));
       }
       await p;

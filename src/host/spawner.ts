@@ -2,8 +2,9 @@
  * The daemon's short-lived host commands, started by cnmd-spawn (./spawn-helper.c): a small process
  * that uses posix_spawn, so a command costs the daemon's thread a message instead of a fork of its
  * whole address space (2-3 ms each at its size, in which nothing else runs). One helper, started on
- * first use; when it cannot start or dies, run() answers undefined and the caller starts the command
- * itself.
+ * first use and once more after a death; without one (none built, or dead twice) run() answers
+ * undefined, and for a command the helper died before starting it answers NOT_STARTED: either way
+ * the caller starts the command itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -76,7 +77,7 @@ export class Spawner {
   run(file: string, args: string[], input: string, timeoutMs: number): Promise<SpawnResult> | undefined {
     if (!this.available || args.some((a) => a.includes('\0')) || file.includes('\0')) return undefined;
     const child = this.child ?? this.startHelper();
-    if (!child?.stdin?.writable) return undefined;
+    if (!child.stdin?.writable) return undefined;
     const id = this.nextId++;
     if (this.nextId > 0xfffffff0) this.nextId = 1;
     return new Promise<SpawnResult>((resolve) => {
@@ -108,7 +109,7 @@ export class Spawner {
     }
   }
 
-  private startHelper(): ChildProcess | undefined {
+  private startHelper(): ChildProcess {
     // its own session: a terminal's ^C reaches the daemon, which decides; the helper leaves when its stdin closes
     const child = spawn(this.path!, [], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
     this.child = child;
