@@ -118,6 +118,8 @@ function firewallIntent(n: Network, s: BridgeSettings): NetworkIntent {
     bridge: n.bridgeName!,
     subnets4: n.subnets.filter((x) => x.family === 4).map((x) => x.subnet),
     subnets6: n.enableIPv6 ? n.subnets.filter((x) => x.family === 6).map((x) => x.subnet) : [],
+    gateways4: s.inhibitIpv4 ? [] : n.subnets.filter((x) => x.family === 4 && x.gateway).map((x) => x.gateway),
+    gateways6: n.enableIPv6 ? n.subnets.filter((x) => x.family === 6 && x.gateway).map((x) => x.gateway) : [],
     internal: n.internal,
     icc: s.icc,
     ...(nat ? { nat4: s.snatSource ? { kind: 'snat' as const, source: s.snatSource } : { kind: 'masquerade' as const } } : {}),

@@ -14,6 +14,9 @@ export interface NetworkIntent {
   subnets4: string[];
   /** IPv6 subnets (CIDR), when the network has IPv6 */
   subnets6: string[];
+  /** the gateway addresses on the bridge (the host's own in the subnets), by family */
+  gateways4?: string[];
+  gateways6?: string[];
   internal: boolean;
   /** containers of the network may talk to each other */
   icc: boolean;

@@ -43,8 +43,13 @@ export interface NftDesired {
 
 /** The packet mark bit of what cnmd's filter chains accepted (bit 21; Kubernetes uses bits 14 and 15). */
 export const ACCEPT_MARK = 0x00200000;
+/** The bit of a connection from a network with NAT to another link: masqueraded in postrouting (bit 22). */
+export const MASQ_MARK = 0x00400000;
 const FILTER_PRIORITY = -10;
 const allow = { jump: 'allow' } as const;
+const masq = { jump: 'masq' } as const;
+/** from one of our bridges, the family's egress verdict: a drop when internal, else allow (with the masquerade mark under NAT) */
+const fromBridge = { vmap: { keys: ['meta nfproto' as const, 'iifname' as const], map: 'egress' } };
 
 const SETS: NftSet[] = [
   { name: 'bridges', type: ['ifname'] },
@@ -52,11 +57,17 @@ const SETS: NftSet[] = [
   { name: 'underlay', type: ['inet_proto', 'inet_service'] },
   { name: 'vteps4', type: ['ipv4_addr'] },
   { name: 'icc', type: ['ifname', 'ifname'], map: 'verdict' },
-  { name: 'egress', type: ['ifname'], map: 'verdict' },
+  // by family: allow, masq (allow, and masquerade once it leaves: MASQ_MARK) or drop (internal)
+  { name: 'egress', type: ['nf_proto', 'ifname'], map: 'verdict' },
   { name: 'published', type: ['ifname'] },
   { name: 'dns', type: ['ifname'] },
   { name: 'hostmasq', type: ['ifname'] },
-  { name: 'masq4', type: ['ipv4_addr'], interval: true },
+  // the gateways (the host's own addresses in a network) and their bridges: the host's own
+  // connections from a gateway to another link are masqueraded. Exact keys, no interval sets on the
+  // path of a network create: nft fetches every element of every interval set of the table first.
+  { name: 'gateways4', type: ['ipv4_addr'] },
+  { name: 'gwown4', type: ['ipv4_addr', 'ifname'] },
+  // SNAT to a chosen address (com.docker.network.host_ipv4): subnets, for those networks only
   { name: 'own4', type: ['ipv4_addr', 'ifname'], interval: true },
   { name: 'snat4', type: ['ipv4_addr'], map: ['ipv4_addr'], interval: true },
   { name: 'ports4', type: ['ipv4_addr', 'inet_proto', 'inet_service'], map: ['ipv4_addr', 'inet_service'] },
@@ -74,8 +85,8 @@ const SETS: NftSet[] = [
   { name: 'direct4', type: ['ipv4_addr', 'inet_proto', 'inet_service'] },
   { name: 'direct6', type: ['ipv6_addr', 'inet_proto', 'inet_service'] },
   // the same for IPv6
-  { name: 'masq6', type: ['ipv6_addr'], interval: true },
-  { name: 'own6', type: ['ipv6_addr', 'ifname'], interval: true },
+  { name: 'gateways6', type: ['ipv6_addr'] },
+  { name: 'gwown6', type: ['ipv6_addr', 'ifname'] },
   { name: 'ports6', type: ['ipv6_addr', 'inet_proto', 'inet_service'], map: ['ipv6_addr', 'inet_service'] },
   { name: 'ports6any', type: ['inet_proto', 'inet_service'], map: ['ipv6_addr', 'inet_service'] },
   { name: 'hairpin6', type: ['ipv6_addr', 'ipv6_addr', 'inet_proto', 'inet_service'] },
@@ -95,12 +106,13 @@ const v6 = { keys: ['meta nfproto' as const], values: ['ipv6'] };
 const CHAINS: DesiredNftChain[] = [
   { name: 'user', rules: [], user: true },
   { name: 'allow', rules: [{ matches: [], then: { markAccept: ACCEPT_MARK } }] },
+  { name: 'masq', rules: [{ matches: [], then: { markAccept: ACCEPT_MARK | MASQ_MARK } }] },
   {
     name: 'forward', base: { type: 'filter', hook: 'forward', priority: FILTER_PRIORITY },
     rules: [
       { matches: [], then: { jump: 'user' } },
       { matches: [{ keys: ['oifname'], set: 'bridges' }], then: { jump: 'into' } },
-      { matches: [], then: { vmap: { keys: ['iifname'], map: 'egress' } } },
+      { matches: [], then: fromBridge },
     ],
   },
   {
@@ -108,11 +120,16 @@ const CHAINS: DesiredNftChain[] = [
     rules: [
       { matches: [{ keys: ['ct state'], values: ['established', 'related'] }], then: allow },
       { matches: [], then: { vmap: { keys: ['iifname', 'oifname'], map: 'icc' } } },
-      { matches: [{ keys: ['ct status'], values: ['dnat'] }, { keys: ['oifname'], set: 'published' }], then: allow },
-      // routed: published ports at the containers' own addresses, from anywhere, and ICMP
-      { matches: [{ keys: ['ip daddr', 'meta l4proto', 'th dport'], set: 'direct4' }], then: allow },
-      { matches: [{ keys: ['ip6 daddr', 'meta l4proto', 'th dport'], set: 'direct6' }], then: allow },
-      { matches: [{ keys: ['meta nfproto', 'oifname'], set: 'routed' }, { keys: ['meta l4proto'], values: ['icmp', 'ipv6-icmp'] }], then: allow },
+      // what may come in from another network takes that network's egress verdict (NAT: masqueraded,
+      // as Docker's -s SUBNET ! -o BRIDGE), from elsewhere it is allowed
+      ...([
+        // a published port, DNATed
+        [{ keys: ['ct status'], values: ['dnat'] }, { keys: ['oifname'], set: 'published' }],
+        // routed: published ports at the containers' own addresses, from anywhere, and ICMP
+        [{ keys: ['ip daddr', 'meta l4proto', 'th dport'], set: 'direct4' }],
+        [{ keys: ['ip6 daddr', 'meta l4proto', 'th dport'], set: 'direct6' }],
+        [{ keys: ['meta nfproto', 'oifname'], set: 'routed' }, { keys: ['meta l4proto'], values: ['icmp', 'ipv6-icmp'] }],
+      ] as NftRule['matches'][]).flatMap((matches) => [{ matches, then: fromBridge }, { matches, then: allow }]),
       // nat-unprotected: every port by direct routing, but not from other networks
       { matches: [{ keys: ['iifname'], op: '!=', set: 'bridges' }, { keys: ['meta nfproto', 'oifname'], set: 'unprotected' }], then: allow },
       { matches: [], then: 'drop' },
@@ -180,9 +197,12 @@ const CHAINS: DesiredNftChain[] = [
       { matches: [{ keys: ['ip saddr', 'ip daddr', 'meta l4proto', 'th dport'], set: 'hairpin4' }], then: 'masquerade' },
       { matches: [{ keys: ['oifname'], set: 'hostmasq' }, { keys: ['fib saddr type'], values: ['local'] }], then: 'masquerade' },
       { matches: [{ keys: ['ip saddr', 'oifname'], op: '!=', set: 'own4' }], then: { snat: { keys: ['ip saddr'], map: 'snat4' } } },
-      { matches: [{ keys: ['ip saddr'], set: 'masq4' }, { keys: ['ip saddr', 'oifname'], op: '!=', set: 'own4' }], then: 'masquerade' },
       { matches: [{ keys: ['ip6 saddr', 'ip6 daddr', 'meta l4proto', 'th dport'], set: 'hairpin6' }], then: 'masquerade' },
-      { matches: [{ keys: ['ip6 saddr'], set: 'masq6' }, { keys: ['ip6 saddr', 'oifname'], op: '!=', set: 'own6' }], then: 'masquerade' },
+      // marked in forward: from a network with NAT to another link
+      { matches: [{ keys: ['meta mark'], bits: MASQ_MARK }], then: 'masquerade' },
+      // the host's own, from a gateway to another link
+      { matches: [{ keys: ['ip saddr'], set: 'gateways4' }, { keys: ['ip saddr', 'oifname'], op: '!=', set: 'gwown4' }], then: 'masquerade' },
+      { matches: [{ keys: ['ip6 saddr'], set: 'gateways6' }, { keys: ['ip6 saddr', 'oifname'], op: '!=', set: 'gwown6' }], then: 'masquerade' },
     ],
   },
 ];
@@ -201,7 +221,8 @@ export function nftDesired(intent: FirewallIntent, instance: string): NftDesired
     const br = { name: n.bridge };
     add('bridges', n.owner, [br]);
     add('icc', n.owner, [br, br], n.icc ? allow : 'drop');
-    add('egress', n.owner, [br], n.internal ? 'drop' : allow);
+    add('egress', n.owner, ['ipv4', br], n.internal ? 'drop' : n.nat4?.kind === 'masquerade' ? masq : allow);
+    add('egress', n.owner, ['ipv6', br], n.internal ? 'drop' : n.nat6 ? masq : allow);
     if (!n.internal) add('published', n.owner, [br]);
     if (n.dns) add('dns', n.owner, [br]);
     for (const f of [4, 6] as const) {
@@ -211,15 +232,13 @@ export function nftDesired(intent: FirewallIntent, instance: string): NftDesired
       if (n.modes[f] === 'nat-unprotected') add('unprotected', n.owner, [family, br]);
     }
     if (n.hostMasquerade) add('hostmasq', n.owner, [br]);
-    for (const sub of n.nat4 ? n.subnets4 : []) {
+    const snat = n.nat4?.kind === 'snat' ? n.nat4 : undefined;
+    for (const sub of snat ? n.subnets4 : []) {
       add('own4', n.owner, [prefix(sub), br]);
-      if (n.nat4?.kind === 'snat') add('snat4', n.owner, [prefix(sub)], [n.nat4.source]);
-      else add('masq4', n.owner, [prefix(sub)]);
+      add('snat4', n.owner, [prefix(sub)], [snat!.source]);
     }
-    for (const sub of n.nat6 ? n.subnets6 : []) {
-      add('own6', n.owner, [prefix(sub), br]);
-      add('masq6', n.owner, [prefix(sub)]);
-    }
+    if (n.nat4?.kind === 'masquerade') for (const gw of n.gateways4 ?? []) add('gateways4', n.owner, [gw]), add('gwown4', n.owner, [gw, br]);
+    if (n.nat6) for (const gw of n.gateways6 ?? []) add('gateways6', n.owner, [gw]), add('gwown6', n.owner, [gw, br]);
   }
   for (const p of intent.ports) {
     const f = isIPv6Port(p) ? '6' : '4';

@@ -13,7 +13,7 @@ export type NftValue = string | number | { name: string } | { prefix: string; le
 /** What a rule looks at. */
 export type NftKey =
   | 'iifname' | 'oifname' | 'ip saddr' | 'ip daddr' | 'ip6 saddr' | 'ip6 daddr' | 'meta l4proto' | 'th dport' | 'ct state' | 'ct status'
-  | 'fib daddr type' | 'fib saddr type' | 'meta nfproto';
+  | 'fib daddr type' | 'fib saddr type' | 'meta nfproto' | 'meta mark';
 
 /** keys (concatenated when more than one) compared to a named set (@set) or to literals (an anonymous set when several). */
 export interface NftMatch {
@@ -21,6 +21,8 @@ export interface NftMatch {
   op?: '==' | '!=';
   set?: string;
   values?: NftValue[];
+  /** every one of these bits is set (`meta mark and BITS == BITS`) */
+  bits?: number;
 }
 
 export type NftVerdictValue = 'accept' | 'drop' | { jump: string };
@@ -112,6 +114,7 @@ function verdictText(v: NftVerdictValue): string {
 function matchText(m: NftMatch): string {
   const left = m.keys.join(' . ');
   const op = m.op === '!=' ? '!= ' : '';
+  if (m.bits !== undefined) return `${left} and ${value(m.bits)} ${m.op === '!=' ? '!=' : '=='} ${value(m.bits)}`;
   if (m.set) return `${left} ${op}@${name(m.set)}`;
   const vs = m.values ?? [];
   return `${left} ${op}${vs.length === 1 ? value(vs[0]) : `{ ${vs.map(value).join(', ')} }`}`;

@@ -76,12 +76,13 @@ async function run() {
     for (const [set, key, value] of [
       ['bridges', br, ''],
       ['icc', `${br} . ${br}`, 'jump allow'],
-      ['egress', br, 'jump allow'],
+      ['egress', `ipv4 . ${br}`, 'jump masq'],
+      ['egress', `ipv6 . ${br}`, 'jump allow'],
       ['published', br, ''],
       ['dns', br, ''],
       ['hostmasq', br, ''],
-      ['masq4', '10.50.0.0/24', ''],
-      ['own4', `10.50.0.0/24 . ${br}`, ''],
+      ['gateways4', '10.50.0.1', ''],
+      ['gwown4', `10.50.0.1 . ${br}`, ''],
     ]) {
       t.same(sets.get(set)?.get(key), { value, owner }, `${set}: ${key}${value ? ` : ${value}` : ''}, marked as the network's`);
     }
@@ -239,7 +240,7 @@ async function run() {
       if (!names.includes(br)) return false;
       if (IPT) return saved.includes(`-A CNMD-SRC -i ${br}`) && saved.includes('-A FORWARD -j CNMD-FORWARD') && saved.includes(`-A CNMD-POSTROUTING -s 172.18.0.0/16 ! -o ${br}`);
       const sets = await nftElements(host);
-      return !!sets?.get('bridges')?.has(br) && !!sets.get('masq4')?.has('172.18.0.0/16') && saved.includes('jump user');
+      return !!sets?.get('bridges')?.has(br) && sets.get('egress')?.get(`ipv4 . ${br}`)?.value === 'jump masq' && saved.includes('jump user');
     };
     let ok = false;
     for (let i = 0; i < 40 && !(ok = await healed()); i++) await new Promise((r) => setTimeout(r, 100));

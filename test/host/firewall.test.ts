@@ -125,11 +125,22 @@ async function tests() {
     t.equal(await get(outside, 'http://192.0.2.1:8087/'), '', 'routed: the host port is not used');
     // (through its own network's masquerade, as in Docker: it leaves its bridge)
     t.equal(await get(nweb.ns, `http://${rweb.ip}:80/`), '10.84.0.1', 'routed: a container of another network reaches the published port directly');
-    t.notOk((await nftElements(host))?.get('masq4')?.has('10.84.0.0/24'), 'routed: no masquerade');
+    const bridgeOf = async (net: string) => `cnmd-${(await d.request('GET', `/v1.48/networks/${net}`)).body.Id.slice(0, 10)}`;
+    const egress = async (net: string) => (await nftElements(host))?.get('egress')?.get(`ipv4 . ${await bridgeOf(net)}`)?.value;
+    t.equal(await egress('rt'), 'jump allow', 'routed: no masquerade');
     t.equal(await get(outside, `http://${uweb.ip}:81/`), '192.0.2.2', 'nat-unprotected: any port by direct routing');
     t.equal(await get(nweb.ns, `http://${uweb.ip}:81/`), '', 'but not from another network');
-    t.ok((await nftElements(host))?.get('masq4')?.has('10.85.0.0/24'), 'nat-unprotected: NAT out as nat');
+    t.equal(await egress('nu'), 'jump masq', 'nat-unprotected: NAT out as nat');
     t.equal(await get(outside, `http://${nweb.ip}:80/`), '', 'nat: no direct routing, even to a published port');
+    // the other machine answers with the address it sees: it has routes back to every subnet, so only NAT hides one
+    const who = execa('nsenter', [`--net=/run/netns/${outside.name}`, process.execPath, '-e', WHO.replace(/\[80, 81\]/, '[9090]')], { reject: false });
+    t.teardown(() => { who.kill(); });
+    t.ok(await until(async () => (await get(nweb.ns, 'http://192.0.2.2:9090/')) !== '' || (await pause(), false)), 'the other machine answers');
+    t.equal(await get(nweb.ns, 'http://192.0.2.2:9090/'), '192.0.2.1', 'nat: a container leaves with the host\'s address');
+    t.equal(await get(uweb.ns, 'http://192.0.2.2:9090/'), '192.0.2.1', 'nat-unprotected: as nat');
+    t.equal(await get(rweb.ns, 'http://192.0.2.2:9090/'), rweb.ip, 'routed: with its own');
+    const fromGateway = await host.run('curl', ['-s', '--max-time', '1', '--interface', '10.86.0.1', 'http://192.0.2.2:9090/'], { reject: false });
+    t.equal(fromGateway.stdout.trim(), '192.0.2.1', "the host's own connection from a gateway is masqueraded too (Docker's -s SUBNET ! -o BRIDGE)");
     t.equal(await get(outside, 'http://192.0.2.1:8088/'), '192.0.2.2', 'nat: the host port works');
     const isoBridge = `cnmd-${(await d.request('GET', '/v1.48/networks/iso')).body.Id.slice(0, 10)}`;
     const addrs = JSON.parse((await host.run('ip', ['-json', 'addr', 'show', 'dev', isoBridge])).stdout)[0].addr_info as Array<{ family: string }>;

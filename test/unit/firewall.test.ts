@@ -81,9 +81,12 @@ t.test('nftables: the table read back (nft -j, from a real kernel) is what was w
   const o = { ...nft, instance: 'cnmdtry' };
   t.same(plan(d, state, o).filter((s) => s.kind === 'nft'), []);
   t.equal(state.nft.sets.get('ports4any')!.elements.get('tcp . 8080')?.value, '10.50.0.2 . 80', 'a map element: key, value');
-  t.equal(state.nft.sets.get('own4')!.elements.get('10.50.0.0/24 . cnmd-aaaaaaaaaa')?.owner, 'cnmdtry:aaaaaaaaaaaa', 'a prefix in a concatenation, and its owner');
+  t.equal(state.nft.sets.get('allow4any')!.elements.get('tcp . 8080 . 10.253.0.0/30')?.owner, 'cnmdtry:cccccccccccc', 'a prefix in a concatenation, and its owner');
+  t.equal(state.nft.sets.get('egress')!.elements.get('ipv4 . cnmd-aaaaaaaaaa')?.value, 'jump masq', 'a network with NAT: its way out sets the masquerade mark');
+  t.equal(state.nft.sets.get('egress')!.elements.get('ipv4 . cnmd-bbbbbbbbbb')?.value, 'drop', 'an internal one has none');
+  t.equal(state.nft.sets.get('gwown4')!.elements.get('10.50.0.1 . cnmd-aaaaaaaaaa')?.owner, 'cnmdtry:aaaaaaaaaaaa', "the gateway and its bridge: the host's own connections from it");
   t.equal(state.nft.chains.get('forward')!.base?.hook, 'forward');
-  t.equal(state.nft.chains.get('into')!.tags.length, 8, 'the rules of a chain, each with its tag');
+  t.equal(state.nft.chains.get('into')!.tags.length, 12, 'the rules of a chain, each with its tag');
   t.same([...state.nft.sets.get('allow4any')!.elements.keys()], ['tcp . 8080 . 10.253.0.0/30', 'tcp . 8080 . 192.0.2.7'], 'a single address in an interval set is listed without its /32');
 });
 
@@ -96,18 +99,19 @@ t.test('nftables: a network created or deleted is elements only, in one transact
   const ops = scoped.filter((s) => s.kind === 'nft');
   t.ok(ops.length > 0);
   t.ok(ops.every((s) => s.kind === 'nft' && s.op.op === 'add element'), 'only elements are added');
-  t.same(ops.map((s) => s.kind === 'nft' && s.op.op === 'add element' && s.op.element.set), ['bridges', 'icc', 'egress', 'dns'], 'an internal network: no way out, no NAT, no published ports');
+  t.same(ops.map((s) => s.kind === 'nft' && s.op.op === 'add element' && s.op.element.set), ['bridges', 'icc', 'egress', 'egress', 'dns'], 'an internal network: no way out (either family), no NAT, no published ports');
   adopt(state, desiredState([networks[1]], { ...ctx, firewall: 'nftables' }), only(nft, ID_B));
   t.same(plan(created, state, nft).filter((s) => s.kind === 'nft'), [], 'the full plan agrees');
   const deleted = plan(desiredState([], { ...ctx, firewall: 'nftables' }), state, only(nft, ID_B)).filter((s) => s.kind === 'nft');
   t.same(deleted.map(describeStep), [
     'nft delete element inet cnmd bridges { "cnmd-bbbbbbbbbb" }',
     'nft delete element inet cnmd icc { "cnmd-bbbbbbbbbb" . "cnmd-bbbbbbbbbb" }',
-    'nft delete element inet cnmd egress { "cnmd-bbbbbbbbbb" }',
+    'nft delete element inet cnmd egress { ipv4 . "cnmd-bbbbbbbbbb" }',
+    'nft delete element inet cnmd egress { ipv6 . "cnmd-bbbbbbbbbb" }',
     'nft delete element inet cnmd dns { "cnmd-bbbbbbbbbb" }',
   ]);
   const host = toHostSteps(deleted);
-  t.equal(nftInput(host.nft!).split('\n').filter(Boolean).length, 4, 'one script: one nft -f - transaction');
+  t.equal(nftInput(host.nft!).split('\n').filter(Boolean).length, 5, 'one script: one nft -f - transaction');
 });
 
 t.test('nftables: drift is found by what the table holds, and mended in place', async (t) => {
@@ -123,7 +127,7 @@ t.test('nftables: drift is found by what the table holds, and mended in place', 
     'nft flush chain inet cnmd forward',
     'nft add rule inet cnmd forward jump user comment "68d2b614bc7cc3a2"',
     'nft add rule inet cnmd forward oifname @bridges jump into comment "194fc533a376e8c4"',
-    'nft add rule inet cnmd forward iifname vmap @egress comment "b1e7cb919ef0d873"',
+    'nft add rule inet cnmd forward meta nfproto . iifname vmap @egress comment "5e18f3daaa055375"',
   ], 'a rule someone added to a chain of ours: that chain is rewritten, atomically');
   s = fresh();
   s.nft!.chains.get('user')!.tags.push('', '');
@@ -140,10 +144,10 @@ t.test('nftables: drift is found by what the table holds, and mended in place', 
     'nft add element inet cnmd ports4any { tcp . 8080 comment "cnmd:dddddddddddd" : 10.50.0.2 . 80 }',
   ], 'an element that is not wanted goes; one with another value is replaced');
   s = fresh();
-  s.nft!.sets.delete('masq4');
+  s.nft!.sets.delete('gateways4');
   t.throws(() => plan(d, s, only(nft, ID_A)), NeedsFullReconcile, 'a missing set holds every network: only a full plan can fill it');
   const mended = plan(d, s, nft).filter((x) => x.kind === 'nft').map(describeStep);
-  t.same(mended, ['nft add set inet cnmd masq4 { type ipv4_addr; flags interval; }', 'nft add element inet cnmd masq4 { 10.50.0.0/24 comment "cnmd:aaaaaaaaaaaa" }']);
+  t.same(mended, ['nft add set inet cnmd gateways4 { type ipv4_addr; }', 'nft add element inet cnmd gateways4 { 10.50.0.1 comment "cnmd:aaaaaaaaaaaa" }']);
   t.throws(() => plan(d, emptyHostState(), only(nft, ID_A)), NeedsFullReconcile, 'a missing table too');
   s = fresh();
   s.nft!.chains.get('forward')!.base = { type: 'filter', hook: 'forward', priority: 10 };
