@@ -185,6 +185,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       ...(o.buildOpenapi ? { buildOpenapi: true } : {}),
     });
     if (!config.dryRun) await listeners.start();
+    if (!config.dryRun) networks.watchHostRoutes();
     await zone?.start();
     if (!config.dryRun) repair.start(config.reconcileInterval);
     const rotator = new LogRotator(() => containersRepo.running().map((c) => ({ paths: sandboxes.paths(c), options: logOptionsOf(c) })));
@@ -194,6 +195,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       app, db, reconciler, networks, containers: stack.service, events, ctx, repair,
       async close() {
         repair.stop();
+        networks.close();
         rotator.stop();
         etc.close();
         stack.close();

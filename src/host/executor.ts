@@ -20,6 +20,7 @@ import { processStartTime } from './pidfile.js';
 import { DEFAULT_LIMITS } from '../limits.js';
 import { socketsFromNamespace, NamespaceSocketError } from './netns-sockets.js';
 import { Spawner, NOT_STARTED, type SpawnResult } from './spawner.js';
+import { watchRoutes, type RouteWatch } from './route-watch.js';
 
 export type { Child, ChildOptions } from './child.js';
 export type { ShimHandle, ShimSpec, ProcessInput } from './shim-client.js';
@@ -130,6 +131,11 @@ export interface Executor {
   processesIn(path: string, kind: 'mnt' | 'net'): Promise<number[]>;
   /** The first executable named name in these directories (name itself when it has a slash); undefined when none. */
   findExecutable(name: string, dirs: string[]): Promise<string | undefined>;
+  /**
+   * Reports each change of the host's IPv4 routes as a line of `ip -o -4 monitor route`, until
+   * stopped; onEnd when the monitor ends. Absent where there is no host to watch (recording).
+   */
+  watchRoutes?(onLine: (line: string) => void, onEnd: () => void): RouteWatch;
   /** Whether path exists (following links). */
   exists(path: string): Promise<boolean>;
   /** What is at path (following links): a directory, another kind of file, or nothing. */
@@ -208,6 +214,7 @@ export class ExecaExecutor implements Executor {
     this.spawner = spawner ?? new Spawner();
   }
 
+  readonly watchRoutes = watchRoutes;
   readonly statPath = statPath;
   readonly tarOut = tarOut;
   readonly tarIn = tarIn;

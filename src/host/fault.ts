@@ -71,6 +71,10 @@ export class CrashingExecutor implements Executor {
   startShim(spec: ShimSpec) {
     return this.step(`shim ${spec.file} ${spec.args.join(' ')}`, () => this.inner.startShim(spec));
   }
+  /** a read of the host, not a step */
+  get watchRoutes() {
+    return this.inner.watchRoutes?.bind(this.inner);
+  }
   spawnChild(file: string, args: string[], opts: ChildOptions) {
     this.before();
     const c = this.inner.spawnChild(file, args, opts);

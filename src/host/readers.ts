@@ -1,6 +1,6 @@
 import type { Executor } from './executor.js';
 import { type HostState, type NeighborState, type RuleState, type SandboxState, emptyRuleState, parseFdb, parseIpAddrJson, parseIptablesSave, parseNeighbors, parseNsMounts, parseSandboxInside } from './state.js';
-import type { Prefix } from '../ipam/cidr.js';
+import { type Prefix, formatPrefix } from '../ipam/cidr.js';
 import { type NftState, parseNftTable } from './nft.js';
 import type { FirewallBackendName } from '../firewall/intent.js';
 import { type WireguardState, parseWgDump } from './wg-text.js';
@@ -111,20 +111,13 @@ export async function readHostState(exec: Executor, opts: ReadOptions): Promise<
   };
 }
 
-/**
- * On-link IPv4 routes of the host (no gateway), which automatic subnets must not shadow. Read from
- * /proc/net/route of the daemon's namespace: no process start.
- */
-export async function readOnLinkRoutes(exec: Executor): Promise<Prefix[]> {
-  return parseProcNetRoute((await exec.readFile('/proc/net/route')) ?? '');
-}
 
 /**
  * /proc/net/route: Iface Destination Gateway Flags … Mask …, tab-separated, addresses as little-endian
  * hex. Read on every automatic subnet choice (a line per bridge): the prefixes are made from the hex
  * directly, with no text in between.
  */
-export function parseProcNetRoute(text: string): Prefix[] {
+export function parseProcNetRoute(text: string, skip?: (iface: string, prefix: string) => boolean): Prefix[] {
   const out: Prefix[] = [];
   const swap = (n: number) => (((n & 0xff) << 24) | ((n & 0xff00) << 8) | ((n >>> 8) & 0xff00) | (n >>> 24)) >>> 0;
   let at = text.indexOf('\n') + 1;
@@ -140,7 +133,9 @@ export function parseProcNetRoute(text: string): Prefix[] {
     // a mask is contiguous ones from the top
     const bits = mask === 0 ? 0 : 32 - Math.log2((~mask >>> 0) + 1);
     if (!Number.isInteger(bits)) continue;
-    out.push({ family: 4, addr: BigInt(swap(parseInt(dest, 16) >>> 0)), bits });
+    const route: Prefix = { family: 4, addr: BigInt(swap(parseInt(dest, 16) >>> 0)), bits };
+    if (skip?.(f[0]!.trim(), formatPrefix(route))) continue;
+    out.push(route);
   }
   return out;
 }

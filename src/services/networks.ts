@@ -18,7 +18,8 @@ import { DEFAULT_POOLS } from '../ipam/pools.js';
 import { parsePrefix, formatPrefix, masked, type Prefix } from '../ipam/cidr.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
 import type { Executor } from '../host/executor.js';
-import { readOnLinkRoutes, readLinkNames } from '../host/readers.js';
+import { readLinkNames } from '../host/readers.js';
+import { OnLinkRoutes } from '../host/route-watch.js';
 import type { EventBus } from './events.js';
 import type { GlobalScope } from './global-scope.js';
 import { warnOnFail, type Log } from './log.js';
@@ -75,7 +76,13 @@ const SILENT: Log = { warn: () => undefined };
 export class NetworkService {
   private pruning = false;
 
-  constructor(private readonly d: NetworkServiceDeps) {}
+  private readonly routes: OnLinkRoutes;
+  /** parsed subnets per list the store returned (the same array until a network changes) */
+  private readonly parsedSubnets = new WeakMap<readonly string[], readonly Prefix[]>();
+
+  constructor(private readonly d: NetworkServiceDeps) {
+    this.routes = new OnLinkRoutes(d.exec, (dev, prefix) => this.ownRoute(dev, prefix), (name) => this.d.networks.getByBridgeName(name) !== undefined);
+  }
 
   private get pools4(): AddressPool[] {
     return (this.d.config.defaultAddressPools ?? DEFAULT_POOLS).filter((p) => parsePrefix(p.base)?.family === 4);
@@ -108,7 +115,21 @@ export class NetworkService {
    */
   private async hostRoutes() {
     await this.d.reconciler.settled();
-    return readOnLinkRoutes(this.d.exec);
+    return this.routes.read();
+  }
+
+  /** Keeps the host's routes between creates, told of changes by a monitor (host/route-watch.ts). */
+  watchHostRoutes(): void {
+    this.routes.start();
+  }
+
+  close(): void {
+    this.routes.stop();
+  }
+
+  /** The kernel's route for a subnet of ours on its bridge: the store already holds that subnet. */
+  private ownRoute(dev: string, prefix: string): boolean {
+    return this.d.networks.getByBridgeName(dev)?.subnets.some((s) => s.subnet === prefix) ?? false;
   }
 
   /** The host's link names (a macvlan parent, a name taken), read after the deletions still finishing. */
@@ -327,7 +348,10 @@ export class NetworkService {
   }
 
   private usedSubnets(): Prefix[] {
-    return this.d.networks.subnetPrefixes().map((s) => parsePrefix(s)!);
+    const text = this.d.networks.subnetPrefixes();
+    let parsed = this.parsedSubnets.get(text);
+    if (!parsed) this.parsedSubnets.set(text, (parsed = Object.freeze(text.map((s) => parsePrefix(s)!))));
+    return parsed as Prefix[];
   }
 
   /**

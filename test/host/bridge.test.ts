@@ -258,6 +258,31 @@ async function run() {
     t.match(JSON.parse(ev.text.trim().split('\n')[0]), { Type: 'cnmd', Action: 'repair' }, 'an event says so');
   });
 
+  t.test('a route the host gains or loses while the daemon runs is seen by the next automatic subnet', async (t) => {
+    const host = await makeNetns(t, 'h');
+    const d = await startDaemonIn(t, host, ['--default-address-pool', 'base=10.77.0.0/16,size=24']);
+    const subnetOf = async (name: string) => {
+      const r = await d.request('POST', '/networks/create', { Name: name });
+      t.equal(r.status, 201, r.text);
+      return (await d.request('GET', `/networks/${name}`)).body.IPAM.Config[0].Subnet as string;
+    };
+    const settle = () => new Promise((r) => setTimeout(r, 300));
+    await settle();
+    t.equal(await subnetOf('a'), '10.77.1.0/24', 'the next subnet after the default bridge\'s');
+    t.equal(await subnetOf('b'), '10.77.2.0/24', 'and the next');
+    // someone else's link takes the next subnet
+    await host.run('ip', ['link', 'add', 'rt0', 'type', 'veth', 'peer', 'name', 'rt1']);
+    await host.run('ip', ['addr', 'add', '10.77.3.1/24', 'dev', 'rt0']);
+    await host.run('ip', ['link', 'set', 'rt0', 'up']);
+    await host.run('ip', ['link', 'set', 'rt1', 'up']);
+    t.match((await host.run('ip', ['-4', 'route', 'show', '10.77.3.0/24'])).stdout, 'dev rt0', 'the host has an on-link route');
+    await settle();
+    t.equal(await subnetOf('c'), '10.77.4.0/24', 'a route added after the last read is avoided');
+    await host.run('ip', ['link', 'del', 'rt0']);
+    await settle();
+    t.equal(await subnetOf('e'), '10.77.3.0/24', 'and once its link is gone (the kernel reports no route removal), its subnet is free again');
+  });
+
   t.test('two daemons side by side in one namespace keep to their own objects', async (t) => {
     const host = await makeNetns(t, 'h');
     const one = await startDaemonIn(t, host);
