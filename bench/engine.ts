@@ -1,7 +1,7 @@
 /**
  * The rows of issue 15's table, for cnmd and, side by side, a reference Docker engine when one runs
  * (../shared/tools/start-reference-dockerd.sh), measured by the same client in the same run:
- * RSS at rest and with 300 and 1000 networks (cnmd: the daemon and its spawn helper), network list
+ * RSS at rest and with 300 and 1000 networks (cnmd: the daemon and the helpers it keeps), network list
  * p50, list and inspect throughput with 16 requests in flight (from the bench's process, and from a
  * client process of its own), and container start, network connect and disconnect p50/p99.
  * Both engines get the same requests on API 1.41 and the same explicit subnets (10.120.0.0/14 in /24s), so
@@ -163,8 +163,17 @@ export async function engineBench(sandboxes: number): Promise<void> {
   let ours: Figures;
   try {
     await new Promise((r) => setTimeout(r, 1500));
-    // the daemon and its spawn helper (src/host/spawn-helper.c)
-    const pids = async () => [daemon.pid, ...(await execa('pgrep', ['-P', String(daemon.pid), '-x', 'cnmd-spawn'], { reject: false })).stdout.split('\n').filter(Boolean).map(Number)];
+    // the daemon and the helpers it keeps: the spawn helper (src/host/spawn-helper.c), the route
+    // monitor (`ip monitor`) and, while it has work, the `nft -i` session
+    const isHelper = (pid: string) => {
+      try {
+        return ['cnmd-spawn', 'ip', 'nft'].includes(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+      } catch {
+        return false;
+      }
+    };
+    const children = async () => (await execa('pgrep', ['-P', String(daemon.pid)], { reject: false })).stdout.split('\n').filter(Boolean);
+    const pids = async () => [daemon.pid, ...(await children()).filter(isHelper).map(Number)];
     ours = await measure({ label: 'cnmd', socket: daemon.sock, image: 'busybox', pids }, counts, sandboxes);
   } finally {
     await daemon.stop();

@@ -21,6 +21,7 @@ import { DEFAULT_LIMITS } from '../limits.js';
 import { socketsFromNamespace, NamespaceSocketError } from './netns-sockets.js';
 import { Spawner, NOT_STARTED, type SpawnResult } from './spawner.js';
 import { watchRoutes, type RouteWatch } from './route-watch.js';
+import { NftSession } from './nft-session.js';
 
 export type { Child, ChildOptions } from './child.js';
 export type { ShimHandle, ShimSpec, ProcessInput } from './shim-client.js';
@@ -210,8 +211,12 @@ export class ExecaExecutor implements Executor {
   /** starts the brief host commands (BRIEF_TOOLS); new Spawner(null) for none */
   private readonly spawner: Spawner;
 
-  constructor(private readonly observe?: CommandObserver, spawner?: Spawner) {
+  /** the daemon's own `nft -f -` scripts, through one long-lived `nft -i` */
+  private readonly nft: NftSession;
+
+  constructor(private readonly observe?: CommandObserver, spawner?: Spawner, nft?: NftSession) {
     this.spawner = spawner ?? new Spawner();
+    this.nft = nft ?? new NftSession();
   }
 
   readonly watchRoutes = watchRoutes;
@@ -346,8 +351,10 @@ export class ExecaExecutor implements Executor {
   async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
     const started = process.hrtime.bigint();
     const timeout = opts.timeoutMs ?? COMMAND_TIMEOUTS_MS[file] ?? DEFAULT_TIMEOUT_MS;
-    const helped = BRIEF_TOOLS.has(file) ? await this.spawner.run(file, args, opts.input ?? '', timeout) : undefined;
-    const r = helped && helped.startError !== NOT_STARTED ? helped : await this.runItself(file, args, opts.input ?? '', timeout);
+    const input = opts.input ?? '';
+    const session = file === 'nft' && args.length === 2 && args[0] === '-f' && args[1] === '-' ? await this.nft.run(input, timeout) : undefined;
+    const helped = session && session.startError !== NOT_STARTED ? session : BRIEF_TOOLS.has(file) ? await this.spawner.run(file, args, input, timeout) : undefined;
+    const r = helped && helped.startError !== NOT_STARTED ? helped : await this.runItself(file, args, input, timeout);
     const ok = !r.startError && r.exitCode === 0;
     this.observe?.(file, Number(process.hrtime.bigint() - started) / 1e9, ok);
     if (!ok) {
