@@ -122,8 +122,10 @@ export async function applySteps(exec: Executor, steps: HostSteps, deferred?: De
     ? deferred ? deferred.start(exec, steps.deferredIpLines) : exec.run('ip', ['-batch', '-'], { input: steps.deferredIpLines.join('\n') + '\n' })
     : undefined;
   const nft = steps.nft?.length ? nftInput(steps.nft) : undefined;
-  await Promise.all((steps.files ?? []).map((f) => exec.writeFile(f.path, f.content)));
-  const namespaces = Promise.all((steps.namespaces ?? []).map((n) => makeNamespace(exec, n)));
+  // files (a container's hosts, resolv.conf, a WireGuard key) beside the links' batch: only the
+  // namespaces (whose mounts bind them) and WireGuard wait for them
+  const written = Promise.all((steps.files ?? []).map((f) => exec.writeFile(f.path, f.content)));
+  const namespaces = written.then(() => Promise.all((steps.namespaces ?? []).map((n) => makeNamespace(exec, n))));
   const wg = (op: 'start' | 'set') => Promise.all((steps.wireguard ?? []).filter((w) => w.op === op).map((w) => {
     const c = wgCommand(w);
     return exec.run(c.file, c.args);
@@ -131,7 +133,8 @@ export async function applySteps(exec: Executor, steps: HostSteps, deferred?: De
   // wireguard-go returns once its link exists (it goes on in the background, holding it); without
   // it the batch starts at once, beside the rule changes
   const batch = () => (steps.ipLines.length ? exec.run('ip', ['-batch', '-'], { input: steps.ipLines.join('\n') + '\n' }) : Promise.resolve(undefined));
-  const ipRun = ((steps.wireguard ?? []).some((w) => w.op === 'start') ? wg('start').then(batch) : batch()).then(async () => {
+  const ipRun = ((steps.wireguard ?? []).some((w) => w.op === 'start') ? written.then(() => wg('start')).then(batch) : batch()).then(async () => {
+    await written;
     await wg('set');
     // after the links: some keys belong to an interface the batch has just made
     for (const s of steps.sysctls) await exec.writeSysctl(s.key, s.value);
@@ -150,7 +153,7 @@ export async function applySteps(exec: Executor, steps: HostSteps, deferred?: De
       ...[...steps.insideSysctls].map(([path, kv]) => exec.run('nsenter', [`--net=${path}`, 'sysctl', '-q', '-w', ...kv])),
     ]),
   );
-  const results = await Promise.allSettled([...runs, insideRuns, namespaces, ...(leaving ? [leaving] : [])]);
+  const results = await Promise.allSettled([...runs, insideRuns, written, namespaces, ...(leaving ? [leaving] : [])]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   if (steps.umounts?.length) await exec.run('umount', steps.umounts);

@@ -12,11 +12,17 @@
  *            [len][3][id][wait status][n] out [n] err ended, with all it wrote on stdout and stderr
  * The command gets the helper's environment and no other descriptor. The helper leaves when its
  * stdin closes (the daemon is gone) and its commands have ended.
+ *
+ * `nsenter --net=PATH FILE ARGS…` (no other option) is started as nsenter would leave it, without
+ * nsenter: the helper (one thread) enters the namespace at PATH, starts FILE there and goes back to
+ * its own. That saves nsenter's start (its libraries and locale, 3-4 ms here). Where PATH cannot be
+ * entered, nsenter itself runs, and says why.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -38,6 +44,19 @@ struct child {
   struct buf o, e;
   int exited, status;
 };
+
+/* the helper's own network namespace, to go back to after starting a command in another */
+static int own_netns = -1;
+
+/* argv is `nsenter --net=PATH FILE …` and the helper entered PATH: FILE's argv; else NULL */
+static char **entered(char **argv, uint32_t argc) {
+  if (argc < 3 || own_netns < 0 || strcmp(argv[0], "nsenter") || strncmp(argv[1], "--net=", 6) || argv[2][0] == '-') return NULL;
+  int fd = open(argv[1] + 6, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  int rc = setns(fd, CLONE_NEWNET);
+  close(fd);
+  return rc == 0 ? argv + 2 : NULL;
+}
 
 static struct child *kids;
 static size_t nkids, capkids;
@@ -140,7 +159,10 @@ static void start(const char *p, size_t n) {
   posix_spawnattr_setsigdefault(&at, &defaults);
   posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid;
-  int rc = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
+  char **inside = entered(argv, argc);
+  char **run = inside ? inside : argv;
+  int rc = posix_spawnp(&pid, run[0], &fa, &at, run, environ);
+  if (inside && setns(own_netns, CLONE_NEWNET)) die("cannot go back to its own network namespace");
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
   free(argv);
@@ -198,6 +220,7 @@ static void feed(struct child *c) {
 
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
+  own_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
   sigset_t chld;
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
