@@ -133,7 +133,7 @@ export interface Executor {
   /** The first executable named name in these directories (name itself when it has a slash); undefined when none. */
   findExecutable(name: string, dirs: string[]): Promise<string | undefined>;
   /**
-   * Reports each change of the host's IPv4 routes as a line of `ip -o -4 monitor route`, until
+   * Reports each change of the host's IPv4 routes and links as a line of `ip -o -4 monitor route link`, until
    * stopped; onEnd when the monitor ends. Absent where there is no host to watch (recording).
    */
   watchRoutes?(onLine: (line: string) => void, onEnd: () => void): RouteWatch;
