@@ -77,11 +77,14 @@ export class NetworkService {
   private pruning = false;
 
   private readonly routes: OnLinkRoutes;
-  /** parsed subnets per list the store returned (the same array until a network changes) */
-  private readonly parsedSubnets = new WeakMap<readonly string[], readonly Prefix[]>();
 
   constructor(private readonly d: NetworkServiceDeps) {
-    this.routes = new OnLinkRoutes(d.exec, (dev, prefix) => this.ownRoute(dev, prefix), (name) => this.d.networks.getByBridgeName(name) !== undefined);
+    this.routes = new OnLinkRoutes(
+      d.exec,
+      (dev, prefix) => this.d.networks.getByBridgeName(dev)?.subnets.some((s) => s.subnet === prefix) ?? false,
+      (name) => this.d.networks.getByBridgeName(name) !== undefined,
+      () => this.ownRoutes(),
+    );
   }
 
   private get pools4(): AddressPool[] {
@@ -127,9 +130,13 @@ export class NetworkService {
     this.routes.stop();
   }
 
-  /** The kernel's route for a subnet of ours on its bridge: the store already holds that subnet. */
-  private ownRoute(dev: string, prefix: string): boolean {
-    return this.d.networks.getByBridgeName(dev)?.subnets.some((s) => s.subnet === prefix) ?? false;
+  /**
+   * Whether a route is the kernel's for a subnet of ours on its bridge (the store already holds that
+   * subnet), over an index of the networks as they are now: for the many lines of one read.
+   */
+  private ownRoutes(): (dev: string, prefix: string) => boolean {
+    const own = new Set(this.d.networks.list().flatMap((n) => (n.bridgeName ? n.subnets.map((s) => `${n.bridgeName} ${s.subnet}`) : [])));
+    return (dev, prefix) => own.has(`${dev} ${prefix}`);
   }
 
   /** The host's link names (a macvlan parent, a name taken), read after the deletions still finishing. */
@@ -348,10 +355,7 @@ export class NetworkService {
   }
 
   private usedSubnets(): Prefix[] {
-    const text = this.d.networks.subnetPrefixes();
-    let parsed = this.parsedSubnets.get(text);
-    if (!parsed) this.parsedSubnets.set(text, (parsed = Object.freeze(text.map((s) => parsePrefix(s)!))));
-    return parsed as Prefix[];
+    return this.d.networks.subnetPrefixes().map((s) => parsePrefix(s)!);
   }
 
   /**

@@ -37,7 +37,6 @@ const shared = new WeakMap<Db, RowCache<Network>>();
 export class NetworkRepo {
   private readonly q;
   private readonly rows: RowCache<Network>;
-  private index: { of: readonly Network[]; byBridge: Map<string, Network>; subnets: readonly string[] } | undefined;
 
   constructor(private readonly db: Db) {
     this.q = {
@@ -130,7 +129,7 @@ export class NetworkRepo {
   }
 
   getByBridgeName(name: string): Network | undefined {
-    return this.derived().byBridge.get(name);
+    return this.rows.list().find((n) => n.bridgeName === name);
   }
 
   countConfigFrom(name: string): number {
@@ -138,24 +137,8 @@ export class NetworkRepo {
   }
 
   /** Every subnet in use (config-only networks hold none), as CIDR text. */
-  subnetPrefixes(): readonly string[] {
-    return this.derived().subnets;
-  }
-
-  /**
-   * Indexes over the list, made again only when the list changed (the row cache returns the same
-   * frozen array until a write; a transaction that wrote gets a new one each time).
-   */
-  private derived(): { of: readonly Network[]; byBridge: Map<string, Network>; subnets: readonly string[] } {
-    const list = this.rows.list();
-    if (this.index?.of !== list) {
-      this.index = {
-        of: list,
-        byBridge: new Map(list.filter((n) => n.bridgeName).map((n) => [n.bridgeName!, n])),
-        subnets: Object.freeze(list.flatMap((n) => (n.configOnly ? [] : n.subnets.map((s) => s.subnet)))),
-      };
-    }
-    return this.index;
+  subnetPrefixes(): string[] {
+    return this.rows.list().flatMap((n) => (n.configOnly ? [] : n.subnets.map((s) => s.subnet)));
   }
 
   /** Networks whose id starts with prefix (prefix is lowercase hex; the caller checks), in id order. */
