@@ -134,8 +134,18 @@ export function ruleText(r: NftRule): string {
   return [...r.matches.map(matchText), ...(r.then ? [statementText(r.then)] : [])].join(' ');
 }
 
-/** The comment that identifies a rule by what it says: a rule read back with another comment is not ours or not current. */
-export const ruleTag = (r: NftRule): string => createHash('sha256').update(ruleText(r)).digest('hex').slice(0, 16);
+const tags = new WeakMap<NftRule, string>();
+
+/**
+ * The comment that identifies a rule by what it says: a rule read back with another comment is not
+ * ours or not current. Kept per rule object: the table's rules are fixed objects, and every plan
+ * compares all of them (rendering and hashing them each time was 0.45 ms a create).
+ */
+export function ruleTag(r: NftRule): string {
+  let tag = tags.get(r);
+  if (tag === undefined) tags.set(r, (tag = createHash('sha256').update(ruleText(r)).digest('hex').slice(0, 16)));
+  return tag;
+}
 
 function elementText(e: NftElement): string {
   if (!OWNER.test(e.owner)) refuse('nft', e.owner);
