@@ -20,7 +20,7 @@ export async function startBenchDaemon(flags: string[] = []): Promise<BenchDaemo
   const ns = `cnmdbench${randomBytes(3).toString('hex')}`;
   const dir = mkdtempSync('/tmp/cnmd-bench-');
   await execa('ip', ['netns', 'add', ns]);
-  const child = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, '--max-semi-space-size=1', `${ROOT}dist/main.js`, '-H', `unix://${dir}/cnmd.sock`, '--data-root', `${dir}/data`,
+  const child = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, '--max-semi-space-size=1', `${ROOT}dist/cnmd.js`, '-H', `unix://${dir}/cnmd.sock`, '--data-root', `${dir}/data`,
     '--exec-root', `${dir}/exec`, '--default-address-pool', 'base=10.0.0.0/8,size=24', '--log-level', 'error', '--dns', '127.0.0.1', ...flags], { stdio: 'inherit' });
   const sock = `${dir}/cnmd.sock`;
   const stop = async () => {

@@ -52,7 +52,7 @@ export async function overlayBench(rounds: number, row: (name: string, xs: numbe
       await inNs(h, ['ip', 'link', 'set', 'eth0', 'up']);
       const sock = `${dir}/h${i}.sock`;
       socks.push(sock);
-      children.push(spawn('nsenter', [`--net=/run/netns/${h}`, process.execPath, `${ROOT}dist/main.js`, '-H', `unix://${sock}`, '--data-root', `${dir}/data${i}`,
+      children.push(spawn('nsenter', [`--net=/run/netns/${h}`, process.execPath, `${ROOT}dist/cnmd.js`, '-H', `unix://${sock}`, '--data-root', `${dir}/data${i}`,
         '--exec-root', `${dir}/exec${i}`, '--cluster-store', 'etcd://10.98.0.100:2379', '--cluster-advertise', `10.98.0.${i + 1}`, '--log-level', 'error', '--dns', '127.0.0.1'], { stdio: 'inherit' }));
     }
     const req = (i: number, m: string, p: string, b?: unknown) => unixRequest(socks[i], m, p, b);

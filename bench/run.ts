@@ -67,7 +67,7 @@ async function measureRepair(ns: string, req: (m: string, p: string) => Promise<
 
 async function main() {
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root: it runs cnmd in a throwaway network namespace');
-  if (!existsSync(`${ROOT}dist/main.js`)) throw new Error('run `npm run build` first');
+  if (!existsSync(`${ROOT}dist/cnmd.js`)) throw new Error('run `npm run build` first');
   const firewallNetworks = Number(process.env.BENCH_FIREWALL_NETWORKS ?? 1000);
   if (process.env.BENCH_ONLY === 'firewall') return firewallBench(firewallNetworks, row);
   const engineSandboxes = Number(process.env.BENCH_ENGINE_SANDBOXES ?? 30);

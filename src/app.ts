@@ -8,6 +8,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { acceptUpgrades, upgradedBody } from './api/hijack.js';
 import type { IncomingMessage } from 'node:http';
 import { readFile } from 'node:fs/promises';
+import { packageFile } from './paths.js';
 import { splitVersionPrefix, checkVersion, API_VERSION, CNMD_VERSION } from './api/version.js';
 import { installErrorHandling } from './api/errors.js';
 import { systemRoutes, type SystemRouteOptions } from './api/system.js';
@@ -56,7 +57,7 @@ export interface AppDeps {
 }
 
 /** The OpenAPI document kept in the repository (written by `npm run openapi`, checked by a test). */
-const OPENAPI_FILE = new URL('../openapi/openapi.json', import.meta.url);
+const OPENAPI_FILE = packageFile('openapi/openapi.json');
 
 /** Docker's names are not limited in length: path parameters as long as a URL may be. */
 const MAX_PARAM_LENGTH = 65_536;

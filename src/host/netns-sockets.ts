@@ -1,6 +1,6 @@
 /** Sockets made inside a network namespace by a short-lived helper (bind-in-netns.ts) and handed over. */
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../paths.js';
 import type { Socket } from 'node:dgram';
 import type { Server, Socket as NetSocket } from 'node:net';
 
@@ -8,7 +8,7 @@ export class NamespaceSocketError extends Error {}
 
 /** Runs the helper in the namespace at path with args; resolves with the handles it sent, by name. */
 export function socketsFromNamespace(path: string, args: string[], wanted: string[]): Promise<Map<string, Socket | Server | NetSocket>> {
-  const helper = fileURLToPath(new URL('./bind-in-netns.js', import.meta.url));
+  const helper = packageFile('dist/host/bind-in-netns.js');
   const child = spawn('nsenter', [`--net=${path}`, process.execPath, helper, ...args], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   let stderr = '';
   child.stderr!.on('data', (c) => (stderr += c));

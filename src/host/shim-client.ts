@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../paths.js';
 import net from 'node:net';
 import type { ShimSpec } from './shim.js';
 import { FRAME, FrameDecoder, encodeFrame, resizePayload } from './shim-protocol.js';
@@ -29,7 +29,7 @@ export interface ShimHandle {
   exit: Promise<number>;
 }
 
-const SHIM = fileURLToPath(new URL('./shim.js', import.meta.url));
+const SHIM = packageFile('dist/host/shim.js');
 
 export async function startShim(spec: ShimSpec): Promise<ShimHandle> {
   mkdirSync(dirname(spec.socketPath), { recursive: true });

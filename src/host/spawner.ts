@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../paths.js';
 
 export interface SpawnResult {
   /** undefined when a signal ended it */
@@ -33,13 +33,10 @@ export const NOT_STARTED = 'ENOTSTARTED';
 
 const ERRNO_NAMES: Record<number, string> = { 2: 'ENOENT', 13: 'EACCES', 7: 'E2BIG', 8: 'ENOEXEC', 12: 'ENOMEM' };
 
-/** Where `npm run build` puts the helper: beside this module in dist/, or dist/ seen from src/. */
+/** Where `npm run build` puts the helper (scripts/build-spawn-helper.mjs); undefined when it was not built. */
 export function helperPath(): string | undefined {
-  for (const rel of ['./cnmd-spawn', '../../dist/host/cnmd-spawn']) {
-    const p = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(p)) return p;
-  }
-  return undefined;
+  const p = packageFile('dist/host/cnmd-spawn');
+  return existsSync(p) ? p : undefined;
 }
 
 function frame(id: number, file: string, args: string[], input: string): Buffer {

@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../paths.js';
 import type Database from 'better-sqlite3';
 
 /** migrations/ at the package root: NNNN_name.sql, where NNNN is the user_version it produces. */
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
+export const MIGRATIONS_DIR = packageFile('migrations/');
 
 export interface Migration {
   version: number;

@@ -17,7 +17,7 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 /** Why host tests cannot run here, or undefined when they can. */
 export function hostTestsUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'host tests need root (they create network namespaces)';
-  if (!existsSync(`${ROOT}dist/main.js`)) return 'dist/main.js is missing: run `npm run build` first (npm test does)';
+  if (!existsSync(`${ROOT}dist/cnmd.js`)) return 'dist/cnmd.js is missing: run `npm run build` first (npm test does)';
   return undefined;
 }
 
@@ -222,7 +222,7 @@ export interface DaemonProcess {
   exited(): Promise<void>;
 }
 
-/** Starts `node dist/main.js` inside ns with its own socket and data root. */
+/** Starts `node dist/cnmd.js` inside ns with its own socket and data root. */
 export async function startDaemonIn(t: Test, ns: Netns, flags: string[] = [], env: Record<string, string> = {}): Promise<DaemonProcess> {
   const dir = mkdtempSync(`${DAEMON_DIR}${process.pid}-`);
   const socket = `${dir}/cnmd.sock`;
@@ -242,7 +242,7 @@ export async function startDaemonIn(t: Test, ns: Netns, flags: string[] = [], en
       const flags = dp.flags;
       const dns = flags.includes('--dns') ? [] : ['--dns', '127.0.0.1'];
       const firewall = flags.some((f) => f.startsWith('--firewall-backend')) ? [] : ['--firewall-backend', FIREWALL];
-      child = spawn('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, '--max-semi-space-size=1', `${ROOT}dist/main.js`, '-H', `unix://${socket}`, '--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, ...dns, ...firewall, ...flags], {
+      child = spawn('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, '--max-semi-space-size=1', `${ROOT}dist/cnmd.js`, '-H', `unix://${socket}`, '--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, ...dns, ...firewall, ...flags], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, ...dp.env },
       });
@@ -354,7 +354,7 @@ export async function hostTestsReady(t: Test, why: string | undefined = hostTest
 
 /** Runs cnmd's main in ns and returns how it ended (for daemons that must refuse to start). */
 export async function runMain(ns: Netns, flags: string[]): Promise<{ exitCode: number | undefined; stderr: string }> {
-  const r = await execa('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, `${ROOT}dist/main.js`, ...flags], { reject: false, timeout: 20_000 });
+  const r = await execa('nsenter', [`--net=/run/netns/${ns.name}`, process.execPath, `${ROOT}dist/cnmd.js`, ...flags], { reject: false, timeout: 20_000 });
   return { exitCode: r.exitCode, stderr: String(r.stderr) };
 }
 
