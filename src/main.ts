@@ -107,6 +107,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     await Promise.all(servers.slice(1).map((s) => new Promise((r) => s.close(r))));
     await daemon.close();
+    if (real instanceof ExecaExecutor) real.close();
     for (const p of sockets) if (existsSync(p)) unlinkSync(p);
     release();
     process.exit(0);

@@ -219,6 +219,12 @@ export class ExecaExecutor implements Executor {
     this.nft = nft ?? new NftSession();
   }
 
+  /** Ends the long-lived helpers: the spawn helper and the nft session (at daemon shutdown). */
+  close(): void {
+    this.spawner.close();
+    this.nft.close();
+  }
+
   readonly watchRoutes = watchRoutes;
   readonly statPath = statPath;
   readonly tarOut = tarOut;

@@ -57,8 +57,9 @@ export function oneLine(script: string): string | undefined {
  * the report is complete.
  */
 export function splitAtMarker(stderr: string, marker: string): { before: string; rest: string } | undefined {
-  const echo = stderr.startsWith(`${marker}\n`) ? 0 : stderr.indexOf(`\n${marker}\n`) + 1;
-  if (echo <= 0 && !stderr.startsWith(`${marker}\n`)) return undefined;
+  // where the echoed marker line starts (a line of its own, the first one or after a newline)
+  const echo = `\n${stderr}`.indexOf(`\n${marker}\n`);
+  if (echo < 0) return undefined;
   const caretEnd = stderr.indexOf('\n', echo + marker.length + 1);
   if (caretEnd < 0) return undefined;
   const errorLine = echo === 0 ? 0 : stderr.lastIndexOf('\n', echo - 2) + 1;

@@ -3,7 +3,9 @@
  * (src/host/spawn-helper.c), and goes back to its own: checked against a throwaway namespace.
  */
 import t from 'tap';
-import { readlinkSync } from 'node:fs';
+import { readlinkSync, mkdtempSync, writeFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { hostTestsReady, makeNetns } from '../helpers/host.js';
 import { Spawner } from '../../src/host/spawner.js';
 
@@ -31,5 +33,26 @@ if (await hostTestsReady(t)) {
     t.match(r?.stderr, /nsenter: .*cnmd-no-such-namespace/);
     const other = await s.run('nsenter', [`--net=/run/netns/${ns.name}`, '--uts=/proc/self/ns/uts', 'true'], '', 5000);
     t.equal(other?.exitCode, 0, 'other options: nsenter itself runs');
+  });
+
+  t.test('nsenter itself does not run for --net alone (an nsenter first in PATH tells when it does)', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cnmd-spn-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const log = join(dir, 'used');
+    const real = ['/usr/bin/nsenter', '/bin/nsenter', '/usr/sbin/nsenter'].find((p) => existsSync(p));
+    writeFileSync(join(dir, 'nsenter'), `#!/bin/sh\necho "$@" >> ${log}\nexec ${real} "$@"\n`, { mode: 0o755 });
+    // the helper looks commands up in the PATH it started with
+    const path = process.env.PATH;
+    process.env.PATH = `${dir}:${path}`;
+    const watched = new Spawner();
+    t.teardown(() => watched.close());
+    const r = await watched.run('nsenter', [`--net=/run/netns/${ns.name}`, 'ip', '-o', 'link', 'show', 'spn0'], '', 5000);
+    process.env.PATH = path;
+    t.equal(r?.exitCode, 0, r?.stderr ?? '');
+    t.match(r?.stdout, 'spn0', 'it ran in the namespace');
+    t.notOk(existsSync(log), 'without nsenter');
+    const other = await watched.run('nsenter', [`--net=/run/netns/${ns.name}`, '--uts=/proc/self/ns/uts', 'true'], '', 5000);
+    t.equal(other?.exitCode, 0);
+    t.match(readFileSync(log, 'utf8'), '--uts=/proc/self/ns/uts', 'with another option the nsenter in PATH runs');
   });
 }
