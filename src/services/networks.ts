@@ -73,6 +73,14 @@ export interface NetworkServiceDeps {
 
 const SILENT: Log = { warn: () => undefined };
 
+/** a stored network's subnets, parsed once: stored networks are frozen and shared until a write replaces them */
+const parsedSubnets = new WeakMap<Network, readonly Prefix[]>();
+function prefixesOf(n: Network): readonly Prefix[] {
+  let p = parsedSubnets.get(n);
+  if (!p) parsedSubnets.set(n, (p = Object.freeze(n.subnets.map((s) => Object.freeze(parsePrefix(s.subnet)!)))));
+  return p;
+}
+
 export class NetworkService {
   private pruning = false;
 
@@ -355,7 +363,7 @@ export class NetworkService {
   }
 
   private usedSubnets(): Prefix[] {
-    return this.d.networks.subnetPrefixes().map((s) => parsePrefix(s)!);
+    return this.d.networks.list().flatMap((n) => (n.configOnly ? [] : prefixesOf(n)));
   }
 
   /**

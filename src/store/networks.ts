@@ -37,6 +37,8 @@ const shared = new WeakMap<Db, RowCache<Network>>();
 export class NetworkRepo {
   private readonly q;
   private readonly rows: RowCache<Network>;
+  /** networks by bridge name, for one list (a list is never changed once returned: a write makes a new one) */
+  private bridges: { of: readonly Network[]; byName: Map<string, Network> } | undefined;
 
   constructor(private readonly db: Db) {
     this.q = {
@@ -128,17 +130,19 @@ export class NetworkRepo {
     return this.rows.getByName(name);
   }
 
+  /** The network whose bridge is named so. The route monitor asks for each line it reads. */
   getByBridgeName(name: string): Network | undefined {
-    return this.rows.list().find((n) => n.bridgeName === name);
+    const list = this.rows.list();
+    if (this.bridges?.of !== list) {
+      const byName = new Map<string, Network>();
+      for (const n of list) if (n.bridgeName !== null && !byName.has(n.bridgeName)) byName.set(n.bridgeName, n);
+      this.bridges = { of: list, byName };
+    }
+    return this.bridges.byName.get(name);
   }
 
   countConfigFrom(name: string): number {
     return this.rows.list().filter((n) => n.configFrom === name).length;
-  }
-
-  /** Every subnet in use (config-only networks hold none), as CIDR text. */
-  subnetPrefixes(): string[] {
-    return this.rows.list().flatMap((n) => (n.configOnly ? [] : n.subnets.map((s) => s.subnet)));
   }
 
   /** Networks whose id starts with prefix (prefix is lowercase hex; the caller checks), in id order. */
