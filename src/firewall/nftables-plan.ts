@@ -74,7 +74,13 @@ export function planNftables(d: NftDesired, actual: NftState | undefined, o: Pla
 
 function planElements(d: NftDesired, actual: NftState, o: PlanOptions, ops: { del: NftOp[]; add: NftOp[] }): void {
   const bySet = new Map<string, NftElement[]>();
-  for (const e of d.elements) if (inScope(o.owners, ownerOf(e.owner))) bySet.set(e.set, [...(bySet.get(e.set) ?? []), e]);
+  for (const e of d.elements) {
+    if (!inScope(o.owners, ownerOf(e.owner))) continue;
+    // in place: a copy per element made a full plan's cost grow with the square of the networks
+    const list = bySet.get(e.set);
+    if (list) list.push(e);
+    else bySet.set(e.set, [e]);
+  }
   const comments = o.owners === null ? [] : [...o.owners].map((owner) => `${o.instance}:${owner}`);
   for (const s of d.sets) {
     const set = actual.sets.get(s.name);
