@@ -224,7 +224,9 @@ int main(void) {
   /* a command's output buffer of 128 KiB or more is its own mapping, unmapped when freed: glibc would
      otherwise raise that threshold after the first large one and keep the heap at its largest (a
      repair's `ip -json` at 1000 networks is 1.7 MB) */
+#ifdef M_MMAP_THRESHOLD
   mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
   own_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
   sigset_t chld;
   sigemptyset(&chld);
