@@ -7,8 +7,10 @@
  *
  * forward (filter)  jump user (never filled by cnmd: the place for a user's own rules)
  *                   oifname @bridges jump into      traffic into one of our networks
- *                   iifname vmap @egress            out of a network to another link: allow, or drop (internal)
- * into              established allow; iifname . oifname vmap @icc (same bridge: allow or drop);
+ *                   nfproto . iifname in @egressdrop / @egressmasq / @egressallow
+ *                                                   out of a network to another link: drop (internal),
+ *                                                   or mark (with MASQ_MARK under NAT) and accept
+ * into              established allow; iifname . oifname in @icc allow, in @iccoff drop (same bridge);
  *                   DNATed to a network with published ports allow; drop (isolation)
  * input (filter)    VXLAN (@underlay) not from a member (@vteps4): counter drop (the underlay guard);
  *                   VXLAN over IPv6 not on a WireGuard link of ours (wg*): counter drop;
@@ -47,18 +49,32 @@ export const ACCEPT_MARK = 0x00200000;
 export const MASQ_MARK = 0x00400000;
 const FILTER_PRIORITY = -10;
 const allow = { jump: 'allow' } as const;
-const masq = { jump: 'masq' } as const;
-/** from one of our bridges, the family's egress verdict: a drop when internal, else allow (with the masquerade mark under NAT) */
-const fromBridge = { vmap: { keys: ['meta nfproto' as const, 'iifname' as const], map: 'egress' } };
+/**
+ * From one of our bridges, the family's egress outcome: a drop when internal, else allow (with the
+ * masquerade mark under NAT). Sets by outcome, not a verdict map of jumps: at each commit the kernel
+ * checks every jump element of a map, which made a create's `nft` line grow with the networks.
+ */
+const fromBridge = (matches: NftRule['matches'] = []): NftRule[] => {
+  const from = (set: string) => [...matches, { keys: ['meta nfproto' as const, 'iifname' as const], set }];
+  return [
+    { matches: from('egressdrop'), then: 'drop' },
+    { matches: from('egressmasq'), then: { markAccept: ACCEPT_MARK | MASQ_MARK } },
+    { matches: from('egressallow'), then: { markAccept: ACCEPT_MARK } },
+  ];
+};
 
 const SETS: NftSet[] = [
   { name: 'bridges', type: ['ifname'] },
   // the underlay: VXLAN's port while this host has overlay networks, and the members it accepts it from
   { name: 'underlay', type: ['inet_proto', 'inet_service'] },
   { name: 'vteps4', type: ['ipv4_addr'] },
-  { name: 'icc', type: ['ifname', 'ifname'], map: 'verdict' },
-  // by family: allow, masq (allow, and masquerade once it leaves: MASQ_MARK) or drop (internal)
-  { name: 'egress', type: ['nf_proto', 'ifname'], map: 'verdict' },
+  // a network's bridge to itself: allowed (icc), or dropped (enable_icc=false)
+  { name: 'icc', type: ['ifname', 'ifname'] },
+  { name: 'iccoff', type: ['ifname', 'ifname'] },
+  // by family, what leaves a bridge: allowed, allowed and masqueraded once it leaves (MASQ_MARK), or dropped (internal)
+  { name: 'egressallow', type: ['nf_proto', 'ifname'] },
+  { name: 'egressmasq', type: ['nf_proto', 'ifname'] },
+  { name: 'egressdrop', type: ['nf_proto', 'ifname'] },
   { name: 'published', type: ['ifname'] },
   { name: 'dns', type: ['ifname'] },
   { name: 'hostmasq', type: ['ifname'] },
@@ -106,20 +122,20 @@ const v6 = { keys: ['meta nfproto' as const], values: ['ipv6'] };
 const CHAINS: DesiredNftChain[] = [
   { name: 'user', rules: [], user: true },
   { name: 'allow', rules: [{ matches: [], then: { markAccept: ACCEPT_MARK } }] },
-  { name: 'masq', rules: [{ matches: [], then: { markAccept: ACCEPT_MARK | MASQ_MARK } }] },
   {
     name: 'forward', base: { type: 'filter', hook: 'forward', priority: FILTER_PRIORITY },
     rules: [
       { matches: [], then: { jump: 'user' } },
       { matches: [{ keys: ['oifname'], set: 'bridges' }], then: { jump: 'into' } },
-      { matches: [], then: fromBridge },
+      ...fromBridge(),
     ],
   },
   {
     name: 'into',
     rules: [
       { matches: [{ keys: ['ct state'], values: ['established', 'related'] }], then: allow },
-      { matches: [], then: { vmap: { keys: ['iifname', 'oifname'], map: 'icc' } } },
+      { matches: [{ keys: ['iifname', 'oifname'], set: 'icc' }], then: { markAccept: ACCEPT_MARK } },
+      { matches: [{ keys: ['iifname', 'oifname'], set: 'iccoff' }], then: 'drop' },
       // what may come in from another network takes that network's egress verdict (NAT: masqueraded,
       // as Docker's -s SUBNET ! -o BRIDGE), from elsewhere it is allowed
       ...([
@@ -129,7 +145,7 @@ const CHAINS: DesiredNftChain[] = [
         [{ keys: ['ip daddr', 'meta l4proto', 'th dport'], set: 'direct4' }],
         [{ keys: ['ip6 daddr', 'meta l4proto', 'th dport'], set: 'direct6' }],
         [{ keys: ['meta nfproto', 'oifname'], set: 'routed' }, { keys: ['meta l4proto'], values: ['icmp', 'ipv6-icmp'] }],
-      ] as NftRule['matches'][]).flatMap((matches) => [{ matches, then: fromBridge }, { matches, then: allow }]),
+      ] as NftRule['matches'][]).flatMap((matches) => [...fromBridge(matches), { matches, then: allow }]),
       // nat-unprotected: every port by direct routing, but not from other networks
       { matches: [{ keys: ['iifname'], op: '!=', set: 'bridges' }, { keys: ['meta nfproto', 'oifname'], set: 'unprotected' }], then: allow },
       { matches: [], then: 'drop' },
@@ -220,9 +236,10 @@ export function nftDesired(intent: FirewallIntent, instance: string): NftDesired
   for (const n of intent.networks) {
     const br = { name: n.bridge };
     add('bridges', n.owner, [br]);
-    add('icc', n.owner, [br, br], n.icc ? allow : 'drop');
-    add('egress', n.owner, ['ipv4', br], n.internal ? 'drop' : n.nat4?.kind === 'masquerade' ? masq : allow);
-    add('egress', n.owner, ['ipv6', br], n.internal ? 'drop' : n.nat6 ? masq : allow);
+    add(n.icc ? 'icc' : 'iccoff', n.owner, [br, br]);
+    const egress = (nat: boolean) => (n.internal ? 'egressdrop' : nat ? 'egressmasq' : 'egressallow');
+    add(egress(n.nat4?.kind === 'masquerade'), n.owner, ['ipv4', br]);
+    add(egress(!!n.nat6), n.owner, ['ipv6', br]);
     if (!n.internal) add('published', n.owner, [br]);
     if (n.dns) add('dns', n.owner, [br]);
     for (const f of [4, 6] as const) {

@@ -35,7 +35,6 @@ export type NftStatement =
   | 'counter drop'
   /** set these bits of the packet's mark and accept: other firewalls let marked packets pass */
   | { markAccept: number }
-  | { vmap: { keys: NftKey[]; map: string } }
   | { dnat: { keys: NftKey[]; map: string; family?: 'ip' | 'ip6' } }
   | { snat: { keys: NftKey[]; map: string; family?: 'ip' | 'ip6' } }
   | 'return';
@@ -124,7 +123,6 @@ function statementText(s: NftStatement): string {
   if (s === 'masquerade' || s === 'redirect' || s === 'return' || s === 'counter drop') return s;
   if (typeof s === 'string' || 'jump' in s) return verdictText(s);
   if ('markAccept' in s) return `meta mark set meta mark or ${value(s.markAccept)} accept`;
-  if ('vmap' in s) return `${s.vmap.keys.join(' . ')} vmap @${name(s.vmap.map)}`;
   const [kind, m] = 'dnat' in s ? ['dnat', s.dnat] : ['snat', s.snat];
   return `${kind} ${m.family ?? 'ip'} to ${m.keys.join(' . ')} map @${name(m.map)}`;
 }

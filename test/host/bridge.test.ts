@@ -75,9 +75,9 @@ async function run() {
     const owner = `cnmd:${id.slice(0, 12)}`;
     for (const [set, key, value] of [
       ['bridges', br, ''],
-      ['icc', `${br} . ${br}`, 'jump allow'],
-      ['egress', `ipv4 . ${br}`, 'jump masq'],
-      ['egress', `ipv6 . ${br}`, 'jump allow'],
+      ['icc', `${br} . ${br}`, ''],
+      ['egressmasq', `ipv4 . ${br}`, ''],
+      ['egressallow', `ipv6 . ${br}`, ''],
       ['published', br, ''],
       ['dns', br, ''],
       ['hostmasq', br, ''],
@@ -240,7 +240,7 @@ async function run() {
       if (!names.includes(br)) return false;
       if (IPT) return saved.includes(`-A CNMD-SRC -i ${br}`) && saved.includes('-A FORWARD -j CNMD-FORWARD') && saved.includes(`-A CNMD-POSTROUTING -s 172.18.0.0/16 ! -o ${br}`);
       const sets = await nftElements(host);
-      return !!sets?.get('bridges')?.has(br) && sets.get('egress')?.get(`ipv4 . ${br}`)?.value === 'jump masq' && saved.includes('jump user');
+      return !!sets?.get('bridges')?.has(br) && !!sets.get('egressmasq')?.has(`ipv4 . ${br}`) && saved.includes('jump user');
     };
     let ok = false;
     for (let i = 0; i < 40 && !(ok = await healed()); i++) await new Promise((r) => setTimeout(r, 100));

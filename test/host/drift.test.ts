@@ -20,7 +20,7 @@ const IPT = FIREWALL === 'iptables';
 /** the published port 8080 in our firewall */
 const hasPort = async (host: Netns) => (IPT ? (await rules(host)).includes('--dport 8080') : !!(await nftElements(host))?.get('ports4any')?.has('tcp . 8080'));
 /** the default pool's first network masqueraded */
-const hasMasquerade = async (host: Netns) => (IPT ? /-A CNMD-POSTROUTING -s 172\.18\.0\.0\/16/.test(await rules(host)) : [...((await nftElements(host))?.get('egress')?.values() ?? [])].some((e) => e.value === 'jump masq'));
+const hasMasquerade = async (host: Netns) => (IPT ? /-A CNMD-POSTROUTING -s 172\.18\.0\.0\/16/.test(await rules(host)) : ((await nftElements(host))?.get('egressmasq')?.size ?? 0) > 0);
 /** links with their aliases (ip link) and addresses (ip addr) */
 const linksOf = async (host: Netns) => {
   const links = JSON.parse((await host.run('ip', ['-json', 'link', 'show'])).stdout) as Array<{ ifname: string; ifalias?: string }>;
@@ -71,7 +71,7 @@ async function tests() {
     } else {
       t.ok((await nftElements(host))?.get('ports4any')?.has('tcp . 8080'), 'the port has its DNAT element');
       await host.run('nft', ['delete', 'element', 'inet', 'cnmd', 'ports4any', '{ tcp . 8080 }']);
-      await host.run('nft', ['flush', 'map', 'inet', 'cnmd', 'egress']);
+      await host.run('nft', ['flush', 'set', 'inet', 'cnmd', 'egressmasq']);
     }
     t.notOk(await hasPort(host), 'the DNAT is gone');
 

@@ -126,11 +126,14 @@ async function tests() {
     // (through its own network's masquerade, as in Docker: it leaves its bridge)
     t.equal(await get(nweb.ns, `http://${rweb.ip}:80/`), '10.84.0.1', 'routed: a container of another network reaches the published port directly');
     const bridgeOf = async (net: string) => `cnmd-${(await d.request('GET', `/v1.48/networks/${net}`)).body.Id.slice(0, 10)}`;
-    const egress = async (net: string) => (await nftElements(host))?.get('egress')?.get(`ipv4 . ${await bridgeOf(net)}`)?.value;
-    t.equal(await egress('rt'), 'jump allow', 'routed: no masquerade');
+    const egress = async (net: string) => {
+      const [sets, key] = [await nftElements(host), `ipv4 . ${await bridgeOf(net)}`];
+      return ['egressallow', 'egressmasq', 'egressdrop'].filter((s) => sets?.get(s)?.has(key));
+    };
+    t.same(await egress('rt'), ['egressallow'], 'routed: no masquerade');
     t.equal(await get(outside, `http://${uweb.ip}:81/`), '192.0.2.2', 'nat-unprotected: any port by direct routing');
     t.equal(await get(nweb.ns, `http://${uweb.ip}:81/`), '', 'but not from another network');
-    t.equal(await egress('nu'), 'jump masq', 'nat-unprotected: NAT out as nat');
+    t.same(await egress('nu'), ['egressmasq'], 'nat-unprotected: NAT out as nat');
     t.equal(await get(outside, `http://${nweb.ip}:80/`), '', 'nat: no direct routing, even to a published port');
     // the other machine answers with the address it sees: it has routes back to every subnet, so only NAT hides one
     const who = execa('nsenter', [`--net=/run/netns/${outside.name}`, process.execPath, '-e', WHO.replace(/\[80, 81\]/, '[9090]')], { reject: false });

@@ -82,11 +82,12 @@ t.test('nftables: the table read back (nft -j, from a real kernel) is what was w
   t.same(plan(d, state, o).filter((s) => s.kind === 'nft'), []);
   t.equal(state.nft.sets.get('ports4any')!.elements.get('tcp . 8080')?.value, '10.50.0.2 . 80', 'a map element: key, value');
   t.equal(state.nft.sets.get('allow4any')!.elements.get('tcp . 8080 . 10.253.0.0/30')?.owner, 'cnmdtry:cccccccccccc', 'a prefix in a concatenation, and its owner');
-  t.equal(state.nft.sets.get('egress')!.elements.get('ipv4 . cnmd-aaaaaaaaaa')?.value, 'jump masq', 'a network with NAT: its way out sets the masquerade mark');
-  t.equal(state.nft.sets.get('egress')!.elements.get('ipv4 . cnmd-bbbbbbbbbb')?.value, 'drop', 'an internal one has none');
+  t.ok(state.nft.sets.get('egressmasq')!.elements.has('ipv4 . cnmd-aaaaaaaaaa'), 'a network with NAT: its way out sets the masquerade mark');
+  t.ok(state.nft.sets.get('egressdrop')!.elements.has('ipv4 . cnmd-bbbbbbbbbb'), 'an internal one has none');
+  t.notOk(state.nft.sets.get('egressmasq')!.elements.has('ipv4 . cnmd-bbbbbbbbbb'));
   t.equal(state.nft.sets.get('gwown4')!.elements.get('10.50.0.1 . cnmd-aaaaaaaaaa')?.owner, 'cnmdtry:aaaaaaaaaaaa', "the gateway and its bridge: the host's own connections from it");
   t.equal(state.nft.chains.get('forward')!.base?.hook, 'forward');
-  t.equal(state.nft.chains.get('into')!.tags.length, 12, 'the rules of a chain, each with its tag');
+  t.equal(state.nft.chains.get('into')!.tags.length, 21, 'the rules of a chain, each with its tag');
   t.same([...state.nft.sets.get('allow4any')!.elements.keys()], ['tcp . 8080 . 10.253.0.0/30', 'tcp . 8080 . 192.0.2.7'], 'a single address in an interval set is listed without its /32');
 });
 
@@ -99,15 +100,15 @@ t.test('nftables: a network created or deleted is elements only, in one transact
   const ops = scoped.filter((s) => s.kind === 'nft');
   t.ok(ops.length > 0);
   t.ok(ops.every((s) => s.kind === 'nft' && s.op.op === 'add element'), 'only elements are added');
-  t.same(ops.map((s) => s.kind === 'nft' && s.op.op === 'add element' && s.op.element.set), ['bridges', 'icc', 'egress', 'egress', 'dns'], 'an internal network: no way out (either family), no NAT, no published ports');
+  t.same(ops.map((s) => s.kind === 'nft' && s.op.op === 'add element' && s.op.element.set), ['bridges', 'iccoff', 'egressdrop', 'egressdrop', 'dns'], 'an internal network: no way out (either family), no NAT, no published ports');
   adopt(state, desiredState([networks[1]], { ...ctx, firewall: 'nftables' }), only(nft, ID_B));
   t.same(plan(created, state, nft).filter((s) => s.kind === 'nft'), [], 'the full plan agrees');
   const deleted = plan(desiredState([], { ...ctx, firewall: 'nftables' }), state, only(nft, ID_B)).filter((s) => s.kind === 'nft');
   t.same(deleted.map(describeStep), [
     'nft delete element inet cnmd bridges { "cnmd-bbbbbbbbbb" }',
-    'nft delete element inet cnmd icc { "cnmd-bbbbbbbbbb" . "cnmd-bbbbbbbbbb" }',
-    'nft delete element inet cnmd egress { ipv4 . "cnmd-bbbbbbbbbb" }',
-    'nft delete element inet cnmd egress { ipv6 . "cnmd-bbbbbbbbbb" }',
+    'nft delete element inet cnmd iccoff { "cnmd-bbbbbbbbbb" . "cnmd-bbbbbbbbbb" }',
+    'nft delete element inet cnmd egressdrop { ipv4 . "cnmd-bbbbbbbbbb" }',
+    'nft delete element inet cnmd egressdrop { ipv6 . "cnmd-bbbbbbbbbb" }',
     'nft delete element inet cnmd dns { "cnmd-bbbbbbbbbb" }',
   ]);
   const host = toHostSteps(deleted);
@@ -127,7 +128,9 @@ t.test('nftables: drift is found by what the table holds, and mended in place', 
     'nft flush chain inet cnmd forward',
     'nft add rule inet cnmd forward jump user comment "68d2b614bc7cc3a2"',
     'nft add rule inet cnmd forward oifname @bridges jump into comment "194fc533a376e8c4"',
-    'nft add rule inet cnmd forward meta nfproto . iifname vmap @egress comment "5e18f3daaa055375"',
+    'nft add rule inet cnmd forward meta nfproto . iifname @egressdrop drop comment "d346c1e09df9b111"',
+    'nft add rule inet cnmd forward meta nfproto . iifname @egressmasq meta mark set meta mark or 0x600000 accept comment "11d70778bfd0f876"',
+    'nft add rule inet cnmd forward meta nfproto . iifname @egressallow meta mark set meta mark or 0x200000 accept comment "61766eafa2f9e220"',
   ], 'a rule someone added to a chain of ours: that chain is rewritten, atomically');
   s = fresh();
   s.nft!.chains.get('user')!.tags.push('', '');
