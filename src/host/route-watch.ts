@@ -81,8 +81,6 @@ export class OnLinkRoutes {
     private readonly own: OwnRoute,
     /** a bridge of cnmd's: its going down or away changes none of the routes read here */
     private readonly ownLink: (name: string) => boolean,
-    /** own, for every line of one read (an index made once, instead of a search per line) */
-    private readonly ownIndex: () => OwnRoute = () => own,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -123,7 +121,7 @@ export class OnLinkRoutes {
     const watched = this.watch !== undefined && at - this.since >= SUBSCRIBE_MS;
     const changes = this.changes;
     const text = (await this.exec.readFile('/proc/net/route')) ?? '';
-    const routes = parseProcNetRoute(text, this.ownIndex());
+    const routes = parseProcNetRoute(text, this.own);
     if (watched && this.watch && changes === this.changes) this.kept = { routes, at };
     return routes;
   }

@@ -91,7 +91,6 @@ export class NetworkService {
       d.exec,
       (dev, prefix) => this.d.networks.getByBridgeName(dev)?.subnets.some((s) => s.subnet === prefix) ?? false,
       (name) => this.d.networks.getByBridgeName(name) !== undefined,
-      () => this.ownRoutes(),
     );
   }
 
@@ -136,15 +135,6 @@ export class NetworkService {
 
   close(): void {
     this.routes.stop();
-  }
-
-  /**
-   * Whether a route is the kernel's for a subnet of ours on its bridge (the store already holds that
-   * subnet), over an index of the networks as they are now: for the many lines of one read.
-   */
-  private ownRoutes(): (dev: string, prefix: string) => boolean {
-    const own = new Set(this.d.networks.list().flatMap((n) => (n.bridgeName ? n.subnets.map((s) => `${n.bridgeName} ${s.subnet}`) : [])));
-    return (dev, prefix) => own.has(`${dev} ${prefix}`);
   }
 
   /** The host's link names (a macvlan parent, a name taken), read after the deletions still finishing. */

@@ -58,7 +58,7 @@ function setup(t: Test) {
     return { stop: () => void (w.stopped = true) };
   };
   let clock = 1_000_000;
-  const routes = new OnLinkRoutes(exec, own, ownLink, () => own, () => clock);
+  const routes = new OnLinkRoutes(exec, own, ownLink, () => clock);
   t.teardown(() => routes.stop());
   return { routes, reads: () => reads, watches, tick: (ms: number) => void (clock += ms) };
 }
