@@ -13,7 +13,7 @@ import { readFile, readdir, writeFile, mkdir, rm, rmdir, stat, access, readlink,
 import { constants as fsConstants } from 'node:fs';
 import { spawnChild, type Child, type ChildOptions } from './child.js';
 import { startShim, connectShim, type ShimHandle, type ShimSpec } from './shim-client.js';
-import { parseProcNetSockets } from './state.js';
+import { parseProcNetSockets, listeningKeys } from './state.js';
 import type { Readable } from 'node:stream';
 import { statPath, tarIn, tarOut, type PathStat, type TarStream } from './archive.js';
 import { processStartTime } from './pidfile.js';
@@ -264,13 +264,14 @@ export class ExecaExecutor implements Executor {
   }
 
   async repairHeldPorts(): Promise<string[]> {
+    if (!this.held.size) return [];
     const read = async (f: string) => parseProcNetSockets((await this.readFile(`/proc/net/${f}`)) ?? '');
     const [t4, t6, u4, u6] = await Promise.all(['tcp', 'tcp6', 'udp', 'udp6'].map(read));
-    const listening = { tcp: [...t4, ...t6].filter((x) => x.state === '0A'), udp: [...u4, ...u6] };
+    const listening = { tcp: listeningKeys([...t4, ...t6], true), udp: listeningKeys([...u4, ...u6], false) };
     const repaired: string[] = [];
     for (const key of [...this.held.keys()]) {
       const [proto, ip, port] = key.split('/') as ['tcp' | 'udp', string, string];
-      if (listening[proto].some((x) => x.port === Number(port) && x.ip === ip)) continue;
+      if (listening[proto].has(`${ip} ${port}`)) continue;
       const relay = this.relays.get(key);
       await this.releasePort(proto, ip, Number(port)).catch(() => undefined);
       try {

@@ -249,17 +249,29 @@ export interface SocketEntry {
   state: string;
 }
 
-/** /proc/net/tcp and friends: local addresses are hex, in the kernel's byte order (per 32-bit word). */
-export function parseProcNetSockets(text: string): SocketEntry[] {
+/**
+ * /proc/net/tcp and friends: local addresses are hex, in the kernel's byte order (per 32-bit word).
+ * With onlyPort, the sockets of other ports are skipped before their address is decoded.
+ */
+export function parseProcNetSockets(text: string, onlyPort?: number): SocketEntry[] {
   const out: SocketEntry[] = [];
   for (const line of text.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
     if (f.length < 4) continue;
     const [hexIp, hexPort] = f[1].split(':');
     if (!hexIp || !hexPort) continue;
-    out.push({ ip: hexIp.length === 8 ? ipv4FromHex(hexIp) : ipv6FromHex(hexIp), port: parseInt(hexPort, 16), state: f[3] });
+    const port = parseInt(hexPort, 16);
+    if (onlyPort !== undefined && port !== onlyPort) continue;
+    out.push({ ip: hexIp.length === 8 ? ipv4FromHex(hexIp) : ipv6FromHex(hexIp), port, state: f[3] });
   }
   return out;
+}
+
+/** "ip port" of each socket that listens (TCP: state 0A; UDP: every bound socket). */
+export function listeningKeys(entries: SocketEntry[], tcp: boolean): Set<string> {
+  const keys = new Set<string>();
+  for (const e of entries) if (!tcp || e.state === '0A') keys.add(`${e.ip} ${e.port}`);
+  return keys;
 }
 
 const word = (hex: string) => (hex.match(/../g) ?? []).reverse().join('');

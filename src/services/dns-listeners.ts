@@ -13,7 +13,7 @@ import type { Container } from '../model.js';
 import { sandboxPath } from '../reconcile/desired.js';
 import type { EventBus } from './events.js';
 import { servesDns, dnsAddress, needsSandboxDns, SANDBOX_DNS } from './dns.js';
-import { parseProcNetSockets } from '../host/state.js';
+import { parseProcNetSockets, listeningKeys } from '../host/state.js';
 
 export interface DnsListenerDeps {
   dns: DnsServer;
@@ -61,13 +61,15 @@ export class DnsListeners {
    * deleted rule. Read from /proc/net; returns the addresses repaired.
    */
   async repair(): Promise<string[]> {
-    const read = async (f: string) => parseProcNetSockets((await this.d.exec.readFile(`/proc/net/${f}`)) ?? '');
+    if (!this.served.size) return [];
+    const read = async (f: string) => parseProcNetSockets((await this.d.exec.readFile(`/proc/net/${f}`)) ?? '', 53);
     const [tcp, udp] = await Promise.all([read('tcp'), read('udp')]);
-    const up = (list: typeof tcp, addr: string, state?: string) => list.some((x) => x.port === 53 && x.ip === addr && (!state || x.state === state));
+    // looked up by key: a search of the list per address was quadratic in the networks
+    const [tcpUp, udpUp] = [listeningKeys(tcp, true), listeningKeys(udp, false)];
     const repaired: string[] = [];
     // a snapshot: serving again re-adds the entry, which a live iteration would visit again
     for (const [id, addr] of [...this.served]) {
-      if (up(tcp, addr, '0A') && up(udp, addr)) continue;
+      if (tcpUp.has(`${addr} 53`) && udpUp.has(`${addr} 53`)) continue;
       await this.d.dns.remove(addr);
       this.served.delete(id);
       await this.serveGateway(id);

@@ -99,6 +99,14 @@ t.test('/proc/net/{tcp,udp}6?: local addresses and states', async (t) => {
   t.same(parseProcNetSockets(tcp), [{ ip: '127.0.0.1', port: 8080, state: '0A' }, { ip: '192.168.18.1', port: 53, state: '0A' }]);
   const tcp6 = '  sl  local_address                         remote_address\n   0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 0\n   1: 00000000000000000000000001000000:1F91 00000000000000000000000000000000:0000 0A 0\n';
   t.same(parseProcNetSockets(tcp6).map((x) => `${x.ip} ${x.port}`), [':: 8080', '::1 8081']);
+  t.same(parseProcNetSockets(tcp, 53), [{ ip: '192.168.18.1', port: 53, state: '0A' }], 'only the port asked for');
+});
+
+t.test('listening sockets by "ip port": TCP listeners only, every bound UDP socket', async (t) => {
+  const { parseProcNetSockets, listeningKeys } = await import('../../src/host/state.js');
+  const text = '  sl  local_address rem_address   st\n   0: 0100007F:1F90 00000000:0000 0A 0\n   1: 0100007F:1F91 0200007F:9C40 01 0\n   2: 0112A8C0:0035 00000000:0000 07 0\n';
+  t.same([...listeningKeys(parseProcNetSockets(text), true)], ['127.0.0.1 8080']);
+  t.same([...listeningKeys(parseProcNetSockets(text), false)], ['127.0.0.1 8080', '127.0.0.1 8081', '192.168.18.1 53']);
 });
 
 t.test('inside a sandbox: links, default routes and the route to 127.0.0.11', async (t) => {
