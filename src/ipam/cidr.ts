@@ -96,7 +96,7 @@ export function lastAddr(p: Prefix): bigint {
 }
 
 export function masked(p: Prefix): Prefix {
-  return { ...p, addr: network(p) };
+  return Object.freeze({ ...p, addr: network(p) });
 }
 
 export function isMasked(p: Prefix): boolean {
@@ -107,9 +107,26 @@ export function formatPrefix(p: Prefix): string {
   return `${formatAddr(p.family, p.addr)}/${p.bits}`;
 }
 
+/**
+ * First and last address of frozen prefixes (parsePrefix's, the store's), kept: a create compares
+ * its subnet with every network's, and each comparison otherwise built four bigints.
+ */
+const spans = new WeakMap<Prefix, readonly [bigint, bigint]>();
+
+export function span(p: Prefix): readonly [bigint, bigint] {
+  let s = spans.get(p);
+  if (!s) {
+    s = [network(p), lastAddr(p)];
+    if (Object.isFrozen(p)) spans.set(p, s);
+  }
+  return s;
+}
+
 export function overlaps(a: Prefix, b: Prefix): boolean {
   if (a.family !== b.family) return false;
-  return network(a) <= lastAddr(b) && network(b) <= lastAddr(a);
+  const sa = span(a);
+  const sb = span(b);
+  return sa[0] <= sb[1] && sb[0] <= sa[1];
 }
 
 export function containsAddr(p: Prefix, family: Family, value: bigint): boolean {

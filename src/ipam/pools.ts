@@ -3,7 +3,7 @@
  * (Docker 27+). Pure: the caller passes every prefix already in use (networks and on-link host routes).
  */
 import type { AddressPool } from '../config.js';
-import { type Prefix, parsePrefix, network, lastAddr, hostMask } from './cidr.js';
+import { type Prefix, parsePrefix, network, lastAddr, hostMask, span } from './cidr.js';
 
 /** Docker's built-in local pools (libnetwork ipamutils). */
 export const DEFAULT_POOLS: AddressPool[] = [
@@ -39,7 +39,7 @@ export function validatePools(pools: AddressPool[]): string | undefined {
 export function firstFreeSubnet(pools: AddressPool[], used: Prefix[], family: 4 | 6): Prefix | undefined {
   const spans = used
     .filter((u) => u.family === family)
-    .map((u) => [network(u), lastAddr(u)] as const)
+    .map(span)
     .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   for (const pool of pools) {
     const base = parsePrefix(pool.base);

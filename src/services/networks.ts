@@ -353,7 +353,9 @@ export class NetworkService {
   }
 
   private usedSubnets(): Prefix[] {
-    return this.d.networks.list().flatMap((n) => (n.configOnly ? [] : prefixesOf(n)));
+    const out: Prefix[] = [];
+    for (const n of this.d.networks.list()) if (!n.configOnly) out.push(...prefixesOf(n));
+    return out;
   }
 
   /**
