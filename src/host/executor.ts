@@ -47,6 +47,23 @@ export const COMMAND_TIMEOUTS_MS: Record<string, number> = {
 };
 const DEFAULT_TIMEOUT_MS = 60_000;
 
+/**
+ * What each line of a batch adds to its tool's timeout: deleting a link waits for the kernel's grace
+ * period (15-50 ms here, more on a loaded host), so a batch of 1000 deletions (a start with an
+ * emptied store on a host full of cnmd's bridges) takes far longer than the 15 s a small one may.
+ */
+export const BATCH_LINE_MS: Record<string, number> = { ip: 100, bridge: 100, nsenter: 100 };
+
+/** The timeout of one command: its tool's, plus BATCH_LINE_MS for each line of its batch input. */
+export function commandTimeout(file: string, input: string): number {
+  const base = COMMAND_TIMEOUTS_MS[file] ?? DEFAULT_TIMEOUT_MS;
+  const perLine = BATCH_LINE_MS[file];
+  if (!perLine || !input) return base;
+  let lines = 0;
+  for (let i = input.indexOf('\n'); i >= 0; i = input.indexOf('\n', i + 1)) lines++;
+  return base + perLine * lines;
+}
+
 /** kernel files read at once (see readFile): the network tables and settings of the daemon's namespace */
 const KERNEL_TABLES = /^\/proc\/(net|self\/net|sys\/net)\//;
 
@@ -357,8 +374,8 @@ export class ExecaExecutor implements Executor {
 
   async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
     const started = process.hrtime.bigint();
-    const timeout = opts.timeoutMs ?? COMMAND_TIMEOUTS_MS[file] ?? DEFAULT_TIMEOUT_MS;
     const input = opts.input ?? '';
+    const timeout = opts.timeoutMs ?? commandTimeout(file, input);
     const session = file === 'nft' && args.length === 2 && args[0] === '-f' && args[1] === '-' ? await this.nft.run(input, timeout) : undefined;
     const helped = session && session.startError !== NOT_STARTED ? session : BRIEF_TOOLS.has(file) ? await this.spawner.run(file, args, input, timeout) : undefined;
     const r = helped && helped.startError !== NOT_STARTED ? helped : await this.runItself(file, args, input, timeout);

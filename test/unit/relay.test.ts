@@ -83,3 +83,13 @@ t.test('a host command past its timeout is killed, with a message that says so',
   t.ok(Date.now() - started < 5000, 'it did not run to its end');
   t.match(err?.message, 'sleep did not finish within 0.2 s and was killed');
 });
+
+t.test('a batch may take its tool\'s timeout plus a share per line (1000 link deletions take the kernel 15-50 s)', async (t) => {
+  const { commandTimeout, COMMAND_TIMEOUTS_MS, BATCH_LINE_MS } = await import('../../src/host/executor.js');
+  t.equal(commandTimeout('ip', ''), COMMAND_TIMEOUTS_MS.ip, 'no input: the tool\'s own');
+  t.equal(commandTimeout('ip', 'link del dev a\nlink del dev b\n'), COMMAND_TIMEOUTS_MS.ip + 2 * BATCH_LINE_MS.ip);
+  const thousand = Array.from({ length: 1000 }, (_, i) => `link del dev cnmd-${i}\n`).join('');
+  t.ok(commandTimeout('ip', thousand) >= 1000 * 50, 'a thousand deletions at 50 ms each fit');
+  t.equal(commandTimeout('nft', 'add element inet cnmd x { 1 }\n'.repeat(50)), COMMAND_TIMEOUTS_MS.nft, 'nft applies a script as one transaction: no share per line');
+  t.equal(commandTimeout('true', ''), 60_000, 'a tool without its own timeout: a minute');
+});
