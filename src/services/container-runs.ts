@@ -94,7 +94,7 @@ export class Runs {
     if (ownsNetworkStack(c) && !c.sandboxKey) {
       netns = netnsName(this.d.ctx.instance, c.id);
       const present = await this.d.exec.listDir(NETNS_DIR);
-      if (present.includes(netns) && !this.d.containers.ownedNetns().includes(netns)) {
+      if (present.includes(netns) && !this.d.containers.ownedNetns().some((o) => o.name === netns)) {
         throw conflict(`a network namespace named ${netns} already exists and is not managed by cnmd`);
       }
     }

@@ -23,7 +23,10 @@ export function reconcileSource(networks: NetworkRepo, containers: ContainerRepo
       const c = containers.get(id);
       return c && sandboxes.spec(c);
     },
-    ownedNetns: () => containers.list().filter((c) => c.netns).map((c) => ({ name: c.netns!, owner: c.id.slice(0, 12) })),
-    containerDirs: (ids) => sandboxes.dirs(ids ? ids.filter((id) => containers.get(id)) : containers.list().map((c) => c.id)),
+    ownedNetns: () => containers.ownedNetns().map((o) => ({ name: o.name, owner: o.containerId.slice(0, 12) })),
+    containerDirs: (ids) => {
+      const known = containers.ids();
+      return sandboxes.dirs(ids ? ids.filter((id) => known.has(id)) : [...known]);
+    },
   };
 }

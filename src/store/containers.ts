@@ -43,7 +43,8 @@ export class ContainerRepo {
       byIdPrefix: db.prepare("SELECT * FROM containers WHERE id >= ? AND id < ? || 'g' ORDER BY id"),
       all: db.prepare('SELECT * FROM containers ORDER BY created DESC, id'),
       running: db.prepare("SELECT * FROM containers WHERE state = 'running' ORDER BY created, id"),
-      withNetns: db.prepare('SELECT netns FROM containers WHERE netns IS NOT NULL'),
+      withNetns: db.prepare("SELECT id, netns FROM containers WHERE netns IS NOT NULL AND netns != ''"),
+      ids: db.prepare('SELECT id FROM containers ORDER BY created DESC, id'),
       delete: db.prepare('DELETE FROM containers WHERE id = ?'),
       rename: db.prepare('UPDATE containers SET name = ? WHERE id = ?'),
       setHostConfig: db.prepare('UPDATE containers SET host_config = ? WHERE id = ?'),
@@ -104,9 +105,14 @@ export class ContainerRepo {
     return (this.q.running.all() as ContainerRow[]).map((r) => this.hydrate(r));
   }
 
-  /** Names of namespaces cnmd made and has not yet removed. */
-  ownedNetns(): string[] {
-    return (this.q.withNetns.all() as Array<{ netns: string }>).map((r) => r.netns);
+  /** Namespaces cnmd made and has not yet removed, each with its container's id (no row is hydrated). */
+  ownedNetns(): Array<{ name: string; containerId: string }> {
+    return (this.q.withNetns.all() as Array<{ id: string; netns: string }>).map((r) => ({ name: r.netns, containerId: r.id }));
+  }
+
+  /** Every container's id (no row is hydrated). */
+  ids(): Set<string> {
+    return new Set((this.q.ids.all() as Array<{ id: string }>).map((r) => r.id));
   }
 
   delete(id: string): void {
