@@ -86,10 +86,11 @@ export async function firewallBench(n: number, row: Row): Promise<void> {
     console.log(row(`${backend} delete`, r.del));
     const at = (k: number) => mean(r.create.slice(Math.max(0, k - 10), k));
     if (n >= 1000) {
-      console.log(`  ${backend}: the 1000th create (mean of 991-1000) is ${(at(1000) / at(50)).toFixed(2)}x the 50th (mean of 41-50); goal <= 1.3x`);
-      // a mean of ten moves with one slow request (a collection, a periodic repair): medians of fifty beside it
+      // The goal is judged on medians of fifty around the 50th and the 1000th: a mean of ten moves by
+      // 10% with one slow request (a collection, a periodic repair; p99 is twice p50 here), shown beside.
       const median = (a: number, b: number) => p50(r.create.slice(a - 1, b));
-      console.log(`  ${backend}: p50 of creates 951-1000 ${median(951, 1000).toFixed(2)} ms against 26-75 ${median(26, 75).toFixed(2)} ms: ${(median(951, 1000) / median(26, 75)).toFixed(2)}x`);
+      console.log(`  ${backend}: the 1000th create against the 50th, p50 of creates 951-1000 ${median(951, 1000).toFixed(2)} ms against 26-75 ${median(26, 75).toFixed(2)} ms: ${(median(951, 1000) / median(26, 75)).toFixed(2)}x; goal <= 1.3x`);
+      console.log(`  ${backend}: the same as means of ten (991-1000 against 41-50): ${(at(1000) / at(50)).toFixed(2)}x`);
     }
     console.log(`  ${backend}: repair at 100 networks: ${r.repaired}`);
     if (ref) {
