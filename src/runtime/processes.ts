@@ -40,8 +40,12 @@ interface Tracked {
   start: string;
   monitorPid: number;
   input?: ProcessInput;
-  timer?: NodeJS.Timeout;
+  /** found again without a shim: watched by the shared poll of its pid */
+  polled?: boolean;
 }
+
+/** How often processes found again without a shim are looked at (one timer for all of them). */
+export const POLL_MS = 250;
 
 export class Processes {
   private readonly tracked = new Map<string, Tracked>();
@@ -51,6 +55,8 @@ export class Processes {
   private readonly signalled = new Map<string, number>();
   private closed = false;
   private exited: (id: string, pid: number, code: number) => void = () => undefined;
+  /** one timer while any process is polled: a timer each woke the daemon 4 times a second per container */
+  private poll: NodeJS.Timeout | undefined;
 
   constructor(private readonly exec: Executor) {}
 
@@ -88,14 +94,30 @@ export class Processes {
       }
     }
     if (!isSameProcess(this.exec, pid, start)) return false;
-    const t: Tracked = { pid, start: start || (this.exec.processStart(pid) ?? ''), monitorPid: 0 };
-    t.timer = setInterval(() => {
-      if (!isSameProcess(this.exec, pid, t.start)) this.ended(id, pid, this.signalled.get(id) ?? 255);
-    }, 250);
-    t.timer.unref();
+    const t: Tracked = { pid, start: start || (this.exec.processStart(pid) ?? ''), monitorPid: 0, polled: true };
     this.tracked.set(id, t);
+    this.startPoll();
     this.announceStart(id);
     return true;
+  }
+
+  private startPoll(): void {
+    if (this.poll) return;
+    this.poll = setInterval(() => {
+      let any = false;
+      for (const [id, t] of [...this.tracked]) {
+        if (!t.polled) continue;
+        if (isSameProcess(this.exec, t.pid, t.start)) any = true;
+        else this.ended(id, t.pid, this.signalled.get(id) ?? 255);
+      }
+      if (!any) this.stopPoll();
+    }, POLL_MS);
+    this.poll.unref();
+  }
+
+  private stopPoll(): void {
+    clearInterval(this.poll);
+    this.poll = undefined;
   }
 
   private track(id: string, t: Tracked, exit: Promise<number>): void {
@@ -111,7 +133,6 @@ export class Processes {
   private ended(id: string, pid: number, code: number): void {
     const t = this.tracked.get(id);
     if (!t || t.pid !== pid) return;
-    if (t.timer) clearInterval(t.timer);
     this.tracked.delete(id);
     this.signalled.delete(id);
     for (const fn of this.onEnd.get(id) ?? []) fn(code);
@@ -165,6 +186,6 @@ export class Processes {
 
   close(): void {
     this.closed = true;
-    for (const t of this.tracked.values()) if (t.timer) clearInterval(t.timer);
+    this.stopPoll();
   }
 }
