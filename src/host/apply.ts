@@ -133,7 +133,8 @@ export async function applySteps(exec: Executor, steps: HostSteps, deferred?: De
   // wireguard-go returns once its link exists (it goes on in the background, holding it); without
   // it the batch starts at once, beside the rule changes
   const batch = () => (steps.ipLines.length ? exec.run('ip', ['-batch', '-'], { input: steps.ipLines.join('\n') + '\n' }) : Promise.resolve(undefined));
-  const ipRun = ((steps.wireguard ?? []).some((w) => w.op === 'start') ? written.then(() => wg('start')).then(batch) : batch()).then(async () => {
+  const linksMade = (steps.wireguard ?? []).some((w) => w.op === 'start') ? written.then(() => wg('start')).then(batch) : batch();
+  const ipRun = linksMade.then(async () => {
     await written;
     await wg('set');
     // after the links: some keys belong to an interface the batch has just made
@@ -146,8 +147,10 @@ export async function applySteps(exec: Executor, steps: HostSteps, deferred?: De
     if (mine.length) runs.push(exec.run(tool, ['-w', '--noflush'], { input: restoreInput(mine) }));
   }
   if (nft) runs.push(exec.run('nft', ['-f', '-'], { input: nft }));
-  // Inside a sandbox only after the host batch made its namespace and interfaces.
-  const insideRuns = ipRun.then(() =>
+  // Inside a sandbox once the host batch made its namespace and interfaces: not after the files, the
+  // host's sysctls, bridge ports and WireGuard keys, which nothing inside needs (a connect waited
+  // 0.1-3 ms for its hosts file to be written before its addresses were set)
+  const insideRuns = linksMade.then(() =>
     Promise.all([
       ...[...steps.inside].map(([path, lines]) => exec.run('nsenter', [`--net=${path}`, 'ip', '-batch', '-'], { input: lines.join('\n') + '\n' })),
       ...[...steps.insideSysctls].map(([path, kv]) => exec.run('nsenter', [`--net=${path}`, 'sysctl', '-q', '-w', ...kv])),
