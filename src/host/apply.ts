@@ -34,7 +34,7 @@ export interface HostSteps {
   bridgeLines: string[];
   /** WireGuard: links wireguard-go makes, before the host's ip batch; keys and peers, after it */
   wireguard?: WgOp[];
-  /** files written in place, before everything else */
+  /** files written in place, beside the host's batch (the namespaces that bind them and WireGuard wait for them) */
   files?: Array<{ path: string; content: string }>;
   /** containers' namespaces to make (or bind again to a live process's) */
   namespaces?: Array<
