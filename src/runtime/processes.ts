@@ -104,13 +104,11 @@ export class Processes {
   private startPoll(): void {
     if (this.poll) return;
     this.poll = setInterval(() => {
-      let any = false;
       for (const [id, t] of [...this.tracked]) {
-        if (!t.polled) continue;
-        if (isSameProcess(this.exec, t.pid, t.start)) any = true;
-        else this.ended(id, t.pid, this.signalled.get(id) ?? 255);
+        if (t.polled && !isSameProcess(this.exec, t.pid, t.start)) this.ended(id, t.pid, this.signalled.get(id) ?? 255);
       }
-      if (!any) this.stopPoll();
+      // looked at after the ends: one of them may have had a process found again meanwhile
+      if (![...this.tracked.values()].some((t) => t.polled)) this.stopPoll();
     }, POLL_MS);
     this.poll.unref();
   }
