@@ -149,7 +149,7 @@ export async function applySteps(exec: Executor, steps: HostSteps, deferred?: De
   if (nft) runs.push(exec.run('nft', ['-f', '-'], { input: nft }));
   // Inside a sandbox once the host batch made its namespace and interfaces: not after the files, the
   // host's sysctls, bridge ports and WireGuard keys, which nothing inside needs (a connect waited
-  // 0.1-3 ms for its hosts file to be written before its addresses were set)
+  // 0.8-1.4 ms for its hosts file to be written before its addresses were set)
   const insideRuns = linksMade.then(() =>
     Promise.all([
       ...[...steps.inside].map(([path, lines]) => exec.run('nsenter', [`--net=${path}`, 'ip', '-batch', '-'], { input: lines.join('\n') + '\n' })),
