@@ -100,6 +100,10 @@ t.test('/proc/net/{tcp,udp}6?: local addresses and states', async (t) => {
   const tcp6 = '  sl  local_address                         remote_address\n   0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 0\n   1: 00000000000000000000000001000000:1F91 00000000000000000000000000000000:0000 0A 0\n';
   t.same(parseProcNetSockets(tcp6).map((x) => `${x.ip} ${x.port}`), [':: 8080', '::1 8081']);
   t.same(parseProcNetSockets(tcp, 53), [{ ip: '192.168.18.1', port: 53, state: '0A' }], 'only the port asked for');
+  // read from a socket bound to ::ffff:127.0.0.1 port 45678 (the last word is IPv4's, in the kernel's order)
+  const mapped = '  sl  local_address\n   0: 0000000000000000FFFF00000100007F:B26E 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2820118 1\n';
+  t.same(parseProcNetSockets(mapped), [{ ip: '::ffff:127.0.0.1', port: 45678, state: '0A' }], 'an IPv4-mapped address');
+  t.same(parseProcNetSockets('  sl  local_address\n   0: 0100007F:1F90 00000000:0000 0A\n\n   garbage line\n'), [{ ip: '127.0.0.1', port: 8080, state: '0A' }], 'lines that are not sockets are skipped');
 });
 
 t.test('listening sockets by "ip port": TCP listeners only, every bound UDP socket', async (t) => {
