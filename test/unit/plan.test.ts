@@ -108,6 +108,34 @@ function converged(...nets: ReturnType<typeof bridgeNetwork>[]): HostState {
 
 const lines = (steps: Step[]) => steps.map(describeStep);
 
+t.test('a full plan with nothing to do: keeping the state read plans the same as adopting desired into it', async (t) => {
+  // the reconciler keeps the read state after an empty full plan instead of adopting (a repair at rest)
+  const netC = bridgeNetwork({ id: 'c'.repeat(64), subnets: [{ family: 4, subnet: '10.70.0.0/24', gateway: '10.70.0.1', aux: {}, auto: false, shown: {} }] });
+  for (const firewall of ['iptables', 'nftables'] as const) {
+    const c = { ...ctx, firewall };
+    const o = { ...all, firewall };
+    const d = desiredState([netA, netB], c);
+    const read = emptyHostState();
+    adopt(read, d, o);
+    // what a read finds besides: links not ours, a user's own rules in the user chain
+    read.links.set('eth0', { name: 'eth0', kind: '', mtu: 1500, up: true, addresses: ['192.0.2.5/24'] });
+    read.rules.chains.get(chainKey('filter', 'CNMD-USER'))?.set('-s 192.0.2.9/32 -j DROP', 1);
+    if (read.nft) read.nft.chains.get('user')!.tags = ['users-own'];
+    t.same(plan(d, read, o), [], `${firewall}: nothing to do`);
+    const adopted = structuredClone(read);
+    adopt(adopted, d, o);
+    t.same(plan(d, adopted, o), [], `${firewall}: nothing to do after adopting either`);
+    const withC = { ...o, owners: new Set([netC.id.slice(0, 12)]) };
+    const create = desiredState([netC], c);
+    t.ok(plan(create, read, withC).length > 0);
+    t.same(lines(plan(create, read, withC)), lines(plan(create, adopted, withC)), `${firewall}: the next network's create plans the same`);
+    const drop = desiredState([netA], c);
+    const dropB = { ...only(ID_B), firewall };
+    t.ok(plan(drop, read, dropB).some((x) => describeStep(x).includes('cnmd-bbbbbbbbbb')));
+    t.same(lines(plan(drop, read, dropB)), lines(plan(drop, adopted, dropB)), `${firewall}: a network's delete plans the same`);
+  }
+});
+
 t.test('drift is repaired, and only drift', async (t) => {
   const d = desiredState([netA, netB], ctx);
   const state = converged(netA, netB);
