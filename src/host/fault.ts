@@ -99,6 +99,9 @@ export class CrashingExecutor implements Executor {
   readSysctl(key: string) {
     return this.inner.readSysctl(key);
   }
+  readSysctls(keys: string[]) {
+    return this.inner.readSysctls(keys);
+  }
   readFile(path: string) {
     return this.inner.readFile(path);
   }

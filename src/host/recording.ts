@@ -73,6 +73,10 @@ export class RecordingExecutor implements Executor {
     return this.sysctls.get(key);
   }
 
+  async readSysctls(keys: string[]): Promise<Map<string, string>> {
+    return new Map(keys.filter((k) => this.sysctls.has(k)).map((k) => [k, this.sysctls.get(k)!]));
+  }
+
   async readFile(path: string): Promise<string | undefined> {
     return this.files.get(path);
   }

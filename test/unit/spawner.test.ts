@@ -94,3 +94,29 @@ t.test('the executor: brief tools through the helper, others and a missing helpe
     t.same(seen.map(([f, ok]) => `${f}:${ok}`), ['ip:true', 'ip:false', 'cnmd-no-such-tool:false']);
   }
 });
+
+t.test('many sysctls are read by one grep: the values read in place, keys the kernel lacks left out', async (t) => {
+  const { readdirSync } = await import('node:fs');
+  const { SYSCTLS_READ_IN_PLACE, parseGrepLines } = await import('../../src/host/executor.js');
+  t.same(parseGrepLines('/proc/sys/a/b:1\n/proc/sys/c:32768\t60999\n\nno colon\n'), [['/proc/sys/a/b', '1'], ['/proc/sys/c', '32768\t60999']]);
+  // read only, in the namespace the tests run in: lo's IPv4 settings, by dotted name and by path
+  const names = readdirSync('/proc/sys/net/ipv4/conf/lo').filter((n) => n !== 'stable_secret').slice(0, 20);
+  const keys = [...names.map((n, i) => (i % 2 ? `net.ipv4.conf.lo.${n}` : `net/ipv4/conf/lo/${n}`)), 'net/ipv4/conf/cnmd-nosuchlink/route_localnet'];
+  t.ok(keys.length > SYSCTLS_READ_IN_PLACE, 'more than are read in place');
+  for (const [name, spawner] of [['helper', new Spawner()], ['no helper', new Spawner(null)]] as const) {
+    const seen: string[] = [];
+    const exec = new ExecaExecutor((file) => seen.push(file), spawner);
+    t.teardown(() => spawner.close());
+    const expected = new Map<string, string>();
+    for (const k of keys) {
+      const v = await exec.readSysctl(k);
+      if (v !== undefined) expected.set(k, v);
+    }
+    t.equal(expected.size, keys.length - 1, 'every key but the missing one is there');
+    t.same([...(await exec.readSysctls(keys))].sort(), [...expected].sort(), `${name}: the same values`);
+    t.same(seen, ['grep'], `${name}: one process`);
+    seen.length = 0;
+    t.same([...(await exec.readSysctls(keys.slice(0, 3)))].sort(), [...expected].filter(([k]) => keys.slice(0, 3).includes(k)).sort(), `${name}: a few, in place`);
+    t.same(seen, [], `${name}: no process for a few`);
+  }
+});
