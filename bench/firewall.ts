@@ -1,11 +1,12 @@
 /**
  * The firewall backends side by side: BENCH_FIREWALL_NETWORKS (default 1000) bridge networks created
  * and deleted through the API on each backend, each daemon in a throwaway namespace of its own, with the
- * time to repair `nft delete table` / `iptables -F` at 100 networks; and a reference Docker engine's
+ * time to repair `nft delete table` / `iptables -F` at 100 networks, the cost of the periodic repair at
+ * rest with all of them (CPU, and a request's latency while it runs); and a reference Docker engine's
  * network create and delete in the same run, when one runs (../shared/tools/start-reference-dockerd.sh).
  */
 import { execa } from 'execa';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { unixRequest } from '../test/helpers/host.js';
 import { startBenchDaemon } from './daemon.js';
@@ -39,8 +40,35 @@ async function repair(ns: string, backend: string, req: (m: string, p: string) =
   }
 }
 
-async function backendRun(backend: 'nftables' | 'iptables', n: number): Promise<{ create: number[]; del: number[]; repaired: string }> {
-  const { ns, req, stop } = await startBenchDaemon(['--firewall-backend', backend]);
+/** CPU time (ms) of a process and of the children it waited for (the spawn helper's commands). */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime stime cutime cstime, in clock ticks of 10 ms
+  return [11, 12, 13, 14].reduce((a, i) => a + Number(f[i]), 0) * 10;
+}
+
+/**
+ * At rest with every network made: a ping every 100 ms for 20 s (four periodic repairs at the 5 s
+ * interval), its latency, and the CPU the daemon and the processes it started used meanwhile.
+ */
+async function atRest(pid: number, req: (m: string, p: string) => Promise<{ status: number }>): Promise<string> {
+  // its children: the spawn helper (whose commands it waits for), `nft -i`, `ip monitor`
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+  const cpu = () => children.reduce((a, c) => a + (existsSync(`/proc/${c}/stat`) ? cpuMs(c) : 0), cpuMs(pid));
+  const before = cpu(), started = Date.now();
+  const pings: number[] = [];
+  while (Date.now() - started < 20_000) {
+    pings.push((await timed(() => req('GET', '/_ping')))[0]);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const share = (cpu() - before) / (Date.now() - started);
+  const sorted = [...pings].sort((a, b) => a - b);
+  const q = (x: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * x))].toFixed(1);
+  return `CPU ${(share * 100).toFixed(1)}% of a core; a ping every 100 ms: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${q(1)} ms`;
+}
+
+async function backendRun(backend: 'nftables' | 'iptables', n: number): Promise<{ create: number[]; del: number[]; repaired: string; rest: string }> {
+  const { ns, pid, req, stop } = await startBenchDaemon(['--firewall-backend', backend]);
   try {
     const create: number[] = [], del: number[] = [];
     let repaired = '';
@@ -50,12 +78,13 @@ async function backendRun(backend: 'nftables' | 'iptables', n: number): Promise<
       create.push(t);
       if (k === 100) repaired = await repair(ns, backend, req);
     }
+    const rest = await atRest(pid, req);
     for (let k = 1; k <= n; k++) {
       const [t, r] = await timed(() => req('DELETE', `/v1.49/networks/fw-${k}`));
       if (r.status !== 204) throw new Error(`delete ${k}: ${r.status} ${r.text}`);
       del.push(t);
     }
-    return { create, del, repaired };
+    return { create, del, repaired, rest };
   } finally {
     await stop();
   }
@@ -93,6 +122,7 @@ export async function firewallBench(n: number, row: Row): Promise<void> {
       console.log(`  ${backend}: the same as means of ten (991-1000 against 41-50): ${(at(1000) / at(50)).toFixed(2)}x`);
     }
     console.log(`  ${backend}: repair at 100 networks: ${r.repaired}`);
+    console.log(`  ${backend}: at rest with ${n} networks, 20 s: ${r.rest}`);
     if (ref) {
       console.log(`  ${backend} vs Docker: create p50 ${(p50(r.create) / p50(ref.create)).toFixed(3)}x (goal <= 0.1), delete p50 ${(p50(r.del) / p50(ref.del)).toFixed(3)}x (goal <= 0.25)`);
     }
