@@ -10,6 +10,7 @@ import type { NetworkIntent } from '../firewall/intent.js';
 import { invalid } from '../errors.js';
 import { parseAddr } from '../ipam/cidr.js';
 import { boolOption } from './options.js';
+import { perNetwork } from './memo.js';
 import { ALLOW_KEY, parseAllowList } from '../firewall/allow.js';
 
 export const OPT = {
@@ -145,6 +146,27 @@ export function networkMtu(n: Network, ctx: DriverContext): number {
   return bridgeSettings(n.options, n.predefined, ctx).mtu;
 }
 
+const bridgeObjects = perNetwork((n: Network, ctx: DriverContext): NetworkObjects => {
+  const s = bridgeSettings(n.options, n.predefined, ctx);
+  // isolated: the family has no address on the host (and for IPv6 not even a link-local one)
+  const addresses = n.subnets
+    .filter((x) => (x.family === 4 ? !s.inhibitIpv4 && s.mode4 !== 'isolated' : n.enableIPv6 && s.mode6 !== 'isolated'))
+    .map((x) => `${x.gateway}/${x.subnet.split('/')[1]}`);
+  const owner = n.id.slice(0, 12);
+  return {
+    links: [{ name: n.bridgeName!, kind: 'bridge', alias: `${ctx.instance}:${n.id}`, mtu: s.mtu, addresses, owner, mac: bridgeMac(n.id) }],
+    firewall: firewallIntent(n, s),
+    sysctls: [
+      // Traffic inside one bridge only meets iptables (and so icc=false) when bridged frames are passed to it.
+      ...(s.icc ? [] : [{ key: 'net.bridge.bridge-nf-call-iptables', value: '1' }]),
+      ...(s.icc || !n.enableIPv6 ? [] : [{ key: 'net.bridge.bridge-nf-call-ip6tables', value: '1' }]),
+      // 127.0.0.1:PORT on the host is DNATed to a container: such packets may leave through the bridge
+      ...(n.internal ? [] : [{ key: interfaceSysctl(n.bridgeName!, 'route_localnet'), value: '1' }]),
+      ...(n.enableIPv6 && s.mode6 === 'isolated' ? [{ key: interfaceSysctl(n.bridgeName!, 'disable_ipv6', 6), value: '1' }] : []),
+    ],
+  };
+});
+
 export const bridgeDriver: Driver = {
   name: 'bridge',
   ipam: true,
@@ -158,26 +180,7 @@ export const bridgeDriver: Driver = {
     validateLinkName(linkName);
     return { linkName };
   },
-  objects(n: Network, ctx: DriverContext): NetworkObjects {
-    const s = bridgeSettings(n.options, n.predefined, ctx);
-    // isolated: the family has no address on the host (and for IPv6 not even a link-local one)
-    const addresses = n.subnets
-      .filter((x) => (x.family === 4 ? !s.inhibitIpv4 && s.mode4 !== 'isolated' : n.enableIPv6 && s.mode6 !== 'isolated'))
-      .map((x) => `${x.gateway}/${x.subnet.split('/')[1]}`);
-    const owner = n.id.slice(0, 12);
-    return {
-      links: [{ name: n.bridgeName!, kind: 'bridge', alias: `${ctx.instance}:${n.id}`, mtu: s.mtu, addresses, owner, mac: bridgeMac(n.id) }],
-      firewall: firewallIntent(n, s),
-      sysctls: [
-        // Traffic inside one bridge only meets iptables (and so icc=false) when bridged frames are passed to it.
-        ...(s.icc ? [] : [{ key: 'net.bridge.bridge-nf-call-iptables', value: '1' }]),
-        ...(s.icc || !n.enableIPv6 ? [] : [{ key: 'net.bridge.bridge-nf-call-ip6tables', value: '1' }]),
-        // 127.0.0.1:PORT on the host is DNATed to a container: such packets may leave through the bridge
-        ...(n.internal ? [] : [{ key: interfaceSysctl(n.bridgeName!, 'route_localnet'), value: '1' }]),
-        ...(n.enableIPv6 && s.mode6 === 'isolated' ? [{ key: interfaceSysctl(n.bridgeName!, 'disable_ipv6', 6), value: '1' }] : []),
-      ],
-    };
-  },
+  objects: bridgeObjects,
   routed(n: Network, family: 4 | 6) {
     return n.options[family === 4 ? OPT.gwMode4 : OPT.gwMode6] === 'routed';
   },

@@ -1,11 +1,4 @@
-/** Deep-freezes a row object: cached objects are shared, so a caller that changes one fails loudly. */
-export function frozen<T>(v: T): T {
-  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
-    for (const x of Object.values(v)) frozen(x);
-    Object.freeze(v);
-  }
-  return v;
-}
+import { frozen } from '../frozen.js';
 
 export interface RowSource<T> {
   /** every row, in list order */
