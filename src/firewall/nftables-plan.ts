@@ -26,6 +26,19 @@ const sameSet = (d: NftSet, a: NonNullable<ReturnType<NftState['sets']['get']>>)
 
 const ownerOf = (comment: string | undefined) => comment?.slice(comment.indexOf(':') + 1);
 
+/**
+ * A desired element's key and value as the table lists them, kept per element: a network's elements
+ * are frozen objects kept while it is unchanged (./nftables.ts), and every full plan compares them all.
+ */
+const texts = new WeakMap<NftElement, { key: string; value: string }>();
+function textsOf(e: NftElement): { key: string; value: string } {
+  let t = texts.get(e);
+  if (t) return t;
+  t = { key: keyText(e.key), value: valueText(e.value) };
+  if (Object.isFrozen(e)) texts.set(e, t);
+  return t;
+}
+
 /** Everything, on an empty table (or after deleting one that cannot be mended in place). */
 function build(d: NftDesired, from: 'missing' | 'rebuild'): NftOp[] {
   return [
@@ -84,19 +97,19 @@ function planElements(d: NftDesired, actual: NftState, o: PlanOptions, ops: { de
   const comments = o.owners === null ? [] : [...o.owners].map((owner) => `${o.instance}:${owner}`);
   for (const s of d.sets) {
     const set = actual.sets.get(s.name);
-    const want = new Map((bySet.get(s.name) ?? []).map((e) => [keyText(e.key), e]));
+    const want = new Map((bySet.get(s.name) ?? []).map((e) => [textsOf(e).key, e]));
     // what the plan may look at: every element in a full plan; else the scope's, and those in the way of its own
     const keys = !set ? [] : o.owners === null ? [...set.elements.keys()] : [...new Set([...comments.flatMap((c) => [...(set.byOwner.get(c) ?? [])]), ...want.keys()])];
     for (const key of keys) {
       const a = set!.elements.get(key);
       if (!a) continue;
       const w = want.get(key);
-      if (w && valueText(w.value) === a.value && w.owner === a.owner) continue;
+      if (w && textsOf(w).value === a.value && w.owner === a.owner) continue;
       ops.del.push({ op: 'delete element', element: w ?? { set: s.name, key: keyFromText(key, s), owner: a.owner ?? '' } });
     }
     for (const [key, w] of want) {
       const a = set?.elements.get(key);
-      if (!a || valueText(w.value) !== a.value || w.owner !== a.owner) ops.add.push({ op: 'add element', element: w });
+      if (!a || textsOf(w).value !== a.value || w.owner !== a.owner) ops.add.push({ op: 'add element', element: w });
     }
   }
 }
@@ -124,7 +137,9 @@ export function adoptNftables(state: NftState | undefined, d: NftDesired, o: Pla
   }
   if (o.owners === null) for (const name of [...next.sets.keys()]) if (!d.sets.some((s) => s.name === name)) next.sets.delete(name);
   for (const e of d.elements) {
-    if (inScope(o.owners, ownerOf(e.owner))) putElement(next.sets.get(e.set)!, keyText(e.key), { value: valueText(e.value), owner: e.owner });
+    if (!inScope(o.owners, ownerOf(e.owner))) continue;
+    const t = textsOf(e);
+    putElement(next.sets.get(e.set)!, t.key, { value: t.value, owner: e.owner });
   }
   return next;
 }

@@ -27,7 +27,8 @@
  * postrouting (nat) a container reaching its own published port; the host's own connections to
  *                   published ports; SNAT and masquerade for subnets leaving their bridge
  */
-import type { FirewallIntent } from './intent.js';
+import type { FirewallIntent, NetworkIntent } from './intent.js';
+import { frozen } from '../frozen.js';
 import { UNDERLAY_OWNER, WIREGUARD_LINK_PREFIX, isIPv6Port, isLoopbackPort } from './intent.js';
 import type { NftChain, NftElement, NftRule, NftSet } from '../host/nft.js';
 
@@ -228,35 +229,60 @@ export function prefix(cidr: string) {
   return { prefix: addr, len: Number(len) };
 }
 
+type ElementAdder = (set: string, owner: string, key: NftElement['key'], value?: NftElement['value']) => void;
+
+const elementAdder = (elements: NftElement[], instance: string): ElementAdder => (set, owner, key, value) =>
+  void elements.push({ set, key, ...(value !== undefined ? { value } : {}), owner: `${instance}:${owner}` });
+
+/** One network's elements. */
+function makeNetworkElements(n: NetworkIntent, instance: string): NftElement[] {
+  const elements: NftElement[] = [];
+  const add = elementAdder(elements, instance);
+  const br = { name: n.bridge };
+  add('bridges', n.owner, [br]);
+  add(n.icc ? 'icc' : 'iccoff', n.owner, [br, br]);
+  const egress = (nat: boolean) => (n.internal ? 'egressdrop' : nat ? 'egressmasq' : 'egressallow');
+  add(egress(n.nat4?.kind === 'masquerade'), n.owner, ['ipv4', br]);
+  add(egress(!!n.nat6), n.owner, ['ipv6', br]);
+  if (!n.internal) add('published', n.owner, [br]);
+  if (n.dns) add('dns', n.owner, [br]);
+  for (const f of [4, 6] as const) {
+    const family = f === 4 ? 'ipv4' : 'ipv6';
+    if (n.internal || (f === 6 && !n.subnets6.length)) continue;
+    if (n.modes[f] === 'routed') add('routed', n.owner, [family, br]);
+    if (n.modes[f] === 'nat-unprotected') add('unprotected', n.owner, [family, br]);
+  }
+  if (n.hostMasquerade) add('hostmasq', n.owner, [br]);
+  const snat = n.nat4?.kind === 'snat' ? n.nat4 : undefined;
+  for (const sub of snat ? n.subnets4 : []) {
+    add('own4', n.owner, [prefix(sub), br]);
+    add('snat4', n.owner, [prefix(sub)], [snat!.source]);
+  }
+  if (n.nat4?.kind === 'masquerade') for (const gw of n.gateways4 ?? []) add('gateways4', n.owner, [gw]), add('gwown4', n.owner, [gw, br]);
+  if (n.nat6) for (const gw of n.gateways6 ?? []) add('gateways6', n.owner, [gw]), add('gwown6', n.owner, [gw, br]);
+  return elements;
+}
+
+/**
+ * A network's elements, kept per network intent: a bridge network's intent is one frozen object while
+ * the network is unchanged (src/drivers/memo.ts), and every full plan renders all of them (11 MB of
+ * garbage in four repairs at 1000 networks). What is kept is frozen, as the intent is.
+ */
+const keptElements = new WeakMap<NetworkIntent, { instance: string; elements: readonly NftElement[] }>();
+function networkElements(n: NetworkIntent, instance: string): readonly NftElement[] {
+  const k = keptElements.get(n);
+  if (k && k.instance === instance) return k.elements;
+  const elements = makeNetworkElements(n, instance);
+  if (!Object.isFrozen(n)) return elements;
+  keptElements.set(n, { instance, elements: frozen(elements) });
+  return elements;
+}
+
 /** The table an intent asks for: fixed sets and chains, and the elements of each network and port. */
 export function nftDesired(intent: FirewallIntent, instance: string): NftDesired {
   const elements: NftElement[] = [];
-  const add = (set: string, owner: string, key: NftElement['key'], value?: NftElement['value']) =>
-    elements.push({ set, key, ...(value !== undefined ? { value } : {}), owner: `${instance}:${owner}` });
-  for (const n of intent.networks) {
-    const br = { name: n.bridge };
-    add('bridges', n.owner, [br]);
-    add(n.icc ? 'icc' : 'iccoff', n.owner, [br, br]);
-    const egress = (nat: boolean) => (n.internal ? 'egressdrop' : nat ? 'egressmasq' : 'egressallow');
-    add(egress(n.nat4?.kind === 'masquerade'), n.owner, ['ipv4', br]);
-    add(egress(!!n.nat6), n.owner, ['ipv6', br]);
-    if (!n.internal) add('published', n.owner, [br]);
-    if (n.dns) add('dns', n.owner, [br]);
-    for (const f of [4, 6] as const) {
-      const family = f === 4 ? 'ipv4' : 'ipv6';
-      if (n.internal || (f === 6 && !n.subnets6.length)) continue;
-      if (n.modes[f] === 'routed') add('routed', n.owner, [family, br]);
-      if (n.modes[f] === 'nat-unprotected') add('unprotected', n.owner, [family, br]);
-    }
-    if (n.hostMasquerade) add('hostmasq', n.owner, [br]);
-    const snat = n.nat4?.kind === 'snat' ? n.nat4 : undefined;
-    for (const sub of snat ? n.subnets4 : []) {
-      add('own4', n.owner, [prefix(sub), br]);
-      add('snat4', n.owner, [prefix(sub)], [snat!.source]);
-    }
-    if (n.nat4?.kind === 'masquerade') for (const gw of n.gateways4 ?? []) add('gateways4', n.owner, [gw]), add('gwown4', n.owner, [gw, br]);
-    if (n.nat6) for (const gw of n.gateways6 ?? []) add('gateways6', n.owner, [gw]), add('gwown6', n.owner, [gw, br]);
-  }
+  const add = elementAdder(elements, instance);
+  for (const n of intent.networks) elements.push(...networkElements(n, instance));
   for (const p of intent.ports) {
     const f = isIPv6Port(p) ? '6' : '4';
     const to = [p.ip, p.port];
