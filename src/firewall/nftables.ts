@@ -28,7 +28,7 @@
  *                   published ports; SNAT and masquerade for subnets leaving their bridge
  */
 import type { FirewallIntent, NetworkIntent } from './intent.js';
-import { frozen } from '../frozen.js';
+import { keptWhileFrozen } from '../frozen.js';
 import { UNDERLAY_OWNER, WIREGUARD_LINK_PREFIX, isIPv6Port, isLoopbackPort } from './intent.js';
 import type { NftChain, NftElement, NftRule, NftSet } from '../host/nft.js';
 
@@ -264,19 +264,11 @@ function makeNetworkElements(n: NetworkIntent, instance: string): NftElement[] {
 }
 
 /**
- * A network's elements, kept per network intent: a bridge network's intent is one frozen object while
- * the network is unchanged (src/drivers/memo.ts), and every full plan renders all of them (11 MB of
- * garbage in four repairs at 1000 networks). What is kept is frozen, as the intent is.
+ * A network's elements, kept per network intent (src/frozen.ts): a bridge network's intent is one
+ * frozen object while the network is unchanged, and every full plan renders all of them (11 MB of
+ * garbage in four repairs at 1000 networks).
  */
-const keptElements = new WeakMap<NetworkIntent, { instance: string; elements: readonly NftElement[] }>();
-function networkElements(n: NetworkIntent, instance: string): readonly NftElement[] {
-  const k = keptElements.get(n);
-  if (k && k.instance === instance) return k.elements;
-  const elements = makeNetworkElements(n, instance);
-  if (!Object.isFrozen(n)) return elements;
-  keptElements.set(n, { instance, elements: frozen(elements) });
-  return elements;
-}
+const networkElements = keptWhileFrozen(makeNetworkElements);
 
 /** The table an intent asks for: fixed sets and chains, and the elements of each network and port. */
 export function nftDesired(intent: FirewallIntent, instance: string): NftDesired {

@@ -1,8 +1,9 @@
 /**
- * What a full plan makes per network is kept per network object: a bridge network's objects
- * (src/drivers/memo.ts) and its nftables elements (src/firewall/nftables.ts). The same frozen network
- * and context give the same frozen objects; another context, or a network the store could still
- * change (not frozen), are made again; plans are the same either way.
+ * What a full plan makes per network is kept per network object, through keptWhileFrozen
+ * (src/frozen.ts): a bridge network's objects (src/drivers/bridge.ts) and its nftables elements
+ * (src/firewall/nftables.ts). The same frozen network and context give the same frozen objects;
+ * another context, or a network the store could still change (not frozen), are made again; plans
+ * are the same either way.
  */
 import t from 'tap';
 import { bridgeDriver } from '../../src/drivers/bridge.js';
