@@ -220,7 +220,6 @@ export class PortInUseError extends Error {}
 /** statfs f_type of the kernel's namespace files (nsfs) */
 const NSFS_MAGIC = 0x6e736673;
 
-/** A sysctl key's file: dots separate, or slashes when a segment (an interface name) holds dots. */
 /** Up to this many sysctls are read in place; more, by one grep (see readSysctls). */
 export const SYSCTLS_READ_IN_PLACE = 8;
 /** keys per grep: far below the kernel's limit on a command line (a path is about 50 bytes) */
@@ -236,6 +235,7 @@ export function parseGrepLines(text: string): Array<[string, string]> {
   return out;
 }
 
+/** A sysctl key's file: dots separate, or slashes when a segment (an interface name) holds dots. */
 export const sysctlPath = (key: string) => `/proc/sys/${key.includes('/') ? key : key.replaceAll('.', '/')}`;
 
 export interface CommandObserver {
