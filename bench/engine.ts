@@ -163,8 +163,8 @@ export async function engineBench(sandboxes: number): Promise<void> {
   let ours: Figures;
   try {
     await new Promise((r) => setTimeout(r, 1500));
-    // the daemon and the helpers it keeps: the spawn helper (src/host/spawn-helper.c), the route
-    // monitor (`ip monitor`) and, while it has work, the `nft -i` session
+    // the daemon and the helpers it keeps: the spawn helper (src/host/spawn-helper.c) and its spare
+    // `ip -batch -`, the route monitor (`ip monitor`) and, while it has work, the `nft -i` session
     const isHelper = (pid: string) => {
       try {
         return ['cnmd-spawn', 'ip', 'nft'].includes(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
@@ -172,8 +172,12 @@ export async function engineBench(sandboxes: number): Promise<void> {
         return false;
       }
     };
-    const children = async () => (await execa('pgrep', ['-P', String(daemon.pid)], { reject: false })).stdout.split('\n').filter(Boolean);
-    const pids = async () => [daemon.pid, ...(await children()).filter(isHelper).map(Number)];
+    const childrenOf = async (pid: string | number) => (await execa('pgrep', ['-P', String(pid)], { reject: false })).stdout.split('\n').filter(Boolean);
+    const pids = async () => {
+      const helpers = (await childrenOf(daemon.pid)).filter(isHelper);
+      const spares = (await Promise.all(helpers.map(childrenOf))).flat().filter(isHelper);
+      return [daemon.pid, ...helpers, ...spares].map(Number);
+    };
     ours = await measure({ label: 'cnmd', socket: daemon.sock, image: 'busybox', pids }, counts, sandboxes);
   } finally {
     await daemon.stop();

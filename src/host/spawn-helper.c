@@ -17,6 +17,13 @@
  * nsenter: the helper (one thread) enters the namespace at PATH, starts FILE there and goes back to
  * its own. That saves nsenter's start (its libraries and locale, 3-4 ms here). Where PATH cannot be
  * entered, nsenter itself runs, and says why.
+ *
+ * `ip -batch -` (the host's link batch of every create, connect, start and delete) is started ahead:
+ * once one has run, the helper keeps a spare one started in its own namespace, waiting on its stdin,
+ * and hands the next such request to it, so that request does not wait for a process to be made and
+ * loaded. The spare has done nothing before its input comes (ip looks names up as each line runs),
+ * so it is the same as one started then; one that ended on its own is not used. When the helper's
+ * stdin closes, the spare's does too, and it ends having done nothing.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -128,20 +135,8 @@ static void closefd(int *fd) {
   *fd = -1;
 }
 
-/* one request frame (without its length): start the command */
-static void start(const char *p, size_t n) {
-  if (n < 8) die("short request");
-  uint32_t id = get32(p), argc = get32(p + 4);
-  size_t off = 8;
-  if (argc == 0 || argc > 4096) die("bad argument count");
-  char **argv = calloc(argc + 1, sizeof *argv);
-  if (!argv) die("out of memory");
-  for (uint32_t i = 0; i < argc; i++) {
-    const char *end = memchr(p + off, 0, n - off);
-    if (!end) die("unterminated argument");
-    argv[i] = (char *)p + off;
-    off = (size_t)(end - p) + 1;
-  }
+/* starts run[0] with pipes on its stdin, stdout and stderr: fds gets their other ends; posix_spawn's error */
+static int spawn(char **run, pid_t *pid, int fds[3]) {
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) die("pipe");
   posix_spawn_file_actions_t fa;
@@ -159,14 +154,9 @@ static void start(const char *p, size_t n) {
   posix_spawnattr_setsigmask(&at, &none);
   posix_spawnattr_setsigdefault(&at, &defaults);
   posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  pid_t pid;
-  char **inside = entered(argv, argc);
-  char **run = inside ? inside : argv;
-  int rc = posix_spawnp(&pid, run[0], &fa, &at, run, environ);
-  if (inside && setns(own_netns, CLONE_NEWNET)) die("cannot go back to its own network namespace");
+  int rc = posix_spawnp(pid, run[0], &fa, &at, run, environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
-  free(argv);
   close(in[0]);
   close(out[1]);
   close(err[1]);
@@ -174,6 +164,65 @@ static void start(const char *p, size_t n) {
     close(in[1]);
     close(out[0]);
     close(err[0]);
+    return rc;
+  }
+  fds[0] = in[1];
+  fds[1] = out[0];
+  fds[2] = err[0];
+  return 0;
+}
+
+/* the spare `ip -batch -`: pid 0 when there is none */
+static struct { pid_t pid; int fds[3]; } spare;
+
+static int is_ip_batch(char **argv, uint32_t argc) {
+  return argc == 3 && !strcmp(argv[0], "ip") && !strcmp(argv[1], "-batch") && !strcmp(argv[2], "-");
+}
+
+static void make_spare(void) {
+  static char *argv[] = { "ip", "-batch", "-", NULL };
+  pid_t pid;
+  if (spawn(argv, &pid, spare.fds) == 0) spare.pid = pid;
+}
+
+/* drops the spare (it ended on its own, or the helper is leaving): closing its stdin ends it */
+static void drop_spare(void) {
+  if (!spare.pid) return;
+  for (int i = 0; i < 3; i++) close(spare.fds[i]);
+  spare.pid = 0;
+}
+
+static void feed(struct child *c);
+
+/* one request frame (without its length): start the command */
+static void start(const char *p, size_t n) {
+  if (n < 8) die("short request");
+  uint32_t id = get32(p), argc = get32(p + 4);
+  size_t off = 8;
+  if (argc == 0 || argc > 4096) die("bad argument count");
+  char **argv = calloc(argc + 1, sizeof *argv);
+  if (!argv) die("out of memory");
+  for (uint32_t i = 0; i < argc; i++) {
+    const char *end = memchr(p + off, 0, n - off);
+    if (!end) die("unterminated argument");
+    argv[i] = (char *)p + off;
+    off = (size_t)(end - p) + 1;
+  }
+  pid_t pid;
+  int fds[3];
+  int rc = 0;
+  int batch = is_ip_batch(argv, argc);
+  if (batch && spare.pid) {
+    pid = spare.pid;
+    memcpy(fds, spare.fds, sizeof fds);
+    spare.pid = 0;
+  } else {
+    char **inside = entered(argv, argc);
+    rc = spawn(inside ? inside : argv, &pid, fds);
+    if (inside && setns(own_netns, CLONE_NEWNET)) die("cannot go back to its own network namespace");
+  }
+  free(argv);
+  if (rc) {
     answer(2, id, (uint32_t)rc, NULL);
     return;
   }
@@ -186,19 +235,22 @@ static void start(const char *p, size_t n) {
   memset(c, 0, sizeof *c);
   c->id = id;
   c->pid = pid;
-  c->in = in[1];
-  c->out = out[0];
-  c->err = err[0];
+  c->in = fds[0];
+  c->out = fds[1];
+  c->err = fds[2];
   fcntl(c->in, F_SETFL, O_NONBLOCK);
   c->input_len = n - off;
   if (c->input_len) {
     c->input = malloc(c->input_len);
     if (!c->input) die("out of memory");
     memcpy(c->input, p + off, c->input_len);
+    /* at once: a spare is waiting for it (the rest, if the pipe is full, when it can take more) */
+    feed(c);
   } else {
     closefd(&c->in);
   }
   answer(1, id, (uint32_t)pid, NULL);
+  if (batch && !spare.pid) make_spare();
 }
 
 static void drain(int *fd, struct buf *b) {
@@ -271,12 +323,14 @@ int main(void) {
       while (read(sfd, &si, sizeof si) > 0) {}
       int st;
       pid_t pid;
-      while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+      while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        if (pid == spare.pid) drop_spare();
         for (size_t i = 0; i < nkids; i++)
           if (kids[i].pid == pid) {
             kids[i].exited = 1;
             kids[i].status = st;
           }
+      }
     }
     /* ended: exited, and all it wrote read */
     for (size_t i = 0; i < nkids;) {
@@ -297,6 +351,7 @@ int main(void) {
       ssize_t r = read(0, req.p + req.len, req.cap - req.len);
       if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) {
         open_in = 0;
+        drop_spare();
       } else if (r > 0) {
         req.len += (size_t)r;
         size_t off = 0;

@@ -120,3 +120,45 @@ t.test('many sysctls are read by one grep: the values read in place, keys the ke
     t.same(seen, [], `${name}: no process for a few`);
   }
 });
+
+t.test('`ip -batch -` runs in a spare started ahead: the same output and exit; a spare that ended is not used; none is left', async (t) => {
+  const { readFileSync, existsSync } = await import('node:fs');
+  const s = new Spawner();
+  const helperPid = () => (s as unknown as { child?: { pid?: number } }).child?.pid;
+  const spareOf = () => {
+    const pid = helperPid();
+    const kids = pid ? readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number) : [];
+    return kids.find((k) => existsSync(`/proc/${k}/cmdline`) && readFileSync(`/proc/${k}/cmdline`, 'utf8') === 'ip\0-batch\0-\0');
+  };
+  const waitFor = async <T>(f: () => T | undefined): Promise<T | undefined> => {
+    for (let i = 0; i < 200; i++) {
+      const v = f();
+      if (v !== undefined) return v;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return undefined;
+  };
+  const startedPid = () => [...(s as unknown as { pending: Map<number, { pid?: number }> }).pending.values()][0]?.pid;
+  const first = await s.run('ip', ['-batch', '-'], 'link show dev lo\n', 5000);
+  t.match(first, { exitCode: 0, stdout: /\blo:/ }, 'the first is started as any command');
+  const spare = await waitFor(spareOf);
+  t.ok(spare, 'then a spare waits, started in the helper');
+  // a line that does not end (ip monitor), so the request is seen while it runs; its time ends it
+  const run = s.run('ip', ['-batch', '-'], 'monitor link\n', 500)!;
+  t.equal(await waitFor(startedPid), spare, 'the next request is given to it');
+  t.match(await run, { timedOut: true }, 'and its time is kept as any command\'s');
+  const next = await waitFor(spareOf);
+  t.ok(next && next !== spare, 'another spare is started');
+  t.same(await s.run('ip', ['-batch', '-'], 'link show dev lo\n', 5000), first, 'which answers as the first did');
+  const failed = await s.run('ip', ['-batch', '-'], 'link show dev cnmd-nosuchlink\n', 5000);
+  t.match(failed, { exitCode: 1, stderr: /does not exist/ }, 'a failing line fails as it would');
+  const killed = await waitFor(spareOf);
+  process.kill(killed!, 'SIGKILL');
+  await waitFor(() => (existsSync(`/proc/${killed}/stat`) && !readFileSync(`/proc/${killed}/stat`, 'utf8').includes(') Z ') ? undefined : true));
+  await new Promise((r) => setTimeout(r, 100));
+  t.match(await s.run('ip', ['-batch', '-'], 'link show dev lo\n', 5000), { exitCode: 0, stdout: /\blo:/ }, 'a spare that died is not used: the request starts its own');
+  const last = await waitFor(spareOf);
+  t.ok(last, 'and a spare waits again');
+  s.close();
+  t.ok(await waitFor(() => (existsSync(`/proc/${last}/stat`) ? undefined : true)), 'once the helper is closed, the spare ends');
+});
