@@ -104,6 +104,29 @@ async function tests() {
     t.ok(value(new RegExp(`^cnmd_host_command_duration_seconds_count\\{tool="${IPT ? 'iptables-restore' : 'nft'}",ok="true"\\} (\\d+)`, 'm')) > 0, 'with the host commands that did it, by tool');
   });
 
+  t.test('a bridge\'s route_localnet set back by hand, among more networks than are read in place: 1 again within one interval', async (t) => {
+    const host = await makeNetns(t, 'h');
+    const d = await startDaemonIn(t, host, ['--reconcile-interval', '1']);
+    const bridges: string[] = [];
+    // more than SYSCTLS_READ_IN_PLACE keys: the repair reads them all with one grep
+    for (let i = 0; i < 10; i++) {
+      const r = await d.request('POST', '/v1.48/networks/create', { Name: `sys${i}` });
+      t.equal(r.status, 201, r.text);
+      bridges.push(`cnmd-${(r.body.Id as string).slice(0, 10)}`);
+    }
+    const value = async (br: string) => (await host.run('sysctl', ['-n', `net.ipv4.conf.${br}.route_localnet`])).stdout.trim();
+    t.same(await Promise.all(bridges.map(value)), bridges.map(() => '1'), 'every bridge has route_localnet=1');
+    const plan = async () => (await d.request('GET', '/cnmd/v1/state?plan=1')).body.Plan as string[];
+    t.same(await plan(), [], 'read back as they are: a full plan has nothing to do');
+    const [a, b] = [bridges[3], bridges[8]];
+    for (const br of [a, b]) await host.run('sysctl', ['-qw', `net.ipv4.conf.${br}.route_localnet=0`]);
+    t.equal(await value(a), '0', 'set back to 0 by hand');
+    let back = false;
+    for (let i = 0; i < 40 && !(back = (await value(a)) === '1' && (await value(b)) === '1'); i++) await new Promise((r) => setTimeout(r, 100));
+    t.ok(back, 'both are 1 again within the interval');
+    t.same(await plan(), [], 'and nothing is left to do');
+  });
+
   t.test('the daemon\'s own sockets: a published port\'s held socket and a DNS listener closed by hand come back within one interval', async (t) => {
     const name = containerNames(t);
     const host = await makeNetns(t, 'h');
