@@ -10,6 +10,7 @@ import {
   dropElement, keyText, putElement, ruleTag, valueText,
 } from '../host/nft.js';
 import { type PlanOptions, NeedsFullReconcile, inScope } from '../reconcile/scope.js';
+import { keptWhileFrozen } from '../frozen.js';
 
 export interface NftStep {
   kind: 'nft';
@@ -28,16 +29,11 @@ const ownerOf = (comment: string | undefined) => comment?.slice(comment.indexOf(
 
 /**
  * A desired element's key and value as the table lists them, kept per element: a network's elements
- * are frozen objects kept while it is unchanged (./nftables.ts), and every full plan compares them all.
+ * are frozen objects kept while it is unchanged (./nftables.ts), and every full plan compares them all
+ * (src/frozen.ts).
  */
-const texts = new WeakMap<NftElement, { key: string; value: string }>();
-function textsOf(e: NftElement): { key: string; value: string } {
-  let t = texts.get(e);
-  if (t) return t;
-  t = { key: keyText(e.key), value: valueText(e.value) };
-  if (Object.isFrozen(e)) texts.set(e, t);
-  return t;
-}
+const keptTexts = keptWhileFrozen((e: NftElement, _: undefined) => ({ key: keyText(e.key), value: valueText(e.value) }));
+const textsOf = (e: NftElement) => keptTexts(e, undefined);
 
 /** Everything, on an empty table (or after deleting one that cannot be mended in place). */
 function build(d: NftDesired, from: 'missing' | 'rebuild'): NftOp[] {
