@@ -25,3 +25,9 @@ export function keptWhileFrozen<K extends object, A, T>(make: (of: K, arg: A) =>
     return value;
   };
 }
+
+/** keptWhileFrozen for a function of the object alone. */
+export function keptOf<K extends object, T>(make: (of: K) => T): (of: K) => T {
+  const kept = keptWhileFrozen((of: K, _: undefined) => make(of));
+  return (of) => kept(of, undefined);
+}

@@ -10,7 +10,7 @@ import {
   dropElement, keyText, putElement, ruleTag, valueText,
 } from '../host/nft.js';
 import { type PlanOptions, NeedsFullReconcile, inScope } from '../reconcile/scope.js';
-import { keptWhileFrozen } from '../frozen.js';
+import { keptOf } from '../frozen.js';
 
 export interface NftStep {
   kind: 'nft';
@@ -32,8 +32,7 @@ const ownerOf = (comment: string | undefined) => comment?.slice(comment.indexOf(
  * are frozen objects kept while it is unchanged (./nftables.ts), and every full plan compares them all
  * (src/frozen.ts).
  */
-const keptTexts = keptWhileFrozen((e: NftElement, _: undefined) => ({ key: keyText(e.key), value: valueText(e.value) }));
-const textsOf = (e: NftElement) => keptTexts(e, undefined);
+const textsOf = keptOf((e: NftElement) => ({ key: keyText(e.key), value: valueText(e.value) }));
 
 /** Everything, on an empty table (or after deleting one that cannot be mended in place). */
 function build(d: NftDesired, from: 'missing' | 'rebuild'): NftOp[] {

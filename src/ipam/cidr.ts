@@ -4,6 +4,7 @@
  */
 import IPCIDR from 'ip-cidr';
 import { isIPv4, isIPv6 } from 'node:net';
+import { keptOf } from '../frozen.js';
 
 export type Family = 4 | 6;
 
@@ -108,19 +109,10 @@ export function formatPrefix(p: Prefix): string {
 }
 
 /**
- * First and last address of frozen prefixes (parsePrefix's, the store's), kept: a create compares
- * its subnet with every network's, and each comparison otherwise built four bigints.
+ * First and last address of frozen prefixes (parsePrefix's, the store's), kept (src/frozen.ts): a
+ * create compares its subnet with every network's, and each comparison otherwise built four bigints.
  */
-const spans = new WeakMap<Prefix, readonly [bigint, bigint]>();
-
-export function span(p: Prefix): readonly [bigint, bigint] {
-  let s = spans.get(p);
-  if (!s) {
-    s = [network(p), lastAddr(p)];
-    if (Object.isFrozen(p)) spans.set(p, s);
-  }
-  return s;
-}
+export const span = keptOf((p: Prefix): readonly [bigint, bigint] => [network(p), lastAddr(p)]);
 
 export function overlaps(a: Prefix, b: Prefix): boolean {
   if (a.family !== b.family) return false;

@@ -63,3 +63,16 @@ t.test('a network\'s nftables elements: kept with its frozen intent, the same pl
   t.same(plan(a), plan(c), 'kept and fresh elements plan alike');
   t.same(plan(b), plan(a), 'and again, from what was kept');
 });
+
+t.test('a prefix\'s first and last address: kept for a frozen prefix (the store\'s), made each time for one that may change', async (t) => {
+  const { parsePrefix, span, overlaps } = await import('../../src/ipam/cidr.js');
+  const p = parsePrefix('10.1.2.0/24');
+  t.ok(Object.isFrozen(p), 'parsePrefix gives frozen prefixes');
+  t.equal(span(p), span(p), 'kept');
+  t.same(span(p), [167838208n, 167838463n], '10.1.2.0 to 10.1.2.255');
+  const open = { ...p };
+  t.not(span(open), span(open), 'a prefix that is not frozen: made each time');
+  open.bits = 16;
+  t.same(span(open), [167837696n, 167903231n], 'and follows a change (10.1.0.0/16)');
+  t.ok(overlaps(p, open) && !overlaps(p, parsePrefix('10.1.3.0/24')));
+});
