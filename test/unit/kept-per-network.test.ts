@@ -66,7 +66,7 @@ t.test('a network\'s nftables elements: kept with its frozen intent, the same pl
 
 t.test('a prefix\'s first and last address: kept for a frozen prefix (the store\'s), made each time for one that may change', async (t) => {
   const { parsePrefix, span, overlaps } = await import('../../src/ipam/cidr.js');
-  const p = parsePrefix('10.1.2.0/24');
+  const p = parsePrefix('10.1.2.0/24')!;
   t.ok(Object.isFrozen(p), 'parsePrefix gives frozen prefixes');
   t.equal(span(p), span(p), 'kept');
   t.same(span(p), [167838208n, 167838463n], '10.1.2.0 to 10.1.2.255');
@@ -74,5 +74,5 @@ t.test('a prefix\'s first and last address: kept for a frozen prefix (the store\
   t.not(span(open), span(open), 'a prefix that is not frozen: made each time');
   open.bits = 16;
   t.same(span(open), [167837696n, 167903231n], 'and follows a change (10.1.0.0/16)');
-  t.ok(overlaps(p, open) && !overlaps(p, parsePrefix('10.1.3.0/24')));
+  t.ok(overlaps(p, open) && !overlaps(p, parsePrefix('10.1.3.0/24')!));
 });
